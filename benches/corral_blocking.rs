@@ -1,0 +1,3 @@
+//! corral-blocking bench: arrives with its issue.
+
+fn main() {}

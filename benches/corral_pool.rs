@@ -1,0 +1,3 @@
+//! corral-pool bench: arrives with its issue.
+
+fn main() {}

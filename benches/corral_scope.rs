@@ -1,0 +1,3 @@
+//! corral-scope bench: arrives with its issue.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! corral-semaphore bench: arrives with its issue.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! corral-task bench: arrives with its issue.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! corral-blocking: under construction (see the workspace issue tracker).

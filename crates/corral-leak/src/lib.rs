@@ -1,0 +1,1 @@
+//! corral-leak: under construction (see the workspace issue tracker).

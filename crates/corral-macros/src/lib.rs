@@ -1,0 +1,1 @@
+//! corral-macros: under construction (see the workspace issue tracker).

@@ -1,0 +1,1 @@
+//! corral-pool: under construction (see the workspace issue tracker).

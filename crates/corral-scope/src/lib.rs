@@ -1,0 +1,1 @@
+//! corral-scope: under construction (see the workspace issue tracker).

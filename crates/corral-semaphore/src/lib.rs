@@ -1,0 +1,1 @@
+//! corral-semaphore: under construction (see the workspace issue tracker).

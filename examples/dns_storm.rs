@@ -1,0 +1,3 @@
+//! dns_storm: arrives with its issue.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! fan_out: arrives with its issue.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! leaked_worker: arrives with its issue.
+
+fn main() {}

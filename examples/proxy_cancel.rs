@@ -1,0 +1,3 @@
+//! proxy_cancel: arrives with its issue.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! semaphore_burst: arrives with its issue.
+
+fn main() {}
