@@ -129,3 +129,7 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
+pub mod endpoint;
+pub mod tour;
+
+pub use endpoint::UnrelatedEndpoint;
