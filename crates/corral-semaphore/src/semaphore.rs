@@ -297,3 +297,6 @@ impl fmt::Debug for Semaphore {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, corral_loom))]
+mod loom_models;
