@@ -132,23 +132,30 @@ pin_project_lite::pin_project! {
     /// Future of [`Semaphore::acquire_timeout`]: resolves to a [`Permit`], or to
     /// [`AcquireTimeoutError::Timeout`] once the timeout has passed.
     ///
+    /// The deadline is fixed when the future is created; the timer is registered only
+    /// if the request has to wait.
+    ///
     /// Dropping it gives up its place in the queue and loses no permit.
     #[must_use = "futures do nothing unless polled; dropping this one withdraws the request"]
     pub struct AcquireTimeout<'a> {
         acquire: Acquire<'a>,
         timeout: Duration,
+        deadline: tokio::time::Instant,
         #[pin]
-        sleep: tokio::time::Sleep,
+        sleep: Option<tokio::time::Sleep>,
     }
 }
 
 #[cfg(feature = "tokio")]
 impl<'a> AcquireTimeout<'a> {
     pub(crate) fn new(acquire: Acquire<'a>, timeout: Duration) -> Self {
+        let now = tokio::time::Instant::now();
         AcquireTimeout {
             acquire,
             timeout,
-            sleep: tokio::time::sleep(timeout),
+            // A timeout too large to represent never fires.
+            deadline: now.checked_add(timeout).unwrap_or_else(|| far_future(now)),
+            sleep: None,
         }
     }
 
@@ -158,17 +165,28 @@ impl<'a> AcquireTimeout<'a> {
     }
 }
 
+/// About 30 years from `now`: tokio's own stand-in for "never".
+#[cfg(feature = "tokio")]
+fn far_future(now: tokio::time::Instant) -> tokio::time::Instant {
+    now + Duration::from_secs(86_400 * 365 * 30)
+}
+
 #[cfg(feature = "tokio")]
 impl<'a> Future for AcquireTimeout<'a> {
     type Output = Result<Permit<'a>, AcquireTimeoutError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
         // Permits first: a grant that arrived together with the deadline is kept.
         if let Poll::Ready(result) = Pin::new(&mut *this.acquire).poll(cx) {
             return Poll::Ready(result.map_err(AcquireTimeoutError::from));
         }
-        std::task::ready!(this.sleep.poll(cx));
+        if this.sleep.is_none() {
+            this.sleep
+                .set(Some(tokio::time::sleep_until(*this.deadline)));
+        }
+        let sleep = this.sleep.as_pin_mut().expect("set above");
+        std::task::ready!(sleep.poll(cx));
         // Leave the queue now, not when the future is dropped, so the waiters behind
         // are not held up by a request that has given up.
         let acquire = &mut *this.acquire;

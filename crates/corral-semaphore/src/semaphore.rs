@@ -169,8 +169,9 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If called outside a tokio runtime with the time driver enabled (the timer is
-    /// created here).
+    /// When polled while the request has to wait, outside a tokio runtime with the time
+    /// driver enabled (the timer is registered then). The deadline is `now + timeout`,
+    /// fixed when this method is called.
     ///
     /// # Cancel safety
     ///

@@ -106,3 +106,39 @@ async fn dropping_a_timed_waiter_that_was_granted_hands_back() {
     assert!(next.is_woken());
     let _next = assert_ready_ok!(next.poll());
 }
+
+#[test]
+fn free_permits_need_no_runtime_and_no_timer() {
+    // Created and completed outside any runtime: the timer is only registered when
+    // the request has to wait.
+    let sem = Semaphore::new(1);
+    let mut fut = spawn(sem.acquire_timeout(1, Duration::from_secs(1)));
+    let p = assert_ready_ok!(fut.poll());
+    assert_eq!(p.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_is_fixed_at_creation() {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire(1).unwrap();
+    let mut w = spawn(sem.acquire_timeout(1, Duration::from_millis(100)));
+    tokio::time::advance(Duration::from_millis(60)).await;
+    assert_pending!(w.poll()); // first poll 60 ms in: 40 ms left, not 100
+    tokio::time::advance(Duration::from_millis(40)).await;
+    assert!(w.is_woken());
+    assert!(matches!(
+        assert_ready_err!(w.poll()),
+        AcquireTimeoutError::Timeout { requested: 1, .. }
+    ));
+    drop(held);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_timeout_does_not_overflow() {
+    let sem = Semaphore::new(1);
+    let _held = sem.try_acquire(1).unwrap();
+    let mut w = spawn(sem.acquire_timeout(1, Duration::MAX));
+    assert_pending!(w.poll());
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    assert_pending!(w.poll());
+}
