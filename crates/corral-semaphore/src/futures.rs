@@ -17,7 +17,11 @@ use crate::semaphore::{Semaphore, Waiter};
 /// Future of [`Semaphore::acquire`]: resolves to a [`Permit`] for the requested weight.
 ///
 /// Dropping it gives up its place in the queue and loses no permit (see the method's
-/// `# Cancel safety`).
+/// `# Cancel safety`). It is `Unpin` and allocates nothing.
+///
+/// # Panics
+///
+/// If polled again after it returned `Ready`.
 #[must_use = "futures do nothing unless polled; dropping this one withdraws the request"]
 pub struct Acquire<'a> {
     sem: &'a Semaphore,
@@ -72,7 +76,12 @@ impl fmt::Debug for Acquire<'_> {
 
 /// Future of [`Semaphore::acquire_owned`]: resolves to an [`OwnedPermit`].
 ///
-/// Dropping it gives up its place in the queue and loses no permit.
+/// Dropping it gives up its place in the queue and loses no permit. It is `Unpin` and
+/// allocates nothing.
+///
+/// # Panics
+///
+/// If polled again after it returned `Ready`.
 #[must_use = "futures do nothing unless polled; dropping this one withdraws the request"]
 pub struct AcquireOwned {
     /// `None` once the future has completed (the `Arc` moved into the permit).

@@ -535,3 +535,12 @@ fn debug_output_names_the_state() {
 }
 
 use std::future::Future;
+
+#[test]
+#[should_panic(expected = "polled after completion")]
+fn polling_a_completed_acquire_owned_panics() {
+    let sem = Arc::new(Semaphore::new(1));
+    let mut fut = spawn(sem.acquire_owned(1));
+    let _p = assert_ready_ok!(fut.poll());
+    let _ = fut.poll();
+}
