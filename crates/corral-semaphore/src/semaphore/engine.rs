@@ -13,6 +13,7 @@
 //!   settles, so the waiters behind it that now fit are granted.
 //! - Wakers are woken only after the lock is released.
 
+use std::mem::ManuallyDrop;
 use std::task::{Context, Poll, Waker};
 
 use super::queue::{Queue, Status, NIL};
@@ -23,19 +24,23 @@ use crate::sync::MutexGuard;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 /// How many wakers are collected under the lock before it is released to wake them.
-const WAKE_BATCH: usize = 32;
+/// Small, because the list is initialised on every hand-off; more waiters than this
+/// are served in several lock passes.
+const WAKE_BATCH: usize = 8;
 
 /// Wakers collected under the lock, woken after it is released. Fixed size, so handing
 /// permits on allocates nothing.
 struct WakeList {
-    wakers: [Option<Waker>; WAKE_BATCH],
+    /// Slots `..len` may be `Some`; the rest are `None`. `ManuallyDrop` so dropping the
+    /// list only visits `..len` (see `Drop`).
+    wakers: ManuallyDrop<[Option<Waker>; WAKE_BATCH]>,
     len: usize,
 }
 
 impl WakeList {
     fn new() -> Self {
         WakeList {
-            wakers: [const { None }; WAKE_BATCH],
+            wakers: ManuallyDrop::new([const { None }; WAKE_BATCH]),
             len: 0,
         }
     }
@@ -53,12 +58,21 @@ impl WakeList {
     }
 
     fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..self.len] {
+        let len = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..len] {
             if let Some(waker) = slot.take() {
                 waker.wake();
             }
         }
-        self.len = 0;
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        // Only `..len` can hold wakers, so nothing is leaked by `ManuallyDrop`.
+        for slot in &mut self.wakers[..self.len] {
+            drop(slot.take());
+        }
     }
 }
 
