@@ -164,6 +164,9 @@ impl Semaphore {
     /// Queues `waiter` (whose fast path failed), or grants or refuses it at once.
     fn enqueue(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
         let n = waiter.n;
+        // Cloned before locking, to keep the critical section short: a waker clone
+        // is an atomic increment on a line other threads may be writing.
+        let waker = cx.waker().clone();
         let mut queue = self.queue.lock();
         self.check(n)?;
         if n == 0 {
@@ -188,7 +191,7 @@ impl Semaphore {
         }
         // `SLOW` is set (state invariant): releasers will take the lock and hand their
         // permits to the queue in order.
-        waiter.slot = queue.push_back(n, cx.waker().clone());
+        waiter.slot = queue.push_back(n, waker);
         Poll::Pending
     }
 
