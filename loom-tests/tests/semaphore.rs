@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use corral_semaphore::{AcquireError, Semaphore};
+use corral_semaphore::{AcquireError, PollSemaphore, Semaphore};
 use loom::future::block_on;
 use loom::thread;
 
@@ -174,6 +174,31 @@ fn try_acquire_never_loses_permits() {
             drop(p);
         }
         waiter.join().unwrap();
+        releaser.join().unwrap();
+        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.waiters(), 0);
+    });
+}
+
+#[test]
+fn poll_semaphore_withdrawn_while_a_release_races() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire_owned(1).unwrap();
+        let mut poll_sem = PollSemaphore::new(Arc::clone(&sem));
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = poll_sem.poll_acquire(&mut cx, 1);
+        let releaser = thread::spawn(move || drop(held));
+        match first {
+            // Queued: poll once more (maybe granted by now), then withdraw by drop.
+            Poll::Pending => {
+                if let Poll::Ready(p) = poll_sem.poll_acquire(&mut cx, 1) {
+                    drop(p.unwrap());
+                }
+            }
+            Poll::Ready(p) => drop(p.unwrap()),
+        }
+        drop(poll_sem);
         releaser.join().unwrap();
         assert_eq!(sem.available(), 1);
         assert_eq!(sem.waiters(), 0);
