@@ -204,3 +204,27 @@ fn poll_semaphore_withdrawn_while_a_release_races() {
         assert_eq!(sem.waiters(), 0);
     });
 }
+
+#[test]
+fn head_cancel_release_and_waiter_all_race() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let mut h2 = sem.try_acquire_owned(2).unwrap();
+        let h1 = h2.split(1).unwrap();
+        let mut head = sem.acquire_owned(2);
+        assert!(poll_once(&mut head).is_pending());
+        let behind = {
+            let sem = sem.clone();
+            thread::spawn(move || drop(block_on(sem.acquire(1)).unwrap()))
+        };
+        let releaser = thread::spawn(move || drop(h1));
+        // The head may be granted nothing (1 free is not 2) whatever the order; its
+        // drop and the release together must let `behind` through.
+        drop(head);
+        behind.join().unwrap();
+        releaser.join().unwrap();
+        drop(h2);
+        assert_eq!(sem.available(), 2);
+        assert_eq!(sem.waiters(), 0);
+    });
+}
