@@ -103,13 +103,15 @@ mod permit;
 mod poll;
 mod semaphore;
 mod sync;
+#[cfg(feature = "tokio")]
+mod timeout;
 
 #[cfg(feature = "tokio")]
 pub use crate::error::AcquireTimeoutError;
 pub use crate::error::{AcquireError, TryAcquireError};
-#[cfg(feature = "tokio")]
-pub use crate::futures::AcquireTimeout;
 pub use crate::futures::{Acquire, AcquireOwned};
 pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::poll::PollSemaphore;
 pub use crate::semaphore::Semaphore;
+#[cfg(feature = "tokio")]
+pub use crate::timeout::{AcquireOwnedTimeout, AcquireTimeout};

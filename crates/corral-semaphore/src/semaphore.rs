@@ -13,12 +13,12 @@ pub(crate) use self::engine::Waiter;
 use self::queue::Queue;
 use self::state::{free, permits, CLOSED, MAX_PERMITS};
 use crate::error::TryAcquireError;
-#[cfg(feature = "tokio")]
-use crate::futures::AcquireTimeout;
 use crate::futures::{Acquire, AcquireOwned};
 use crate::permit::{OwnedPermit, Permit};
 use crate::sync::Ordering::Relaxed;
 use crate::sync::{AtomicU64, Mutex};
+#[cfg(feature = "tokio")]
+use crate::timeout::{AcquireOwnedTimeout, AcquireTimeout};
 
 /// A weighted, strictly FIFO async semaphore with `u64` weights.
 ///
@@ -180,6 +180,30 @@ impl Semaphore {
     #[cfg(feature = "tokio")]
     pub fn acquire_timeout(&self, n: u64, timeout: Duration) -> AcquireTimeout<'_> {
         AcquireTimeout::new(self.acquire(n), timeout)
+    }
+
+    /// Waits at most `timeout` for `n` permits, in FIFO order, as an owned permit (for
+    /// example, to move into a task spawned with a bounded wait for its slot).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    ///
+    /// # Panics
+    ///
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`acquire`](Self::acquire): dropping the future loses no permit
+    /// and wakes the waiters behind it that now fit.
+    #[cfg(feature = "tokio")]
+    pub fn acquire_owned_timeout(
+        self: &Arc<Self>,
+        n: u64,
+        timeout: Duration,
+    ) -> AcquireOwnedTimeout {
+        AcquireOwnedTimeout::new(self.acquire_owned(n), timeout)
     }
 
     /// Takes `n` permits if that is possible without waiting.

@@ -89,6 +89,18 @@ fn uncontended_paths_do_not_allocate() {
                 panic!("uncontended poll_acquire must be ready")
             };
             drop(p);
+            #[cfg(feature = "tokio")]
+            {
+                let timeout = std::time::Duration::from_secs(1);
+                let Poll::Ready(Ok(p)) = poll_once(sem.acquire_timeout(1, timeout)) else {
+                    panic!("uncontended acquire_timeout must be ready")
+                };
+                drop(p);
+                let Poll::Ready(Ok(p)) = poll_once(sem.acquire_owned_timeout(1, timeout)) else {
+                    panic!("uncontended acquire_owned_timeout must be ready")
+                };
+                drop(p);
+            }
         }
     });
     assert_eq!(n, 0, "uncontended acquire/release allocated {n} times");

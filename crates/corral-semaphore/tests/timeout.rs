@@ -142,3 +142,58 @@ async fn a_huge_timeout_does_not_overflow() {
     tokio::time::advance(Duration::from_secs(86_400)).await;
     assert_pending!(w.poll());
 }
+
+#[tokio::test(start_paused = true)]
+async fn owned_timeout_grants_times_out_and_hands_back() {
+    let sem = std::sync::Arc::new(Semaphore::new(2));
+    // Free permits: taken at once.
+    let p = sem.acquire_owned_timeout(2, Duration::ZERO).await.unwrap();
+    assert_eq!(p.count(), 2);
+
+    // Queued behind `p`: times out and leaves the queue at once.
+    let mut w = spawn(sem.acquire_owned_timeout(1, Duration::from_millis(50)));
+    let mut behind = spawn(sem.acquire_owned(1));
+    assert_pending!(w.poll());
+    assert_pending!(behind.poll());
+    assert_eq!(sem.waiters(), 2);
+    tokio::time::advance(Duration::from_millis(50)).await;
+    assert_eq!(
+        assert_ready_err!(w.poll()),
+        AcquireTimeoutError::Timeout {
+            requested: 1,
+            timeout: Duration::from_millis(50)
+        }
+    );
+    assert_eq!(sem.waiters(), 1);
+    assert!(format!("{w:?}").contains("AcquireOwnedTimeout"));
+    drop(w);
+
+    // Granted, then dropped before being polled: the permit moves on to `behind`.
+    let mut granted = spawn(sem.acquire_owned_timeout(1, Duration::from_secs(1)));
+    assert_pending!(granted.poll());
+    drop(p);
+    assert!(behind.is_woken());
+    let b = assert_ready_ok!(behind.poll());
+    drop(granted);
+    assert_eq!(sem.available(), 1);
+    drop(b);
+    assert_eq!(sem.available(), 2);
+
+    // Errors of the request itself.
+    assert_eq!(
+        sem.acquire_owned_timeout(3, Duration::from_secs(1))
+            .await
+            .unwrap_err(),
+        AcquireTimeoutError::TooLarge {
+            requested: 3,
+            capacity: 2
+        }
+    );
+    sem.close();
+    assert_eq!(
+        sem.acquire_owned_timeout(1, Duration::from_secs(1))
+            .await
+            .unwrap_err(),
+        AcquireTimeoutError::Closed
+    );
+}
