@@ -18,7 +18,8 @@
 //! - **Cheap when uncontended.** Acquiring is one compare-and-swap and releasing one
 //!   atomic add, with no lock and no allocation, while nobody waits.
 //! - **Runtime-agnostic.** Without default features the crate has no dependencies; the
-//!   default `tokio` feature only adds [`Semaphore::acquire_timeout`].
+//!   default `tokio` feature only adds [`Semaphore::acquire_timeout`] and
+//!   [`Semaphore::acquire_owned_timeout`].
 //!
 //! # When not to use this
 //!
