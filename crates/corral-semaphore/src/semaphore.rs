@@ -3,6 +3,7 @@
 mod engine;
 mod queue;
 mod state;
+mod tickets;
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::Duration;
 pub(crate) use self::engine::Waiter;
 use self::queue::Queue;
 use self::state::{free, permits, CLOSED, MAX_PERMITS};
+use self::tickets::Tickets;
 use crate::error::TryAcquireError;
 use crate::futures::{Acquire, AcquireOwned};
 use crate::permit::{OwnedPermit, Permit};
@@ -52,6 +54,8 @@ pub struct Semaphore {
     /// Waiters, in arrival order, and shrink debt. Taken only when `SLOW` is set or a
     /// fast path fails.
     queue: Mutex<Queue>,
+    /// Lock-free grant tickets for the first waiter slots.
+    tickets: Tickets,
 }
 
 impl Semaphore {
@@ -84,6 +88,7 @@ impl Semaphore {
             state: AtomicU64::new(permits(capacity)),
             capacity: AtomicU64::new(capacity),
             queue: Mutex::new(Queue::new()),
+            tickets: Tickets::new(),
         }
     }
 
@@ -99,6 +104,7 @@ impl Semaphore {
             state: AtomicU64::new(permits(capacity)),
             capacity: AtomicU64::new(capacity),
             queue: Mutex::new(Queue::new()),
+            tickets: Tickets::new(),
         }
     }
 
