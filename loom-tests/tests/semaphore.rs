@@ -228,3 +228,29 @@ fn head_cancel_release_and_waiter_all_race() {
         assert_eq!(sem.waiters(), 0);
     });
 }
+
+#[test]
+fn ticketed_and_unticketed_slots_under_cancel_and_release() {
+    // Under loom only the first two waiter slots carry lock-free grant tickets, so the
+    // third waiter here takes the locked grant path.
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire_owned(1).unwrap();
+        let mut first = sem.acquire_owned(1);
+        let mut second = sem.acquire_owned(1);
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        let third = {
+            let sem = sem.clone();
+            thread::spawn(move || drop(block_on(sem.acquire(1)).unwrap()))
+        };
+        let releaser = thread::spawn(move || drop(held));
+        // Whether granted or still queued when dropped, the permit flows on to `third`.
+        drop(first);
+        drop(second);
+        third.join().unwrap();
+        releaser.join().unwrap();
+        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.waiters(), 0);
+    });
+}
