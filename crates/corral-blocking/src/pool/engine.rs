@@ -367,6 +367,21 @@ impl Shared {
                 break 'work;
             }
             st.num_idle += 1;
+            // An idle thread is room for one more job, even with a zero-capacity queue.
+            if let Some(waker) = st.front_waker() {
+                drop(st);
+                waker.wake();
+                st = self.lock();
+                if st.num_notify > 0 {
+                    // Handed a job while the lock was released.
+                    st.num_notify -= 1;
+                    continue 'work;
+                }
+                if st.closed {
+                    st.num_idle -= 1;
+                    break 'work;
+                }
+            }
             let deadline = Instant::now() + keep_alive;
             loop {
                 let remaining = deadline.saturating_duration_since(Instant::now());
@@ -386,7 +401,8 @@ impl Shared {
         let wakers = if st.closed && st.threads_alive == 0 {
             std::mem::take(&mut st.stop_waiters)
         } else {
-            Vec::new()
+            // A free slot is room for one more job.
+            st.front_waker().into_iter().collect()
         };
         drop(st);
         self.record.thread_exited(name);
