@@ -1,7 +1,9 @@
-//! The pool's error types: one per operation.
+//! The error types of the pool and the resolver: one per operation.
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Why [`Builder::build`](crate::Builder::build) refused a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,3 +157,148 @@ impl<F> fmt::Display for TryRunError<F> {
 }
 
 impl<F> std::error::Error for TryRunError<F> {}
+
+/// Why a lookup through a [`Resolver`](crate::Resolver) failed.
+///
+/// Cheap to clone: coalesced waiters share one error (the `source` of a failed lookup
+/// is the same `Arc` for all of them).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// The lookup function failed; with the system resolver this includes unknown
+    /// hosts (`getaddrinfo`'s `EAI_NONAME`), which std reports as an I/O error.
+    Resolve {
+        /// The host that was looked up.
+        host: Arc<str>,
+        /// The lookup function's error.
+        source: Arc<std::io::Error>,
+    },
+    /// The lookup succeeded but returned no address.
+    NoAddresses {
+        /// The host that was looked up.
+        host: Arc<str>,
+    },
+    /// This caller's wait exceeded its timeout. The lookup itself goes on for the
+    /// other waiters (and the cache).
+    TimedOut {
+        /// The host that was looked up.
+        host: Arc<str>,
+        /// The timeout that expired.
+        after: Duration,
+    },
+    /// The lookup function panicked.
+    Panicked {
+        /// The host that was looked up.
+        host: Arc<str>,
+        /// The panic message, if it was a string.
+        message: Option<Arc<str>>,
+    },
+    /// The resolver's pool is shut down.
+    Closed,
+    /// No pool thread could be spawned.
+    Spawn(Arc<std::io::Error>),
+}
+
+impl LookupError {
+    /// Whether the host does not exist (or has no address), as far as the lookup
+    /// function can tell: an `io::ErrorKind::NotFound` error, `getaddrinfo`'s
+    /// "name or service not known" / "no address associated" texts, or no addresses.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            LookupError::NoAddresses { .. } => true,
+            LookupError::Resolve { source, .. } => {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    return true;
+                }
+                let text = source.to_string().to_ascii_lowercase();
+                text.contains("not known")
+                    || text.contains("no address associated")
+                    || text.contains("nodename nor servname")
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this caller timed out waiting.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, LookupError::TimedOut { .. })
+    }
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::Resolve { host, source } => {
+                write!(f, "failed to resolve {host:?}: {source}")
+            }
+            LookupError::NoAddresses { host } => write!(f, "no addresses found for {host:?}"),
+            LookupError::TimedOut { host, after } => {
+                write!(f, "lookup of {host:?} timed out after {after:?}")
+            }
+            LookupError::Panicked { host, message } => match message {
+                Some(msg) => write!(f, "lookup of {host:?} panicked: {msg}"),
+                None => write!(f, "lookup of {host:?} panicked"),
+            },
+            LookupError::Closed => f.write_str("resolver pool is shut down"),
+            LookupError::Spawn(err) => write!(f, "could not spawn a resolver thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for LookupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LookupError::Resolve { source, .. } | LookupError::Spawn(source) => {
+                Some(source.as_ref())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Converts to an `io::Error`, for code written against `tokio::net::lookup_host`.
+impl From<LookupError> for std::io::Error {
+    fn from(err: LookupError) -> Self {
+        let kind = match &err {
+            LookupError::TimedOut { .. } => std::io::ErrorKind::TimedOut,
+            LookupError::Resolve { source, .. } => source.kind(),
+            LookupError::NoAddresses { .. } => std::io::ErrorKind::NotFound,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, err)
+    }
+}
+
+/// Why [`ResolverBuilder::build`](crate::ResolverBuilder::build) refused a
+/// configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResolverBuildError {
+    /// The resolver's own pool configuration was refused.
+    Pool(BuildError),
+    /// A timeout of zero would fail every lookup.
+    ZeroTimeout,
+    /// A cache TTL was set with a cache capacity of zero.
+    ZeroCacheCapacity,
+}
+
+impl fmt::Display for ResolverBuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolverBuildError::Pool(err) => write!(f, "invalid resolver pool: {err}"),
+            ResolverBuildError::ZeroTimeout => f.write_str("lookup timeout must be above zero"),
+            ResolverBuildError::ZeroCacheCapacity => {
+                f.write_str("a cache ttl needs a cache capacity of at least 1")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResolverBuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResolverBuildError::Pool(err) => Some(err),
+            _ => None,
+        }
+    }
+}
