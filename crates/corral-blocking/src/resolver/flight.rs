@@ -27,10 +27,13 @@ use super::cache::Answer;
 
 pub(super) type FlightFuture = Pin<Box<dyn Future<Output = Answer> + Send + 'static>>;
 
+/// A map entry: the flight's id and a weak handle on it.
+type Entry = (u64, Weak<Flight>);
+
 /// The lookups in flight, by host.
 #[derive(Debug, Default)]
 pub(super) struct Inflight {
-    map: Mutex<HashMap<Arc<str>, (u64, Weak<Flight>)>>,
+    map: Mutex<HashMap<Arc<str>, Entry>>,
     next_id: Mutex<u64>,
 }
 
