@@ -127,16 +127,21 @@ impl Registry {
         let shard = (key.id.get() & ((1 << self.shard_bits) - 1)) as usize;
         let mut slab = self.shards[shard].slab.lock();
         let next = slab.free_head;
-        let old = std::mem::replace(&mut slab.slots[key.slot as usize], Slot::Vacant { next });
-        debug_assert!(
-            matches!(old, Slot::Occupied { id, .. } if id == key.id),
-            "a key names its own occupied slot"
-        );
+        let slot = &mut slab.slots[key.slot as usize];
+        // Take the name out rather than moving the whole entry: only the name owns
+        // anything, and it is dropped after the lock is released.
+        let name = match slot {
+            Slot::Occupied { id, entry } => {
+                debug_assert_eq!(*id, key.id, "a key names its own occupied slot");
+                entry.name.take()
+            }
+            Slot::Vacant { .. } => None,
+        };
+        *slot = Slot::Vacant { next };
         slab.free_head = key.slot;
         slab.len -= 1;
-        // The entry (and its name) is dropped after the lock is released.
         drop(slab);
-        drop(old);
+        drop(name);
     }
 
     /// Calls `f` for every live entry, shard by shard.
