@@ -62,7 +62,9 @@ pub(crate) fn set_tree(tree: u32) -> u32 {
 /// make that one shared counter bounce between their caches (it tripled the cost of a
 /// spawn in `benches/corral_task.rs`, group `contention`). A tokio task never changes
 /// runtime, so the id is cached per thread for the tokio task being polled, and looked
-/// up again only when another task (or no task, as in `block_on`) spawns.
+/// up again only when another task (or no task, as in `block_on`) spawns. (tokio hands
+/// out task ids from one process-wide counter, so an id never names tasks of two
+/// runtimes.)
 ///
 /// The one case this gets wrong: code inside a task that enters another runtime
 /// (`Handle::enter`) and spawns there is recorded under its own task's runtime;
