@@ -319,3 +319,35 @@ fn public_types_are_send_and_sync() {
     send(&guard.check());
     send(&guard.assert_clean());
 }
+
+#[tokio::test(start_paused = true)]
+async fn check_waits_while_a_task_is_alive_and_ends_when_it_finishes() {
+    use tokio_test::assert_pending;
+
+    let guard = LeakGuard::new();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = corral_task::spawn(async move {
+        let _ = rx.await;
+    });
+    let mut check = tokio_test::task::spawn(guard.check());
+    // Scans, yields, scans: the worker is alive, so the check waits.
+    for _ in 0..5 {
+        assert_pending!(check.poll());
+    }
+    tx.send(()).unwrap();
+    worker.await.unwrap();
+    // The next backoff sleep ends; the rescan finds nothing.
+    tokio::time::advance(Duration::from_millis(10)).await;
+    assert!(check.is_woken(), "the backoff timer wakes the check");
+    let mut report = None;
+    for _ in 0..100 {
+        if let std::task::Poll::Ready(r) = check.poll() {
+            report = Some(r);
+            break;
+        }
+        tokio::time::advance(Duration::from_millis(1)).await;
+    }
+    let report = report.expect("the check ends once the worker is gone");
+    assert!(report.is_clean(), "{report}");
+    assert!(report.waited() < corral_leak::DEFAULT_BUDGET);
+}
