@@ -351,3 +351,30 @@ async fn check_waits_while_a_task_is_alive_and_ends_when_it_finishes() {
     assert!(report.is_clean(), "{report}");
     assert!(report.waited() < corral_leak::DEFAULT_BUDGET);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guards_made_inside_tracked_tasks_on_one_runtime_see_their_own_trees() {
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let test = |leak: bool| {
+        let barrier = barrier.clone();
+        Builder::new().name("test-body").spawn(async move {
+            let guard = LeakGuard::builder()
+                .budget(Duration::from_millis(30))
+                .build();
+            barrier.wait().await; // both guards exist before either spawns
+            let parent = Builder::new().name("parent").spawn(async move {
+                if leak {
+                    Builder::new().name("nested-leak").spawn(pending::<()>());
+                }
+            });
+            parent.await.unwrap();
+            let report = guard.check().await;
+            barrier.wait().await; // both checks done while both guards are alive
+            report
+        })
+    };
+    let (leaky, clean) = (test(true), test(false));
+    let (leaky, clean) = (leaky.await.unwrap(), clean.await.unwrap());
+    assert_eq!(leaked_names(&leaky), ["nested-leak"]);
+    assert!(clean.is_clean(), "{clean}");
+}
