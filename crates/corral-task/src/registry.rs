@@ -224,7 +224,7 @@ pub fn snapshot() -> Snapshot {
             location: e.location,
             parent: e.parent.map(TaskId),
             runtime: e.runtime,
-            spawned_at: e.spawned_at,
+            spawned_at: reg.instant(e.spawned_at),
             taken_at,
             tree: e.tree,
         });

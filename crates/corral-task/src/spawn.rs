@@ -162,7 +162,7 @@ impl Builder {
             location,
             parent: ctx.task,
             runtime,
-            spawned_at: Instant::now(),
+            spawned_at: registry().stamp(Instant::now()),
             tree: ctx.tree,
         };
         let key = registry().insert(context::shard(), entry);
