@@ -1,0 +1,299 @@
+//! [`Semaphore`]: the public face. The engine lives in `semaphore/`.
+
+mod engine;
+mod queue;
+mod state;
+
+use std::fmt;
+use std::sync::Arc;
+#[cfg(feature = "tokio")]
+use std::time::Duration;
+
+pub(crate) use self::engine::Waiter;
+use self::queue::Queue;
+use self::state::{free, permits, CLOSED, MAX_PERMITS};
+use crate::error::TryAcquireError;
+#[cfg(feature = "tokio")]
+use crate::futures::AcquireTimeout;
+use crate::futures::{Acquire, AcquireOwned};
+use crate::permit::{OwnedPermit, Permit};
+use crate::sync::Ordering::Relaxed;
+use crate::sync::{AtomicU64, Mutex};
+
+/// A weighted, strictly FIFO async semaphore with `u64` weights.
+///
+/// Acquirers ask for `n` permits and are served in arrival order: a request waits until
+/// every request queued before it has been served and `n` permits are free. Permits come
+/// back as RAII guards ([`Permit`], [`OwnedPermit`]) that return them when dropped.
+/// See the [crate docs](crate) for the full contract.
+///
+/// # Memory ordering
+///
+/// Returning permits (dropping a permit) *happens-before* the acquisition that receives
+/// those permits completes, just as unlocking a mutex happens-before the next lock. On
+/// the uncontended path this is a `Release` add paired with an `Acquire`
+/// compare-and-swap on one state word; when the permits are handed to a queued waiter,
+/// the hand-off runs under the queue lock and the edge is the lock's unlock/lock. So a
+/// semaphore of capacity 1 can guard data like a mutex. [`close`](Self::close),
+/// [`set_capacity`](Self::set_capacity) and the observers ([`available`](Self::available),
+/// [`capacity`](Self::capacity), [`waiters`](Self::waiters)) promise no ordering with
+/// other memory: they are snapshots.
+pub struct Semaphore {
+    /// Free permits and two flags. Bit layout (details in `semaphore/state.rs`):
+    ///
+    /// | bits  | field    | meaning                                                   |
+    /// |-------|----------|-----------------------------------------------------------|
+    /// | 0     | `SLOW`   | waiters queued or shrink debt outstanding: take the lock  |
+    /// | 1     | `CLOSED` | closed; never cleared                                      |
+    /// | 2..64 | permits  | free permits, assigned to nobody                           |
+    state: AtomicU64,
+    /// The total the semaphore hands out. Written only under `queue`'s lock.
+    capacity: AtomicU64,
+    /// Waiters, in arrival order, and shrink debt. Taken only when `SLOW` is set or a
+    /// fast path fails.
+    queue: Mutex<Queue>,
+}
+
+impl Semaphore {
+    /// The largest capacity a semaphore can have: `2^62 - 1` (two bits of the state
+    /// word are flags).
+    pub const MAX_PERMITS: u64 = MAX_PERMITS;
+
+    /// Creates a semaphore holding `capacity` permits, all free.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_semaphore::Semaphore;
+    ///
+    /// static CONNECTIONS: Semaphore = Semaphore::new(100);
+    /// assert_eq!(CONNECTIONS.available(), 100);
+    /// ```
+    #[cfg(not(corral_loom))]
+    #[must_use]
+    pub const fn new(capacity: u64) -> Self {
+        assert!(
+            capacity <= MAX_PERMITS,
+            "semaphore capacity exceeds Semaphore::MAX_PERMITS"
+        );
+        Semaphore {
+            state: AtomicU64::new(permits(capacity)),
+            capacity: AtomicU64::new(capacity),
+            queue: Mutex::new(Queue::new()),
+        }
+    }
+
+    /// Creates a semaphore holding `capacity` permits (loom build: not `const`).
+    #[cfg(corral_loom)]
+    #[must_use]
+    pub fn new(capacity: u64) -> Self {
+        assert!(
+            capacity <= MAX_PERMITS,
+            "semaphore capacity exceeds Semaphore::MAX_PERMITS"
+        );
+        Semaphore {
+            state: AtomicU64::new(permits(capacity)),
+            capacity: AtomicU64::new(capacity),
+            queue: Mutex::new(Queue::new()),
+        }
+    }
+
+    /// Waits for `n` permits, in FIFO order.
+    ///
+    /// `n == 0` succeeds at once (unless closed). A request above the capacity fails at
+    /// once with [`AcquireError::TooLarge`](crate::AcquireError::TooLarge) and never
+    /// blocks anyone behind it.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`](crate::AcquireError::Closed) if the semaphore is or
+    /// becomes closed before the permits are granted;
+    /// [`AcquireError::TooLarge`](crate::AcquireError::TooLarge) if `n` exceeds the
+    /// capacity now, or the capacity shrinks below `n` while waiting.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe. Dropping the future gives up its place in the queue and loses no
+    /// permit: permits granted to it but not yet returned from `poll` go back to the
+    /// semaphore, and if it was first in line, the waiters behind it that now fit are
+    /// woken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_semaphore::Semaphore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let sem = Semaphore::new(10);
+    /// let permit = sem.acquire(4).await.unwrap();
+    /// assert_eq!(sem.available(), 6);
+    /// drop(permit);
+    /// assert_eq!(sem.available(), 10);
+    /// # }
+    /// ```
+    #[inline]
+    pub fn acquire(&self, n: u64) -> Acquire<'_> {
+        Acquire::new(self, n)
+    }
+
+    /// Waits for `n` permits, in FIFO order, and returns a permit that owns a clone of
+    /// the `Arc`, so it can move into a spawned task.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`acquire`](Self::acquire): dropping the future loses no permit
+    /// and wakes the waiters behind it that now fit.
+    pub fn acquire_owned(self: &Arc<Self>, n: u64) -> AcquireOwned {
+        AcquireOwned::new(Arc::clone(self), n)
+    }
+
+    /// Waits at most `timeout` for `n` permits, in FIFO order.
+    ///
+    /// The permits are tried before the timer is looked at, so permits that are free
+    /// (and not owed to earlier waiters) are taken even with a zero timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire), plus
+    /// [`AcquireTimeoutError::Timeout`](crate::AcquireTimeoutError::Timeout) when the
+    /// time runs out; the request has then left the queue.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime with the time driver enabled (the timer is
+    /// created here).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`acquire`](Self::acquire): dropping the future loses no permit
+    /// and wakes the waiters behind it that now fit.
+    #[cfg(feature = "tokio")]
+    pub fn acquire_timeout(&self, n: u64, timeout: Duration) -> AcquireTimeout<'_> {
+        AcquireTimeout::new(self.acquire(n), timeout)
+    }
+
+    /// Takes `n` permits if that is possible without waiting.
+    ///
+    /// Fails when other acquirers are queued even if enough permits are free: the
+    /// free permits are theirs (no barging).
+    ///
+    /// # Errors
+    ///
+    /// [`TryAcquireError::Closed`], [`TryAcquireError::TooLarge`] (`n` exceeds the
+    /// capacity), or [`TryAcquireError::NoPermits`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_semaphore::{Semaphore, TryAcquireError};
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let held = sem.try_acquire(2).unwrap();
+    /// assert_eq!(
+    ///     sem.try_acquire(1).unwrap_err(),
+    ///     TryAcquireError::NoPermits { requested: 1, available: 0 },
+    /// );
+    /// drop(held);
+    /// assert!(sem.try_acquire(1).is_ok());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self, n: u64) -> Result<Permit<'_>, TryAcquireError> {
+        if !self.try_take_fast(n) {
+            self.try_take(n)?;
+        }
+        Ok(Permit::new(self, n))
+    }
+
+    /// Takes `n` permits if that is possible without waiting, as an owned permit.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    #[inline]
+    pub fn try_acquire_owned(self: &Arc<Self>, n: u64) -> Result<OwnedPermit, TryAcquireError> {
+        if !self.try_take_fast(n) {
+            self.try_take(n)?;
+        }
+        Ok(OwnedPermit::new(Arc::clone(self), n))
+    }
+
+    /// Sets the total number of permits.
+    ///
+    /// Growing frees the new permits at once and wakes the waiters that now fit.
+    /// Shrinking is lazy: free permits are removed at once, and permits that are held
+    /// are absorbed as they are released, so [`available`](Self::available) stays at 0
+    /// until the holders are below the new capacity. Queued requests larger than the new
+    /// capacity fail with [`AcquireError::TooLarge`](crate::AcquireError::TooLarge).
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(10);
+    /// let held = sem.try_acquire(8).unwrap();
+    /// sem.set_capacity(4);
+    /// assert_eq!((sem.capacity(), sem.available()), (4, 0));
+    /// drop(held); // 4 of the 8 are absorbed by the shrink
+    /// assert_eq!(sem.available(), 4);
+    /// ```
+    pub fn set_capacity(&self, capacity: u64) {
+        assert!(
+            capacity <= MAX_PERMITS,
+            "semaphore capacity exceeds Semaphore::MAX_PERMITS"
+        );
+        self.resize(capacity);
+    }
+
+    /// Closes the semaphore: every queued waiter and every later acquire fails with
+    /// `Closed`. Permits already held stay valid and are returned as usual.
+    pub fn close(&self) {
+        self.close_and_fail();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        // Relaxed: a snapshot; acting on it needs no ordering with other memory.
+        self.state.load(Relaxed) & CLOSED != 0
+    }
+
+    /// The total number of permits (held plus free, less forgotten ones).
+    pub fn capacity(&self) -> u64 {
+        // Relaxed: a snapshot of a value written under the lock.
+        self.capacity.load(Relaxed)
+    }
+
+    /// The permits free right now. Queued waiters may be owed them.
+    pub fn available(&self) -> u64 {
+        // Relaxed: a snapshot; it orders nothing.
+        free(self.state.load(Relaxed))
+    }
+
+    /// The number of acquirers queued right now.
+    pub fn waiters(&self) -> usize {
+        self.queue.lock().len()
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("capacity", &self.capacity())
+            .field("available", &self.available())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

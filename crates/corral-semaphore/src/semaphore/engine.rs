@@ -1,0 +1,453 @@
+//! The engine behind [`Semaphore`]: the lock-free fast paths, and the queue hand-off
+//! that runs under the lock when someone waits.
+//!
+//! # Invariants
+//!
+//! See [`state`](super::state) for the state word and [`queue`](super::queue) for slot
+//! ownership. In addition:
+//!
+//! - Anyone who adds permits while `SLOW` is set (a releaser, a dropped granted
+//!   waiter, a growing `set_capacity`) then runs [`Semaphore::settle`] under the lock,
+//!   so free permits never sit unused while the head waiter fits.
+//! - Anyone who removes the head waiter without granting it (drop, failure) also
+//!   settles, so the waiters behind it that now fit are granted.
+//! - Wakers are woken only after the lock is released.
+
+use std::task::{Context, Poll, Waker};
+
+use super::queue::{Queue, Status, NIL};
+use super::state::{free, permits, CLOSED, SLOW};
+use super::Semaphore;
+use crate::error::{AcquireError, TryAcquireError};
+use crate::sync::MutexGuard;
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+/// How many wakers are collected under the lock before it is released to wake them.
+const WAKE_BATCH: usize = 32;
+
+/// Wakers collected under the lock, woken after it is released. Fixed size, so handing
+/// permits on allocates nothing.
+struct WakeList {
+    wakers: [Option<Waker>; WAKE_BATCH],
+    len: usize,
+}
+
+impl WakeList {
+    fn new() -> Self {
+        WakeList {
+            wakers: [const { None }; WAKE_BATCH],
+            len: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == WAKE_BATCH
+    }
+
+    fn push(&mut self, waker: Option<Waker>) {
+        debug_assert!(!self.is_full());
+        if let Some(waker) = waker {
+            self.wakers[self.len] = Some(waker);
+            self.len += 1;
+        }
+    }
+
+    fn wake_all(&mut self) {
+        for slot in &mut self.wakers[..self.len] {
+            if let Some(waker) = slot.take() {
+                waker.wake();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+impl Semaphore {
+    /// Takes `n` permits without the lock if nobody waits, the semaphore is open and
+    /// enough are free: one compare-and-swap in the common case.
+    #[inline]
+    pub(crate) fn try_take_fast(&self, n: u64) -> bool {
+        // Relaxed: this load only picks the value the CAS below expects; the CAS is the
+        // acquire edge that synchronises with the releaser's `Release` add.
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if state & (SLOW | CLOSED) != 0 || free(state) < n {
+                return false;
+            }
+            // Acquire pairs with the `Release` add in `release`, so whatever the last
+            // holder of these permits wrote happens-before our use of them. Relaxed on
+            // failure: the value is only re-inspected, and the retry CAS acquires.
+            match self
+                .state
+                .compare_exchange_weak(state, state - permits(n), Acquire, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Returns `n` held permits: one atomic add, plus the hand-off under the lock if
+    /// someone waits.
+    #[inline]
+    pub(crate) fn release(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        // Release: publishes the holder's writes to the next acquirer (fast-path CAS or
+        // the lock holder's CAS in `process`). The add cannot overflow (see the state
+        // invariants).
+        let prev = self.state.fetch_add(permits(n), Release);
+        if prev & SLOW != 0 {
+            self.settle(self.queue.lock());
+        }
+    }
+
+    /// The slow half of `try_acquire`: the fast path failed.
+    pub(crate) fn try_take(&self, n: u64) -> Result<(), TryAcquireError> {
+        let queue = self.queue.lock();
+        self.check(n)?;
+        if n == 0 {
+            return Ok(());
+        }
+        if queue.head().is_none() && queue.debt == 0 {
+            // Nobody waits, so taking now is not barging. `SLOW` may still be set by a
+            // waiter that just left; the lock holder may take regardless.
+            let mut state = self.state.load(Acquire);
+            while free(state) >= n {
+                match self
+                    .state
+                    .compare_exchange(state, state - permits(n), AcqRel, Acquire)
+                {
+                    Ok(_) => return Ok(()),
+                    Err(actual) => state = actual,
+                }
+            }
+        }
+        Err(TryAcquireError::NoPermits {
+            requested: n,
+            available: self.available(),
+        })
+    }
+
+    /// Refuses requests that must fail at once. Called with the lock held, so
+    /// `CLOSED` and the capacity cannot change underneath.
+    fn check(&self, n: u64) -> Result<(), AcquireError> {
+        // Relaxed: both are written only under the queue lock, which the caller holds.
+        if self.state.load(Relaxed) & CLOSED != 0 {
+            return Err(AcquireError::Closed);
+        }
+        let capacity = self.capacity.load(Relaxed);
+        if n > capacity {
+            return Err(AcquireError::TooLarge {
+                requested: n,
+                capacity,
+            });
+        }
+        Ok(())
+    }
+
+    /// Queues `waiter` (whose fast path failed), or grants or refuses it at once.
+    fn enqueue(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+        let n = waiter.n;
+        let mut queue = self.queue.lock();
+        self.check(n)?;
+        if n == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        if queue.head().is_none() && queue.debt == 0 {
+            let mut state = self.state.load(Acquire);
+            loop {
+                let (next, granted) = if free(state) >= n {
+                    (state - permits(n), true)
+                } else {
+                    (state | SLOW, false)
+                };
+                // AcqRel: acquire the permits' history when taking them; release is
+                // harmless when only setting `SLOW`.
+                match self.state.compare_exchange(state, next, AcqRel, Acquire) {
+                    Ok(_) if granted => return Poll::Ready(Ok(())),
+                    Ok(_) => break,
+                    Err(actual) => state = actual,
+                }
+            }
+        }
+        // `SLOW` is set (state invariant): releasers will take the lock and hand their
+        // permits to the queue in order.
+        waiter.slot = queue.push_back(n, cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Polls a queued waiter.
+    fn poll_queued(
+        &self,
+        waiter: &mut Waiter,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let mut queue = self.queue.lock();
+        let slot = waiter.slot;
+        match queue.status(slot) {
+            Status::Queued => {
+                queue.set_waker(slot, cx.waker());
+                Poll::Pending
+            }
+            Status::Granted => {
+                queue.free(slot);
+                waiter.slot = NIL;
+                Poll::Ready(Ok(()))
+            }
+            Status::Failed(err) => {
+                queue.free(slot);
+                waiter.slot = NIL;
+                Poll::Ready(Err(err))
+            }
+            Status::Free => unreachable!("a waiter's slot is freed only by the waiter"),
+        }
+    }
+
+    /// Withdraws a waiter's request, handing back permits granted to it.
+    fn cancel(&self, waiter: &mut Waiter) {
+        let slot = waiter.slot;
+        if slot == NIL {
+            return;
+        }
+        waiter.slot = NIL;
+        let mut queue = self.queue.lock();
+        match queue.status(slot) {
+            Status::Queued => {
+                let was_head = queue.head() == Some(slot);
+                queue.free(slot);
+                if was_head {
+                    // The waiters behind it may fit now, or the queue is empty and
+                    // `SLOW` must be cleared.
+                    self.settle(queue);
+                }
+            }
+            Status::Granted => {
+                // The grant raced with the drop: hand the permits back.
+                queue.free(slot);
+                self.state.fetch_add(permits(waiter.n), Release);
+                self.settle(queue);
+            }
+            Status::Failed(_) => queue.free(slot),
+            Status::Free => unreachable!("a waiter's slot is freed only by the waiter"),
+        }
+    }
+
+    /// Pays debt and grants queued waiters from the free permits, in order, then wakes
+    /// them after releasing the lock.
+    pub(crate) fn settle<'a>(&'a self, mut queue: MutexGuard<'a, Queue>) {
+        let mut wakes = WakeList::new();
+        while self.process(&mut queue, &mut wakes) {
+            drop(queue);
+            wakes.wake_all();
+            queue = self.queue.lock();
+        }
+        drop(queue);
+        wakes.wake_all();
+    }
+
+    /// One pass of hand-off under the lock. Returns `true` if it stopped only because
+    /// `wakes` is full (the caller wakes them and calls again).
+    fn process(&self, queue: &mut Queue, wakes: &mut WakeList) -> bool {
+        let mut state = self.state.load(Acquire);
+        loop {
+            let (next, grant) = if queue.debt > 0 {
+                let pay = queue.debt.min(free(state));
+                if pay == 0 {
+                    return false;
+                }
+                (state - permits(pay), None)
+            } else if let Some(head) = queue.head() {
+                let need = queue.need(head);
+                if free(state) < need {
+                    return false;
+                }
+                if wakes.is_full() {
+                    return true;
+                }
+                (state - permits(need), Some(head))
+            } else if state & SLOW != 0 {
+                (state & !SLOW, None)
+            } else {
+                return false;
+            };
+            // AcqRel/Acquire: acquire the releasers' `Release` adds; the lock's unlock
+            // then carries that to the granted waiter.
+            match self.state.compare_exchange(state, next, AcqRel, Acquire) {
+                Ok(_) => {
+                    match grant {
+                        Some(head) => wakes.push(queue.finish(head, Status::Granted)),
+                        None if queue.debt > 0 => queue.debt -= free(state) - free(next),
+                        None => {}
+                    }
+                    state = next;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Fails queued waiters, from the head, for which `fail` returns an error.
+    fn fail_waiters(&self, fail: impl Fn(u64) -> Option<AcquireError>) {
+        let mut wakes = WakeList::new();
+        let mut queue = self.queue.lock();
+        let mut cursor = queue.head();
+        while let Some(slot) = cursor {
+            cursor = queue.next(slot);
+            if let Some(err) = fail(queue.need(slot)) {
+                if wakes.is_full() {
+                    // Restart from the head after waking: the cursor may not survive
+                    // the unlock, and every slot already failed is out of the list.
+                    drop(queue);
+                    wakes.wake_all();
+                    queue = self.queue.lock();
+                    cursor = queue.head();
+                    continue;
+                }
+                wakes.push(queue.finish(slot, Status::Failed(err)));
+            }
+        }
+        drop(queue);
+        wakes.wake_all();
+    }
+}
+
+/// One acquirer's place in line: the request and, while queued, its slot. Shared by
+/// every acquire future and by [`PollSemaphore`](crate::PollSemaphore), which reuses
+/// one `Waiter` for successive requests.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    n: u64,
+    slot: usize,
+}
+
+impl Waiter {
+    pub(crate) const fn new(n: u64) -> Self {
+        Waiter { n, slot: NIL }
+    }
+
+    /// The permits requested.
+    pub(crate) fn n(&self) -> u64 {
+        self.n
+    }
+
+    /// Whether the request is in the queue (or granted but not yet collected).
+    pub(crate) fn is_queued(&self) -> bool {
+        self.slot != NIL
+    }
+
+    /// Changes the request. Only while not queued.
+    pub(crate) fn set_n(&mut self, n: u64) {
+        debug_assert!(!self.is_queued());
+        self.n = n;
+    }
+
+    /// Drives the request. `Ready(Ok(()))` means `n` permits now belong to the caller;
+    /// either way the waiter is then idle again and may be reused.
+    #[inline]
+    pub(crate) fn poll(
+        &mut self,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        if self.slot != NIL {
+            sem.poll_queued(self, cx)
+        } else if sem.try_take_fast(self.n) {
+            Poll::Ready(Ok(()))
+        } else {
+            sem.enqueue(self, cx)
+        }
+    }
+
+    /// Withdraws the request if queued, handing back permits granted meanwhile.
+    #[inline]
+    pub(crate) fn cancel(&mut self, sem: &Semaphore) {
+        if self.slot != NIL {
+            sem.cancel(self);
+        }
+    }
+}
+
+impl Semaphore {
+    /// Sets the capacity to `new`: growing pays shrink debt first and frees the rest;
+    /// shrinking takes what is free and records the remainder as debt.
+    pub(crate) fn resize(&self, new: u64) {
+        let mut queue = self.queue.lock();
+        // Relaxed: the capacity is written only under the lock we hold.
+        let old = self.capacity.load(Relaxed);
+        self.capacity.store(new, Relaxed);
+        if new >= old {
+            let mut grow = new - old;
+            let pay = grow.min(queue.debt);
+            queue.debt -= pay;
+            grow -= pay;
+            // Release: pairs with the acquiring CAS of whoever takes these permits.
+            self.state.fetch_add(permits(grow), Release);
+            self.settle(queue);
+        } else {
+            let shrink = old - new;
+            let mut state = self.state.load(Acquire);
+            loop {
+                let take = shrink.min(free(state));
+                let debt = shrink - take;
+                let next = (state - permits(take)) | if debt > 0 { SLOW } else { 0 };
+                match self.state.compare_exchange(state, next, AcqRel, Acquire) {
+                    Ok(_) => {
+                        queue.debt += debt;
+                        break;
+                    }
+                    Err(actual) => state = actual,
+                }
+            }
+            drop(queue);
+            self.fail_too_large();
+            self.settle(self.queue.lock());
+        }
+    }
+
+    /// Permanently removes `n` held permits: they pay shrink debt first, and the rest
+    /// come off the capacity.
+    pub(crate) fn forget_held(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut queue = self.queue.lock();
+        let pay = n.min(queue.debt);
+        queue.debt -= pay;
+        let shrink = n - pay;
+        // Relaxed: written only under the lock we hold.
+        let capacity = self.capacity.load(Relaxed);
+        self.capacity.store(capacity - shrink, Relaxed);
+        drop(queue);
+        if shrink > 0 {
+            self.fail_too_large();
+        }
+        // Paying debt may have emptied it, and failed waiters may have unblocked the
+        // queue: settle either way.
+        self.settle(self.queue.lock());
+    }
+
+    /// Closes the semaphore and fails every queued waiter.
+    pub(crate) fn close_and_fail(&self) {
+        let queue = self.queue.lock();
+        // Release/AcqRel is not needed for the flag itself (readers that act on it hold
+        // the lock), but costs nothing here.
+        self.state.fetch_or(CLOSED, AcqRel);
+        drop(queue);
+        self.fail_waiters(|_| Some(AcquireError::Closed));
+        self.settle(self.queue.lock());
+    }
+
+    /// Fails the queued waiters whose request exceeds the current capacity.
+    fn fail_too_large(&self) {
+        self.fail_waiters(|need| {
+            // Relaxed: evaluated under the lock, which orders it after the store.
+            let capacity = self.capacity.load(Relaxed);
+            (need > capacity).then_some(AcquireError::TooLarge {
+                requested: need,
+                capacity,
+            })
+        });
+    }
+}

@@ -1,0 +1,106 @@
+//! The uncontended paths allocate nothing: checked with a counting global allocator.
+//! This file is its own test binary, so the allocator sees only this test's work.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use corral_semaphore::{PollSemaphore, Semaphore};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers to `System` for every operation; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.load(Ordering::Relaxed);
+    f();
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    pin!(fut).poll(&mut cx)
+}
+
+#[test]
+fn uncontended_paths_do_not_allocate() {
+    let sem = Arc::new(Semaphore::new(8));
+    let mut poll_sem = PollSemaphore::new(Arc::clone(&sem));
+    let mut cx = Context::from_waker(Waker::noop());
+    let n = allocs_during(|| {
+        for _ in 0..1000 {
+            let Poll::Ready(Ok(p)) = poll_once(sem.acquire(3)) else {
+                panic!("uncontended acquire must be ready")
+            };
+            drop(p);
+            let Poll::Ready(Ok(p)) = poll_once(sem.acquire_owned(2)) else {
+                panic!("uncontended acquire_owned must be ready")
+            };
+            drop(p);
+            let mut p = sem.try_acquire(4).unwrap();
+            let q = p.split(1).unwrap();
+            p.merge(q);
+            drop(p);
+            drop(sem.try_acquire_owned(1).unwrap());
+            let Poll::Ready(Ok(p)) = poll_sem.poll_acquire(&mut cx, 1) else {
+                panic!("uncontended poll_acquire must be ready")
+            };
+            drop(p);
+        }
+    });
+    assert_eq!(n, 0, "uncontended acquire/release allocated {n} times");
+}
+
+#[test]
+fn steady_waiting_reuses_slots() {
+    // After the slab has grown to the peak number of waiters, waiting allocates nothing.
+    let sem = Semaphore::new(1);
+    let warm = |sem: &Semaphore| {
+        let held = sem.try_acquire(1).unwrap();
+        let mut futs = [sem.acquire(1), sem.acquire(1), sem.acquire(1)];
+        let mut cx = Context::from_waker(Waker::noop());
+        for f in &mut futs {
+            assert!(std::pin::Pin::new(f).poll(&mut cx).is_pending());
+        }
+        drop(held);
+        for f in &mut futs {
+            let Poll::Ready(Ok(p)) = std::pin::Pin::new(f).poll(&mut cx) else {
+                panic!("granted in order")
+            };
+            drop(p);
+        }
+    };
+    warm(&sem);
+    let n = allocs_during(|| {
+        for _ in 0..100 {
+            warm(&sem);
+        }
+    });
+    assert_eq!(n, 0, "waiting with a warm slab allocated {n} times");
+}
