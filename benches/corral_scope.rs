@@ -1,3 +1,125 @@
-//! corral-scope bench: arrives with its issue.
+//! corral-scope next to the peers it replaces: spawning and joining many no-op children
+//! with `tokio::task::JoinSet`, with tokio-util's `TaskTracker` + `CancellationToken`,
+//! and with a corral scope (tracked, fail-fast, abort-on-drop, cancellable).
+//!
+//! Group `uncontended`: one owner spawns 100k no-op children and joins them all.
+//! Group `limited`: same, through a limit of 64 (corral scope with `limit(64)` next to
+//! a `JoinSet` gated by a tokio `Semaphore`).
+//!
+//! `cargo bench -p corral-benches --bench corral_scope -- --warm-up-time 1 --measurement-time 3`
 
-fn main() {}
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const CHILDREN: usize = 100_000;
+const LIMIT: usize = 64;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("build runtime")
+}
+
+async fn joinset(n: usize) {
+    let mut set = JoinSet::new();
+    for _ in 0..n {
+        set.spawn(async {});
+    }
+    while set.join_next().await.is_some() {}
+}
+
+async fn tracker_token(n: usize) {
+    let tracker = TaskTracker::new();
+    let token = CancellationToken::new();
+    for _ in 0..n {
+        let token = token.clone();
+        tracker.spawn(async move { token.run_until_cancelled(async {}).await });
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+async fn corral_scope(n: usize) {
+    corral_scope::scope(|s| async move {
+        for _ in 0..n {
+            s.spawn(async { Ok::<(), ()>(()) })
+                .await
+                .expect("scope is open");
+        }
+        Ok::<(), ()>(())
+    })
+    .await
+    .expect("no child fails");
+}
+
+async fn joinset_limited(n: usize) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(LIMIT));
+    let mut set = JoinSet::new();
+    for _ in 0..n {
+        let permit = limit.clone().acquire_owned().await.expect("open");
+        set.spawn(async move { drop(permit) });
+        // Reap as we go, like a bounded JoinSet loop would.
+        while set.try_join_next().is_some() {}
+    }
+    while set.join_next().await.is_some() {}
+}
+
+async fn corral_scope_limited(config: &corral_scope::ScopeConfig, n: usize) {
+    config
+        .scope(|s| async move {
+            for _ in 0..n {
+                s.spawn(async { Ok::<(), ()>(()) })
+                    .await
+                    .expect("scope is open");
+            }
+            Ok::<(), ()>(())
+        })
+        .await
+        .expect("no child fails");
+}
+
+fn uncontended(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("uncontended");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(CHILDREN as u64));
+    group.bench_function("tokio_joinset_100k", |b| {
+        b.to_async(&rt).iter(|| joinset(CHILDREN))
+    });
+    group.bench_function("tokio_util_tracker_token_100k", |b| {
+        b.to_async(&rt).iter(|| tracker_token(CHILDREN))
+    });
+    group.bench_function("corral_scope_100k", |b| {
+        b.to_async(&rt).iter(|| corral_scope(CHILDREN))
+    });
+    group.finish();
+}
+
+fn limited(c: &mut Criterion) {
+    let rt = runtime();
+    let config = corral_scope::ScopeConfig::builder()
+        .limit(LIMIT as u64)
+        .build()
+        .expect("valid config");
+    let mut group = c.benchmark_group("limited");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(CHILDREN as u64));
+    group.bench_function("tokio_joinset_semaphore_100k", |b| {
+        b.to_async(&rt).iter(|| joinset_limited(CHILDREN))
+    });
+    group.bench_function("corral_scope_limit_100k", |b| {
+        b.to_async(&rt)
+            .iter(|| corral_scope_limited(&config, CHILDREN))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, uncontended, limited);
+criterion_main!(benches);

@@ -25,7 +25,10 @@ fn current_thread() -> Runtime {
 }
 
 fn two_workers() -> Runtime {
-    Builder::new_multi_thread().worker_threads(2).build().unwrap()
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
 }
 
 fn uncontended(c: &mut Criterion) {

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::sync::OwnedSemaphorePermit;
+use corral_semaphore::OwnedPermit;
 use tokio::task::{Id, JoinHandle};
 
 use crate::context::Core;
@@ -30,7 +30,7 @@ pin_project_lite::pin_project! {
 /// Dropped with the child's future, after it: releases the slot, then completes.
 struct Guard {
     core: Arc<Core>,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedPermit>,
 }
 
 impl Drop for Guard {
@@ -41,7 +41,7 @@ impl Drop for Guard {
 }
 
 impl<F, E> Child<F, E> {
-    pub(crate) fn new(future: F, core: Arc<Core>, permit: Option<OwnedSemaphorePermit>) -> Self {
+    pub(crate) fn new(future: F, core: Arc<Core>, permit: Option<OwnedPermit>) -> Self {
         Child {
             future,
             guard: Guard { core, permit },

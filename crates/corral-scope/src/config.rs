@@ -11,7 +11,7 @@ use crate::handle::Scope;
 use crate::scope::ScopeFuture;
 
 /// The largest concurrency limit a scope supports.
-pub const MAX_LIMIT: usize = tokio::sync::Semaphore::MAX_PERMITS;
+pub const MAX_LIMIT: u64 = corral_semaphore::Semaphore::MAX_PERMITS;
 
 /// Builds a [`ScopeConfig`]; validated by [`ScopeBuilder::build`].
 ///
@@ -26,7 +26,7 @@ pub const MAX_LIMIT: usize = tokio::sync::Semaphore::MAX_PERMITS;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ScopeBuilder {
-    limit: Option<usize>,
+    limit: Option<u64>,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
 }
@@ -39,7 +39,7 @@ impl ScopeBuilder {
 
     /// At most `limit` children run at once; `spawn` waits for a slot (FIFO) and
     /// `try_spawn` refuses with `Full` at the limit.
-    pub fn limit(mut self, limit: usize) -> Self {
+    pub fn limit(mut self, limit: u64) -> Self {
         self.limit = Some(limit);
         self
     }
@@ -88,7 +88,7 @@ impl ScopeBuilder {
 /// no deadline of its own, the same as [`scope`](crate::scope).
 #[derive(Debug, Clone, Default)]
 pub struct ScopeConfig {
-    limit: Option<usize>,
+    limit: Option<u64>,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
 }
@@ -100,7 +100,7 @@ impl ScopeConfig {
     }
 
     /// The concurrency limit, if any.
-    pub fn limit(&self) -> Option<usize> {
+    pub fn limit(&self) -> Option<u64> {
         self.limit
     }
 

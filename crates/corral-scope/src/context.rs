@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use corral_semaphore::{OwnedPermit, Semaphore};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +28,7 @@ pub(crate) struct Core {
 
 impl Core {
     /// A core for a new scope, nested under the current one if there is one.
-    pub(crate) fn new(own_deadline: Option<Instant>, limit: Option<usize>) -> Arc<Self> {
+    pub(crate) fn new(own_deadline: Option<Instant>, limit: Option<u64>) -> Arc<Self> {
         let parent = CURRENT
             .try_with(|p| (p.deadline, p.token.child_token()))
             .ok();
@@ -71,7 +71,7 @@ impl Core {
     pub(crate) fn spawn_child<F, T, E>(
         self: &Arc<Self>,
         future: F,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<OwnedPermit>,
     ) -> Result<ChildHandle<T>, F>
     where
         F: std::future::Future<Output = Result<T, E>> + Send + 'static,

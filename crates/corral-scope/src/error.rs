@@ -153,9 +153,9 @@ pub enum BuildError {
     /// The limit is larger than the admission semaphore can count.
     LimitTooLarge {
         /// The limit asked for.
-        limit: usize,
+        limit: u64,
         /// The largest limit supported.
-        max: usize,
+        max: u64,
     },
 }
 

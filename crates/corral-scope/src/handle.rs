@@ -4,7 +4,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use tokio::sync::TryAcquireError;
+use corral_semaphore::TryAcquireError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -132,10 +132,13 @@ impl<E: Send + 'static> Scope<E> {
         let permit = match &self.core.limit {
             None => None,
             Some(_) if self.core.group.is_cancelled() => return Err(TrySpawnError::Closed(future)),
-            Some(limit) => match limit.clone().try_acquire_owned() {
+            Some(limit) => match limit.try_acquire_owned(1) {
                 Ok(permit) => Some(permit),
-                Err(TryAcquireError::NoPermits) => return Err(TrySpawnError::Full(future)),
-                Err(TryAcquireError::Closed) => return Err(TrySpawnError::Closed(future)),
+                Err(TryAcquireError::NoPermits { .. }) => return Err(TrySpawnError::Full(future)),
+                // A limit is at least 1, so one permit is never too large: closed.
+                Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => {
+                    return Err(TrySpawnError::Closed(future))
+                }
             },
         };
         self.core

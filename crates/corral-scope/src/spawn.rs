@@ -5,13 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::sync::{AcquireError, OwnedSemaphorePermit, TryAcquireError};
+use corral_semaphore::{AcquireOwned, TryAcquireError};
 
 use crate::child::ChildHandle;
 use crate::error::SpawnError;
 use crate::handle::Scope;
-
-type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 /// Future returned by [`Scope::spawn`]: resolves to the child's handle once the child is
 /// admitted and running, or hands the future back if the scope is closed.
@@ -25,7 +23,7 @@ pub struct Spawn<'a, F, E> {
     scope: &'a Scope<E>,
     future: Option<F>,
     /// The wait for a slot, once the fast path found none free.
-    acquire: Option<Acquire>,
+    acquire: Option<AcquireOwned>,
 }
 
 // `F` is only moved, never pinned: `Spawn` is `Unpin` whatever `F` is.
@@ -60,14 +58,15 @@ where
                     if core.group.is_cancelled() {
                         return Poll::Ready(Err(SpawnError::Closed(future)));
                     }
-                    match limit.clone().try_acquire_owned() {
+                    match limit.try_acquire_owned(1) {
                         Ok(permit) => Some(permit),
-                        Err(TryAcquireError::Closed) => {
-                            return Poll::Ready(Err(SpawnError::Closed(future)))
-                        }
-                        Err(TryAcquireError::NoPermits) => {
-                            this.acquire = Some(Box::pin(limit.clone().acquire_owned()));
+                        Err(TryAcquireError::NoPermits { .. }) => {
+                            this.acquire = Some(limit.acquire_owned(1));
                             None
+                        }
+                        // A limit is at least 1, so one permit is never too large.
+                        Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => {
+                            return Poll::Ready(Err(SpawnError::Closed(future)))
                         }
                     }
                 } else {
@@ -78,7 +77,7 @@ where
         let permit = match (permit, this.acquire.as_mut()) {
             (Some(permit), _) => Some(permit),
             (None, None) => None,
-            (None, Some(acquire)) => match acquire.as_mut().poll(cx) {
+            (None, Some(acquire)) => match Pin::new(acquire).poll(cx) {
                 Poll::Pending => {
                     this.future = Some(future);
                     return Poll::Pending;
