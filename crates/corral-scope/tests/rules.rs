@@ -96,13 +96,19 @@ async fn child_handle_reports_where_the_output_went() {
     let (tx, rx) = oneshot::channel();
     let out: Result<(), _> = scope(|s| async move {
         let ok = s.spawn(async { Ok::<_, Boom>(1) }).await.expect("open");
-        let aborted = s.spawn(std::future::pending::<Result<u32, _>>()).await.expect("open");
+        let aborted = s
+            .spawn(std::future::pending::<Result<u32, _>>())
+            .await
+            .expect("open");
         aborted.abort();
         // Aborting one child does not cancel the group.
         assert_eq!(aborted.await, Err(ChildError::Cancelled));
         assert!(!s.is_cancelled());
         assert_eq!(ok.await, Ok(1));
-        let failing = s.spawn(async { Err::<u32, _>(Boom(3)) }).await.expect("open");
+        let failing = s
+            .spawn(async { Err::<u32, _>(Boom(3)) })
+            .await
+            .expect("open");
         tx.send(failing).expect("receiver alive");
         Ok(())
     })
@@ -198,12 +204,18 @@ async fn owner_drop_at_every_await_point_aborts_everything() {
             "drop after {drop_after} polls left children alive"
         );
         if let Ok(token) = token_rx.await {
-            assert!(token.is_cancelled(), "token not cancelled (drop after {drop_after})");
+            assert!(
+                token.is_cancelled(),
+                "token not cancelled (drop after {drop_after})"
+            );
         }
     }
     // The loop covered every await point up to completion, most with children running.
     assert!(completed_at.is_some());
-    assert!(dropped_mid_flight >= 10, "only {dropped_mid_flight} drops mid-flight");
+    assert!(
+        dropped_mid_flight >= 10,
+        "only {dropped_mid_flight} drops mid-flight"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -222,7 +234,12 @@ async fn spawn_after_finish_is_refused_with_the_future_back() {
         Err(TrySpawnError::Closed(back)) => assert_eq!(back.await, Ok(6)),
         other => panic!("expected Closed, got {other:?}"),
     }
-    assert_eq!(tokio::runtime::Handle::current().metrics().num_alive_tasks(), 0);
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        0
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -425,7 +442,9 @@ async fn token_is_cancelled_on_failure_for_cooperative_children() {
         })
         .await
         .expect("open");
-        s.spawn(async { Err::<(), _>(Boom(5)) }).await.expect("open");
+        s.spawn(async { Err::<(), _>(Boom(5)) })
+            .await
+            .expect("open");
         Ok(())
     })
     .await;
@@ -436,7 +455,10 @@ async fn token_is_cancelled_on_failure_for_cooperative_children() {
     let token = scope(|s: Scope<Boom>| async move { Ok(s.token()) })
         .await
         .expect("ok");
-    assert!(token.is_cancelled(), "the token is cancelled once the scope is over");
+    assert!(
+        token.is_cancelled(),
+        "the token is cancelled once the scope is over"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -480,7 +502,10 @@ async fn builder_rejects_nonsense() {
         BuildError::ZeroLimit.to_string(),
         "concurrency limit must be at least 1"
     );
-    assert_eq!(ScopeConfig::builder().limit(3).build().expect("ok").limit(), Some(3));
+    assert_eq!(
+        ScopeConfig::builder().limit(3).build().expect("ok").limit(),
+        Some(3)
+    );
 }
 
 #[test]
