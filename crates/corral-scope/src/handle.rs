@@ -87,7 +87,13 @@ impl<E> Scope<E> {
 
 impl<E: Send + 'static> Scope<E> {
     /// Spawns `future` as a child of this scope, first waiting for a free slot if the
-    /// scope has a concurrency limit.
+    /// scope is at its concurrency limit.
+    ///
+    /// If a slot is free now (always, without a limit), the child starts at this call
+    /// and the returned future is ready at once; otherwise it waits for a slot when
+    /// awaited. The child is registered with its spawn location (this call) when it
+    /// starts at once; a child that had to wait is registered with `corral-scope`'s own
+    /// location, since tracked spawn takes no explicit location.
     ///
     /// The child is a tracked task (`corral_task::spawn`) that runs in parallel on the
     /// runtime. If it returns `Err(e)`, the group is cancelled and `e` becomes the
@@ -107,7 +113,8 @@ impl<E: Send + 'static> Scope<E> {
     /// Cancel safe: dropping the returned future before it completes drops `future`
     /// unstarted and gives up its place in line; no slot is taken. Once it has
     /// completed, the child is running.
-    pub fn spawn<F, T>(&self, future: F) -> Spawn<'_, F, E>
+    #[track_caller]
+    pub fn spawn<F, T>(&self, future: F) -> Spawn<'_, F, T, E>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
@@ -124,6 +131,7 @@ impl<E: Send + 'static> Scope<E> {
     ///
     /// [`TrySpawnError::Full`] at the limit, [`TrySpawnError::Closed`] if the scope is
     /// closed or cancelled; both hand the future back.
+    #[track_caller]
     pub fn try_spawn<F, T>(&self, future: F) -> Result<ChildHandle<T>, TrySpawnError<F>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,

@@ -14,32 +14,72 @@ use crate::handle::Scope;
 /// Future returned by [`Scope::spawn`]: resolves to the child's handle once the child is
 /// admitted and running, or hands the future back if the scope is closed.
 ///
+/// If a slot was free when `spawn` was called (always, in a scope without a limit), the
+/// child is already running and this future is ready at once. Otherwise it waits in
+/// FIFO order for a slot when awaited.
+///
 /// # Cancel safety
 ///
-/// Cancel safe: dropping it before it completes drops the unstarted future and its
-/// place in line; no slot is taken.
-#[must_use = "the child is spawned only when this future is awaited"]
-pub struct Spawn<'a, F, E> {
+/// Cancel safe: dropping it while it waits drops the unstarted future and its place in
+/// line; no slot is taken. Dropping it once the child is running drops only the handle
+/// (the child stays in its group).
+#[must_use = "a child that had to wait for a slot is spawned only when this future is awaited"]
+pub struct Spawn<'a, F, T, E> {
     scope: &'a Scope<E>,
-    future: Option<F>,
-    /// The wait for a slot, once the fast path found none free.
-    acquire: Option<AcquireOwned>,
+    state: State<F, T>,
+}
+
+enum State<F, T> {
+    /// Admitted (or refused) at the call.
+    Done(Option<Result<ChildHandle<T>, SpawnError<F>>>),
+    /// Waiting for a slot.
+    Waiting { future: F, acquire: AcquireOwned },
 }
 
 // `F` is only moved, never pinned: `Spawn` is `Unpin` whatever `F` is.
-impl<F, E> Unpin for Spawn<'_, F, E> {}
+impl<F, T, E> Unpin for Spawn<'_, F, T, E> {}
 
-impl<'a, F, E> Spawn<'a, F, E> {
+impl<'a, F, T, E> Spawn<'a, F, T, E>
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Admits `future` now if a slot is free, else prepares to wait for one.
+    #[track_caller]
     pub(crate) fn new(scope: &'a Scope<E>, future: F) -> Self {
-        Self {
+        let core = &scope.core;
+        let done = |result| Spawn {
             scope,
-            future: Some(future),
-            acquire: None,
+            state: State::Done(Some(result)),
+        };
+        let Some(limit) = &core.limit else {
+            return done(core.spawn_child(future, None).map_err(SpawnError::Closed));
+        };
+        if core.group.is_cancelled() {
+            return done(Err(SpawnError::Closed(future)));
+        }
+        match limit.try_acquire_owned(1) {
+            Ok(permit) => done(
+                core.spawn_child(future, Some(permit))
+                    .map_err(SpawnError::Closed),
+            ),
+            Err(TryAcquireError::NoPermits { .. }) => Spawn {
+                scope,
+                state: State::Waiting {
+                    future,
+                    acquire: limit.acquire_owned(1),
+                },
+            },
+            // A limit is at least 1, so one permit is never too large.
+            Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => {
+                done(Err(SpawnError::Closed(future)))
+            }
         }
     }
 }
 
-impl<F, T, E> Future for Spawn<'_, F, E>
+impl<F, T, E> Future for Spawn<'_, F, T, E>
 where
     F: Future<Output = Result<T, E>> + Send + 'static,
     T: Send + 'static,
@@ -49,59 +89,39 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let future = this.future.take().expect("`Spawn` polled after completion");
-        let core = &this.scope.core;
-        let permit = match &core.limit {
-            None => None,
-            Some(limit) => {
-                if this.acquire.is_none() {
-                    if core.group.is_cancelled() {
-                        return Poll::Ready(Err(SpawnError::Closed(future)));
-                    }
-                    match limit.try_acquire_owned(1) {
-                        Ok(permit) => Some(permit),
-                        Err(TryAcquireError::NoPermits { .. }) => {
-                            this.acquire = Some(limit.acquire_owned(1));
-                            None
-                        }
-                        // A limit is at least 1, so one permit is never too large.
-                        Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => {
-                            return Poll::Ready(Err(SpawnError::Closed(future)))
-                        }
-                    }
-                } else {
-                    None
-                }
+        let permit = match &mut this.state {
+            State::Done(result) => {
+                return Poll::Ready(result.take().expect("`Spawn` polled after completion"))
             }
-        };
-        let permit = match (permit, this.acquire.as_mut()) {
-            (Some(permit), _) => Some(permit),
-            (None, None) => None,
-            (None, Some(acquire)) => match Pin::new(acquire).poll(cx) {
-                Poll::Pending => {
-                    this.future = Some(future);
-                    return Poll::Pending;
-                }
-                Poll::Ready(Err(_closed)) => {
-                    this.acquire = None;
-                    return Poll::Ready(Err(SpawnError::Closed(future)));
-                }
-                Poll::Ready(Ok(permit)) => {
-                    this.acquire = None;
-                    Some(permit)
-                }
+            State::Waiting { acquire, .. } => match Pin::new(acquire).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(permit) => permit.ok(),
             },
         };
-        Poll::Ready(core.spawn_child(future, permit).map_err(SpawnError::Closed))
+        let State::Waiting { future, .. } = std::mem::replace(&mut this.state, State::Done(None))
+        else {
+            unreachable!("state checked above");
+        };
+        Poll::Ready(match permit {
+            // The semaphore is closed only when the group is cancelled or over.
+            None => Err(SpawnError::Closed(future)),
+            Some(permit) => this
+                .scope
+                .core
+                .spawn_child(future, Some(permit))
+                .map_err(SpawnError::Closed),
+        })
     }
 }
 
-impl<F, E> fmt::Debug for Spawn<'_, F, E> {
+impl<F, T, E> fmt::Debug for Spawn<'_, F, T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Spawn")
             .field("scope", &self.scope)
-            .field("waiting_for_slot", &self.acquire.is_some())
-            .field("done", &self.future.is_none())
+            .field(
+                "waiting_for_slot",
+                &matches!(self.state, State::Waiting { .. }),
+            )
             .finish()
     }
 }

@@ -28,13 +28,14 @@ async fn returns_body_value_after_every_child_finished() {
     let p = probe.clone();
     let out = scope(|s| async move {
         // Handle dropped at once: the child is still joined.
-        let _ = s
+        let handle = s
             .spawn(p.watch(async {
                 sleep(Duration::from_secs(10)).await;
                 Ok::<_, Boom>(())
             }))
             .await
             .expect("open");
+        drop(handle);
         let v = s.spawn(async { Ok(7) }).await.expect("open");
         v.await.map_err(|_| Boom(0))
     })
@@ -538,4 +539,29 @@ fn public_types_are_send_and_sync() {
         send::<TrySpawnError<F>>();
     }
     spawn_err::<std::future::Ready<Result<(), Boom>>>();
+}
+
+#[tokio::test(start_paused = true)]
+async fn children_are_tracked_tasks_registered_at_the_call_site() {
+    let (tx, rx) = oneshot::channel::<()>();
+    let mut owner = task::spawn(scope(|s: Scope<Boom>| async move {
+        let h = s
+            .spawn(async move {
+                let _ = rx.await;
+                Ok(())
+            })
+            .await
+            .expect("open");
+        h.await.map_err(|_| Boom(0))
+    }));
+    assert_pending!(owner.poll());
+    let here = tokio::runtime::Handle::current().id();
+    let snap = corral_task::snapshot();
+    let mine: Vec<_> = snap.iter().filter(|t| t.runtime() == here).collect();
+    assert_eq!(mine.len(), 1);
+    assert!(mine[0].location().file().ends_with("rules.rs"));
+    tx.send(()).expect("child waits");
+    turns(3).await;
+    assert_eq!(assert_ready!(owner.poll()), Ok(()));
+    assert_eq!(common::tracked_tasks_here(), 0);
 }

@@ -25,6 +25,7 @@ impl Drop for OnDrop {
 }
 
 impl Probe {
+    /// A probe with both counts at zero.
     pub fn new() -> Self {
         Self::default()
     }
@@ -45,21 +46,33 @@ impl Probe {
         self.watch(std::future::pending())
     }
 
+    /// Futures that started.
     pub fn started(&self) -> usize {
         self.started.load(Ordering::SeqCst)
     }
 
+    /// Futures that were dropped.
     pub fn dropped(&self) -> usize {
         self.dropped.load(Ordering::SeqCst)
     }
 }
 
+/// Tracked tasks (corral-task registry) alive on the current runtime.
+pub fn tracked_tasks_here() -> usize {
+    let here = tokio::runtime::Handle::current().id();
+    corral_task::snapshot()
+        .iter()
+        .filter(|t| t.runtime() == here)
+        .count()
+}
+
 /// Yields until the runtime has no alive task (aborted tasks need a turn to be
-/// dropped), then asserts there is none.
+/// dropped), then asserts there is none, neither counted by the runtime nor in the
+/// tracked-task registry.
 pub async fn assert_no_alive_tasks() {
     let handle = tokio::runtime::Handle::current();
     for _ in 0..10_000 {
-        if handle.metrics().num_alive_tasks() == 0 {
+        if handle.metrics().num_alive_tasks() == 0 && tracked_tasks_here() == 0 {
             return;
         }
         tokio::task::yield_now().await;
@@ -67,7 +80,12 @@ pub async fn assert_no_alive_tasks() {
     assert_eq!(
         handle.metrics().num_alive_tasks(),
         0,
-        "tasks still alive after the scope"
+        "runtime tasks still alive after the scope"
+    );
+    assert_eq!(
+        tracked_tasks_here(),
+        0,
+        "tracked tasks still alive after the scope"
     );
 }
 
