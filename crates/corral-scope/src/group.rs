@@ -214,3 +214,143 @@ impl<H: Abort> Group<H> {
         self.state.live()
     }
 }
+
+#[cfg(all(test, corral_loom))]
+mod loom_models {
+    //! The group's join and cancel state under every interleaving loom finds.
+
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    use loom::sync::atomic::{AtomicBool, AtomicUsize};
+    use loom::thread;
+
+    use super::{Abort, Group, Reason};
+    use crate::sync::Ordering;
+
+    /// A child task stand-in that records being aborted.
+    #[derive(Clone)]
+    struct Fake(Arc<AtomicBool>);
+
+    impl Abort for Fake {
+        fn abort(&self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+        fn is_finished(&self) -> bool {
+            false
+        }
+    }
+
+    struct Flag(AtomicUsize);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A child admitted concurrently with the first cancel is aborted either way.
+    #[test]
+    fn admitted_child_never_escapes_cancel() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            let aborted = Arc::new(AtomicBool::new(false));
+            let spawner = {
+                let (group, aborted) = (group.clone(), aborted.clone());
+                thread::spawn(move || {
+                    if group.try_admit() {
+                        group.register(Fake(aborted));
+                        true
+                    } else {
+                        false
+                    }
+                })
+            };
+            assert!(group.cancel(Reason::Failed, None));
+            let admitted = spawner.join().expect("spawner");
+            assert_eq!(aborted.load(Ordering::SeqCst), admitted);
+            assert!(group.is_cancelled());
+        });
+    }
+
+    /// The owner waiting for the last child is woken, or sees it gone: no lost wakeup.
+    #[test]
+    fn last_completion_wakes_the_waiting_owner() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            assert!(group.try_admit());
+            group.register(Fake(Arc::new(AtomicBool::new(false))));
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || group.complete())
+            };
+            let flag = Arc::new(Flag(AtomicUsize::new(0)));
+            let waker = Waker::from(flag.clone());
+            group.set_owner(&waker);
+            group.wait();
+            let finished_first = group.try_finish().is_some();
+            child.join().expect("child");
+            if !finished_first {
+                assert_eq!(flag.0.load(Ordering::SeqCst), 1, "owner never woken");
+                assert!(group.try_finish().is_some());
+            }
+        });
+    }
+
+    /// A late spawner (an escaped handle) racing the owner's close is either admitted
+    /// (and the owner waits for it) or refused: never admitted into a closed group.
+    #[test]
+    fn close_and_late_admission_exclude_each_other() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            let spawner = {
+                let group = group.clone();
+                thread::spawn(move || {
+                    let admitted = group.try_admit();
+                    if admitted {
+                        group.register(Fake(Arc::new(AtomicBool::new(false))));
+                    }
+                    admitted
+                })
+            };
+            let flag = Arc::new(Flag(AtomicUsize::new(0)));
+            group.set_owner(&Waker::from(flag.clone()));
+            group.wait();
+            let closed = group.try_finish().is_some();
+            let admitted = spawner.join().expect("spawner");
+            if closed && admitted {
+                panic!("admitted into a closed group");
+            }
+            if admitted {
+                assert_eq!(group.live(), 1);
+                group.complete();
+                assert_eq!(flag.0.load(Ordering::SeqCst), 1);
+                assert!(group.try_finish().is_some());
+            }
+            assert!(!group.try_admit());
+        });
+    }
+
+    /// The owner's drop racing a child's failure: every registered child is aborted
+    /// exactly by whichever comes first, and the group ends cancelled and closed.
+    #[test]
+    fn abandon_races_failure() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            let aborted = Arc::new(AtomicBool::new(false));
+            assert!(group.try_admit());
+            group.register(Fake(aborted.clone()));
+            let failing = {
+                let group = group.clone();
+                thread::spawn(move || {
+                    group.cancel(Reason::Failed, Some(Box::new(7u32)));
+                })
+            };
+            group.abandon();
+            failing.join().expect("child");
+            assert!(aborted.load(Ordering::SeqCst));
+            assert!(group.is_cancelled() && group.is_closed());
+            assert!(!group.try_admit());
+        });
+    }
+}
