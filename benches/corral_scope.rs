@@ -2,7 +2,9 @@
 //! with `tokio::task::JoinSet`, with tokio-util's `TaskTracker` + `CancellationToken`,
 //! and with a corral scope (tracked, fail-fast, abort-on-drop, cancellable).
 //!
-//! Group `uncontended`: one owner spawns 100k no-op children and joins them all.
+//! Group `uncontended`: one owner spawns 100k no-op children and joins them all. The
+//! `_tracked` peer also registers each task with corral-task, as a scope does for its
+//! children: it separates the registry's cost from the scope's own.
 //! Group `limited`: same, through a limit of 64 (corral scope with `limit(64)` next to
 //! a `JoinSet` gated by a tokio `Semaphore`).
 //!
@@ -41,6 +43,22 @@ async fn tracker_token(n: usize) {
     for _ in 0..n {
         let token = token.clone();
         tracker.spawn(async move { token.run_until_cancelled(async {}).await });
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// The like-for-like peer: `TaskTracker` + `CancellationToken` with every task in the
+/// corral-task registry, as a scope's children are.
+async fn tracker_token_tracked(n: usize) {
+    let tracker = TaskTracker::new();
+    let token = CancellationToken::new();
+    for _ in 0..n {
+        let token = token.clone();
+        tracker.spawn(
+            corral_task::Builder::new()
+                .track(async move { token.run_until_cancelled(async {}).await }),
+        );
     }
     tracker.close();
     tracker.wait().await;
@@ -95,6 +113,9 @@ fn uncontended(c: &mut Criterion) {
     });
     group.bench_function("tokio_util_tracker_token_100k", |b| {
         b.to_async(&rt).iter(|| tracker_token(CHILDREN))
+    });
+    group.bench_function("tokio_util_tracker_token_tracked_100k", |b| {
+        b.to_async(&rt).iter(|| tracker_token_tracked(CHILDREN))
     });
     group.bench_function("corral_scope_100k", |b| {
         b.to_async(&rt).iter(|| corral_scope(CHILDREN))

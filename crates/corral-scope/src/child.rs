@@ -10,18 +10,19 @@ use std::task::{ready, Context, Poll};
 use corral_semaphore::OwnedPermit;
 use tokio::task::{Id, JoinHandle};
 
-use crate::context::Core;
+use crate::context::{enter, Core};
 use crate::error::ChildError;
 use crate::group::Reason;
 
 pin_project_lite::pin_project! {
-    /// The spawned future: runs the child, records an error or panic with the group,
-    /// and on drop gives back the admission slot and counts the child as gone.
+    /// The spawned future: runs the child, stops it when the group is cancelled,
+    /// records an error or panic with the group, and on drop gives back the admission
+    /// slot and counts the child as gone.
     pub(crate) struct Child<F, E> {
         // Declared first so it is dropped first: the child's own destructors have run
-        // before the group counts it gone.
+        // before the group counts it gone. `None` once the group cancelled it.
         #[pin]
-        future: F,
+        future: Option<F>,
         guard: Guard,
         _error: PhantomData<fn() -> E>,
     }
@@ -29,22 +30,42 @@ pin_project_lite::pin_project! {
 
 /// Dropped with the child's future, after it: releases the slot, then completes.
 struct Guard {
-    core: Arc<Core>,
+    /// `None` only while the child is being polled: the core is then the current scope.
+    core: Option<Arc<Core>>,
     permit: Option<OwnedPermit>,
+    /// The child's registration for the cancel, once it has returned `Pending`.
+    key: Option<usize>,
+}
+
+impl Guard {
+    fn core(&self) -> &Core {
+        self.core
+            .as_deref()
+            .expect("the core is back in its slot after every poll")
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         drop(self.permit.take());
-        self.core.group.complete();
+        if let Some(core) = self.core.take() {
+            if let Some(key) = self.key {
+                core.group.deregister(key);
+            }
+            core.group.complete();
+        }
     }
 }
 
 impl<F, E> Child<F, E> {
     pub(crate) fn new(future: F, core: Arc<Core>, permit: Option<OwnedPermit>) -> Self {
         Child {
-            future,
-            guard: Guard { core, permit },
+            future: Some(future),
+            guard: Guard {
+                core: Some(core),
+                permit,
+                key: None,
+            },
             _error: PhantomData,
         }
     }
@@ -59,20 +80,44 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let future = this.future;
+        let mut slot = this.future;
+        let guard = this.guard;
+        let Some(future) = slot.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(ChildError::Cancelled));
+        };
+        if guard.core().group.is_cancelled() {
+            // Woken by the cancel (or polled after it): stop here, as an abort would.
+            slot.set(None);
+            return Poll::Ready(Err(ChildError::Cancelled));
+        }
         // The future is never polled again after a panic (we return Ready), so a
         // broken invariant inside it cannot be observed: unwind safety holds.
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
+        let polled = enter(&mut guard.core, || {
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        });
+        match polled {
+            Ok(Poll::Pending) => {
+                // First time pending: register for the cancel. The task's waker stays
+                // the same for its whole life (this future is the task's root), so
+                // once is enough.
+                if guard.key.is_none() {
+                    match guard.core().group.register(cx.waker().clone()) {
+                        Some(key) => guard.key = Some(key),
+                        None => {
+                            slot.set(None);
+                            return Poll::Ready(Err(ChildError::Cancelled));
+                        }
+                    }
+                }
+                Poll::Pending
+            }
             Ok(Poll::Ready(Ok(value))) => Poll::Ready(Ok(value)),
             Ok(Poll::Ready(Err(error))) => {
-                this.guard
-                    .core
-                    .cancel(Reason::Failed, Some(Box::new(error)));
+                guard.core().cancel(Reason::Failed, Some(Box::new(error)));
                 Poll::Ready(Err(ChildError::Failed))
             }
             Err(payload) => {
-                this.guard.core.cancel(Reason::Panicked, Some(payload));
+                guard.core().cancel(Reason::Panicked, Some(payload));
                 Poll::Ready(Err(ChildError::Panicked))
             }
         }

@@ -1,25 +1,56 @@
 //! A scope's shared core: the group engine plus what children inherit (token, deadline)
-//! and the admission limit; and the task-local through which nested scopes find it.
+//! and the admission limit; and the (hand-rolled) task-local through which nested
+//! scopes find it.
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::task::Waker;
 
 use corral_semaphore::{OwnedPermit, Semaphore};
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::child::{Child, ChildHandle};
 use crate::group::{Group, Payload, Reason};
 
-tokio::task_local! {
-    /// The scope whose body or child is running on this task.
-    static CURRENT: Arc<Core>;
+thread_local! {
+    /// The scope whose body or child is being polled on this thread.
+    ///
+    /// A hand-rolled task-local: [`enter`] moves the poller's `Arc` in for the duration
+    /// of one poll and back out after (also on unwind), so entering costs no reference
+    /// count traffic, which matters once per child.
+    static CURRENT: RefCell<Option<Arc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Runs `poll` with the core in `slot` as the current scope; `slot` is empty during the
+/// call and holds the core again when it returns or unwinds.
+pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, poll: impl FnOnce() -> R) -> R {
+    struct Restore<'a> {
+        slot: &'a mut Option<Arc<Core>>,
+        prev: Option<Arc<Core>>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            *self.slot = CURRENT.with(|c| c.replace(self.prev.take()));
+        }
+    }
+    let prev = CURRENT.with(|c| c.replace(slot.take()));
+    let _restore = Restore { slot, prev };
+    poll()
+}
+
+/// Reads the current scope, if any.
+fn with_current<R>(read: impl FnOnce(&Core) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| c.borrow().as_deref().map(read))
+        .ok()
+        .flatten()
 }
 
 /// Shared by the owner, every `Scope` handle and every child.
 #[derive(Debug)]
 pub(crate) struct Core {
-    pub(crate) group: Group<AbortHandle>,
+    pub(crate) group: Group<Waker>,
     pub(crate) token: CancellationToken,
     pub(crate) deadline: Option<Instant>,
     /// Admission slots; `None` means unlimited.
@@ -29,9 +60,7 @@ pub(crate) struct Core {
 impl Core {
     /// A core for a new scope, nested under the current one if there is one.
     pub(crate) fn new(own_deadline: Option<Instant>, limit: Option<u64>) -> Arc<Self> {
-        let parent = CURRENT
-            .try_with(|p| (p.deadline, p.token.child_token()))
-            .ok();
+        let parent = with_current(|p| (p.deadline, p.token.child_token()));
         let (deadline, token) = match parent {
             Some((parent_deadline, token)) => (min_deadline(parent_deadline, own_deadline), token),
             None => (own_deadline, CancellationToken::new()),
@@ -81,18 +110,8 @@ impl Core {
         if !self.group.try_admit() {
             return Err(future);
         }
-        let child = Child::new(CURRENT.scope(self.clone(), future), self.clone(), permit);
-        let join = corral_task::spawn(child);
-        self.group.register(join.abort_handle());
-        Ok(ChildHandle::new(join))
-    }
-
-    /// Runs `body` with this core as the current scope.
-    pub(crate) fn enter<F: std::future::Future>(
-        self: &Arc<Self>,
-        body: F,
-    ) -> tokio::task::futures::TaskLocalFuture<Arc<Core>, F> {
-        CURRENT.scope(self.clone(), body)
+        let child = Child::new(future, self.clone(), permit);
+        Ok(ChildHandle::new(corral_task::spawn(child)))
     }
 }
 
@@ -111,11 +130,11 @@ fn min_deadline(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// Only tasks a scope spawned see it: a plain `tokio::spawn` or `spawn_blocking` from
 /// inside a scope starts outside it.
 pub fn current_deadline() -> Option<Instant> {
-    CURRENT.try_with(|c| c.deadline).ok().flatten()
+    with_current(|c| c.deadline).flatten()
 }
 
 /// The cancellation token of the scope this code runs in (its body or one of its
 /// children); `None` outside any scope. Same token as [`Scope::token`](crate::Scope::token).
 pub fn current_token() -> Option<CancellationToken> {
-    CURRENT.try_with(|c| c.token.clone()).ok()
+    with_current(|c| c.token.clone())
 }

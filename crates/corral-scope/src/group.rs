@@ -1,20 +1,25 @@
-//! The group engine: who is live, who to abort, who to wake, and why the group stopped.
+//! The group engine: who is live, who to wake when the group is cancelled, who to wake
+//! when the last child is gone, and why the group stopped.
+//!
+//! Cancelling a child means waking it: a child checks `CANCELLED` at the top of every
+//! poll and, if set, drops its future and finishes. A child that finishes in its first
+//! poll (the common, cheap case) never touches the lock; one that returns `Pending`
+//! registers its task's waker once, and deregisters when it is dropped.
 //!
 //! # Invariants
 //!
-//! - Every child admitted by [`Group::try_admit`] is either in `handles` (and aborted by
-//!   the first cancel), or registered after the cancel and aborted by
-//!   [`Group::register`] itself: `CANCELLED` is set and read under the lock, so no
-//!   admitted child escapes the abort.
-//! - `handles` holds at most about twice the live children plus a small floor: finished
-//!   entries are pruned whenever the list doubles.
+//! - An admitted child that returned `Pending` is either registered (and woken by the
+//!   first cancel), or learns from [`Group::register`] that the group is cancelled:
+//!   `CANCELLED` is set and read under the lock, so no pending child sleeps through a
+//!   cancel.
+//! - `wakers` holds one entry per registered child that has not been dropped yet.
 //! - The first cause of cancellation is kept in `reason`; the first error and the first
 //!   panic payload are kept, later ones are dropped.
 //!
 //! # Lock order
 //!
-//! One lock (`inner`). Nothing is aborted or woken while it is held: handles and wakers
-//! are taken out first, so an abort or wake that runs code cannot re-enter it.
+//! One lock (`inner`). Nothing is woken while it is held: wakers are taken out first, so
+//! a wake that runs code cannot re-enter it.
 
 mod state;
 
@@ -28,22 +33,14 @@ use crate::sync::Mutex;
 /// A type-erased error or panic payload.
 pub(crate) type Payload = Box<dyn Any + Send>;
 
-/// Entries below this are never pruned.
-const PRUNE_FLOOR: usize = 64;
-
-/// What the group can do with a child task: tokio's `AbortHandle`, or a fake in models.
-pub(crate) trait Abort {
-    fn abort(&self);
-    fn is_finished(&self) -> bool;
+/// What the group can do with a pending child: wake its task (a fake in models).
+pub(crate) trait Notify {
+    fn notify(&self);
 }
 
-impl Abort for tokio::task::AbortHandle {
-    fn abort(&self) {
-        tokio::task::AbortHandle::abort(self);
-    }
-
-    fn is_finished(&self) -> bool {
-        tokio::task::AbortHandle::is_finished(self)
+impl Notify for Waker {
+    fn notify(&self) {
+        self.wake_by_ref();
     }
 }
 
@@ -70,59 +67,80 @@ pub(crate) struct Outcome {
 
 #[derive(Debug)]
 struct Inner<H> {
-    handles: Vec<H>,
-    prune_at: usize,
+    /// Registered pending children; `None` marks a free slot listed in `free`.
+    wakers: Vec<Option<H>>,
+    free: Vec<usize>,
     owner: Option<Waker>,
     outcome: Outcome,
 }
 
+/// Keeps its content on its own cache lines.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
 /// A task group's join and cancel state.
 #[derive(Debug)]
 pub(crate) struct Group<H> {
+    /// Touched by every child as it is admitted and as it finishes.
     state: State,
-    inner: Mutex<Inner<H>>,
+    /// Touched by pending children and the owner; padded off the state word's line.
+    inner: Padded<Mutex<Inner<H>>>,
 }
 
-impl<H: Abort> Group<H> {
+impl<H: Notify> Group<H> {
     pub(crate) fn new() -> Self {
         Self {
             state: State::new(),
-            inner: Mutex::new(Inner {
-                handles: Vec::new(),
-                prune_at: PRUNE_FLOOR,
+            inner: Padded(Mutex::new(Inner {
+                wakers: Vec::new(),
+                free: Vec::new(),
                 owner: None,
                 outcome: Outcome::default(),
-            }),
+            })),
         }
     }
 
     /// Admits one child; `false` if the group is closed or cancelled. An admitted child
-    /// must be followed by exactly one [`Group::complete`] (when its future is dropped)
-    /// and, once spawned, one [`Group::register`].
+    /// must be followed by exactly one [`Group::complete`], when its future is dropped.
     pub(crate) fn try_admit(&self) -> bool {
         self.state.try_admit()
     }
 
-    /// Records an admitted child's abort handle; aborts it at once if the group was
-    /// cancelled in the meantime.
-    pub(crate) fn register(&self, handle: H) {
-        let mut inner = self.inner.lock();
+    /// Registers a pending child's waker for the cancel. Returns its key, or `None` if
+    /// the group is already cancelled (the child must stop now).
+    pub(crate) fn register(&self, waker: H) -> Option<usize> {
+        let mut inner = self.inner.0.lock();
         if self.state.is_cancelled() {
-            drop(inner);
-            handle.abort();
-            return;
+            return None;
         }
-        if inner.handles.len() >= inner.prune_at {
-            inner.handles.retain(|h| !h.is_finished());
-            inner.prune_at = PRUNE_FLOOR.max(inner.handles.len() * 2);
-        }
-        inner.handles.push(handle);
+        Some(match inner.free.pop() {
+            Some(key) => {
+                inner.wakers[key] = Some(waker);
+                key
+            }
+            None => {
+                inner.wakers.push(Some(waker));
+                inner.wakers.len() - 1
+            }
+        })
     }
 
-    /// An admitted child's future was dropped (finished, aborted, or never polled).
+    /// Removes a registration made by [`Group::register`].
+    pub(crate) fn deregister(&self, key: usize) {
+        let mut inner = self.inner.0.lock();
+        // After a cancel the list was drained: the key is stale, nothing to remove.
+        if let Some(slot) = inner.wakers.get_mut(key) {
+            if slot.take().is_some() {
+                inner.free.push(key);
+            }
+        }
+    }
+
+    /// An admitted child's future was dropped (finished, cancelled, or never polled).
     pub(crate) fn complete(&self) {
         if self.state.complete() {
-            let waker = self.inner.lock().owner.clone();
+            let waker = self.inner.0.lock().owner.clone();
             if let Some(waker) = waker {
                 waker.wake();
             }
@@ -130,10 +148,10 @@ impl<H: Abort> Group<H> {
     }
 
     /// Cancels the group for `reason`, keeping `payload` if it is the first of its kind.
-    /// Aborts every registered child and wakes the owner. Returns `true` for the call
-    /// that cancelled the group.
+    /// Wakes every registered child (each then drops its future) and the owner. Returns
+    /// `true` for the call that cancelled the group.
     pub(crate) fn cancel(&self, reason: Reason, payload: Option<Payload>) -> bool {
-        let mut inner = self.inner.lock();
+        let mut inner = self.inner.0.lock();
         let outcome = &mut inner.outcome;
         match reason {
             Reason::Panicked if outcome.panic.is_none() => outcome.panic = payload,
@@ -142,15 +160,16 @@ impl<H: Abort> Group<H> {
         }
         outcome.reason.get_or_insert(reason);
         let first = self.state.cancel();
-        let handles = if first {
-            mem::take(&mut inner.handles)
+        let wakers = if first {
+            inner.free.clear();
+            mem::take(&mut inner.wakers)
         } else {
             Vec::new()
         };
         let owner = inner.owner.clone();
         drop(inner);
-        for handle in &handles {
-            handle.abort();
+        for waker in wakers.iter().flatten() {
+            waker.notify();
         }
         if let Some(owner) = owner {
             owner.wake();
@@ -158,24 +177,25 @@ impl<H: Abort> Group<H> {
         first
     }
 
-    /// The owner is gone: no more children, and every live one is aborted now.
+    /// The owner is gone: no more children, and every pending one is woken to stop now.
     /// Returns `true` if this call cancelled the group.
     pub(crate) fn abandon(&self) -> bool {
-        let mut inner = self.inner.lock();
+        let mut inner = self.inner.0.lock();
         inner.outcome.reason.get_or_insert(Reason::Dropped);
         let first = self.state.abandon();
-        let handles = mem::take(&mut inner.handles);
+        inner.free.clear();
+        let wakers = mem::take(&mut inner.wakers);
         inner.owner = None;
         drop(inner);
-        for handle in &handles {
-            handle.abort();
+        for waker in wakers.iter().flatten() {
+            waker.notify();
         }
         first
     }
 
     /// Stores the owner's waker for the next cancel or last completion.
     pub(crate) fn set_owner(&self, waker: &Waker) {
-        let mut inner = self.inner.lock();
+        let mut inner = self.inner.0.lock();
         match &inner.owner {
             Some(old) if old.will_wake(waker) => {}
             _ => inner.owner = Some(waker.clone()),
@@ -187,18 +207,18 @@ impl<H: Abort> Group<H> {
         self.state.wait();
     }
 
-    /// Closes the group if no child is live. On success, returns the outcome and drops
-    /// the (finished) handles.
+    /// Closes the group if no child is live. On success, returns the outcome.
     pub(crate) fn try_finish(&self) -> Option<Outcome> {
         if !self.state.try_close() {
             return None;
         }
-        let mut inner = self.inner.lock();
-        let handles = mem::take(&mut inner.handles);
+        let mut inner = self.inner.0.lock();
         inner.owner = None;
+        inner.free.clear();
+        let wakers = mem::take(&mut inner.wakers);
         let outcome = mem::take(&mut inner.outcome);
         drop(inner);
-        drop(handles);
+        drop(wakers);
         Some(outcome)
     }
 
@@ -225,19 +245,16 @@ mod loom_models {
     use loom::sync::atomic::{AtomicBool, AtomicUsize};
     use loom::thread;
 
-    use super::{Abort, Group, Reason};
+    use super::{Group, Notify, Reason};
     use crate::sync::Ordering;
 
-    /// A child task stand-in that records being aborted.
+    /// A pending child's waker stand-in that records being woken.
     #[derive(Clone)]
     struct Fake(Arc<AtomicBool>);
 
-    impl Abort for Fake {
-        fn abort(&self) {
+    impl Notify for Fake {
+        fn notify(&self) {
             self.0.store(true, Ordering::SeqCst);
-        }
-        fn is_finished(&self) -> bool {
-            false
         }
     }
 
@@ -249,27 +266,51 @@ mod loom_models {
         }
     }
 
-    /// A child admitted concurrently with the first cancel is aborted either way.
+    /// A child that goes pending concurrently with the first cancel is woken, or told
+    /// at registration to stop: it never sleeps through the cancel.
     #[test]
-    fn admitted_child_never_escapes_cancel() {
+    fn pending_child_never_sleeps_through_cancel() {
         loom::model(|| {
             let group = Arc::new(Group::<Fake>::new());
-            let aborted = Arc::new(AtomicBool::new(false));
-            let spawner = {
-                let (group, aborted) = (group.clone(), aborted.clone());
+            assert!(group.try_admit());
+            let woken = Arc::new(AtomicBool::new(false));
+            let child = {
+                let (group, woken) = (group.clone(), woken.clone());
                 thread::spawn(move || {
-                    if group.try_admit() {
-                        group.register(Fake(aborted));
-                        true
-                    } else {
-                        false
+                    // The child's poll: check, poll its future (pending), register.
+                    if group.is_cancelled() {
+                        return true;
                     }
+                    group.register(Fake(woken)).is_none()
                 })
             };
             assert!(group.cancel(Reason::Failed, None));
-            let admitted = spawner.join().expect("spawner");
-            assert_eq!(aborted.load(Ordering::SeqCst), admitted);
+            let stopped_itself = child.join().expect("child");
+            assert!(stopped_itself || woken.load(Ordering::SeqCst));
             assert!(group.is_cancelled());
+        });
+    }
+
+    /// Register and deregister from two children never lose or cross entries.
+    #[test]
+    fn registrations_are_independent() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            let flags: Vec<_> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
+            let first = group.register(Fake(flags[0].clone())).expect("open");
+            let other = {
+                let (group, flag) = (group.clone(), flags[1].clone());
+                thread::spawn(move || group.register(Fake(flag)).expect("open"))
+            };
+            group.deregister(first);
+            let second = other.join().expect("child");
+            group.cancel(Reason::Deadline, None);
+            assert!(!flags[0].load(Ordering::SeqCst), "deregistered child woken");
+            assert!(
+                flags[1].load(Ordering::SeqCst),
+                "registered child not woken"
+            );
+            group.deregister(second);
         });
     }
 
@@ -279,7 +320,6 @@ mod loom_models {
         loom::model(|| {
             let group = Arc::new(Group::<Fake>::new());
             assert!(group.try_admit());
-            group.register(Fake(Arc::new(AtomicBool::new(false))));
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
@@ -305,13 +345,7 @@ mod loom_models {
             let group = Arc::new(Group::<Fake>::new());
             let spawner = {
                 let group = group.clone();
-                thread::spawn(move || {
-                    let admitted = group.try_admit();
-                    if admitted {
-                        group.register(Fake(Arc::new(AtomicBool::new(false))));
-                    }
-                    admitted
-                })
+                thread::spawn(move || group.try_admit())
             };
             let flag = Arc::new(Flag(AtomicUsize::new(0)));
             group.set_owner(&Waker::from(flag.clone()));
@@ -331,15 +365,15 @@ mod loom_models {
         });
     }
 
-    /// The owner's drop racing a child's failure: every registered child is aborted
-    /// exactly by whichever comes first, and the group ends cancelled and closed.
+    /// The owner's drop racing a child's failure: the registered child is woken by
+    /// whichever comes first, and the group ends cancelled and closed.
     #[test]
     fn abandon_races_failure() {
         loom::model(|| {
             let group = Arc::new(Group::<Fake>::new());
             let aborted = Arc::new(AtomicBool::new(false));
             assert!(group.try_admit());
-            group.register(Fake(aborted.clone()));
+            group.register(Fake(aborted.clone())).expect("open");
             let failing = {
                 let group = group.clone();
                 thread::spawn(move || {

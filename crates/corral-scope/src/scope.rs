@@ -8,11 +8,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Sleep;
 
 use crate::config::ScopeConfig;
-use crate::context::Core;
+use crate::context::{enter, Core};
 use crate::error::ScopeError;
 use crate::group::Reason;
 use crate::handle::Scope;
@@ -75,7 +74,9 @@ pin_project_lite::pin_project! {
     #[must_use = "dropping a scope aborts its children; the body runs only when it is awaited"]
     pub struct ScopeFuture<Fut, R, E> {
         #[pin]
-        body: Option<TaskLocalFuture<Arc<Core>, Fut>>,
+        body: Option<Fut>,
+        // The body's current scope, moved in while the body is polled.
+        current: Option<Arc<Core>>,
         sleep: Option<Pin<Box<Sleep>>>,
         output: Option<R>,
         core: Arc<Core>,
@@ -99,9 +100,10 @@ impl<Fut, R, E> ScopeFuture<Fut, R, E> {
         F: FnOnce(Scope<E>) -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
-        let body = core.enter(body(Scope::new(core.clone())));
+        let body = body(Scope::new(core.clone()));
         ScopeFuture {
             body: Some(body),
+            current: Some(core.clone()),
             sleep: None,
             output: None,
             core,
@@ -138,7 +140,7 @@ where
 
         if let Some(body) = this.body.as_mut().as_pin_mut() {
             if !core.group.is_cancelled() {
-                match body.poll(cx) {
+                match enter(this.current, || body.poll(cx)) {
                     Poll::Pending => {}
                     Poll::Ready(Ok(value)) => {
                         *this.output = Some(value);
