@@ -110,9 +110,13 @@ impl<E: Send + 'static> Scope<E> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: dropping the returned future before it completes drops `future`
-    /// unstarted and gives up its place in line; no slot is taken. Once it has
-    /// completed, the child is running.
+    /// Cancel safe: dropping the returned future while it waits drops `future`
+    /// unstarted and gives up its place in line; no slot is taken. A child that started
+    /// at the call keeps running in its group (only the handle is dropped).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
     #[track_caller]
     pub fn spawn<F, T>(&self, future: F) -> Spawn<'_, F, T, E>
     where
@@ -131,6 +135,10 @@ impl<E: Send + 'static> Scope<E> {
     ///
     /// [`TrySpawnError::Full`] at the limit, [`TrySpawnError::Closed`] if the scope is
     /// closed or cancelled; both hand the future back.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
     #[track_caller]
     pub fn try_spawn<F, T>(&self, future: F) -> Result<ChildHandle<T>, TrySpawnError<F>>
     where

@@ -35,6 +35,25 @@
 //! A plain `tokio::spawn` or `spawn_blocking` starts outside any scope; hand those the
 //! token or [`current_deadline`] explicitly.
 //!
+//! # How children are stopped
+//!
+//! Cancelling the group (first error, panic, deadline, owner dropped) cancels the token,
+//! closes admission, and wakes every child that is waiting; a child's future is dropped
+//! at its next poll, before it runs any further, exactly where `JoinHandle::abort` would
+//! drop it. A child that never awaits (a busy loop, a blocking call) cannot be stopped
+//! this way: that is what [`Scope::token`] is for. The owner's future completes only
+//! once every child's future has been dropped, so a child's destructors (a permit, a
+//! connection) have run by then.
+//!
+//! # Memory ordering
+//!
+//! A group keeps one atomic state word (live-children count and flags, every access
+//! `AcqRel`/`Acquire`) and one mutex for the cancel list, the owner's waker and the
+//! outcome. Everything a child wrote (its output, an error or a panic) happens-before
+//! the owner observes it gone, and the flag that cancels a group is set and read under
+//! the mutex by children registering to be woken, so none sleeps through a cancel. The
+//! loom models in `src/group.rs` check these edges.
+//!
 //! # Errors and panics
 //!
 //! Every child of a `Scope<E>` returns `Result<T, E>`. The scope yields

@@ -54,7 +54,8 @@ use crate::handle::Scope;
 ///
 /// # Panics
 ///
-/// Resumes a child's panic, as above.
+/// Resumes a child's panic, as above. Polling the scope outside a tokio runtime
+/// panics if it has a deadline (it needs the runtime's timer).
 pub fn scope<F, Fut, R, E>(body: F) -> ScopeFuture<Fut, R, E>
 where
     F: FnOnce(Scope<E>) -> Fut,
