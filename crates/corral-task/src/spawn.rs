@@ -40,6 +40,7 @@ use crate::tracked::Tracked;
 /// # }
 /// ```
 #[track_caller]
+#[inline]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -91,6 +92,7 @@ impl Builder {
     ///
     /// Panics when called outside a tokio runtime, as `tokio::spawn` does.
     #[track_caller]
+    #[inline]
     pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -107,6 +109,7 @@ impl Builder {
     ///
     /// As for [`spawn`]: dropping the [`JoinHandle`] detaches the task.
     #[track_caller]
+    #[inline]
     pub fn spawn_on<F>(self, future: F, handle: &Handle) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -147,6 +150,7 @@ impl Builder {
         self.register(future, runtime, Location::caller())
     }
 
+    #[inline]
     fn register<F>(
         self,
         future: F,

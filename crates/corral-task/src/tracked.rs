@@ -55,6 +55,7 @@ impl Drop for Slot {
 }
 
 impl<F> Tracked<F> {
+    #[inline]
     pub(crate) fn new(future: F, key: Key, tree: u32) -> Self {
         Self {
             future,

@@ -29,10 +29,9 @@ fn named(name: &str) -> Vec<TaskInfo> {
 #[tokio::test]
 async fn entry_records_name_location_runtime_and_leaves_on_completion() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let builder = Builder::new().name("waiter");
     let line = line!() + 1;
-    let handle = Builder::new()
-        .name("waiter")
-        .spawn(async move { rx.await.is_ok() });
+    let handle = builder.spawn(async move { rx.await.is_ok() });
     let tasks = named("waiter");
     assert_eq!(tasks.len(), 1);
     let t = &tasks[0];

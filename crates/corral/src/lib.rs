@@ -13,7 +13,14 @@ pub use corral_semaphore as semaphore;
 pub use corral_task as task;
 
 #[cfg(feature = "task")]
-pub use corral_task::spawn;
+pub use corral_task::{snapshot, spawn, Builder};
+
+#[cfg(feature = "leak")]
+#[doc(inline)]
+pub use corral_leak as leak;
+
+#[cfg(feature = "macros")]
+pub use corral_macros::test;
 
 #[doc(hidden)]
 pub mod __private {

@@ -1,0 +1,486 @@
+//! [`LeakGuard`] and its [`Builder`].
+
+mod active;
+mod wait;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use corral_task::{TaskId, TaskInfo};
+use tokio::runtime::Handle;
+
+use crate::report::{Leak, Report};
+use active::Registration;
+
+/// The default grace period: how long a check waits for tasks that are finishing.
+pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
+
+/// Fails a test that leaves tasks behind.
+///
+/// Create it first thing in a test ([`LeakGuard::new`]); at the end,
+/// [`assert_clean`](LeakGuard::assert_clean) panics with a report of every task still
+/// alive that was not alive when the guard was made. `#[corral::test]` does both for
+/// you.
+///
+/// What it watches:
+/// - tracked tasks ([`corral_task::spawn`] and friends) of the guard's runtime, named
+///   with their spawn site, age and parent chain; when another guard shares the
+///   runtime, only the tasks of this guard's own task tree (spawned, directly or not,
+///   from where the guard was created, even through a parent that has finished);
+/// - untracked tasks (plain `tokio::spawn`), counted through the runtime's alive-task
+///   count against the count at creation, when the runtime is not shared;
+/// - threads of dropped corral blocking pools still running a job
+///   ([`corral_blocking::stray_threads`]).
+///
+/// Tasks still finishing get a grace period: the check rescans with exponential
+/// backoff (1 ms doubling to 50 ms) for up to the budget ([`DEFAULT_BUDGET`] unless
+/// [`Builder::budget`] says otherwise).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use corral_leak::LeakGuard;
+///
+/// let guard = LeakGuard::new();
+/// let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+/// let worker = corral_task::spawn(async move { while rx.recv().await.is_some() {} });
+///
+/// let report = guard.check().await;
+/// assert_eq!(report.leaked().len(), 1, "the worker waits on a channel still open");
+///
+/// drop(tx); // close the channel: the worker ends
+/// worker.await.unwrap();
+/// guard.assert_clean().await;
+/// # }
+/// ```
+#[must_use = "a LeakGuard checks nothing unless check() or assert_clean() is awaited"]
+pub struct LeakGuard {
+    settings: Builder,
+    handle: Handle,
+    baseline: HashSet<TaskId>,
+    untracked_base: usize,
+    strays_base: HashSet<String>,
+    mark: u32,
+    restore: Option<Restore>,
+    registration: Registration,
+    /// The tokio task the guard was made in, if any (not the `block_on` future).
+    creator: Option<tokio::task::Id>,
+}
+
+/// Where the guard set its tree mark, to undo it on drop.
+#[derive(Debug)]
+struct Restore {
+    prev: u32,
+    owner: Owner,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Owner {
+    Task(TaskId),
+    Thread(ThreadId),
+}
+
+impl LeakGuard {
+    /// A guard with the default settings, watching the current runtime.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a tokio runtime. Checking needs the runtime's timer (enabled by
+    /// `#[tokio::test]` and `#[corral::test]`).
+    pub fn new() -> Self {
+        Builder::new().build()
+    }
+
+    /// A builder for the settings: budget, ignore rules, what to count.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Waits out the grace period for tasks that are finishing, and reports what is
+    /// still alive.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the check; nothing is lost and the guard can check
+    /// again.
+    pub fn check(&self) -> Check<'_> {
+        Check {
+            inner: Box::pin(self.check_inner()),
+        }
+    }
+
+    /// Like [`check`](LeakGuard::check), then panics with the report if anything
+    /// leaked.
+    ///
+    /// # Panics
+    ///
+    /// Panics when a task, untracked task or stray blocking thread is still alive after
+    /// the grace period; the message names each leaked task with its spawn file and
+    /// line, age and parent chain.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the check without panicking.
+    pub fn assert_clean(&self) -> AssertClean<'_> {
+        AssertClean {
+            inner: Box::pin(async move {
+                let report = self.check_inner().await;
+                if !report.is_clean() {
+                    panic!("{report}");
+                }
+            }),
+        }
+    }
+
+    async fn check_inner(&self) -> Report {
+        let (mut report, attempts, waited) =
+            wait::retry(self.settings.budget, || self.scan(), Report::is_clean).await;
+        report.attempts = attempts;
+        report.waited = waited;
+        report
+    }
+
+    fn scan(&self) -> Report {
+        let shared = self.registration.runtime_is_shared();
+        let runtime = self.handle.id();
+        let snap = corral_task::snapshot();
+        // The task running the check (and what spawned it) is the test itself, alive by
+        // necessity, not a leak.
+        let mut checker = HashSet::new();
+        let mut next = corral_task::current();
+        while let Some(id) = next {
+            if !checker.insert(id) {
+                break;
+            }
+            next = snap.get(id).and_then(TaskInfo::parent);
+        }
+        let mut tracked_here = 0;
+        let mut ignored = 0;
+        let mut leaked = Vec::new();
+        for task in snap.iter().filter(|t| t.runtime() == runtime) {
+            tracked_here += 1;
+            if self.baseline.contains(&task.id()) || checker.contains(&task.id()) {
+                continue;
+            }
+            if shared && self.mark != 0 && task.tree_mark() != self.mark {
+                continue;
+            }
+            if self.settings.ignores(task) {
+                ignored += 1;
+                continue;
+            }
+            leaked.push(task);
+        }
+        leaked.sort_by_key(|t| t.spawned_at());
+        let leaked = leaked
+            .into_iter()
+            .map(|task| {
+                let mut ancestors = Vec::new();
+                let mut finished_ancestor = None;
+                let mut next = task.parent();
+                while let Some(id) = next {
+                    match snap.get(id) {
+                        Some(parent) if ancestors.len() < 32 => {
+                            next = parent.parent();
+                            ancestors.push(parent.clone());
+                        }
+                        Some(_) => break,
+                        None => {
+                            finished_ancestor = Some(id);
+                            break;
+                        }
+                    }
+                }
+                Leak {
+                    task: task.clone(),
+                    ancestors,
+                    finished_ancestor,
+                }
+            })
+            .collect();
+        let untracked_checked = self.settings.untracked && !shared;
+        let untracked = if untracked_checked {
+            // A plain tokio task running the check, other than the one that made the
+            // guard, is alive because it is checking.
+            let checking_task = corral_task::current().is_none()
+                && tokio::task::try_id().is_some_and(|id| Some(id) != self.creator);
+            untracked_now(&self.handle, tracked_here)
+                .saturating_sub(self.untracked_base + usize::from(checking_task))
+        } else {
+            0
+        };
+        let strays = if self.settings.blocking {
+            corral_blocking::stray_threads()
+                .into_iter()
+                .filter(|s| !self.strays_base.contains(&s.thread))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Report {
+            leaked,
+            ignored,
+            untracked,
+            untracked_checked,
+            strays,
+            shared_runtime: shared,
+            attempts: 0,
+            waited: Duration::ZERO,
+        }
+    }
+}
+
+/// Alive tokio tasks of the runtime that are not tracked ones.
+fn untracked_now(handle: &Handle, tracked_here: usize) -> usize {
+    handle
+        .metrics()
+        .num_alive_tasks()
+        .saturating_sub(tracked_here)
+}
+
+impl Default for LeakGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for LeakGuard {
+    fn drop(&mut self) {
+        let Some(restore) = self.restore.take() else {
+            return;
+        };
+        let here = match corral_task::current() {
+            Some(task) => Owner::Task(task),
+            None => Owner::Thread(std::thread::current().id()),
+        };
+        if here == restore.owner && corral_task::__tree_mark() == self.mark {
+            corral_task::__set_tree_mark(restore.prev);
+        }
+    }
+}
+
+impl fmt::Debug for LeakGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeakGuard")
+            .field("runtime", &self.handle.id())
+            .field("baseline", &self.baseline.len())
+            .field("untracked_base", &self.untracked_base)
+            .field("mark", &self.mark)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`LeakGuard`].
+///
+/// Nothing here can be invalid, so [`build`](Builder::build) returns the guard itself.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+///
+/// let guard = corral_leak::LeakGuard::builder()
+///     .budget(Duration::from_millis(100))
+///     .ignore_name("metrics-flusher")
+///     .ignore_location("src/telemetry.rs")
+///     .build();
+/// guard.assert_clean().await;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    budget: Duration,
+    ignore_names: Vec<String>,
+    ignore_locations: Vec<(String, Option<u32>)>,
+    untracked: bool,
+    blocking: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: a [`DEFAULT_BUDGET`] grace period, no ignore rules, untracked tasks
+    /// and stray blocking threads counted.
+    pub fn new() -> Self {
+        Self {
+            budget: DEFAULT_BUDGET,
+            ignore_names: Vec::new(),
+            ignore_locations: Vec::new(),
+            untracked: true,
+            blocking: true,
+        }
+    }
+
+    /// How long a check waits, in total, for tasks that are finishing before it
+    /// reports them (runtime time: virtual when the clock is paused, with a wall-clock
+    /// cap of the same length so a busy runtime with a paused clock still ends).
+    /// Zero means one immediate scan.
+    pub fn budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Ignores tasks with exactly this name.
+    pub fn ignore_name(mut self, name: impl Into<String>) -> Self {
+        self.ignore_names.push(name.into());
+        self
+    }
+
+    /// Ignores tasks spawned at this location: `"path/file.rs"` (any line) or
+    /// `"path/file.rs:42"`. The path matches the end of the spawn site's file path, so
+    /// `"src/telemetry.rs"` matches `crates/app/src/telemetry.rs`.
+    pub fn ignore_location(mut self, location: &str) -> Self {
+        let rule = match location.rsplit_once(':') {
+            Some((file, line)) if !file.is_empty() && line.parse::<u32>().is_ok() => {
+                (file.to_owned(), line.parse().ok())
+            }
+            _ => (location.to_owned(), None),
+        };
+        self.ignore_locations.push(rule);
+        self
+    }
+
+    /// Whether to count untracked tasks (plain `tokio::spawn`) through the runtime's
+    /// alive-task count (default: yes).
+    pub fn untracked(mut self, count: bool) -> Self {
+        self.untracked = count;
+        self
+    }
+
+    /// Whether to report threads of dropped corral blocking pools still running a job
+    /// (default: yes). The list is process-wide; turn this off if parallel tests leave
+    /// such threads on purpose.
+    pub fn blocking_threads(mut self, report: bool) -> Self {
+        self.blocking = report;
+        self
+    }
+
+    /// Creates the guard: records what is alive now (the baseline) and marks the
+    /// current context, so tasks spawned from here on belong to this guard's tree.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a tokio runtime.
+    pub fn build(self) -> LeakGuard {
+        let handle = Handle::try_current()
+            .unwrap_or_else(|_| panic!("LeakGuard must be created inside a tokio runtime"));
+        let runtime = handle.id();
+        let registration = Registration::new(runtime);
+        let snap = corral_task::snapshot();
+        let baseline: HashSet<TaskId> = snap.iter().map(TaskInfo::id).collect();
+        let tracked_here = snap.iter().filter(|t| t.runtime() == runtime).count();
+        let untracked_base = untracked_now(&handle, tracked_here);
+        let strays_base = if self.blocking {
+            corral_blocking::stray_threads()
+                .into_iter()
+                .map(|s| s.thread)
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        // Mark the tree. Inside a plain tokio task the mark would stick to the worker
+        // thread and leak into unrelated tasks, so there the guard goes without one.
+        let (mark, restore) = match corral_task::current() {
+            Some(task) => {
+                let mark = active::next_mark();
+                let prev = corral_task::__set_tree_mark(mark);
+                (
+                    mark,
+                    Some(Restore {
+                        prev,
+                        owner: Owner::Task(task),
+                    }),
+                )
+            }
+            None if tokio::task::try_id().is_none() => {
+                let mark = active::next_mark();
+                let prev = corral_task::__set_tree_mark(mark);
+                (
+                    mark,
+                    Some(Restore {
+                        prev,
+                        owner: Owner::Thread(std::thread::current().id()),
+                    }),
+                )
+            }
+            None => (0, None),
+        };
+        LeakGuard {
+            settings: self,
+            handle,
+            baseline,
+            untracked_base,
+            strays_base,
+            mark,
+            restore,
+            registration,
+            creator: tokio::task::try_id(),
+        }
+    }
+
+    fn ignores(&self, task: &TaskInfo) -> bool {
+        if let Some(name) = task.name() {
+            if self.ignore_names.iter().any(|n| n == name) {
+                return true;
+            }
+        }
+        let loc = task.location();
+        self.ignore_locations.iter().any(|(file, line)| {
+            loc.file().ends_with(file.as_str()) && line.is_none_or(|l| l == loc.line())
+        })
+    }
+}
+
+/// Future of [`LeakGuard::check`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Check<'a> {
+    inner: Pin<Box<dyn Future<Output = Report> + Send + 'a>>,
+}
+
+impl Future for Check<'_> {
+    type Output = Report;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Report> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Check<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check").finish_non_exhaustive()
+    }
+}
+
+/// Future of [`LeakGuard::assert_clean`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct AssertClean<'a> {
+    inner: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+}
+
+impl Future for AssertClean<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for AssertClean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssertClean").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,110 @@
+//! The grace period: rescans with exponential backoff until clean or out of budget.
+//!
+//! Waiting uses `tokio::time::sleep`, so with paused time (`start_paused = true`) the
+//! clock auto-advances whenever the runtime is idle and the whole budget passes in
+//! virtual time, instantly. Auto-advance needs an idle runtime, though: a leaked task
+//! that never stops being ready (a `yield_now` loop) keeps a paused clock still, and
+//! the sleep would never end. So every wait also races a wall-clock watchdog (a plain
+//! thread, started only once a wait is needed) that ends the grace period after the
+//! same budget in real time.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::mpsc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+/// First wait between scans; each wait doubles, up to [`MAX_BACKOFF`].
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(1);
+/// Longest single wait between scans.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_millis(50);
+/// Scans separated only by a yield, before any sleep: an aborted task is dropped the
+/// next time its runtime gets to it, which a yield usually allows.
+const YIELD_SCANS: u32 = 3;
+
+/// Calls `scan` until `done` says so or `budget` runs out, waiting in between; returns
+/// the last result, how many scans were made and how long was waited.
+pub(crate) async fn retry<R>(
+    budget: Duration,
+    mut scan: impl FnMut() -> R,
+    done: impl Fn(&R) -> bool,
+) -> (R, u32, Duration) {
+    let start = tokio::time::Instant::now();
+    let mut attempts = 1;
+    let mut last = scan();
+    while !done(&last) && attempts <= YIELD_SCANS && !budget.is_zero() {
+        tokio::task::yield_now().await;
+        last = scan();
+        attempts += 1;
+    }
+    if done(&last) || budget.is_zero() {
+        return (last, attempts, start.elapsed());
+    }
+    let mut watchdog = Watchdog::start(budget);
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let elapsed = start.elapsed();
+        if done(&last) || elapsed >= budget || watchdog.fired {
+            return (last, attempts, elapsed);
+        }
+        watchdog
+            .race(tokio::time::sleep(backoff.min(budget - elapsed)))
+            .await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        last = scan();
+        attempts += 1;
+    }
+}
+
+/// A wall-clock deadline that works when the runtime clock is paused and busy.
+struct Watchdog {
+    rx: Option<oneshot::Receiver<()>>,
+    // Dropping this sender wakes the watchdog thread, which then exits at once.
+    _stop: Option<mpsc::Sender<()>>,
+    fired: bool,
+}
+
+impl Watchdog {
+    fn start(budget: Duration) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("corral-leak-watchdog".into())
+            .spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(budget) {
+                    let _ = tx.send(());
+                }
+            });
+        match spawned {
+            Ok(_) => Self {
+                rx: Some(rx),
+                _stop: Some(stop),
+                fired: false,
+            },
+            // No thread: fall back to the runtime clock alone.
+            Err(_) => Self {
+                rx: None,
+                _stop: None,
+                fired: false,
+            },
+        }
+    }
+
+    /// Waits for `sleep` or the watchdog, whichever comes first.
+    async fn race(&mut self, sleep: impl Future<Output = ()>) {
+        let mut sleep = pin!(sleep);
+        std::future::poll_fn(|cx| {
+            if let Some(rx) = self.rx.as_mut() {
+                if std::pin::Pin::new(rx).poll(cx).is_ready() {
+                    self.rx = None;
+                    self.fired = true;
+                    return Poll::Ready(());
+                }
+            }
+            sleep.as_mut().poll(cx)
+        })
+        .await;
+    }
+}

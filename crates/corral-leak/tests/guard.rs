@@ -1,0 +1,315 @@
+//! The guard judged on the leaks it exists for, and on the clean cases it must pass.
+//!
+//! Every test here runs in parallel with the others (cargo's default), each on its own
+//! runtime, so each one also checks that a guard does not see its neighbours' tasks.
+
+use std::future::pending;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_leak::{LeakGuard, Report};
+use corral_task::Builder;
+
+/// Runs `assert_clean` in a task of its own and returns its panic message, if any.
+async fn assert_clean_message(guard: LeakGuard) -> Option<String> {
+    let err = tokio::spawn(async move { guard.assert_clean().await })
+        .await
+        .err()?;
+    let payload = err.into_panic();
+    Some(match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p
+            .downcast::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    })
+}
+
+fn leaked_names(report: &Report) -> Vec<&str> {
+    report
+        .leaked()
+        .iter()
+        .map(|l| l.task().name().unwrap_or("-"))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn fails_on_a_worker_parked_on_a_channel_nobody_closes() {
+    let guard = LeakGuard::new();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(8);
+    Builder::new()
+        .name("parked-worker")
+        .spawn(async move { while let Some(_job) = rx.recv().await {} });
+    tx.send(1).await.unwrap();
+    let _kept_open = tx; // the sender outlives the check: the worker never ends
+
+    let report = guard.check().await;
+    assert!(!report.is_clean());
+    assert_eq!(leaked_names(&report), ["parked-worker"]);
+    assert_eq!(report.untracked(), 0);
+    assert!(report.attempts() > 1, "it retried before giving up");
+    assert!(report.waited() >= corral_leak::DEFAULT_BUDGET);
+}
+
+#[tokio::test]
+async fn the_failure_message_names_spawn_file_and_line_and_parent_chain() {
+    let guard = LeakGuard::builder()
+        .budget(Duration::from_millis(20))
+        .build();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let line = line!() + 2;
+    let parent = Builder::new().name("acceptor").spawn(async move {
+        Builder::new().name("conn-worker").spawn(async move {
+            let _ = rx.await;
+        });
+        pending::<()>().await
+    });
+    let message = assert_clean_message(guard).await.expect("the guard panics");
+    assert!(message.contains("leak check failed"), "{message}");
+    assert!(message.contains("\"conn-worker\""), "{message}");
+    assert!(
+        message.contains(&format!("{}:{}", file!(), line)),
+        "{message}"
+    );
+    assert!(message.contains("spawned by task"), "{message}");
+    assert!(message.contains("\"acceptor\""), "{message}");
+    assert!(message.contains("alive for"), "{message}");
+    parent.abort();
+    drop(tx);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fails_on_a_task_that_outlives_its_aborted_parent() {
+    let guard = LeakGuard::new();
+    let (spawned_tx, spawned_rx) = tokio::sync::oneshot::channel();
+    let parent = Builder::new().name("parent").spawn(async move {
+        Builder::new().name("orphan").spawn(pending::<()>());
+        spawned_tx.send(corral_task::current().unwrap()).unwrap();
+        pending::<()>().await
+    });
+    let parent_id = spawned_rx.await.unwrap();
+    parent.abort();
+    assert!(parent.await.unwrap_err().is_cancelled());
+
+    let report = guard.check().await;
+    assert_eq!(leaked_names(&report), ["orphan"]);
+    let leak = &report.leaked()[0];
+    assert_eq!(leak.task().parent(), Some(parent_id));
+    assert!(leak.ancestors().is_empty());
+    assert_eq!(leak.finished_ancestor(), Some(parent_id));
+    assert!(report.to_string().contains("finished or aborted"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fails_on_an_untracked_tokio_spawn() {
+    let guard = LeakGuard::new();
+    let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = rx.await;
+    });
+    let report = guard.check().await;
+    assert!(report.leaked().is_empty());
+    assert!(report.untracked_checked());
+    assert_eq!(report.untracked(), 1);
+    assert!(report.to_string().contains("1 untracked task"), "{report}");
+}
+
+#[tokio::test]
+async fn passes_for_a_clean_test() {
+    let guard = LeakGuard::new();
+    let handles: Vec<_> = (0..10u32)
+        .map(|i| corral_task::spawn(async move { i * 2 }))
+        .collect();
+    let mut sum = 0;
+    for h in handles {
+        sum += h.await.unwrap();
+    }
+    assert_eq!(sum, 90);
+    tokio::spawn(async {}).await.unwrap();
+    let report = guard.check().await;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.attempts(), 1, "nothing to wait for");
+    guard.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn passes_for_tasks_that_finish_within_the_grace_period() {
+    let guard = LeakGuard::new();
+    // A tracked task and an untracked one, both still sleeping when the check starts.
+    corral_task::spawn(tokio::time::sleep(Duration::from_millis(100)));
+    tokio::spawn(tokio::time::sleep(Duration::from_millis(150)));
+    // An aborted task is dropped only when the runtime next gets to it.
+    corral_task::spawn(pending::<()>()).abort();
+    let report = guard.check().await;
+    assert!(report.is_clean(), "{report}");
+    assert!(report.attempts() > 1);
+    assert!(report.waited() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn passes_for_tasks_that_finish_within_the_grace_period_in_real_time() {
+    let guard = LeakGuard::new();
+    corral_task::spawn(tokio::time::sleep(Duration::from_millis(30)));
+    guard.assert_clean().await;
+}
+
+#[tokio::test]
+async fn tasks_alive_before_the_guard_are_baseline() {
+    let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (_tx2, rx2) = tokio::sync::oneshot::channel::<()>();
+    let before = Builder::new().name("server").spawn(async move {
+        let _ = rx.await;
+    });
+    let untracked_before = tokio::spawn(async move {
+        let _ = rx2.await;
+    });
+    let guard = LeakGuard::builder().budget(Duration::ZERO).build();
+    let report = guard.check().await;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.attempts(), 1);
+    before.abort();
+    untracked_before.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignore_rules_by_name_and_location() {
+    let guard = LeakGuard::builder()
+        .ignore_name("ignored-by-name")
+        .ignore_location(&format!("{}:{}", file!(), line!() + 3))
+        .build();
+    Builder::new()
+        .name("ignored-by-name")
+        .spawn(pending::<()>());
+    corral_task::spawn(pending::<()>()); // ignored by location
+    let other_line = line!() + 1;
+    corral_task::spawn(pending::<()>()); // not ignored
+    let report = guard.check().await;
+    assert_eq!(report.ignored(), 2);
+    assert_eq!(report.leaked().len(), 1);
+    assert_eq!(report.leaked()[0].task().location().line(), other_line);
+
+    let whole_file = LeakGuard::builder()
+        .ignore_location("tests/guard.rs")
+        .budget(Duration::ZERO)
+        .build();
+    corral_task::spawn(pending::<()>());
+    let report = whole_file.check().await;
+    assert!(report.leaked().is_empty(), "{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_leak_with_a_paused_clock_still_ends() {
+    let guard = LeakGuard::builder()
+        .budget(Duration::from_millis(50))
+        .build();
+    // Always ready: a paused clock never auto-advances while this runs.
+    Builder::new().name("spinner").spawn(async {
+        loop {
+            tokio::task::yield_now().await;
+        }
+    });
+    let report = guard.check().await;
+    assert_eq!(leaked_names(&report), ["spinner"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checking_from_a_spawned_task_does_not_count_that_task() {
+    let guard = LeakGuard::new();
+    let report = tokio::spawn(async move { guard.check().await })
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+    let guard = LeakGuard::new();
+    let report = corral_task::spawn(async move { guard.check().await })
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn leaky_and_clean_tests_on_their_own_runtimes_in_parallel() {
+    let run = |leak: bool| {
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let guard = LeakGuard::builder()
+                    .budget(Duration::from_millis(50))
+                    .build();
+                for _ in 0..20 {
+                    if leak {
+                        Builder::new().name("leaky").spawn(pending::<()>());
+                    } else {
+                        corral_task::spawn(tokio::task::yield_now()).await.unwrap();
+                    }
+                }
+                guard.check().await
+            })
+        })
+    };
+    let (a, b, c) = (run(true), run(false), run(true));
+    let (a, b, c) = (a.join().unwrap(), b.join().unwrap(), c.join().unwrap());
+    assert_eq!(a.leaked().len(), 20);
+    assert!(b.is_clean(), "{b}");
+    assert_eq!(c.leaked().len(), 20);
+}
+
+#[test]
+fn leaky_and_clean_tests_sharing_one_runtime_see_their_own_trees() {
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let run = |leak: bool| {
+        let (rt, barrier) = (rt.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            rt.block_on(async move {
+                let guard = LeakGuard::builder()
+                    .budget(Duration::from_millis(50))
+                    .build();
+                barrier.wait(); // both guards exist before either spawns
+                let parent = Builder::new().name("parent").spawn(async move {
+                    if leak {
+                        Builder::new().name("shared-leak").spawn(pending::<()>());
+                    }
+                });
+                parent.await.unwrap();
+                let report = guard.check().await;
+                barrier.wait(); // both checks done while both guards are alive
+                report
+            })
+        })
+    };
+    let (leaky, clean) = (run(true), run(false));
+    let (leaky, clean) = (leaky.join().unwrap(), clean.join().unwrap());
+    assert_eq!(leaked_names(&leaky), ["shared-leak"]);
+    assert!(
+        !leaky.untracked_checked(),
+        "runtime-wide count cannot be split"
+    );
+    assert!(clean.is_clean(), "{clean}");
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<LeakGuard>();
+    send_sync::<Report>();
+    send_sync::<corral_leak::Leak>();
+    send_sync::<corral_leak::Builder>();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let guard = rt.block_on(async { LeakGuard::new() });
+    send(&guard.check());
+    send(&guard.assert_clean());
+}
