@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{assert_no_alive_tasks, turns, Boom, Probe};
+use corral_leak::LeakGuard;
 use corral_scope::{
     current_deadline, scope, BuildError, ChildError, Results, Scope, ScopeConfig, ScopeError,
     SpawnError, TrySpawnError,
@@ -23,6 +24,7 @@ async fn nap(ms: u64) -> Result<(), Boom> {
 
 #[tokio::test(start_paused = true)]
 async fn returns_body_value_after_every_child_finished() {
+    let guard = LeakGuard::new();
     let probe = Probe::new();
     let start = Instant::now();
     let p = probe.clone();
@@ -44,10 +46,12 @@ async fn returns_body_value_after_every_child_finished() {
     assert_eq!(start.elapsed(), Duration::from_secs(10));
     assert_eq!((probe.started(), probe.dropped()), (1, 1));
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn first_error_cancels_siblings_and_is_the_result() {
+    let guard = LeakGuard::new();
     let probe = Probe::new();
     let p = probe.clone();
     let (token_tx, token_rx) = oneshot::channel();
@@ -75,10 +79,12 @@ async fn first_error_cancels_siblings_and_is_the_result() {
     assert_eq!((probe.started(), probe.dropped()), (1, 1));
     assert!(token_rx.await.expect("sent").is_cancelled());
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn body_error_cancels_children() {
+    let guard = LeakGuard::new();
     let probe = Probe::new();
     let p = probe.clone();
     let out: Result<(), _> = scope(|s| async move {
@@ -90,10 +96,12 @@ async fn body_error_cancels_children() {
     assert_eq!(out, Err(ScopeError::Failed(Boom(9))));
     assert_eq!((probe.started(), probe.dropped()), (1, 1));
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn child_handle_reports_where_the_output_went() {
+    let guard = LeakGuard::new();
     let (tx, rx) = oneshot::channel();
     let out: Result<(), _> = scope(|s| async move {
         let ok = s.spawn(async { Ok::<_, Boom>(1) }).await.expect("open");
@@ -119,10 +127,12 @@ async fn child_handle_reports_where_the_output_went() {
     assert!(failing.is_finished());
     assert_eq!(failing.await, Err(ChildError::Failed));
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn panic_cancels_siblings_and_resumes_in_owner_after_they_are_down() {
+    let guard = LeakGuard::new();
     let probe = Probe::new();
     let p = probe.clone();
     let owner = tokio::spawn(scope(|s: Scope<Boom>| async move {
@@ -144,6 +154,7 @@ async fn panic_cancels_siblings_and_resumes_in_owner_after_they_are_down() {
     let payload = err.into_panic();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"child boom"));
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 /// The body passes several await points; the owner is dropped after each number of
@@ -151,6 +162,7 @@ async fn panic_cancels_siblings_and_resumes_in_owner_after_they_are_down() {
 /// child must be gone.
 #[tokio::test(start_paused = true)]
 async fn owner_drop_at_every_await_point_aborts_everything() {
+    let guard = LeakGuard::new();
     let mut completed_at = None;
     let mut dropped_mid_flight = 0;
     for drop_after in 0..60 {
@@ -217,10 +229,12 @@ async fn owner_drop_at_every_await_point_aborts_everything() {
         dropped_mid_flight >= 10,
         "only {dropped_mid_flight} drops mid-flight"
     );
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn spawn_after_finish_is_refused_with_the_future_back() {
+    let guard = LeakGuard::new();
     let escaped = scope(|s: Scope<Boom>| async move { Ok(s.clone()) })
         .await
         .expect("ok");
@@ -241,10 +255,12 @@ async fn spawn_after_finish_is_refused_with_the_future_back() {
             .num_alive_tasks(),
         0
     );
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn spawn_on_cancelled_scope_is_refused_and_waiting_spawner_gets_closed() {
+    let guard = LeakGuard::new();
     let config = ScopeConfig::builder().limit(1).build().expect("valid");
     let (scope_tx, scope_rx) = oneshot::channel();
     let (gate_tx, gate_rx) = oneshot::channel::<()>();
@@ -280,10 +296,12 @@ async fn spawn_on_cancelled_scope_is_refused_and_waiting_spawner_gets_closed() {
         Err::<(), _>(ScopeError::Failed(Boom(4)))
     );
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn limit_admits_in_fifo_order_and_try_spawn_hands_back() {
+    let guard = LeakGuard::new();
     let config = ScopeConfig::builder().limit(1).build().expect("valid");
     let (scope_tx, scope_rx) = oneshot::channel();
     let mut owner = task::spawn(config.scope(|s: Scope<Boom>| async move {
@@ -337,10 +355,12 @@ async fn limit_admits_in_fifo_order_and_try_spawn_hands_back() {
     assert_eq!(*log.lock(), [0, 1, 3]);
     drop(owner);
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn deadline_cancels_the_group_with_a_distinct_error() {
+    let guard = LeakGuard::new();
     let probe = Probe::new();
     let p = probe.clone();
     let start = Instant::now();
@@ -362,10 +382,12 @@ async fn deadline_cancels_the_group_with_a_distinct_error() {
     assert_eq!((probe.started(), probe.dropped()), (1, 1));
     assert!(token_rx.await.expect("sent").is_cancelled());
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn nested_scopes_inherit_the_sooner_deadline() {
+    let guard = LeakGuard::new();
     let start = Instant::now();
     let parent = ScopeConfig::builder()
         .timeout(Duration::from_millis(100))
@@ -421,10 +443,12 @@ async fn nested_scopes_inherit_the_sooner_deadline() {
     }
     assert_eq!(current_deadline(), None);
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn token_is_cancelled_on_failure_for_cooperative_children() {
+    let guard = LeakGuard::new();
     let (seen_tx, seen_rx) = oneshot::channel();
     let out: Result<(), _> = scope(|s: Scope<Boom>| async move {
         let token = s.token();
@@ -460,10 +484,12 @@ async fn token_is_cancelled_on_failure_for_cooperative_children() {
         token.is_cancelled(),
         "the token is cancelled once the scope is over"
     );
+    guard.assert_clean().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn results_come_back_in_submission_order() {
+    let guard = LeakGuard::new();
     let out = scope(|s| async move {
         let mut results = Results::new();
         for i in 0..5u64 {
@@ -483,6 +509,7 @@ async fn results_come_back_in_submission_order() {
     .await;
     assert_eq!(out, Ok(vec![0, 1, 2, 3, 4]));
     assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }
 
 #[tokio::test]
@@ -543,6 +570,7 @@ fn public_types_are_send_and_sync() {
 
 #[tokio::test(start_paused = true)]
 async fn children_are_tracked_tasks_registered_at_the_call_site() {
+    let guard = LeakGuard::new();
     let (tx, rx) = oneshot::channel::<()>();
     let mut owner = task::spawn(scope(|s: Scope<Boom>| async move {
         let h = s
@@ -564,4 +592,22 @@ async fn children_are_tracked_tasks_registered_at_the_call_site() {
     turns(3).await;
     assert_eq!(assert_ready!(owner.poll()), Ok(()));
     assert_eq!(common::tracked_tasks_here(), 0);
+    guard.assert_clean().await;
+}
+
+/// The guard used above does see the shape a scope prevents: a child detached from an
+/// owner that was dropped (plain spawn inside an aborted task).
+#[tokio::test(start_paused = true)]
+async fn leak_guard_sees_a_detached_child() {
+    let guard = LeakGuard::new();
+    let owner = corral_task::spawn(async {
+        let _child = corral_task::spawn(std::future::pending::<()>());
+        std::future::pending::<()>().await
+    });
+    turns(2).await;
+    owner.abort();
+    turns(2).await;
+    let report = guard.check().await;
+    assert!(!report.is_clean(), "the detached child went unnoticed");
+    assert_eq!(report.leaked().len(), 1);
 }
