@@ -147,6 +147,7 @@ fn run(mode: Mode, world: &Runtime, upstream: SocketAddr) -> Report {
         .enable_all()
         .build()
         .expect("proxy runtime");
+    // A plain counter read after the run: `Relaxed` needs no ordering with other data.
     let fetched = Arc::new(AtomicU64::new(0));
     let listener = proxy_rt
         .block_on(TcpListener::bind("127.0.0.1:0"))

@@ -611,3 +611,36 @@ async fn leak_guard_sees_a_detached_child() {
     assert!(!report.is_clean(), "the detached child went unnoticed");
     assert_eq!(report.leaked().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn owner_drop_refuses_a_spawner_waiting_for_a_slot() {
+    let guard = LeakGuard::new();
+    let config = ScopeConfig::builder().limit(1).build().expect("valid");
+    let probe = Probe::new();
+    let p = probe.clone();
+    let (scope_tx, scope_rx) = oneshot::channel();
+    let mut owner = task::spawn(config.scope(|s: Scope<Boom>| async move {
+        scope_tx.send(s.clone()).expect("receiver alive");
+        s.spawn(p.forever::<()>()).await.expect("open");
+        // Inside a scope, the current token is the scope's own.
+        assert!(corral_scope::current_token().is_some());
+        std::future::pending::<Result<(), Boom>>().await
+    }));
+    assert_pending!(owner.poll());
+    turns(2).await;
+    let s = scope_rx.await.expect("sent");
+    let mut waiter = task::spawn(s.spawn(async { Ok::<_, Boom>(1) }));
+    assert_pending!(waiter.poll());
+    drop(owner);
+    assert!(waiter.is_woken());
+    match assert_ready!(waiter.poll()) {
+        Err(SpawnError::Closed(back)) => assert_eq!(back.await, Ok(1)),
+        Ok(_) => panic!("admitted after the owner was dropped"),
+    }
+    assert!(s.is_closed() && s.is_cancelled());
+    assert!(s.token().is_cancelled());
+    assert!(corral_scope::current_token().is_none());
+    assert_no_alive_tasks().await;
+    assert_eq!((probe.started(), probe.dropped()), (1, 1));
+    guard.assert_clean().await;
+}
