@@ -5,6 +5,8 @@
 //! Group `uncontended`: one owner spawns 100k no-op children and joins them all. The
 //! `_tracked` peer also registers each task with corral-task, as a scope does for its
 //! children: it separates the registry's cost from the scope's own.
+//! Group `contention`: 4 spawners (children of the group) spawn 25k siblings each
+//! through clones of the handle / tracker, racing the finishing children.
 //! Group `limited`: same, through a limit of 64 (corral scope with `limit(64)` next to
 //! a `JoinSet` gated by a tokio `Semaphore`).
 //!
@@ -20,6 +22,8 @@ use tokio_util::task::TaskTracker;
 
 const CHILDREN: usize = 100_000;
 const LIMIT: usize = 64;
+/// Spawners in the `contention` group, each spawning `CHILDREN / SPAWNERS` children.
+const SPAWNERS: usize = 4;
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -103,6 +107,59 @@ async fn corral_scope_limited(config: &corral_scope::ScopeConfig, n: usize) {
         .expect("no child fails");
 }
 
+/// `SPAWNERS` tasks each spawn their share of siblings into one tracker.
+async fn tracker_token_fan(n: usize) {
+    let tracker = TaskTracker::new();
+    let token = CancellationToken::new();
+    for _ in 0..SPAWNERS {
+        let (t, token) = (tracker.clone(), token.clone());
+        tracker.spawn(async move {
+            for _ in 0..n / SPAWNERS {
+                let token = token.clone();
+                t.spawn(async move { token.run_until_cancelled(async {}).await });
+            }
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// `SPAWNERS` children each spawn their share of siblings through a cloned handle.
+async fn corral_scope_fan(n: usize) {
+    corral_scope::scope(|s| async move {
+        for _ in 0..SPAWNERS {
+            let s2 = s.clone();
+            s.spawn(async move {
+                for _ in 0..n / SPAWNERS {
+                    s2.spawn(async { Ok::<(), ()>(()) })
+                        .await
+                        .expect("scope is open");
+                }
+                Ok(())
+            })
+            .await
+            .expect("scope is open");
+        }
+        Ok::<(), ()>(())
+    })
+    .await
+    .expect("no child fails");
+}
+
+fn contention(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("contention");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(CHILDREN as u64));
+    group.bench_function("tokio_util_tracker_token_4_spawners_100k", |b| {
+        b.to_async(&rt).iter(|| tracker_token_fan(CHILDREN))
+    });
+    group.bench_function("corral_scope_4_spawners_100k", |b| {
+        b.to_async(&rt).iter(|| corral_scope_fan(CHILDREN))
+    });
+    group.finish();
+}
+
 fn uncontended(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("uncontended");
@@ -142,5 +199,5 @@ fn limited(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, uncontended, limited);
+criterion_group!(benches, uncontended, contention, limited);
 criterion_main!(benches);

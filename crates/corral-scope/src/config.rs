@@ -29,6 +29,7 @@ pub struct ScopeBuilder {
     limit: Option<u64>,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    name: Option<String>,
 }
 
 impl ScopeBuilder {
@@ -58,6 +59,13 @@ impl ScopeBuilder {
         self
     }
 
+    /// Names every child of the scope in the tracked-task registry (snapshots, the
+    /// census, leak reports). The name is shared by the children, not copied.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -79,6 +87,7 @@ impl ScopeBuilder {
             limit: self.limit,
             timeout: self.timeout,
             deadline: self.deadline,
+            named: self.name.map(|name| corral_task::Builder::new().name(name)),
         })
     }
 }
@@ -91,6 +100,7 @@ pub struct ScopeConfig {
     limit: Option<u64>,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    named: Option<corral_task::Builder>,
 }
 
 impl ScopeConfig {
@@ -157,6 +167,6 @@ impl ScopeConfig {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        ScopeFuture::new(Core::new(own, self.limit), body)
+        ScopeFuture::new(Core::new(own, self.limit, self.named.clone()), body)
     }
 }

@@ -55,11 +55,17 @@ pub(crate) struct Core {
     pub(crate) deadline: Option<Instant>,
     /// Admission slots; `None` means unlimited.
     pub(crate) limit: Option<Arc<Semaphore>>,
+    /// Spawns named children; `None` spawns them unnamed.
+    pub(crate) named: Option<corral_task::Builder>,
 }
 
 impl Core {
     /// A core for a new scope, nested under the current one if there is one.
-    pub(crate) fn new(own_deadline: Option<Instant>, limit: Option<u64>) -> Arc<Self> {
+    pub(crate) fn new(
+        own_deadline: Option<Instant>,
+        limit: Option<u64>,
+        named: Option<corral_task::Builder>,
+    ) -> Arc<Self> {
         let parent = with_current(|p| (p.deadline, p.token.child_token()));
         let (deadline, token) = match parent {
             Some((parent_deadline, token)) => (min_deadline(parent_deadline, own_deadline), token),
@@ -70,6 +76,7 @@ impl Core {
             token,
             deadline,
             limit: limit.map(|n| Arc::new(Semaphore::new(n))),
+            named,
         })
     }
 
@@ -111,7 +118,11 @@ impl Core {
             return Err(future);
         }
         let child = Child::new(future, self.clone(), permit);
-        Ok(ChildHandle::new(corral_task::spawn(child)))
+        let join = match &self.named {
+            None => corral_task::spawn(child),
+            Some(builder) => builder.clone().spawn(child),
+        };
+        Ok(ChildHandle::new(join))
     }
 }
 

@@ -644,3 +644,32 @@ async fn owner_drop_refuses_a_spawner_waiting_for_a_slot() {
     assert_eq!((probe.started(), probe.dropped()), (1, 1));
     guard.assert_clean().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn named_scope_names_its_children_in_the_registry() {
+    let guard = LeakGuard::new();
+    let config = ScopeConfig::builder()
+        .name("upstream-call")
+        .build()
+        .expect("valid");
+    let out = config
+        .scope(|s: Scope<Boom>| async move {
+            let h = s
+                .spawn(async {
+                    let here = tokio::runtime::Handle::current().id();
+                    let snap = corral_task::snapshot();
+                    let named = snap
+                        .iter()
+                        .filter(|t| t.runtime() == here && t.name() == Some("upstream-call"))
+                        .count();
+                    Ok(named)
+                })
+                .await
+                .expect("open");
+            h.await.map_err(|_| Boom(0))
+        })
+        .await;
+    assert_eq!(out, Ok(1));
+    assert_no_alive_tasks().await;
+    guard.assert_clean().await;
+}
