@@ -93,6 +93,11 @@ impl Core {
         self.after_cancel();
     }
 
+    /// Whether this is the scope whose body or child is being polled on this thread.
+    pub(crate) fn is_current(&self) -> bool {
+        with_current(|c| std::ptr::eq(c, self)).unwrap_or(false)
+    }
+
     /// The scope is over: nothing may wait on it any more.
     pub(crate) fn after_cancel(&self) {
         self.token.cancel();

@@ -106,7 +106,11 @@ impl<E: Send + 'static> Scope<E> {
     /// # Errors
     ///
     /// [`SpawnError::Closed`](crate::SpawnError::Closed) with the future handed back if
-    /// the scope is closed or cancelled, before or while waiting.
+    /// the scope is closed or cancelled, before or while waiting, when called from
+    /// outside the group (a handle that escaped the scope). Called from the scope's own
+    /// body or children it never fails: once the group is cancelled they are being
+    /// stopped, and the spawn stays pending until its caller is dropped (see
+    /// [`Spawn`](crate::Spawn)). So `.expect(..)` on it inside the scope cannot panic.
     ///
     /// # Cancel safety
     ///

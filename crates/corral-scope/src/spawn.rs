@@ -18,6 +18,12 @@ use crate::handle::Scope;
 /// child is already running and this future is ready at once. Otherwise it waits in
 /// FIFO order for a slot when awaited.
 ///
+/// Called from the scope's own body or one of its children, it never resolves to
+/// [`SpawnError::Closed`]: a scope refuses children only once it is cancelled, and then
+/// its body and children are being stopped, so the future stays pending until its
+/// caller is dropped (its future is dropped with it, never detached). Only callers
+/// outside the group (a handle that escaped, a nested scope's body) see `Closed`.
+///
 /// # Cancel safety
 ///
 /// Cancel safe: dropping it while it waits drops the unstarted future and its place in
@@ -34,6 +40,11 @@ enum State<F, T> {
     Done(Option<Result<ChildHandle<T>, SpawnError<F>>>),
     /// Waiting for a slot.
     Waiting { future: F, acquire: AcquireOwned },
+    /// Refused inside its own cancelled group: pending until the caller is dropped.
+    Parked(
+        // Kept (not dropped early) so it goes with its caller, as documented.
+        #[allow(dead_code)] F,
+    ),
 }
 
 // `F` is only moved, never pinned: `Spawn` is `Unpin` whatever `F` is.
@@ -49,9 +60,12 @@ where
     #[track_caller]
     pub(crate) fn new(scope: &'a Scope<E>, future: F) -> Self {
         let core = &scope.core;
-        let done = |result| Spawn {
+        let done = |result: Result<ChildHandle<T>, SpawnError<F>>| Spawn {
             scope,
-            state: State::Done(Some(result)),
+            state: match result {
+                Err(SpawnError::Closed(future)) if core.is_current() => State::Parked(future),
+                result => State::Done(Some(result)),
+            },
         };
         let Some(limit) = &core.limit else {
             return done(core.spawn_child(future, None).map_err(SpawnError::Closed));
@@ -93,6 +107,7 @@ where
             State::Done(result) => {
                 return Poll::Ready(result.take().expect("`Spawn` polled after completion"))
             }
+            State::Parked(_) => return Poll::Pending,
             State::Waiting { acquire, .. } => match Pin::new(acquire).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(permit) => permit.ok(),
@@ -102,15 +117,20 @@ where
         else {
             unreachable!("state checked above");
         };
-        Poll::Ready(match permit {
+        let core = &this.scope.core;
+        let result = match permit {
             // The semaphore is closed only when the group is cancelled or over.
-            None => Err(SpawnError::Closed(future)),
-            Some(permit) => this
-                .scope
-                .core
-                .spawn_child(future, Some(permit))
-                .map_err(SpawnError::Closed),
-        })
+            None => Err(future),
+            Some(permit) => core.spawn_child(future, Some(permit)),
+        };
+        match result {
+            Ok(child) => Poll::Ready(Ok(child)),
+            Err(future) if core.is_current() => {
+                this.state = State::Parked(future);
+                Poll::Pending
+            }
+            Err(future) => Poll::Ready(Err(SpawnError::Closed(future))),
+        }
     }
 }
 

@@ -673,3 +673,45 @@ async fn named_scope_names_its_children_in_the_registry() {
     assert_no_alive_tasks().await;
     guard.assert_clean().await;
 }
+
+/// Inside its own group, `spawn` never hands back `Closed`: a child that spawns after its
+/// group was cancelled (here: the owner is dropped from inside the child's own poll) is
+/// left pending and stopped, and the refused future goes with it, unstarted.
+#[tokio::test(start_paused = true)]
+async fn spawn_inside_a_cancelled_group_parks_instead_of_failing() {
+    let guard = LeakGuard::new();
+    let probe = Probe::new();
+    let returned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    type Owner =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ScopeError<Boom>>> + Send>>;
+    let owner_slot: std::sync::Arc<parking_lot::Mutex<Option<Owner>>> = Default::default();
+    let (p, r, slot) = (probe.clone(), returned.clone(), owner_slot.clone());
+    let owner: Owner = Box::pin(scope(move |s: Scope<Boom>| async move {
+        let s2 = s.clone();
+        s.spawn(async move {
+            // Cancel the group synchronously, mid-poll: drop the owner.
+            drop(slot.lock().take());
+            assert!(s2.is_cancelled());
+            let _spawned = s2.spawn(p.forever::<()>()).await;
+            r.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await
+        .expect("open");
+        std::future::pending::<Result<(), Boom>>().await
+    }));
+    *owner_slot.lock() = Some(owner);
+    // Poll the owner once (through the slot) so the body spawns the child.
+    {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut slot = owner_slot.lock();
+        let owner = slot.as_mut().expect("owner");
+        assert!(owner.as_mut().poll(&mut cx).is_pending());
+    }
+    turns(3).await;
+    assert!(owner_slot.lock().is_none(), "the child dropped the owner");
+    assert_no_alive_tasks().await;
+    assert!(!returned.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!((probe.started(), probe.dropped()), (0, 1));
+    guard.assert_clean().await;
+}
