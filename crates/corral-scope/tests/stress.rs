@@ -164,3 +164,64 @@ async fn scopes_dropped_at_random_points_leave_nothing_current_thread() {
     let counts = drop_scopes_at_random_points(0x5EED_0002, 3_000).await;
     assert_all_gone(guard, 3_000, counts).await;
 }
+
+/// Runs scopes to the end on a multi-thread runtime with children that finish, fail,
+/// panic or wait forever (cancelled by a failing sibling), in random mixes: each scope's
+/// result must match what its children did, and nothing may be left alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_fast_and_panics_hold_under_parallelism() {
+    // Hundreds of expected child panics: keep their messages out of the log (others in
+    // this binary still print).
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&"child panic") {
+                prev(info);
+            }
+        }));
+    });
+    let guard = LeakGuard::new();
+    let mut rng = Rng(0x5EED_0003);
+    for _ in 0..1_000 {
+        // 0: ok after turns, 1: fail, 2: panic, 3: forever (needs a failure to end).
+        let mut kinds: Vec<(u64, u64)> = (0..1 + rng.below(4))
+            .map(|_| (rng.below(4), rng.below(4)))
+            .collect();
+        let fails = kinds.iter().any(|&(k, _)| k == 1);
+        let panics = kinds.iter().any(|&(k, _)| k == 2);
+        if !fails && !panics {
+            // Without a failure a forever child would hang the scope.
+            kinds.retain(|&(k, _)| k != 3);
+        }
+        let owner = tokio::spawn(scope(|s: Scope<Boom>| async move {
+            for (kind, turns) in kinds {
+                let _handle = s
+                    .spawn(async move {
+                        yields(turns).await;
+                        match kind {
+                            0 => Ok(()),
+                            1 => Err(Boom(1)),
+                            2 => panic!("child panic"),
+                            _ => std::future::pending().await,
+                        }
+                    })
+                    .await
+                    .expect("own scope");
+            }
+            Ok(())
+        }));
+        match owner.await {
+            Ok(Ok(())) => assert!(!fails && !panics, "a failing scope returned Ok"),
+            Ok(Err(e)) => {
+                assert!(fails, "scope failed without a failing child: {e:?}");
+                assert_eq!(e, corral_scope::ScopeError::Failed(Boom(1)));
+            }
+            // A panic may be cut short by a sibling's failure (the panicking child is
+            // stopped before it runs), so only its presence is required.
+            Err(join) => assert!(panics && join.is_panic(), "unexpected join error"),
+        }
+    }
+    assert_no_alive_tasks().await;
+    guard.assert_clean().await;
+}
