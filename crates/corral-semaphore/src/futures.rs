@@ -5,24 +5,39 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-#[cfg(feature = "tokio")]
-use std::time::Duration;
 
 use crate::error::AcquireError;
-#[cfg(feature = "tokio")]
-use crate::error::AcquireTimeoutError;
 use crate::permit::{OwnedPermit, Permit};
 use crate::semaphore::{Semaphore, Waiter};
 
 /// Future of [`Semaphore::acquire`]: resolves to a [`Permit`] for the requested weight.
 ///
 /// Dropping it gives up its place in the queue and loses no permit (see the method's
-/// `# Cancel safety`).
+/// `# Cancel safety`). It is `Unpin` and allocates nothing.
+///
+/// # Panics
+///
+/// If polled again after it returned `Ready`.
 #[must_use = "futures do nothing unless polled; dropping this one withdraws the request"]
 pub struct Acquire<'a> {
     sem: &'a Semaphore,
     waiter: Waiter,
     done: bool,
+}
+
+impl Acquire<'_> {
+    /// Leaves the queue (handing back a grant that raced) and marks the future done.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn withdraw(&mut self) {
+        self.waiter.cancel(self.sem);
+        self.done = true;
+    }
+
+    /// The permits requested.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn requested(&self) -> u64 {
+        self.waiter.n()
+    }
 }
 
 impl<'a> Acquire<'a> {
@@ -72,7 +87,12 @@ impl fmt::Debug for Acquire<'_> {
 
 /// Future of [`Semaphore::acquire_owned`]: resolves to an [`OwnedPermit`].
 ///
-/// Dropping it gives up its place in the queue and loses no permit.
+/// Dropping it gives up its place in the queue and loses no permit. It is `Unpin` and
+/// allocates nothing.
+///
+/// # Panics
+///
+/// If polled again after it returned `Ready`.
 #[must_use = "futures do nothing unless polled; dropping this one withdraws the request"]
 pub struct AcquireOwned {
     /// `None` once the future has completed (the `Arc` moved into the permit).
@@ -81,6 +101,20 @@ pub struct AcquireOwned {
 }
 
 impl AcquireOwned {
+    /// Leaves the queue (handing back a grant that raced) and marks the future done.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn withdraw(&mut self) {
+        if let Some(sem) = self.sem.take() {
+            self.waiter.cancel(&sem);
+        }
+    }
+
+    /// The permits requested.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn requested(&self) -> u64 {
+        self.waiter.n()
+    }
+
     pub(crate) fn new(sem: Arc<Semaphore>, n: u64) -> Self {
         AcquireOwned {
             sem: Some(sem),
@@ -123,70 +157,6 @@ impl fmt::Debug for AcquireOwned {
             .field("requested", &self.waiter.n())
             .field("queued", &self.waiter.is_queued())
             .field("done", &self.sem.is_none())
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(feature = "tokio")]
-pin_project_lite::pin_project! {
-    /// Future of [`Semaphore::acquire_timeout`]: resolves to a [`Permit`], or to
-    /// [`AcquireTimeoutError::Timeout`] once the timeout has passed.
-    ///
-    /// Dropping it gives up its place in the queue and loses no permit.
-    #[must_use = "futures do nothing unless polled; dropping this one withdraws the request"]
-    pub struct AcquireTimeout<'a> {
-        acquire: Acquire<'a>,
-        timeout: Duration,
-        #[pin]
-        sleep: tokio::time::Sleep,
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl<'a> AcquireTimeout<'a> {
-    pub(crate) fn new(acquire: Acquire<'a>, timeout: Duration) -> Self {
-        AcquireTimeout {
-            acquire,
-            timeout,
-            sleep: tokio::time::sleep(timeout),
-        }
-    }
-
-    /// Whether the request is waiting in the semaphore's queue.
-    pub fn is_queued(&self) -> bool {
-        self.acquire.is_queued()
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl<'a> Future for AcquireTimeout<'a> {
-    type Output = Result<Permit<'a>, AcquireTimeoutError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        // Permits first: a grant that arrived together with the deadline is kept.
-        if let Poll::Ready(result) = Pin::new(&mut *this.acquire).poll(cx) {
-            return Poll::Ready(result.map_err(AcquireTimeoutError::from));
-        }
-        std::task::ready!(this.sleep.poll(cx));
-        // Leave the queue now, not when the future is dropped, so the waiters behind
-        // are not held up by a request that has given up.
-        let acquire = &mut *this.acquire;
-        acquire.waiter.cancel(acquire.sem);
-        acquire.done = true;
-        Poll::Ready(Err(AcquireTimeoutError::Timeout {
-            requested: acquire.waiter.n(),
-            timeout: *this.timeout,
-        }))
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl fmt::Debug for AcquireTimeout<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AcquireTimeout")
-            .field("acquire", &self.acquire)
-            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }

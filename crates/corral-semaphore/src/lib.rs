@@ -18,7 +18,8 @@
 //! - **Cheap when uncontended.** Acquiring is one compare-and-swap and releasing one
 //!   atomic add, with no lock and no allocation, while nobody waits.
 //! - **Runtime-agnostic.** Without default features the crate has no dependencies; the
-//!   default `tokio` feature only adds [`Semaphore::acquire_timeout`].
+//!   default `tokio` feature only adds [`Semaphore::acquire_timeout`] and
+//!   [`Semaphore::acquire_owned_timeout`].
 //!
 //! # When not to use this
 //!
@@ -72,11 +73,30 @@
 //! # }
 //! ```
 //!
-//! # No `unsafe`
+//! # Design notes
 //!
-//! Waiters live in a slab owned by a mutex that is taken only when someone has to wait
-//! (or when a release finds waiters); the slab's slots are reused, so a steady state of
-//! waiting allocates nothing either. The uncontended paths never touch the mutex.
+//! - **No `unsafe`.** Waiters live in a slab owned by a mutex that is taken only when
+//!   someone has to wait (or when a release finds waiters); the slab's slots are
+//!   reused, so a steady state of waiting allocates nothing either. The uncontended
+//!   paths never touch the mutex: a "waiters present" bit in the state word sends
+//!   acquirers to the queue and releasers to the hand-off only when it is set. A
+//!   granted waiter completes without the mutex too: the first 64 slots carry a
+//!   generation-stamped grant word the waiter reads with one atomic load.
+//! - **Permits are handed over, not raced for.** When waiters are queued, a release
+//!   adds its permits to the free count and then, under the lock, grants them to the
+//!   head of the queue (and the next, while they fit). A granted waiter owns its
+//!   permits before it is even polled, so a grant can never be stolen, and a waiter
+//!   dropped after its grant returns them (and the hand-off runs again). A dropped
+//!   head re-runs the hand-off too: the waiters behind it that fit are granted.
+//!   These are exactly the races Go's `x/sync/semaphore` fixed in golang/go#37852
+//!   (a cancelled head waiter stranded the waiters behind it); each has a
+//!   deterministic test and a loom model here.
+//! - **A deadline does not discard permits that are already there.**
+//!   [`Semaphore::acquire_timeout`] polls the request before its timer, like
+//!   `tokio::time::timeout`, so free permits are taken even with a zero timeout, and a
+//!   grant that lands together with the deadline is kept rather than thrown away. (Go
+//!   chose the opposite for an already-cancelled context in golang/go#63615: there
+//!   the context means "the caller is gone"; here a timeout only bounds waiting.)
 
 #![forbid(unsafe_code)]
 
@@ -86,13 +106,15 @@ mod permit;
 mod poll;
 mod semaphore;
 mod sync;
+#[cfg(feature = "tokio")]
+mod timeout;
 
 #[cfg(feature = "tokio")]
 pub use crate::error::AcquireTimeoutError;
 pub use crate::error::{AcquireError, TryAcquireError};
-#[cfg(feature = "tokio")]
-pub use crate::futures::AcquireTimeout;
 pub use crate::futures::{Acquire, AcquireOwned};
 pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::poll::PollSemaphore;
 pub use crate::semaphore::Semaphore;
+#[cfg(feature = "tokio")]
+pub use crate::timeout::{AcquireOwnedTimeout, AcquireTimeout};

@@ -44,6 +44,7 @@ impl<'a> Permit<'a> {
 
     /// Moves `n` of the permits into a new guard, or returns `None` (changing nothing)
     /// if this guard holds fewer than `n`.
+    #[must_use = "the split-off permits are released at once if dropped"]
     pub fn split(&mut self, n: u64) -> Option<Self> {
         self.count = self.count.checked_sub(n)?;
         Some(Permit::new(self.sem, n))
@@ -117,6 +118,7 @@ impl OwnedPermit {
 
     /// Moves `n` of the permits into a new guard, or returns `None` (changing nothing)
     /// if this guard holds fewer than `n`.
+    #[must_use = "the split-off permits are released at once if dropped"]
     pub fn split(&mut self, n: u64) -> Option<Self> {
         self.count = self.count.checked_sub(n)?;
         Some(OwnedPermit::new(Arc::clone(&self.sem), n))

@@ -3,6 +3,7 @@
 mod engine;
 mod queue;
 mod state;
+mod tickets;
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,13 +13,14 @@ use std::time::Duration;
 pub(crate) use self::engine::Waiter;
 use self::queue::Queue;
 use self::state::{free, permits, CLOSED, MAX_PERMITS};
+use self::tickets::Tickets;
 use crate::error::TryAcquireError;
-#[cfg(feature = "tokio")]
-use crate::futures::AcquireTimeout;
 use crate::futures::{Acquire, AcquireOwned};
 use crate::permit::{OwnedPermit, Permit};
 use crate::sync::Ordering::Relaxed;
 use crate::sync::{AtomicU64, Mutex};
+#[cfg(feature = "tokio")]
+use crate::timeout::{AcquireOwnedTimeout, AcquireTimeout};
 
 /// A weighted, strictly FIFO async semaphore with `u64` weights.
 ///
@@ -52,6 +54,8 @@ pub struct Semaphore {
     /// Waiters, in arrival order, and shrink debt. Taken only when `SLOW` is set or a
     /// fast path fails.
     queue: Mutex<Queue>,
+    /// Lock-free grant tickets for the first waiter slots.
+    tickets: Tickets,
 }
 
 impl Semaphore {
@@ -84,6 +88,7 @@ impl Semaphore {
             state: AtomicU64::new(permits(capacity)),
             capacity: AtomicU64::new(capacity),
             queue: Mutex::new(Queue::new()),
+            tickets: Tickets::new(),
         }
     }
 
@@ -99,6 +104,7 @@ impl Semaphore {
             state: AtomicU64::new(permits(capacity)),
             capacity: AtomicU64::new(capacity),
             queue: Mutex::new(Queue::new()),
+            tickets: Tickets::new(),
         }
     }
 
@@ -169,8 +175,9 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If called outside a tokio runtime with the time driver enabled (the timer is
-    /// created here).
+    /// When polled while the request has to wait, outside a tokio runtime with the time
+    /// driver enabled (the timer is registered then). The deadline is `now + timeout`,
+    /// fixed when this method is called.
     ///
     /// # Cancel safety
     ///
@@ -179,6 +186,30 @@ impl Semaphore {
     #[cfg(feature = "tokio")]
     pub fn acquire_timeout(&self, n: u64, timeout: Duration) -> AcquireTimeout<'_> {
         AcquireTimeout::new(self.acquire(n), timeout)
+    }
+
+    /// Waits at most `timeout` for `n` permits, in FIFO order, as an owned permit (for
+    /// example, to move into a task spawned with a bounded wait for its slot).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    ///
+    /// # Panics
+    ///
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`acquire`](Self::acquire): dropping the future loses no permit
+    /// and wakes the waiters behind it that now fit.
+    #[cfg(feature = "tokio")]
+    pub fn acquire_owned_timeout(
+        self: &Arc<Self>,
+        n: u64,
+        timeout: Duration,
+    ) -> AcquireOwnedTimeout {
+        AcquireOwnedTimeout::new(self.acquire_owned(n), timeout)
     }
 
     /// Takes `n` permits if that is possible without waiting.
@@ -297,3 +328,6 @@ impl fmt::Debug for Semaphore {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, corral_loom))]
+mod loom_models;

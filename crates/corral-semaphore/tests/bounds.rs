@@ -22,6 +22,7 @@ fn public_types_are_send_and_sync() {
     #[cfg(feature = "tokio")]
     {
         send_sync::<corral_semaphore::AcquireTimeout<'static>>();
+        send_sync::<corral_semaphore::AcquireOwnedTimeout>();
         error::<corral_semaphore::AcquireTimeoutError>();
     }
 }

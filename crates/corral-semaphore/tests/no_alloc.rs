@@ -1,10 +1,11 @@
 //! The uncontended paths allocate nothing: checked with a counting global allocator.
-//! This file is its own test binary, so the allocator sees only this test's work.
+//! This file is its own test binary; counts are per thread, so tests running in
+//! parallel (and the harness) do not disturb each other.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -12,12 +13,20 @@ use corral_semaphore::{PollSemaphore, Semaphore};
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // `const` init: no lazy initialisation, so no allocation from inside `alloc`.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the slot may be gone while the thread is being torn down.
+    let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+}
 
 // SAFETY: defers to `System` for every operation; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -28,7 +37,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -38,14 +47,22 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn allocs_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = ALLOCS.with(Cell::get);
     f();
-    ALLOCS.load(Ordering::Relaxed) - before
+    ALLOCS.with(Cell::get) - before
 }
 
 fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
     let mut cx = Context::from_waker(Waker::noop());
     pin!(fut).poll(&mut cx)
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    assert_eq!(
+        allocs_during(|| drop(std::hint::black_box(Box::new(7u64)))),
+        1
+    );
 }
 
 #[test]
@@ -72,6 +89,18 @@ fn uncontended_paths_do_not_allocate() {
                 panic!("uncontended poll_acquire must be ready")
             };
             drop(p);
+            #[cfg(feature = "tokio")]
+            {
+                let timeout = std::time::Duration::from_secs(1);
+                let Poll::Ready(Ok(p)) = poll_once(sem.acquire_timeout(1, timeout)) else {
+                    panic!("uncontended acquire_timeout must be ready")
+                };
+                drop(p);
+                let Poll::Ready(Ok(p)) = poll_once(sem.acquire_owned_timeout(1, timeout)) else {
+                    panic!("uncontended acquire_owned_timeout must be ready")
+                };
+                drop(p);
+            }
         }
     });
     assert_eq!(n, 0, "uncontended acquire/release allocated {n} times");

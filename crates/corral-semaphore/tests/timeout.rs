@@ -106,3 +106,94 @@ async fn dropping_a_timed_waiter_that_was_granted_hands_back() {
     assert!(next.is_woken());
     let _next = assert_ready_ok!(next.poll());
 }
+
+#[test]
+fn free_permits_need_no_runtime_and_no_timer() {
+    // Created and completed outside any runtime: the timer is only registered when
+    // the request has to wait.
+    let sem = Semaphore::new(1);
+    let mut fut = spawn(sem.acquire_timeout(1, Duration::from_secs(1)));
+    let p = assert_ready_ok!(fut.poll());
+    assert_eq!(p.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_is_fixed_at_creation() {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire(1).unwrap();
+    let mut w = spawn(sem.acquire_timeout(1, Duration::from_millis(100)));
+    tokio::time::advance(Duration::from_millis(60)).await;
+    assert_pending!(w.poll()); // first poll 60 ms in: 40 ms left, not 100
+    tokio::time::advance(Duration::from_millis(40)).await;
+    assert!(w.is_woken());
+    assert!(matches!(
+        assert_ready_err!(w.poll()),
+        AcquireTimeoutError::Timeout { requested: 1, .. }
+    ));
+    drop(held);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_timeout_does_not_overflow() {
+    let sem = Semaphore::new(1);
+    let _held = sem.try_acquire(1).unwrap();
+    let mut w = spawn(sem.acquire_timeout(1, Duration::MAX));
+    assert_pending!(w.poll());
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    assert_pending!(w.poll());
+}
+
+#[tokio::test(start_paused = true)]
+async fn owned_timeout_grants_times_out_and_hands_back() {
+    let sem = std::sync::Arc::new(Semaphore::new(2));
+    // Free permits: taken at once.
+    let p = sem.acquire_owned_timeout(2, Duration::ZERO).await.unwrap();
+    assert_eq!(p.count(), 2);
+
+    // Queued behind `p`: times out and leaves the queue at once.
+    let mut w = spawn(sem.acquire_owned_timeout(1, Duration::from_millis(50)));
+    let mut behind = spawn(sem.acquire_owned(1));
+    assert_pending!(w.poll());
+    assert_pending!(behind.poll());
+    assert_eq!(sem.waiters(), 2);
+    tokio::time::advance(Duration::from_millis(50)).await;
+    assert_eq!(
+        assert_ready_err!(w.poll()),
+        AcquireTimeoutError::Timeout {
+            requested: 1,
+            timeout: Duration::from_millis(50)
+        }
+    );
+    assert_eq!(sem.waiters(), 1);
+    assert!(format!("{w:?}").contains("AcquireOwnedTimeout"));
+    drop(w);
+
+    // Granted, then dropped before being polled: the permit moves on to `behind`.
+    let mut granted = spawn(sem.acquire_owned_timeout(1, Duration::from_secs(1)));
+    assert_pending!(granted.poll());
+    drop(p);
+    assert!(behind.is_woken());
+    let b = assert_ready_ok!(behind.poll());
+    drop(granted);
+    assert_eq!(sem.available(), 1);
+    drop(b);
+    assert_eq!(sem.available(), 2);
+
+    // Errors of the request itself.
+    assert_eq!(
+        sem.acquire_owned_timeout(3, Duration::from_secs(1))
+            .await
+            .unwrap_err(),
+        AcquireTimeoutError::TooLarge {
+            requested: 3,
+            capacity: 2
+        }
+    );
+    sem.close();
+    assert_eq!(
+        sem.acquire_owned_timeout(1, Duration::from_secs(1))
+            .await
+            .unwrap_err(),
+        AcquireTimeoutError::Closed
+    );
+}

@@ -535,3 +535,64 @@ fn debug_output_names_the_state() {
 }
 
 use std::future::Future;
+
+#[test]
+#[should_panic(expected = "polled after completion")]
+fn polling_a_completed_acquire_owned_panics() {
+    let sem = Arc::new(Semaphore::new(1));
+    let mut fut = spawn(sem.acquire_owned(1));
+    let _p = assert_ready_ok!(fut.poll());
+    let _ = fut.poll();
+}
+
+#[test]
+fn a_granted_waiter_whose_slot_was_reused_still_gets_its_permits() {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire(1).unwrap();
+    let mut first = spawn(sem.acquire(1));
+    assert_pending!(first.poll());
+    drop(held); // grants `first`, whose slot is freed at once
+    let mut second = spawn(sem.acquire(1));
+    assert_pending!(second.poll()); // reuses the slot
+    assert_eq!(sem.waiters(), 1);
+    let p = assert_ready_ok!(first.poll());
+    assert_pending!(second.poll());
+    drop(p);
+    assert!(second.is_woken());
+    drop(assert_ready_ok!(second.poll()));
+    assert_eq!(sem.available(), 1);
+
+    // The same with the granted waiter dropped instead of polled.
+    let held = sem.try_acquire(1).unwrap();
+    let mut first = spawn(sem.acquire(1));
+    assert_pending!(first.poll());
+    drop(held);
+    let mut second = spawn(sem.acquire(1));
+    assert_pending!(second.poll());
+    drop(first);
+    assert!(second.is_woken());
+    drop(assert_ready_ok!(second.poll()));
+    assert_eq!(sem.available(), 1);
+}
+
+#[test]
+fn many_waiters_granted_and_dropped_unpolled_hand_everything_back() {
+    // More waiters than have lock-free grant tickets (64): both kinds of slot.
+    let sem = Semaphore::new(100);
+    let held = sem.try_acquire(100).unwrap();
+    let mut waiters: Vec<_> = (0..100).map(|_| spawn(sem.acquire(1))).collect();
+    for w in &mut waiters {
+        assert_pending!(w.poll());
+    }
+    let mut held = held;
+    drop(held.split(50).unwrap()); // grants the first 50
+    assert!(waiters[..50].iter().all(|w| w.is_woken()));
+    assert!(!waiters[50].is_woken());
+    // Drop all of them: granted ones hand back, queued ones leave, and the handed-back
+    // permits flow on to the later waiters, which are dropped too.
+    drop(waiters);
+    assert_eq!(sem.waiters(), 0);
+    assert_eq!(sem.available(), 50);
+    drop(held);
+    assert_eq!(sem.available(), 100);
+}

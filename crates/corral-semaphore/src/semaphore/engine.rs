@@ -3,8 +3,8 @@
 //!
 //! # Invariants
 //!
-//! See [`state`](super::state) for the state word and [`queue`](super::queue) for slot
-//! ownership. In addition:
+//! See [`state`](super::state) for the state word, [`queue`](super::queue) for slot
+//! ownership and [`tickets`](super::tickets) for lock-free grants. In addition:
 //!
 //! - Anyone who adds permits while `SLOW` is set (a releaser, a dropped granted
 //!   waiter, a growing `set_capacity`) then runs [`Semaphore::settle`] under the lock,
@@ -13,6 +13,7 @@
 //!   settles, so the waiters behind it that now fit are granted.
 //! - Wakers are woken only after the lock is released.
 
+use std::mem::ManuallyDrop;
 use std::task::{Context, Poll, Waker};
 
 use super::queue::{Queue, Status, NIL};
@@ -23,19 +24,23 @@ use crate::sync::MutexGuard;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 /// How many wakers are collected under the lock before it is released to wake them.
-const WAKE_BATCH: usize = 32;
+/// Small, because the list is initialised on every hand-off; more waiters than this
+/// are served in several lock passes.
+const WAKE_BATCH: usize = 8;
 
 /// Wakers collected under the lock, woken after it is released. Fixed size, so handing
 /// permits on allocates nothing.
 struct WakeList {
-    wakers: [Option<Waker>; WAKE_BATCH],
+    /// Slots `..len` may be `Some`; the rest are `None`. `ManuallyDrop` so dropping the
+    /// list only visits `..len` (see `Drop`).
+    wakers: ManuallyDrop<[Option<Waker>; WAKE_BATCH]>,
     len: usize,
 }
 
 impl WakeList {
     fn new() -> Self {
         WakeList {
-            wakers: [const { None }; WAKE_BATCH],
+            wakers: ManuallyDrop::new([const { None }; WAKE_BATCH]),
             len: 0,
         }
     }
@@ -53,12 +58,21 @@ impl WakeList {
     }
 
     fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..self.len] {
+        let len = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..len] {
             if let Some(waker) = slot.take() {
                 waker.wake();
             }
         }
-        self.len = 0;
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        // Only `..len` can hold wakers, so nothing is leaked by `ManuallyDrop`.
+        for slot in &mut self.wakers[..self.len] {
+            drop(slot.take());
+        }
     }
 }
 
@@ -150,6 +164,9 @@ impl Semaphore {
     /// Queues `waiter` (whose fast path failed), or grants or refuses it at once.
     fn enqueue(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
         let n = waiter.n;
+        // Cloned before locking, to keep the critical section short: a waker clone
+        // is an atomic increment on a line other threads may be writing.
+        let waker = cx.waker().clone();
         let mut queue = self.queue.lock();
         self.check(n)?;
         if n == 0 {
@@ -174,7 +191,9 @@ impl Semaphore {
         }
         // `SLOW` is set (state invariant): releasers will take the lock and hand their
         // permits to the queue in order.
-        waiter.slot = queue.push_back(n, cx.waker().clone());
+        let (slot, ticket) = queue.push_back(n, waker, &self.tickets);
+        waiter.slot = slot;
+        waiter.ticket = ticket.unwrap_or(NO_TICKET);
         Poll::Pending
     }
 
@@ -185,6 +204,11 @@ impl Semaphore {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
         let mut queue = self.queue.lock();
+        if waiter.granted_by_ticket(self) {
+            // Granted since the lock-free check; the slot is no longer ours.
+            waiter.slot = NIL;
+            return Poll::Ready(Ok(()));
+        }
         let slot = waiter.slot;
         match queue.status(slot) {
             Status::Queued => {
@@ -211,8 +235,22 @@ impl Semaphore {
         if slot == NIL {
             return;
         }
-        waiter.slot = NIL;
+        if waiter.granted_by_ticket(self) {
+            // Granted before the drop: hand the permits back, with no lock unless
+            // someone waits.
+            waiter.slot = NIL;
+            self.release(waiter.n);
+            return;
+        }
         let mut queue = self.queue.lock();
+        if waiter.granted_by_ticket(self) {
+            // Granted since the check above: as above, under the lock we hold.
+            waiter.slot = NIL;
+            self.state.fetch_add(permits(waiter.n), Release);
+            self.settle(queue);
+            return;
+        }
+        waiter.slot = NIL;
         match queue.status(slot) {
             Status::Queued => {
                 let was_head = queue.head() == Some(slot);
@@ -277,7 +315,7 @@ impl Semaphore {
             match self.state.compare_exchange(state, next, AcqRel, Acquire) {
                 Ok(_) => {
                     match grant {
-                        Some(head) => wakes.push(queue.finish(head, Status::Granted)),
+                        Some(head) => wakes.push(queue.grant(head, &self.tickets)),
                         None if queue.debt > 0 => queue.debt -= free(state) - free(next),
                         None => {}
                     }
@@ -319,12 +357,28 @@ impl Semaphore {
 #[derive(Debug)]
 pub(crate) struct Waiter {
     n: u64,
+    /// The slot while queued (or granted, not yet collected); `NIL` otherwise.
     slot: usize,
+    /// The slot's grant ticket (a generation, never 0), or `NO_TICKET`.
+    ticket: u64,
 }
+
+/// "The slot has no ticket": generations start at 1.
+const NO_TICKET: u64 = 0;
 
 impl Waiter {
     pub(crate) const fn new(n: u64) -> Self {
-        Waiter { n, slot: NIL }
+        Waiter {
+            n,
+            slot: NIL,
+            ticket: NO_TICKET,
+        }
+    }
+
+    /// Whether the queued request's ticket proves a grant (no lock needed).
+    #[inline]
+    fn granted_by_ticket(&self, sem: &Semaphore) -> bool {
+        self.ticket != NO_TICKET && sem.tickets.is_granted(self.slot, self.ticket)
     }
 
     /// The permits requested.
@@ -352,6 +406,11 @@ impl Waiter {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
         if self.slot != NIL {
+            if self.granted_by_ticket(sem) {
+                // Granted: the permits are ours and the slot was already freed.
+                self.slot = NIL;
+                return Poll::Ready(Ok(()));
+            }
             sem.poll_queued(self, cx)
         } else if sem.try_take_fast(self.n) {
             Poll::Ready(Ok(()))

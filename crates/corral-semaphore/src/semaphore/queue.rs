@@ -4,9 +4,12 @@
 //!
 //! - Only touched with the semaphore's queue lock held.
 //! - A slot belongs to exactly one acquire future (or [`PollSemaphore`]) from
-//!   [`Queue::push_back`] until that owner calls [`Queue::free`]; the semaphore only
-//!   links, unlinks and changes the status of slots, never frees them. So a slot index
-//!   held by a future always names that future's node.
+//!   [`Queue::push_back`] until that owner calls [`Queue::free`], with one exception:
+//!   [`Queue::grant`] frees a slot that has a grant ticket at once (see
+//!   [`tickets`](super::tickets)); its owner checks its ticket, under the lock, before
+//!   it looks at the slot. Otherwise the semaphore only links, unlinks and changes the
+//!   status of slots. So a slot index held by a future whose ticket shows no grant
+//!   always names that future's node.
 //! - A slot is linked into the list iff its status is [`Status::Queued`].
 //! - Freed slots are kept on a free list and reused, so the slab only grows to the
 //!   peak number of simultaneous waiters and waiting allocates nothing after warm-up.
@@ -15,6 +18,7 @@
 
 use std::task::Waker;
 
+use super::tickets::Tickets;
 use crate::error::AcquireError;
 
 /// "No slot": the end of a list, or a node that is not queued.
@@ -91,8 +95,14 @@ impl Queue {
         self.slots[slot].status
     }
 
-    /// Queues a request for `need` permits at the tail and returns its slot.
-    pub(crate) fn push_back(&mut self, need: u64, waker: Waker) -> usize {
+    /// Queues a request for `need` permits at the tail and returns its slot and, if
+    /// the slot has one, its grant ticket.
+    pub(crate) fn push_back(
+        &mut self,
+        need: u64,
+        waker: Waker,
+        tickets: &Tickets,
+    ) -> (usize, Option<u64>) {
         let slot = Slot {
             need,
             prev: self.tail,
@@ -116,7 +126,18 @@ impl Queue {
         }
         self.tail = index;
         self.len += 1;
-        index
+        (index, tickets.issue(index))
+    }
+
+    /// Grants the queued `slot`, returning its waker so the caller can wake it after
+    /// releasing the lock. A ticketed slot is freed at once (its owner proves the grant
+    /// by its ticket); others keep `Granted` until their owner collects it.
+    pub(crate) fn grant(&mut self, slot: usize, tickets: &Tickets) -> Option<Waker> {
+        let waker = self.finish(slot, Status::Granted);
+        if tickets.grant(slot) {
+            self.release_slot(slot);
+        }
+        waker
     }
 
     /// Takes `slot` out of the list and gives it `status`, returning its waker so the
@@ -159,6 +180,11 @@ impl Queue {
         if self.slots[slot].status == Status::Queued {
             self.unlink(slot);
         }
+        self.release_slot(slot);
+    }
+
+    /// Puts an unlinked `slot` on the free list.
+    fn release_slot(&mut self, slot: usize) {
         let node = &mut self.slots[slot];
         node.status = Status::Free;
         node.waker = None;
