@@ -2,7 +2,7 @@
 //! cost of a snapshot of 100k live tasks.
 //!
 //! Groups:
-//! - `spawn_join`: 100k no-op tasks spawned from one task, then all joined; on a
+//! - `uncontended`: 100k no-op tasks spawned from one task, then all joined; on a
 //!   multi-thread runtime with 2 workers (`mt2`) and on a current-thread runtime
 //!   (`ct`). `tokio_spawn` and `corral_spawn` side by side.
 //! - `contention`: 2 tasks on a 2-worker runtime each spawn and join 50k no-op tasks at
@@ -46,8 +46,8 @@ async fn spawn_join_corral(n: usize) {
     }
 }
 
-fn spawn_join(c: &mut Criterion) {
-    let mut group = c.benchmark_group("spawn_join");
+fn uncontended(c: &mut Criterion) {
+    let mut group = c.benchmark_group("uncontended");
     group.sample_size(10);
     for (label, rt) in [("mt2", mt2()), ("ct", ct())] {
         group.bench_function(format!("tokio_spawn/{label}"), |b| {
@@ -124,5 +124,5 @@ fn snapshot(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, spawn_join, contention, snapshot);
+criterion_group!(benches, uncontended, contention, snapshot);
 criterion_main!(benches);

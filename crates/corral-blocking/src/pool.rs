@@ -145,7 +145,7 @@ impl BlockingPool {
         let shared = self.shared();
         let mut f = Some(f);
         let mut cell = None;
-        let admit = shared.admit(None, &mut || {
+        let admit = Shared::admit(shared, None, &mut || {
             let (task, c) =
                 future::package(shared, f.take().expect("admission builds the task once"));
             cell = Some(c);

@@ -110,7 +110,9 @@ impl PoolRecord {
         let has_threads = !state.threads.is_empty();
         drop(state);
         if has_threads {
-            RETIRED.lock().push(Arc::downgrade(self));
+            let mut retired = RETIRED.lock();
+            retired.retain(|record| record.strong_count() > 0);
+            retired.push(Arc::downgrade(self));
         }
     }
 }

@@ -31,7 +31,8 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
 /// - tracked tasks ([`corral_task::spawn`] and friends) of the guard's runtime, named
 ///   with their spawn site, age and parent chain; when another guard shares the
 ///   runtime, only the tasks of this guard's own task tree (spawned, directly or not,
-///   from where the guard was created, even through a parent that has finished);
+///   from where the guard was created, even through a parent that has finished; a
+///   plain `tokio::spawn` in between breaks the chain);
 /// - untracked tasks (plain `tokio::spawn`), counted through the runtime's alive-task
 ///   count against the count at creation, when the runtime is not shared;
 /// - threads of dropped corral blocking pools still running a job
@@ -105,6 +106,13 @@ impl LeakGuard {
 
     /// Waits out the grace period for tasks that are finishing, and reports what is
     /// still alive.
+    ///
+    /// A clean scan returns at once; only live tasks make it wait, up to the budget.
+    ///
+    /// # Panics
+    ///
+    /// When it has to wait on a runtime built without its timer
+    /// (`enable_time`/`enable_all`); `#[tokio::test]` and `#[corral::test]` enable it.
     ///
     /// # Cancel safety
     ///

@@ -121,7 +121,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let checks = format!(
-            "{} over {:?}",
+            "{} over {:.0?}",
             plural(self.attempts as usize, "check", "checks"),
             self.waited
         );

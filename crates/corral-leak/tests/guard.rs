@@ -171,22 +171,28 @@ async fn tasks_alive_before_the_guard_are_baseline() {
     untracked_before.abort();
 }
 
+/// The line of the spawn in [`spawn_at_known_line`].
+const KNOWN_LINE: u32 = line!() + 3;
+
+fn spawn_at_known_line() {
+    corral_task::spawn(pending::<()>());
+}
+
 #[tokio::test(start_paused = true)]
 async fn ignore_rules_by_name_and_location() {
     let guard = LeakGuard::builder()
         .ignore_name("ignored-by-name")
-        .ignore_location(&format!("{}:{}", file!(), line!() + 3))
+        .ignore_location(&format!("{}:{}", file!(), KNOWN_LINE))
         .build();
     Builder::new()
         .name("ignored-by-name")
         .spawn(pending::<()>());
-    corral_task::spawn(pending::<()>()); // ignored by location
-    let other_line = line!() + 1;
+    spawn_at_known_line(); // ignored by location
     corral_task::spawn(pending::<()>()); // not ignored
     let report = guard.check().await;
     assert_eq!(report.ignored(), 2);
     assert_eq!(report.leaked().len(), 1);
-    assert_eq!(report.leaked()[0].task().location().line(), other_line);
+    assert_ne!(report.leaked()[0].task().location().line(), KNOWN_LINE);
 
     let whole_file = LeakGuard::builder()
         .ignore_location("tests/guard.rs")
@@ -312,4 +318,63 @@ fn public_types_are_send_and_sync() {
     let guard = rt.block_on(async { LeakGuard::new() });
     send(&guard.check());
     send(&guard.assert_clean());
+}
+
+#[tokio::test(start_paused = true)]
+async fn check_waits_while_a_task_is_alive_and_ends_when_it_finishes() {
+    use tokio_test::assert_pending;
+
+    let guard = LeakGuard::new();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = corral_task::spawn(async move {
+        let _ = rx.await;
+    });
+    let mut check = tokio_test::task::spawn(guard.check());
+    // Scans, yields, scans: the worker is alive, so the check waits.
+    for _ in 0..5 {
+        assert_pending!(check.poll());
+    }
+    tx.send(()).unwrap();
+    worker.await.unwrap();
+    // The next backoff sleep ends; the rescan finds nothing.
+    tokio::time::advance(Duration::from_millis(10)).await;
+    assert!(check.is_woken(), "the backoff timer wakes the check");
+    let mut report = None;
+    for _ in 0..100 {
+        if let std::task::Poll::Ready(r) = check.poll() {
+            report = Some(r);
+            break;
+        }
+        tokio::time::advance(Duration::from_millis(1)).await;
+    }
+    let report = report.expect("the check ends once the worker is gone");
+    assert!(report.is_clean(), "{report}");
+    assert!(report.waited() < corral_leak::DEFAULT_BUDGET);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guards_made_inside_tracked_tasks_on_one_runtime_see_their_own_trees() {
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let test = |leak: bool| {
+        let barrier = barrier.clone();
+        Builder::new().name("test-body").spawn(async move {
+            let guard = LeakGuard::builder()
+                .budget(Duration::from_millis(30))
+                .build();
+            barrier.wait().await; // both guards exist before either spawns
+            let parent = Builder::new().name("parent").spawn(async move {
+                if leak {
+                    Builder::new().name("nested-leak").spawn(pending::<()>());
+                }
+            });
+            parent.await.unwrap();
+            let report = guard.check().await;
+            barrier.wait().await; // both checks done while both guards are alive
+            report
+        })
+    };
+    let (leaky, clean) = (test(true), test(false));
+    let (leaky, clean) = (leaky.await.unwrap(), clean.await.unwrap());
+    assert_eq!(leaked_names(&leaky), ["nested-leak"]);
+    assert!(clean.is_clean(), "{clean}");
 }

@@ -34,6 +34,7 @@ const UNASSIGNED: usize = usize::MAX;
 thread_local! {
     static CURRENT: Cell<Ctx> = const { Cell::new(Ctx::NONE) };
     static SHARD: Cell<usize> = const { Cell::new(UNASSIGNED) };
+    static RUNTIME: Cell<Option<(tokio::task::Id, tokio::runtime::Id)>> = const { Cell::new(None) };
 }
 
 /// Hands shard indices to threads round-robin.
@@ -52,6 +53,38 @@ pub(crate) fn set_tree(tree: u32) -> u32 {
         ctx.tree = tree;
         c.set(ctx);
         prev
+    })
+}
+
+/// The id of the runtime `tokio::spawn` would spawn on from here.
+///
+/// `Handle::current()` clones the runtime's `Arc`; two workers spawning at full speed
+/// make that one shared counter bounce between their caches (it tripled the cost of a
+/// spawn in `benches/corral_task.rs`, group `contention`). A tokio task never changes
+/// runtime, so the id is cached per thread for the tokio task being polled, and looked
+/// up again only when another task (or no task, as in `block_on`) spawns. (tokio hands
+/// out task ids from one process-wide counter, so an id never names tasks of two
+/// runtimes.)
+///
+/// The one case this gets wrong: code inside a task that enters another runtime
+/// (`Handle::enter`) and spawns there is recorded under its own task's runtime;
+/// `Builder::spawn_on` records such spawns exactly.
+///
+/// # Panics
+///
+/// Outside a runtime, as `tokio::spawn` does.
+#[track_caller]
+pub(crate) fn runtime_id() -> tokio::runtime::Id {
+    let Some(task) = tokio::task::try_id() else {
+        return tokio::runtime::Handle::current().id();
+    };
+    RUNTIME.with(|cache| match cache.get() {
+        Some((cached, runtime)) if cached == task => runtime,
+        _ => {
+            let runtime = tokio::runtime::Handle::current().id();
+            cache.set(Some((task, runtime)));
+            runtime
+        }
     })
 }
 

@@ -82,6 +82,11 @@ impl TaskInfo {
     }
 
     /// The runtime the task was spawned on.
+    ///
+    /// One caveat: code inside a task that enters another runtime
+    /// (`Handle::enter`) and calls [`spawn`](crate::spawn) there is recorded under
+    /// the spawning task's runtime; [`Builder::spawn_on`](crate::Builder::spawn_on)
+    /// records such spawns exactly.
     pub fn runtime(&self) -> tokio::runtime::Id {
         self.runtime
     }
@@ -219,7 +224,7 @@ pub fn snapshot() -> Snapshot {
             location: e.location,
             parent: e.parent.map(TaskId),
             runtime: e.runtime,
-            spawned_at: e.spawned_at,
+            spawned_at: reg.instant(e.spawned_at),
             taken_at,
             tree: e.tree,
         });

@@ -98,8 +98,8 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let handle = Handle::current();
-        self.spawn_on(future, &handle)
+        let tracked = self.register(future, context::runtime_id(), Location::caller());
+        tokio::spawn(tracked)
     }
 
     /// Spawns `future` on the runtime behind `handle` as a tracked task, as
@@ -146,8 +146,7 @@ impl Builder {
     /// ```
     #[track_caller]
     pub fn track<F: Future>(self, future: F) -> Tracked<F> {
-        let runtime = Handle::current().id();
-        self.register(future, runtime, Location::caller())
+        self.register(future, context::runtime_id(), Location::caller())
     }
 
     #[inline]
@@ -163,7 +162,7 @@ impl Builder {
             location,
             parent: ctx.task,
             runtime,
-            spawned_at: Instant::now(),
+            spawned_at: registry().stamp(Instant::now()),
             tree: ctx.tree,
         };
         let key = registry().insert(context::shard(), entry);

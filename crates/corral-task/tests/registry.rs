@@ -283,3 +283,44 @@ fn tracking_adds_sixteen_bytes_to_a_future() {
     let tracked = Builder::new().track(async { 1u64 });
     assert!(std::mem::size_of_val(&tracked) <= plain.next_multiple_of(8) + 16);
 }
+
+#[test]
+fn runtime_is_right_when_one_thread_drives_several_runtimes() {
+    let (a, b) = (
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+    );
+    for _ in 0..2 {
+        for rt in [&a, &b] {
+            rt.block_on(async {
+                // From block_on, then from inside a plain task and a tracked one.
+                let direct = corral_task::spawn(pending::<()>());
+                // (The handles come back in a tuple: returning a bare future from
+                // an async block is what clippy's async_yields_async flags.)
+                let (nested,) = tokio::spawn(async { (corral_task::spawn(pending::<()>()),) })
+                    .await
+                    .unwrap();
+                let (tracked,) =
+                    corral_task::spawn(async { (corral_task::spawn(pending::<()>()),) })
+                        .await
+                        .unwrap();
+                assert_eq!(mine().len(), 3, "all three recorded under this runtime");
+                for h in [direct, nested, tracked] {
+                    h.abort();
+                    assert!(h.await.unwrap_err().is_cancelled());
+                }
+                assert!(mine().is_empty());
+            });
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "must be called from the context of a Tokio 1.x runtime")]
+fn spawn_outside_a_runtime_panics_like_tokio() {
+    drop(corral_task::spawn(async {}));
+}

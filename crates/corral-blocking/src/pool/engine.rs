@@ -143,11 +143,11 @@ impl Shared {
     /// the space-waiter queue, if it has one: a job may take queue space only when no
     /// earlier waiter is ahead of it.
     pub(crate) fn admit(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         waiter: Option<u64>,
         make: &mut dyn FnMut() -> Task,
     ) -> Admit {
-        let mut st = self.lock();
+        let mut st = this.lock();
         if st.closed {
             return Admit::Closed;
         }
@@ -161,22 +161,22 @@ impl Shared {
         if st.num_idle > 0 {
             st.num_idle -= 1;
             st.num_notify += 1;
-            self.work.notify_one();
-        } else if st.threads_alive < self.config.max_threads {
-            if let Err(err) = self.spawn_worker(&mut st) {
+            this.work.notify_one();
+        } else if st.threads_alive < this.config.max_threads {
+            if let Err(err) = Self::spawn_worker(this, &mut st) {
                 if st.threads_alive == 0 {
                     st.rejected += 1;
                     return Admit::Spawn(err);
                 }
                 // Live threads will get to it: fall back to queueing.
                 let unassigned = st.queue.len().saturating_sub(st.num_notify + st.starting);
-                if unassigned >= self.config.queue_capacity {
+                if unassigned >= this.config.queue_capacity {
                     return Admit::Full;
                 }
             }
         } else {
             let unassigned = st.queue.len().saturating_sub(st.num_notify + st.starting);
-            if unassigned >= self.config.queue_capacity {
+            if unassigned >= this.config.queue_capacity {
                 return Admit::Full;
             }
         }
@@ -187,7 +187,7 @@ impl Shared {
             st.remove_space_waiter(waiter);
         }
         // There may be room for the next waiter too.
-        let next = self
+        let next = this
             .space_available(&st)
             .then(|| st.front_waker())
             .flatten();
@@ -316,17 +316,17 @@ impl Shared {
     }
 
     /// Takes a slot and spawns a thread for it. Called with the lock held.
-    fn spawn_worker(self: &Arc<Self>, st: &mut State) -> std::io::Result<()> {
-        let name = format!("{}-{}", self.config.name, st.next_thread);
+    fn spawn_worker(this: &Arc<Self>, st: &mut State) -> std::io::Result<()> {
+        let name = format!("{}-{}", this.config.name, st.next_thread);
         st.next_thread += 1;
         st.threads_alive += 1;
         st.starting += 1;
         // Registered before the thread exists, so a shutdown racing with the spawn
         // still lists it as a stray until it exits.
-        self.record.thread_started(name.clone());
-        let shared = Arc::clone(self);
+        this.record.thread_started(name.clone());
+        let shared = Arc::clone(this);
         let thread_name = name.clone();
-        match spawn_thread(name.clone(), self.config.stack_size, move || {
+        match spawn_thread(name.clone(), this.config.stack_size, move || {
             shared.worker(&thread_name)
         }) {
             Ok(()) => {
@@ -336,7 +336,7 @@ impl Shared {
             Err(err) => {
                 st.threads_alive -= 1;
                 st.starting -= 1;
-                self.record.thread_exited(&name);
+                this.record.thread_exited(&name);
                 Err(err)
             }
         }

@@ -67,7 +67,7 @@ where
         let shared = Arc::clone(&this.shared);
         let mut f = Some(f);
         let mut cell = None;
-        let admit = shared.admit(this.waiter, &mut || {
+        let admit = Shared::admit(&shared, this.waiter, &mut || {
             let (task, c) = package(&shared, f.take().expect("admission builds the task once"));
             cell = Some(c);
             task

@@ -134,3 +134,40 @@ impl<R> Drop for Completer<R> {
         }
     }
 }
+
+#[cfg(all(test, corral_loom))]
+mod loom_models {
+    use super::*;
+
+    /// A caller abandoning its job races with the job completing: the abandoned count
+    /// is incremented and decremented at most once each, and ends at zero.
+    #[test]
+    fn abandon_races_with_completion() {
+        loom::model(|| {
+            let abandoned = Arc::new(AtomicUsize::new(0));
+            let cell: Arc<Cell<u32>> = Cell::new();
+            let completer = Completer::new(Arc::clone(&cell), Arc::clone(&abandoned));
+            let worker = loom::thread::spawn(move || completer.run(|| 5));
+            cell.abandon(&abandoned);
+            worker.join().unwrap();
+            assert_eq!(abandoned.load(Ordering::SeqCst), 0);
+        });
+    }
+
+    /// A completer dropped unrun (pool shut down) tells the caller `Closed`.
+    #[test]
+    fn a_dropped_completer_reports_closed() {
+        loom::model(|| {
+            let abandoned = Arc::new(AtomicUsize::new(0));
+            let cell: Arc<Cell<u32>> = Cell::new();
+            let completer = Completer::new(Arc::clone(&cell), Arc::clone(&abandoned));
+            loom::thread::spawn(move || drop(completer)).join().unwrap();
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(matches!(
+                cell.poll_take(&mut cx),
+                Poll::Ready(Outcome::Closed)
+            ));
+        });
+    }
+}

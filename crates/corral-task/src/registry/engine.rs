@@ -35,7 +35,9 @@ pub(crate) struct Entry {
     pub(crate) location: &'static Location<'static>,
     pub(crate) parent: Option<NonZeroU64>,
     pub(crate) runtime: tokio::runtime::Id,
-    pub(crate) spawned_at: Instant,
+    /// Nanoseconds from [`Registry::epoch`] to the spawn (8 bytes instead of an
+    /// `Instant`'s 16, so a slot fits one cache line).
+    pub(crate) spawned_at: u64,
     pub(crate) tree: u32,
 }
 
@@ -75,6 +77,7 @@ struct Shard {
 pub(crate) struct Registry {
     shards: Box<[Shard]>,
     shard_bits: u32,
+    epoch: Instant,
 }
 
 impl Registry {
@@ -93,7 +96,21 @@ impl Registry {
                 }),
             })
             .collect();
-        Self { shards, shard_bits }
+        Self {
+            shards,
+            shard_bits,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// `now` as stored in [`Entry::spawned_at`].
+    pub(crate) fn stamp(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant a stamp stands for.
+    pub(crate) fn instant(&self, stamp: u64) -> Instant {
+        self.epoch + std::time::Duration::from_nanos(stamp)
     }
 
     /// Stores `entry` in shard `shard % shard_count` and returns its key.
@@ -127,16 +144,21 @@ impl Registry {
         let shard = (key.id.get() & ((1 << self.shard_bits) - 1)) as usize;
         let mut slab = self.shards[shard].slab.lock();
         let next = slab.free_head;
-        let old = std::mem::replace(&mut slab.slots[key.slot as usize], Slot::Vacant { next });
-        debug_assert!(
-            matches!(old, Slot::Occupied { id, .. } if id == key.id),
-            "a key names its own occupied slot"
-        );
+        let slot = &mut slab.slots[key.slot as usize];
+        // Take the name out rather than moving the whole entry: only the name owns
+        // anything, and it is dropped after the lock is released.
+        let name = match slot {
+            Slot::Occupied { id, entry } => {
+                debug_assert_eq!(*id, key.id, "a key names its own occupied slot");
+                entry.name.take()
+            }
+            Slot::Vacant { .. } => None,
+        };
+        *slot = Slot::Vacant { next };
         slab.free_head = key.slot;
         slab.len -= 1;
-        // The entry (and its name) is dropped after the lock is released.
         drop(slab);
-        drop(old);
+        drop(name);
     }
 
     /// Calls `f` for every live entry, shard by shard.
@@ -170,9 +192,22 @@ mod tests {
             location: Location::caller(),
             parent: None,
             runtime: rt.handle().id(),
-            spawned_at: Instant::now(),
+            spawned_at: 0,
             tree,
         }
+    }
+
+    #[test]
+    fn a_slot_fits_one_cache_line() {
+        assert!(std::mem::size_of::<Slot>() <= 64);
+    }
+
+    #[test]
+    fn stamps_round_trip() {
+        let reg = Registry::new(1);
+        let now = Instant::now();
+        let back = reg.instant(reg.stamp(now));
+        assert!(back <= now && now.duration_since(back) < std::time::Duration::from_micros(1));
     }
 
     #[test]
@@ -223,7 +258,7 @@ mod loom_models {
             location: Location::caller(),
             parent: None,
             runtime: runtime_id(),
-            spawned_at: Instant::now(),
+            spawned_at: 0,
             tree,
         }
     }
