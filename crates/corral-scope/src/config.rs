@@ -1,0 +1,172 @@
+//! `ScopeBuilder` / `ScopeConfig`: a scope with a deadline or a concurrency limit.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::context::Core;
+use crate::error::BuildError;
+use crate::handle::Scope;
+use crate::scope::ScopeFuture;
+
+/// The largest concurrency limit a scope supports.
+pub const MAX_LIMIT: u64 = corral_semaphore::Semaphore::MAX_PERMITS;
+
+/// Builds a [`ScopeConfig`]; validated by [`ScopeBuilder::build`].
+///
+/// ```
+/// use std::time::Duration;
+/// let config = corral_scope::ScopeConfig::builder()
+///     .limit(8)
+///     .timeout(Duration::from_secs(2))
+///     .build()
+///     .expect("valid scope config");
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ScopeBuilder {
+    limit: Option<u64>,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    name: Option<String>,
+}
+
+impl ScopeBuilder {
+    /// A builder for an unlimited scope with no deadline of its own.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most `limit` children run at once; `spawn` waits for a slot (FIFO) and
+    /// `try_spawn` refuses with `Full` at the limit.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The scope's deadline is `timeout` after the scope is created (the call to
+    /// [`ScopeConfig::scope`]), or its parent's if that is sooner.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// An absolute deadline (combined with a timeout, the sooner wins; with the
+    /// parent's, the sooner wins).
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Names every child of the scope in the tracked-task registry (snapshots, the
+    /// census, leak reports). The name is shared by the children, not copied.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroLimit`] for a limit of 0; [`BuildError::LimitTooLarge`] above
+    /// [`MAX_LIMIT`].
+    pub fn build(self) -> Result<ScopeConfig, BuildError> {
+        match self.limit {
+            Some(0) => return Err(BuildError::ZeroLimit),
+            Some(limit) if limit > MAX_LIMIT => {
+                return Err(BuildError::LimitTooLarge {
+                    limit,
+                    max: MAX_LIMIT,
+                })
+            }
+            _ => {}
+        }
+        Ok(ScopeConfig {
+            limit: self.limit,
+            timeout: self.timeout,
+            deadline: self.deadline,
+            named: self.name.map(|name| corral_task::Builder::new().name(name)),
+        })
+    }
+}
+
+/// A validated scope configuration: build it once (say, at startup), start any number
+/// of scopes from it with [`ScopeConfig::scope`]. `Default` is an unlimited scope with
+/// no deadline of its own, the same as [`scope`](crate::scope).
+#[derive(Debug, Clone, Default)]
+pub struct ScopeConfig {
+    limit: Option<u64>,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    named: Option<corral_task::Builder>,
+}
+
+impl ScopeConfig {
+    /// Starts a [`ScopeBuilder`].
+    pub fn builder() -> ScopeBuilder {
+        ScopeBuilder::new()
+    }
+
+    /// The concurrency limit, if any.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Starts a scope with this configuration; see [`scope`](crate::scope).
+    ///
+    /// The deadline is fixed here: `min(parent's, self.deadline, now + self.timeout)`.
+    /// Reaching it cancels the group (body and children) and the scope yields
+    /// [`ScopeError::DeadlineExceeded`](crate::ScopeError::DeadlineExceeded) once the
+    /// children are down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corral_scope::{ScopeConfig, ScopeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let config = ScopeConfig::builder()
+    ///     .timeout(Duration::from_millis(50))
+    ///     .build()
+    ///     .expect("valid");
+    /// let out = config
+    ///     .scope(|s| async move {
+    ///         s.spawn(async {
+    ///             tokio::time::sleep(Duration::from_secs(10)).await;
+    ///             Ok::<_, std::io::Error>(())
+    ///         })
+    ///         .await
+    ///         .expect("open");
+    ///         Ok(())
+    ///     })
+    ///     .await;
+    /// assert!(matches!(out, Err(ScopeError::DeadlineExceeded)));
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`scope`](crate::scope): dropping the future aborts every child at once.
+    ///
+    /// # Panics
+    ///
+    /// Resumes a child's panic in the owner once the group is down.
+    pub fn scope<F, Fut, R, E>(&self, body: F) -> ScopeFuture<Fut, R, E>
+    where
+        F: FnOnce(Scope<E>) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+        E: Send + 'static,
+    {
+        let from_timeout = self
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let own = match (self.deadline, from_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        ScopeFuture::new(Core::new(own, self.limit, self.named.clone()), body)
+    }
+}

@@ -1,0 +1,156 @@
+//! A scope's shared core: the group engine plus what children inherit (token, deadline)
+//! and the admission limit; and the (hand-rolled) task-local through which nested
+//! scopes find it.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::task::Waker;
+
+use corral_semaphore::{OwnedPermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::child::{Child, ChildHandle};
+use crate::group::{Group, Payload, Reason};
+
+thread_local! {
+    /// The scope whose body or child is being polled on this thread.
+    ///
+    /// A hand-rolled task-local: [`enter`] moves the poller's `Arc` in for the duration
+    /// of one poll and back out after (also on unwind), so entering costs no reference
+    /// count traffic, which matters once per child.
+    static CURRENT: RefCell<Option<Arc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Runs `poll` with the core in `slot` as the current scope; `slot` is empty during the
+/// call and holds the core again when it returns or unwinds.
+pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, poll: impl FnOnce() -> R) -> R {
+    struct Restore<'a> {
+        slot: &'a mut Option<Arc<Core>>,
+        prev: Option<Arc<Core>>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            *self.slot = CURRENT.with(|c| c.replace(self.prev.take()));
+        }
+    }
+    let prev = CURRENT.with(|c| c.replace(slot.take()));
+    let _restore = Restore { slot, prev };
+    poll()
+}
+
+/// Reads the current scope, if any.
+fn with_current<R>(read: impl FnOnce(&Core) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| c.borrow().as_deref().map(read))
+        .ok()
+        .flatten()
+}
+
+/// Shared by the owner, every `Scope` handle and every child.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) group: Group<Waker>,
+    pub(crate) token: CancellationToken,
+    pub(crate) deadline: Option<Instant>,
+    /// Admission slots; `None` means unlimited.
+    pub(crate) limit: Option<Arc<Semaphore>>,
+    /// Spawns named children; `None` spawns them unnamed.
+    pub(crate) named: Option<corral_task::Builder>,
+}
+
+impl Core {
+    /// A core for a new scope, nested under the current one if there is one.
+    pub(crate) fn new(
+        own_deadline: Option<Instant>,
+        limit: Option<u64>,
+        named: Option<corral_task::Builder>,
+    ) -> Arc<Self> {
+        let parent = with_current(|p| (p.deadline, p.token.child_token()));
+        let (deadline, token) = match parent {
+            Some((parent_deadline, token)) => (min_deadline(parent_deadline, own_deadline), token),
+            None => (own_deadline, CancellationToken::new()),
+        };
+        Arc::new(Core {
+            group: Group::new(),
+            token,
+            deadline,
+            limit: limit.map(|n| Arc::new(Semaphore::new(n))),
+            named,
+        })
+    }
+
+    /// Cancels the group: token, limit and every child.
+    pub(crate) fn cancel(&self, reason: Reason, payload: Option<Payload>) {
+        if self.group.cancel(reason, payload) {
+            self.after_cancel();
+        }
+    }
+
+    /// The owner is gone.
+    pub(crate) fn abandon(&self) {
+        self.group.abandon();
+        self.after_cancel();
+    }
+
+    /// Whether this is the scope whose body or child is being polled on this thread.
+    pub(crate) fn is_current(&self) -> bool {
+        with_current(|c| std::ptr::eq(c, self)).unwrap_or(false)
+    }
+
+    /// The scope is over: nothing may wait on it any more.
+    pub(crate) fn after_cancel(&self) {
+        self.token.cancel();
+        if let Some(limit) = &self.limit {
+            limit.close();
+        }
+    }
+
+    /// Admits and spawns `future` as a child, or hands it back if the group is closed
+    /// or cancelled.
+    #[track_caller]
+    pub(crate) fn spawn_child<F, T, E>(
+        self: &Arc<Self>,
+        future: F,
+        permit: Option<OwnedPermit>,
+    ) -> Result<ChildHandle<T>, F>
+    where
+        F: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        if !self.group.try_admit() {
+            return Err(future);
+        }
+        let child = Child::new(future, self.clone(), permit);
+        let join = match &self.named {
+            None => corral_task::spawn(child),
+            Some(builder) => builder.clone().spawn(child),
+        };
+        Ok(ChildHandle::new(join))
+    }
+}
+
+fn min_deadline(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The deadline of the scope this code runs in (its body or one of its children),
+/// already the minimum of every enclosing scope's deadline; `None` outside any scope
+/// or when no enclosing scope has one.
+///
+/// Use it to hand the deadline to code that takes one (a client timeout, a lock wait).
+/// Only tasks a scope spawned see it: a plain `tokio::spawn` or `spawn_blocking` from
+/// inside a scope starts outside it.
+pub fn current_deadline() -> Option<Instant> {
+    with_current(|c| c.deadline).flatten()
+}
+
+/// The cancellation token of the scope this code runs in (its body or one of its
+/// children); `None` outside any scope. Same token as [`Scope::token`](crate::Scope::token).
+pub fn current_token() -> Option<CancellationToken> {
+    with_current(|c| c.token.clone())
+}

@@ -1,0 +1,390 @@
+//! The group engine: who is live, who to wake when the group is cancelled, who to wake
+//! when the last child is gone, and why the group stopped.
+//!
+//! Cancelling a child means waking it: a child checks `CANCELLED` at the top of every
+//! poll and, if set, drops its future and finishes. A child that finishes in its first
+//! poll (the common, cheap case) never touches the lock; one that returns `Pending`
+//! registers its task's waker once, and deregisters when it is dropped.
+//!
+//! # Invariants
+//!
+//! - An admitted child that returned `Pending` is either registered (and woken by the
+//!   first cancel), or learns from [`Group::register`] that the group is cancelled:
+//!   `CANCELLED` is set and read under the lock, so no pending child sleeps through a
+//!   cancel.
+//! - `wakers` holds one entry per registered child that has not been dropped yet.
+//! - The first cause of cancellation is kept in `reason`; the first error and the first
+//!   panic payload are kept, later ones are dropped.
+//!
+//! # Lock order
+//!
+//! One lock (`inner`). Nothing is woken while it is held: wakers are taken out first, so
+//! a wake that runs code cannot re-enter it.
+
+mod state;
+
+use std::any::Any;
+use std::mem;
+use std::task::Waker;
+
+use self::state::State;
+use crate::sync::Mutex;
+
+/// A type-erased error or panic payload.
+pub(crate) type Payload = Box<dyn Any + Send>;
+
+/// What the group can do with a pending child: wake its task (a fake in models).
+pub(crate) trait Notify {
+    fn notify(&self);
+}
+
+impl Notify for Waker {
+    fn notify(&self) {
+        self.wake_by_ref();
+    }
+}
+
+/// Why a group stopped before its body and children finished on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// A child (or the body) returned an error.
+    Failed,
+    /// A child panicked.
+    Panicked,
+    /// The deadline passed.
+    Deadline,
+    /// The owner dropped the scope.
+    Dropped,
+}
+
+/// What the owner learns when the group is over.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) reason: Option<Reason>,
+    pub(crate) error: Option<Payload>,
+    pub(crate) panic: Option<Payload>,
+}
+
+#[derive(Debug)]
+struct Inner<H> {
+    /// Registered pending children; `None` marks a free slot listed in `free`.
+    wakers: Vec<Option<H>>,
+    free: Vec<usize>,
+    owner: Option<Waker>,
+    outcome: Outcome,
+}
+
+/// Keeps its content on its own cache lines.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// A task group's join and cancel state.
+#[derive(Debug)]
+pub(crate) struct Group<H> {
+    /// Touched by every child as it is admitted and as it finishes.
+    state: State,
+    /// Touched by pending children and the owner; padded off the state word's line.
+    inner: Padded<Mutex<Inner<H>>>,
+}
+
+impl<H: Notify> Group<H> {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: State::new(),
+            inner: Padded(Mutex::new(Inner {
+                wakers: Vec::new(),
+                free: Vec::new(),
+                owner: None,
+                outcome: Outcome::default(),
+            })),
+        }
+    }
+
+    /// Admits one child; `false` if the group is closed or cancelled. An admitted child
+    /// must be followed by exactly one [`Group::complete`], when its future is dropped.
+    pub(crate) fn try_admit(&self) -> bool {
+        self.state.try_admit()
+    }
+
+    /// Registers a pending child's waker for the cancel. Returns its key, or `None` if
+    /// the group is already cancelled (the child must stop now).
+    pub(crate) fn register(&self, waker: H) -> Option<usize> {
+        let mut inner = self.inner.0.lock();
+        if self.state.is_cancelled() {
+            return None;
+        }
+        Some(match inner.free.pop() {
+            Some(key) => {
+                inner.wakers[key] = Some(waker);
+                key
+            }
+            None => {
+                inner.wakers.push(Some(waker));
+                inner.wakers.len() - 1
+            }
+        })
+    }
+
+    /// Removes a registration made by [`Group::register`].
+    pub(crate) fn deregister(&self, key: usize) {
+        let mut inner = self.inner.0.lock();
+        // After a cancel the list was drained: the key is stale, nothing to remove.
+        if let Some(slot) = inner.wakers.get_mut(key) {
+            if slot.take().is_some() {
+                inner.free.push(key);
+            }
+        }
+    }
+
+    /// An admitted child's future was dropped (finished, cancelled, or never polled).
+    pub(crate) fn complete(&self) {
+        if self.state.complete() {
+            let waker = self.inner.0.lock().owner.clone();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Cancels the group for `reason`, keeping `payload` if it is the first of its kind.
+    /// Wakes every registered child (each then drops its future) and the owner. Returns
+    /// `true` for the call that cancelled the group.
+    pub(crate) fn cancel(&self, reason: Reason, payload: Option<Payload>) -> bool {
+        let mut inner = self.inner.0.lock();
+        let outcome = &mut inner.outcome;
+        match reason {
+            Reason::Panicked if outcome.panic.is_none() => outcome.panic = payload,
+            Reason::Failed if outcome.reason.is_none() => outcome.error = payload,
+            _ => {}
+        }
+        outcome.reason.get_or_insert(reason);
+        let first = self.state.cancel();
+        let wakers = if first {
+            inner.free.clear();
+            mem::take(&mut inner.wakers)
+        } else {
+            Vec::new()
+        };
+        let owner = inner.owner.clone();
+        drop(inner);
+        for waker in wakers.iter().flatten() {
+            waker.notify();
+        }
+        if let Some(owner) = owner {
+            owner.wake();
+        }
+        first
+    }
+
+    /// The owner is gone: no more children, and every pending one is woken to stop now.
+    /// Returns `true` if this call cancelled the group.
+    pub(crate) fn abandon(&self) -> bool {
+        let mut inner = self.inner.0.lock();
+        inner.outcome.reason.get_or_insert(Reason::Dropped);
+        let first = self.state.abandon();
+        inner.free.clear();
+        let wakers = mem::take(&mut inner.wakers);
+        inner.owner = None;
+        drop(inner);
+        for waker in wakers.iter().flatten() {
+            waker.notify();
+        }
+        first
+    }
+
+    /// Stores the owner's waker for the next cancel or last completion.
+    pub(crate) fn set_owner(&self, waker: &Waker) {
+        let mut inner = self.inner.0.lock();
+        match &inner.owner {
+            Some(old) if old.will_wake(waker) => {}
+            _ => inner.owner = Some(waker.clone()),
+        }
+    }
+
+    /// The owner's body is over; call after [`Group::set_owner`].
+    pub(crate) fn wait(&self) {
+        self.state.wait();
+    }
+
+    /// Closes the group if no child is live. On success, returns the outcome.
+    pub(crate) fn try_finish(&self) -> Option<Outcome> {
+        if !self.state.try_close() {
+            return None;
+        }
+        let mut inner = self.inner.0.lock();
+        inner.owner = None;
+        inner.free.clear();
+        let wakers = mem::take(&mut inner.wakers);
+        let outcome = mem::take(&mut inner.outcome);
+        drop(inner);
+        drop(wakers);
+        Some(outcome)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.state.is_cancelled()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.is_closed()
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.state.live()
+    }
+}
+
+#[cfg(all(test, corral_loom))]
+mod loom_models {
+    //! The group's join and cancel state under every interleaving loom finds.
+
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    use loom::sync::atomic::{AtomicBool, AtomicUsize};
+    use loom::thread;
+
+    use super::{Group, Notify, Reason};
+    use crate::sync::Ordering;
+
+    /// A pending child's waker stand-in that records being woken.
+    #[derive(Clone)]
+    struct Fake(Arc<AtomicBool>);
+
+    impl Notify for Fake {
+        fn notify(&self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    struct Flag(AtomicUsize);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A child that goes pending concurrently with the first cancel is woken, or told
+    /// at registration to stop: it never sleeps through the cancel.
+    #[test]
+    fn pending_child_never_sleeps_through_cancel() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            assert!(group.try_admit());
+            let woken = Arc::new(AtomicBool::new(false));
+            let child = {
+                let (group, woken) = (group.clone(), woken.clone());
+                thread::spawn(move || {
+                    // The child's poll: check, poll its future (pending), register.
+                    if group.is_cancelled() {
+                        return true;
+                    }
+                    group.register(Fake(woken)).is_none()
+                })
+            };
+            assert!(group.cancel(Reason::Failed, None));
+            let stopped_itself = child.join().expect("child");
+            assert!(stopped_itself || woken.load(Ordering::SeqCst));
+            assert!(group.is_cancelled());
+        });
+    }
+
+    /// Register and deregister from two children never lose or cross entries.
+    #[test]
+    fn registrations_are_independent() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            let flags: Vec<_> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
+            let first = group.register(Fake(flags[0].clone())).expect("open");
+            let other = {
+                let (group, flag) = (group.clone(), flags[1].clone());
+                thread::spawn(move || group.register(Fake(flag)).expect("open"))
+            };
+            group.deregister(first);
+            let second = other.join().expect("child");
+            group.cancel(Reason::Deadline, None);
+            assert!(!flags[0].load(Ordering::SeqCst), "deregistered child woken");
+            assert!(
+                flags[1].load(Ordering::SeqCst),
+                "registered child not woken"
+            );
+            group.deregister(second);
+        });
+    }
+
+    /// The owner waiting for the last child is woken, or sees it gone: no lost wakeup.
+    #[test]
+    fn last_completion_wakes_the_waiting_owner() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            assert!(group.try_admit());
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || group.complete())
+            };
+            let flag = Arc::new(Flag(AtomicUsize::new(0)));
+            let waker = Waker::from(flag.clone());
+            group.set_owner(&waker);
+            group.wait();
+            let finished_first = group.try_finish().is_some();
+            child.join().expect("child");
+            if !finished_first {
+                assert_eq!(flag.0.load(Ordering::SeqCst), 1, "owner never woken");
+                assert!(group.try_finish().is_some());
+            }
+        });
+    }
+
+    /// A late spawner (an escaped handle) racing the owner's close is either admitted
+    /// (and the owner waits for it) or refused: never admitted into a closed group.
+    #[test]
+    fn close_and_late_admission_exclude_each_other() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            let spawner = {
+                let group = group.clone();
+                thread::spawn(move || group.try_admit())
+            };
+            let flag = Arc::new(Flag(AtomicUsize::new(0)));
+            group.set_owner(&Waker::from(flag.clone()));
+            group.wait();
+            let closed = group.try_finish().is_some();
+            let admitted = spawner.join().expect("spawner");
+            if closed && admitted {
+                panic!("admitted into a closed group");
+            }
+            if admitted {
+                assert_eq!(group.live(), 1);
+                group.complete();
+                assert_eq!(flag.0.load(Ordering::SeqCst), 1);
+                assert!(group.try_finish().is_some());
+            }
+            assert!(!group.try_admit());
+        });
+    }
+
+    /// The owner's drop racing a child's failure: the registered child is woken by
+    /// whichever comes first, and the group ends cancelled and closed.
+    #[test]
+    fn abandon_races_failure() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            let aborted = Arc::new(AtomicBool::new(false));
+            assert!(group.try_admit());
+            group.register(Fake(aborted.clone())).expect("open");
+            let failing = {
+                let group = group.clone();
+                thread::spawn(move || {
+                    group.cancel(Reason::Failed, Some(Box::new(7u32)));
+                })
+            };
+            group.abandon();
+            failing.join().expect("child");
+            assert!(aborted.load(Ordering::SeqCst));
+            assert!(group.is_cancelled() && group.is_closed());
+            assert!(!group.try_admit());
+        });
+    }
+}

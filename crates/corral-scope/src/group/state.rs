@@ -1,0 +1,125 @@
+//! The group's packed state word: live-children count plus three flags.
+//!
+//! # Invariants
+//!
+//! - `live` counts children that were admitted and whose future has not been dropped yet.
+//!   It is raised only by [`State::try_admit`], which refuses once `CLOSED` or
+//!   `CANCELLED` is set, and lowered once per admitted child by [`State::complete`].
+//! - `CLOSED` is set only while `live == 0` ([`State::try_close`]) or by the owner's drop
+//!   ([`State::abandon`], which also sets `CANCELLED`); once set it never clears, so no
+//!   child can be admitted after the group has finished.
+//! - `CANCELLED` never clears.
+//! - `WAITING` is set by the owner once its body is over, after it stored its waker; a
+//!   `complete` that takes `live` from 1 to 0 while `WAITING` is set must wake the owner.
+
+use crate::sync::{AtomicUsize, Ordering};
+
+/// No child may be admitted any more: the scope has finished or its owner is gone.
+const CLOSED: usize = 0b001;
+/// The group is cancelled (a child failed or panicked, the deadline passed, the owner
+/// was dropped); spawning is refused and the owner is winding down.
+const CANCELLED: usize = 0b010;
+/// The owner's body is over and its waker is stored: it waits for `live` to reach 0.
+const WAITING: usize = 0b100;
+/// One live child.
+const ONE: usize = 0b1000;
+const FLAGS: usize = ONE - 1;
+
+/// The packed state word.
+///
+/// | bits      | meaning                                   |
+/// |-----------|-------------------------------------------|
+/// | 0         | `CLOSED`                                  |
+/// | 1         | `CANCELLED`                               |
+/// | 2         | `WAITING`                                 |
+/// | 3..       | `live`: admitted children not yet dropped |
+///
+/// # Memory ordering
+///
+/// Every read-modify-write is `AcqRel` and every load `Acquire`: the word is touched
+/// once per spawn and once per child completion, so the stronger orderings cost nothing
+/// measurable, and they give the edges the owner relies on: a child's writes (its
+/// output, a recorded error or panic) happen before its `complete`, which happens before
+/// the owner's `try_close` that observes `live == 0`.
+#[derive(Debug)]
+pub(crate) struct State(AtomicUsize);
+
+impl State {
+    pub(crate) fn new() -> Self {
+        Self(AtomicUsize::new(0))
+    }
+
+    /// Admits one child, unless the group is closed or cancelled.
+    pub(crate) fn try_admit(&self) -> bool {
+        let mut cur = self.0.load(Ordering::Acquire);
+        loop {
+            if cur & (CLOSED | CANCELLED) != 0 {
+                return false;
+            }
+            match self
+                .0
+                .compare_exchange_weak(cur, cur + ONE, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// One admitted child is gone. Returns `true` when the owner must be woken.
+    pub(crate) fn complete(&self) -> bool {
+        let prev = self.0.fetch_sub(ONE, Ordering::AcqRel);
+        debug_assert!(prev >= ONE, "live-children count underflow");
+        prev & !FLAGS == ONE && prev & WAITING != 0
+    }
+
+    /// Sets `CANCELLED`; returns `true` for the call that set it.
+    pub(crate) fn cancel(&self) -> bool {
+        self.0.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED == 0
+    }
+
+    /// The owner's body is over: sets `WAITING`.
+    pub(crate) fn wait(&self) {
+        self.0.fetch_or(WAITING, Ordering::AcqRel);
+    }
+
+    /// Closes the group if no child is live; returns whether it is closed now.
+    pub(crate) fn try_close(&self) -> bool {
+        let mut cur = self.0.load(Ordering::Acquire);
+        loop {
+            if cur & CLOSED != 0 {
+                return true;
+            }
+            if cur & !FLAGS != 0 {
+                return false;
+            }
+            match self.0.compare_exchange_weak(
+                cur,
+                cur | CLOSED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// The owner is gone: closes and cancels at once, whatever is live.
+    /// Returns `true` if this call set `CANCELLED`.
+    pub(crate) fn abandon(&self) -> bool {
+        self.0.fetch_or(CLOSED | CANCELLED, Ordering::AcqRel) & CANCELLED == 0
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.0.load(Ordering::Acquire) / ONE
+    }
+}

@@ -1,0 +1,147 @@
+//! `Spawn`: the future returned by `Scope::spawn`, which waits for an admission slot.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use corral_semaphore::{AcquireOwned, TryAcquireError};
+
+use crate::child::ChildHandle;
+use crate::error::SpawnError;
+use crate::handle::Scope;
+
+/// Future returned by [`Scope::spawn`]: resolves to the child's handle once the child is
+/// admitted and running, or hands the future back if the scope is closed.
+///
+/// If a slot was free when `spawn` was called (always, in a scope without a limit), the
+/// child is already running and this future is ready at once. Otherwise it waits in
+/// FIFO order for a slot when awaited.
+///
+/// Called from the scope's own body or one of its children, it never resolves to
+/// [`SpawnError::Closed`]: a scope refuses children only once it is cancelled, and then
+/// its body and children are being stopped, so the future stays pending until its
+/// caller is dropped (its future is dropped with it, never detached). Only callers
+/// outside the group (a handle that escaped, a nested scope's body) see `Closed`.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping it while it waits drops the unstarted future and its place in
+/// line; no slot is taken. Dropping it once the child is running drops only the handle
+/// (the child stays in its group).
+#[must_use = "a child that had to wait for a slot is spawned only when this future is awaited"]
+pub struct Spawn<'a, F, T, E> {
+    scope: &'a Scope<E>,
+    state: State<F, T>,
+}
+
+enum State<F, T> {
+    /// Admitted (or refused) at the call.
+    Done(Option<Result<ChildHandle<T>, SpawnError<F>>>),
+    /// Waiting for a slot.
+    Waiting { future: F, acquire: AcquireOwned },
+    /// Refused inside its own cancelled group: pending until the caller is dropped.
+    Parked(
+        // Kept (not dropped early) so it goes with its caller, as documented.
+        #[allow(dead_code)] F,
+    ),
+}
+
+// `F` is only moved, never pinned: `Spawn` is `Unpin` whatever `F` is.
+impl<F, T, E> Unpin for Spawn<'_, F, T, E> {}
+
+impl<'a, F, T, E> Spawn<'a, F, T, E>
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Admits `future` now if a slot is free, else prepares to wait for one.
+    #[track_caller]
+    pub(crate) fn new(scope: &'a Scope<E>, future: F) -> Self {
+        let core = &scope.core;
+        let done = |result: Result<ChildHandle<T>, SpawnError<F>>| Spawn {
+            scope,
+            state: match result {
+                Err(SpawnError::Closed(future)) if core.is_current() => State::Parked(future),
+                result => State::Done(Some(result)),
+            },
+        };
+        let Some(limit) = &core.limit else {
+            return done(core.spawn_child(future, None).map_err(SpawnError::Closed));
+        };
+        if core.group.is_cancelled() {
+            return done(Err(SpawnError::Closed(future)));
+        }
+        match limit.try_acquire_owned(1) {
+            Ok(permit) => done(
+                core.spawn_child(future, Some(permit))
+                    .map_err(SpawnError::Closed),
+            ),
+            Err(TryAcquireError::NoPermits { .. }) => Spawn {
+                scope,
+                state: State::Waiting {
+                    future,
+                    acquire: limit.acquire_owned(1),
+                },
+            },
+            // A limit is at least 1, so one permit is never too large.
+            Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => {
+                done(Err(SpawnError::Closed(future)))
+            }
+        }
+    }
+}
+
+impl<F, T, E> Future for Spawn<'_, F, T, E>
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Output = Result<ChildHandle<T>, SpawnError<F>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let permit = match &mut this.state {
+            State::Done(result) => {
+                return Poll::Ready(result.take().expect("`Spawn` polled after completion"))
+            }
+            State::Parked(_) => return Poll::Pending,
+            State::Waiting { acquire, .. } => match Pin::new(acquire).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(permit) => permit.ok(),
+            },
+        };
+        let State::Waiting { future, .. } = std::mem::replace(&mut this.state, State::Done(None))
+        else {
+            unreachable!("state checked above");
+        };
+        let core = &this.scope.core;
+        let result = match permit {
+            // The semaphore is closed only when the group is cancelled or over.
+            None => Err(future),
+            Some(permit) => core.spawn_child(future, Some(permit)),
+        };
+        match result {
+            Ok(child) => Poll::Ready(Ok(child)),
+            Err(future) if core.is_current() => {
+                this.state = State::Parked(future);
+                Poll::Pending
+            }
+            Err(future) => Poll::Ready(Err(SpawnError::Closed(future))),
+        }
+    }
+}
+
+impl<F, T, E> fmt::Debug for Spawn<'_, F, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawn")
+            .field("scope", &self.scope)
+            .field(
+                "waiting_for_slot",
+                &matches!(self.state, State::Waiting { .. }),
+            )
+            .finish()
+    }
+}
