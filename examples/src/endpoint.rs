@@ -3,6 +3,7 @@
 //! a workload starves the runtime, this is the latency every other request sees.
 
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,8 @@ use tokio::sync::mpsc;
 #[must_use = "dropping the probe without stop() discards its latencies"]
 pub struct UnrelatedEndpoint {
     stop: std_mpsc::Sender<()>,
-    client: JoinHandle<Vec<Duration>>,
+    round_trips: Arc<Mutex<Vec<Duration>>>,
+    client: JoinHandle<()>,
 }
 
 impl UnrelatedEndpoint {
@@ -27,10 +29,11 @@ impl UnrelatedEndpoint {
             }
         });
         let (stop, stopped) = std_mpsc::channel();
+        let round_trips = Arc::new(Mutex::new(Vec::new()));
+        let trips = round_trips.clone();
         let client = std::thread::Builder::new()
             .name("endpoint-client".into())
             .spawn(move || {
-                let mut round_trips = Vec::new();
                 // Ping first, then look at the stop flag: every probe has at least one
                 // round trip, however early it is stopped.
                 loop {
@@ -39,23 +42,38 @@ impl UnrelatedEndpoint {
                     if pings.send(tx).is_err() || rx.recv().is_err() {
                         break;
                     }
-                    round_trips.push(start.elapsed());
+                    let trip = start.elapsed();
+                    trips.lock().unwrap_or_else(|e| e.into_inner()).push(trip);
                     if stopped.try_recv().is_ok() {
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 // Dropping `pings` ends the endpoint task.
-                round_trips
             })
             .expect("spawn endpoint client thread");
-        UnrelatedEndpoint { stop, client }
+        UnrelatedEndpoint {
+            stop,
+            round_trips,
+            client,
+        }
+    }
+
+    /// The 99th percentile round trip so far, while the probe goes on.
+    pub fn p99_so_far(&self) -> Duration {
+        let mut trips = self
+            .round_trips
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        crate::percentile(&mut trips, 0.99)
     }
 
     /// Stops the client (the endpoint task ends with it) and returns the round trips.
     pub fn stop(self) -> Vec<Duration> {
         let _ = self.stop.send(());
-        self.client.join().expect("endpoint client panicked")
+        self.client.join().expect("endpoint client panicked");
+        std::mem::take(&mut *self.round_trips.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Stops the probe and returns the 99th percentile round trip.

@@ -94,6 +94,15 @@ impl Sampler {
         }
     }
 
+    /// The peaks so far, while sampling goes on.
+    pub fn peek(&self) -> Peaks {
+        Peaks {
+            threads: self.threads.load(Ordering::Relaxed),
+            rss_bytes: self.rss.load(Ordering::Relaxed),
+            probe: self.probe.load(Ordering::Relaxed),
+        }
+    }
+
     /// Stops sampling (after one last sample) and returns the peaks.
     pub fn stop(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
@@ -130,6 +139,7 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 pub mod endpoint;
+pub mod shapes;
 pub mod tour;
 
 pub use endpoint::UnrelatedEndpoint;

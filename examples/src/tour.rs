@@ -1,11 +1,19 @@
 //! The tour's plumbing: every (shape, side) cell runs in a fresh child process, so one
-//! cell's threads and memory never inflate another's peaks. A cell prints one line,
-//! `CELL key=value ...`; the parent collects the lines and prints one table.
+//! cell's threads and memory never inflate another's peaks. A cell prints `CELL
+//! key=value ...` lines (the last one counts, so a cell that may hang prints its
+//! progress as it goes); the parent collects them, judges every corral row against its
+//! bounds and prints one table.
+//!
+//! [`main`] is the whole program: `cargo run --release --example tour` and the
+//! `examples/tests/tour.rs` test both call it, and it re-runs its own binary for each
+//! cell (`<exe> --cell <shape> <side> [--quick]`).
 
 use std::fmt::Write as _;
-use std::io::Read as _;
-use std::process::{Command, Stdio};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::shapes::{Shape, SHAPES};
 
 /// Which side of the comparison a cell runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +58,16 @@ pub struct Cell {
     pub left_alive: Option<u64>,
     /// Work refused at the door (and handed back or counted).
     pub rejected: Option<u64>,
-    /// Whether every unit of accepted work is accounted for.
+    /// Whether every unit of work is accounted for (done, refused or failed, counted).
     pub accounted: Option<bool>,
     /// Wall time of the workload.
     pub wall: Option<Duration>,
-    /// A short outcome in words ("DeadlineExceeded after 200 ms", "hung").
+    /// A spawn site a leak guard named (`file:line:col`), if one caught something.
+    pub caught: Option<String>,
+    /// Set by the parent (never printed by a child): the tour's safety timeout stopped
+    /// the child after this long.
+    pub stopped_after: Option<Duration>,
+    /// A short outcome in words ("200/200 DeadlineExceeded after 512 ms").
     pub outcome: String,
 }
 
@@ -71,11 +84,21 @@ impl Cell {
         put(&mut out, "threads", self.peak_threads);
         put(&mut out, "tasks", self.peak_tasks);
         put(&mut out, "rss", self.peak_rss);
-        put(&mut out, "p99_us", self.p99_unrelated.map(|d| d.as_micros()));
+        put(
+            &mut out,
+            "p99_us",
+            self.p99_unrelated.map(|d| d.as_micros()),
+        );
         put(&mut out, "left", self.left_alive);
         put(&mut out, "rejected", self.rejected);
         put(&mut out, "accounted", self.accounted);
         put(&mut out, "wall_ms", self.wall.map(|d| d.as_millis()));
+        // A spawn location has no spaces; keep it one token all the same.
+        put(
+            &mut out,
+            "caught",
+            self.caught.as_ref().map(|s| s.replace(' ', "_")),
+        );
         // The outcome is last and may contain spaces.
         let _ = write!(out, " outcome={}", self.outcome);
         out
@@ -88,7 +111,10 @@ impl Cell {
             Some((fields, outcome)) => (fields, outcome.to_string()),
             None => (rest, String::new()),
         };
-        let mut cell = Cell { outcome, ..Cell::default() };
+        let mut cell = Cell {
+            outcome,
+            ..Cell::default()
+        };
         for field in fields.split_whitespace() {
             let (key, value) = field.split_once('=')?;
             let num = || value.parse::<u64>().ok();
@@ -101,6 +127,7 @@ impl Cell {
                 "rejected" => cell.rejected = Some(num()?),
                 "accounted" => cell.accounted = Some(value.parse().ok()?),
                 "wall_ms" => cell.wall = Some(Duration::from_millis(num()?)),
+                "caught" => cell.caught = Some(value.to_string()),
                 _ => return None,
             }
         }
@@ -108,10 +135,11 @@ impl Cell {
     }
 }
 
-/// Runs `exe args...` as a child process and returns the `CELL` line it printed.
+/// Runs `exe args...` as a child process and returns the last `CELL` line it printed.
 ///
-/// The child is killed after `limit` (the tour's safety timeout): a cell that needs
-/// killing reports `None` for everything and the outcome `killed after ...`.
+/// The child is killed after `limit` (the tour's safety timeout). A killed child's
+/// cell is the last progress line it printed (or an empty cell), with
+/// [`Cell::stopped_after`] set and the outcome saying it was stopped.
 pub fn run_child(exe: &std::path::Path, args: &[&str], limit: Duration) -> Result<Cell, String> {
     let mut child = Command::new(exe)
         .args(args)
@@ -119,30 +147,59 @@ pub fn run_child(exe: &std::path::Path, args: &[&str], limit: Duration) -> Resul
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    // Read stdout as it comes, so progress lines survive a kill and a chatty child
+    // never blocks on a full pipe.
+    let stdout = child.stdout.take().ok_or("child has no stdout")?;
+    let reader = std::thread::Builder::new()
+        .name("cell-stdout".into())
+        .spawn(move || {
+            let mut last = None;
+            let mut text = String::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(cell) = Cell::parse_line(&line) {
+                    last = Some(cell);
+                } else {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+            (last, text)
+        })
+        .map_err(|e| e.to_string())?;
     let start = Instant::now();
-    loop {
+    let (status, stopped_after) = loop {
         match child.try_wait().map_err(|e| e.to_string())? {
-            Some(_) => break,
+            Some(status) => break (Some(status), None),
             None if start.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Ok(Cell {
-                    outcome: format!("killed after {} s", limit.as_secs()),
-                    ..Cell::default()
-                });
+                break (None, Some(start.elapsed()));
             }
-            None => std::thread::sleep(Duration::from_millis(20)),
+            None => std::thread::sleep(Duration::from_millis(10)),
         }
+    };
+    let (last, text) = reader.join().map_err(|_| "stdout reader panicked")?;
+    match (stopped_after, last) {
+        (Some(after), last) => {
+            let mut cell = last.unwrap_or_default();
+            let what = if cell.outcome.is_empty() {
+                "killed"
+            } else {
+                cell.outcome.as_str()
+            };
+            cell.outcome = format!(
+                "{what} after {:.1} s, stopped by the tour's safety timeout",
+                after.as_secs_f64()
+            );
+            cell.stopped_after = Some(after);
+            Ok(cell)
+        }
+        (None, Some(cell)) if status.is_some_and(|s| s.success()) => Ok(cell),
+        (None, _) => Err(format!(
+            "child {} exited with {status:?}; stdout was:\n{text}",
+            args.join(" ")
+        )),
     }
-    let mut stdout = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut stdout).map_err(|e| e.to_string())?;
-    }
-    stdout
-        .lines()
-        .rev()
-        .find_map(Cell::parse_line)
-        .ok_or_else(|| format!("child printed no CELL line; stdout was:\n{stdout}"))
 }
 
 fn cell_or_dash<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
@@ -158,25 +215,32 @@ pub struct Row {
     pub side: Side,
     /// What it measured.
     pub cell: Cell,
-    /// For corral rows: `Ok` if every bound held, else what broke.
-    pub verdict: Result<(), String>,
+    /// For corral rows: `Ok(the bounds it was held to)` or `Err(what broke)`; `None`
+    /// for tokio rows, which are not judged.
+    pub verdict: Option<Result<String, String>>,
 }
 
 /// Renders rows as a fixed-width table.
 pub fn render(rows: &[Row]) -> String {
     let header = [
-        "shape", "side", "threads", "live tasks", "peak RSS", "p99 other", "left alive",
-        "rejected", "wall", "outcome",
+        "shape",
+        "side",
+        "threads",
+        "live tasks",
+        "peak RSS",
+        "p99 other",
+        "left alive",
+        "rejected",
+        "accounted",
+        "wall",
+        "outcome",
     ];
     let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for row in rows {
         let c = &row.cell;
         let mut outcome = c.outcome.clone();
-        if let Some(false) = c.accounted {
-            outcome.push_str(" [NOT ACCOUNTED]");
-        }
-        if let Err(why) = &row.verdict {
-            outcome.push_str(&format!(" [BOUND BROKEN: {why}]"));
+        if let Some(Err(_)) = &row.verdict {
+            outcome.push_str(" [BOUND BROKEN]");
         }
         table.push(vec![
             row.shape.to_string(),
@@ -184,15 +248,24 @@ pub fn render(rows: &[Row]) -> String {
             cell_or_dash(c.peak_threads, |v| v.to_string()),
             cell_or_dash(c.peak_tasks, |v| v.to_string()),
             cell_or_dash(c.peak_rss, crate::mib),
-            cell_or_dash(c.p99_unrelated, |d| format!("{:.1} ms", d.as_secs_f64() * 1e3)),
+            cell_or_dash(c.p99_unrelated, |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1e3)
+            }),
             cell_or_dash(c.left_alive, |v| v.to_string()),
             cell_or_dash(c.rejected, |v| v.to_string()),
+            cell_or_dash(c.accounted, |v| if v { "yes" } else { "NO" }.to_string()),
             cell_or_dash(c.wall, |d| format!("{:.2} s", d.as_secs_f64())),
             outcome,
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
-        .map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for (n, row) in table.iter().enumerate() {
@@ -200,7 +273,13 @@ pub fn render(rows: &[Row]) -> String {
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (v, w))| if i == row.len() - 1 { v.clone() } else { format!("{v:<w$}") })
+            .map(|(i, (v, w))| {
+                if i == row.len() - 1 {
+                    v.clone()
+                } else {
+                    format!("{v:<w$}")
+                }
+            })
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
@@ -211,6 +290,135 @@ pub fn render(rows: &[Row]) -> String {
         }
     }
     out
+}
+
+/// The lines under the table: for each corral row, the bounds it was held to, or what
+/// broke.
+pub fn render_verdicts(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        match &row.verdict {
+            Some(Ok(bounds)) => {
+                let _ = writeln!(out, "  ok      {:<9} {bounds}", row.shape);
+            }
+            Some(Err(broke)) => {
+                let _ = writeln!(out, "  BROKEN  {:<9} {broke}", row.shape);
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// Runs both sides of `shape` as children of `exe` and judges the corral side.
+pub fn run_shape(exe: &std::path::Path, shape: &Shape, quick: bool) -> [Row; 2] {
+    let run = |side: Side| {
+        let mut args = vec!["--cell", shape.name, side.as_str()];
+        if quick {
+            args.push("--quick");
+        }
+        run_child(exe, &args, (shape.limit)(side, quick)).unwrap_or_else(|err| Cell {
+            outcome: format!("cell failed: {err}"),
+            ..Cell::default()
+        })
+    };
+    let tokio = run(Side::Tokio);
+    let corral = run(Side::Corral);
+    let verdict = if corral.stopped_after.is_some() {
+        Err("the corral side did not finish by itself".to_string())
+    } else {
+        (shape.judge)(&corral, &tokio, quick)
+    };
+    [
+        Row {
+            shape: shape.name,
+            side: Side::Tokio,
+            cell: tokio,
+            verdict: None,
+        },
+        Row {
+            shape: shape.name,
+            side: Side::Corral,
+            cell: corral,
+            verdict: Some(verdict),
+        },
+    ]
+}
+
+const USAGE: &str =
+    "usage: tour [--quick] [shape...]   (shapes: dns, fan-out, leak, cancel, deadline)
+       tour --cell <shape> <tokio|corral> [--quick]";
+
+/// The tour's entry point: with `--cell <shape> <side> [--quick]` runs one cell and
+/// prints its line; otherwise runs the named shapes (all by default) in child
+/// processes of this same binary, prints the table and the verdicts, and exits with
+/// success only if every corral row stayed within its bounds. `force_quick` makes
+/// every run quick (the test uses it).
+pub fn main(args: Vec<String>, force_quick: bool) -> ExitCode {
+    let quick = force_quick || args.iter().any(|a| a == "--quick");
+    if let Some(at) = args.iter().position(|a| a == "--cell") {
+        let shape = args
+            .get(at + 1)
+            .and_then(|n| SHAPES.iter().find(|s| s.name == n));
+        let side = args.get(at + 2).and_then(|s| Side::parse(s));
+        let (Some(shape), Some(side)) = (shape, side) else {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        };
+        println!("{}", (shape.cell)(side, quick).to_line());
+        return ExitCode::SUCCESS;
+    }
+    let named: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if let Some(unknown) = named.iter().find(|n| !SHAPES.iter().any(|s| s.name == **n)) {
+        eprintln!("unknown shape {unknown:?}\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => {
+            eprintln!("cannot find this binary to run its cells: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "corral tour{}: each failure shape with plain tokio, then with corral; every cell in \
+         a fresh process on a 2-worker runtime, measured on the spot, loopback only.\n",
+        if quick { " (quick)" } else { "" }
+    );
+    let start = Instant::now();
+    let mut rows = Vec::new();
+    for shape in SHAPES
+        .iter()
+        .filter(|s| named.is_empty() || named.contains(&s.name))
+    {
+        println!("  {:<9} {}", shape.name, shape.about);
+        rows.extend(run_shape(&exe, shape, quick));
+    }
+    println!("\n{}", render(&rows));
+    println!("bounds each corral row was held to (tokio rows are not judged):");
+    print!("{}", render_verdicts(&rows));
+    let broken = rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Some(Err(_))))
+        .count();
+    println!(
+        "\n{} in {:.1} s",
+        if broken == 0 {
+            "every corral row stayed within its bounds".to_string()
+        } else {
+            format!("{broken} corral row(s) broke a bound")
+        },
+        start.elapsed().as_secs_f64()
+    );
+    if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +436,8 @@ mod tests {
             rejected: Some(42),
             accounted: Some(true),
             wall: Some(Duration::from_millis(410)),
+            caught: Some("examples/src/shapes/leak.rs:10:5".into()),
+            stopped_after: None,
             outcome: "DeadlineExceeded after 200 ms".into(),
         };
         assert_eq!(Cell::parse_line(&cell.to_line()), Some(cell));
@@ -235,17 +445,27 @@ mod tests {
 
     #[test]
     fn partial_cell_round_trips_and_renders_dashes() {
-        let cell = Cell { left_alive: Some(3), outcome: "hung".into(), ..Cell::default() };
+        let cell = Cell {
+            left_alive: Some(3),
+            outcome: "hung".into(),
+            ..Cell::default()
+        };
         assert_eq!(Cell::parse_line(&cell.to_line()), Some(cell.clone()));
-        let table = render(&[Row {
+        let rows = [Row {
             shape: "deadline",
-            side: Side::Tokio,
+            side: Side::Corral,
             cell,
-            verdict: Err("3 tasks left".into()),
-        }]);
+            verdict: Some(Err("3 tasks left".into())),
+        }];
+        let table = render(&rows);
         assert!(table.contains("deadline"), "{table}");
-        assert!(table.contains("BOUND BROKEN: 3 tasks left"), "{table}");
+        assert!(table.contains("BOUND BROKEN"), "{table}");
         assert!(table.lines().nth(2).unwrap().contains(" - "), "{table}");
+        let verdicts = render_verdicts(&rows);
+        assert!(
+            verdicts.contains("BROKEN  deadline  3 tasks left"),
+            "{verdicts}"
+        );
     }
 
     #[test]

@@ -1,0 +1,230 @@
+//! The failure shapes, one module each. Every shape builds its own runtime, runs its
+//! workload with plain tokio or with corral, and measures both the same way; the
+//! standalone examples (`examples/<shape>.rs`) print a shape's richer report and the
+//! tour prints one [`Cell`] per side.
+
+use std::time::{Duration, Instant};
+
+use tokio::runtime::{Runtime, RuntimeMetrics};
+
+use crate::tour::{Cell, Side};
+use crate::{Sampler, UnrelatedEndpoint};
+
+pub mod cancel;
+pub mod deadline;
+pub mod dns;
+pub mod leak;
+
+/// Worker threads of every runtime under test (the tour's machine has 2 cores).
+pub const RUNTIME_WORKERS: usize = 2;
+
+/// A failure shape as the tour runs it.
+#[derive(Debug)]
+pub struct Shape {
+    /// Its name on the command line and in the table.
+    pub name: &'static str,
+    /// One line saying what the workload is.
+    pub about: &'static str,
+    /// Runs one side (`quick` shrinks the workload) and measures it.
+    pub cell: fn(Side, bool) -> Cell,
+    /// Judges the corral cell (given the tokio cell for ratios): `Ok(the bounds it
+    /// held)` or `Err(what broke)`.
+    pub judge: fn(&Cell, &Cell, bool) -> Result<String, String>,
+    /// The tour's safety timeout for a side.
+    pub limit: fn(Side, bool) -> Duration,
+}
+
+/// Every shape the tour runs, in order.
+pub const SHAPES: &[Shape] = &[
+    Shape {
+        name: "dns",
+        about: "blocking DNS storm: a burst of lookups against a DNS server that answers slowly",
+        cell: dns::cell,
+        judge: dns::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "leak",
+        about: "leaked workers: each request's worker parks on a channel nobody closes",
+        cell: leak::cell,
+        judge: leak::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "cancel",
+        about: "cancellation not propagated: clients hang up, does the upstream work stop?",
+        cell: cancel::cell,
+        judge: cancel::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "deadline",
+        about: "call without a deadline: callers of an upstream that accepts and never answers",
+        cell: deadline::cell,
+        judge: deadline::judge,
+        limit: deadline::limit,
+    },
+];
+
+/// The safety timeout for a shape that always finishes by itself.
+fn standard_limit(_side: Side, quick: bool) -> Duration {
+    Duration::from_secs(if quick { 15 } else { 30 })
+}
+
+/// The runtime under test: multi-threaded, [`RUNTIME_WORKERS`] workers, IO and timers.
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(RUNTIME_WORKERS)
+        .enable_all()
+        .build()
+        .expect("build the runtime under test")
+}
+
+/// Measures a workload on a runtime the same way for every shape and side: peak
+/// threads, live tasks and RSS (a [`Sampler`]), the p99 of an [`UnrelatedEndpoint`]
+/// on the same runtime, and wall time.
+#[derive(Debug)]
+#[must_use = "dropping a Measure loses what it measured"]
+pub struct Measure {
+    metrics: RuntimeMetrics,
+    long_lived: u64,
+    endpoint: UnrelatedEndpoint,
+    sampler: Sampler,
+    start: Instant,
+}
+
+impl Measure {
+    /// Starts the endpoint and the sampler on `rt`. Tasks alive on `rt` now (besides
+    /// the endpoint's) are counted too, so start before the workload spawns anything.
+    pub fn start(rt: &Runtime) -> Self {
+        Self::start_excluding(rt, 0)
+    }
+
+    /// Like [`Measure::start`], not counting `long_lived` tasks the workload keeps for
+    /// its whole life (an accept loop, say).
+    pub fn start_excluding(rt: &Runtime, long_lived: u64) -> Self {
+        let metrics = rt.metrics();
+        let endpoint = UnrelatedEndpoint::start(rt.handle());
+        let sampler = {
+            let metrics = metrics.clone();
+            Sampler::with_probe(move || workload_tasks(&metrics, long_lived))
+        };
+        Measure {
+            metrics,
+            long_lived,
+            endpoint,
+            sampler,
+            start: Instant::now(),
+        }
+    }
+
+    /// Live tasks of the workload on the runtime right now.
+    pub fn live_tasks(&self) -> u64 {
+        workload_tasks(&self.metrics, self.long_lived)
+    }
+
+    /// Live tasks of the workload once the ones that just finished are released:
+    /// waits up to [`SETTLE`] for the count to reach 0.
+    pub fn settled_live_tasks(&self) -> u64 {
+        let start = Instant::now();
+        loop {
+            let live = self.live_tasks();
+            if live == 0 || start.elapsed() >= SETTLE {
+                return live;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Time since [`Measure::start`].
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Peaks so far and the wall time, without stopping (for progress lines).
+    pub fn peek(&self) -> Cell {
+        let peaks = self.sampler.peek();
+        Cell {
+            peak_threads: Some(peaks.threads),
+            peak_tasks: Some(peaks.probe),
+            peak_rss: Some(peaks.rss_bytes),
+            p99_unrelated: Some(self.endpoint.p99_so_far()),
+            left_alive: Some(self.live_tasks()),
+            wall: Some(self.elapsed()),
+            ..Cell::default()
+        }
+    }
+
+    /// Stops measuring. The cell has the peaks, the p99, the workload's live tasks
+    /// ([`Measure::settled_live_tasks`]) as `left_alive`, and the wall time since
+    /// [`Measure::start`] (taken before settling).
+    pub fn finish(self) -> Cell {
+        let wall = self.elapsed();
+        let left = self.settled_live_tasks();
+        let p99 = self.endpoint.stop_p99();
+        let peaks = self.sampler.stop();
+        Cell {
+            peak_threads: Some(peaks.threads),
+            peak_tasks: Some(peaks.probe),
+            peak_rss: Some(peaks.rss_bytes),
+            p99_unrelated: Some(p99),
+            left_alive: Some(left),
+            wall: Some(wall),
+            ..Cell::default()
+        }
+    }
+}
+
+/// How long [`Measure::settled_live_tasks`] waits for finished tasks to be released.
+pub const SETTLE: Duration = Duration::from_millis(100);
+
+/// The runtime's alive tasks minus the unrelated endpoint's and the long-lived ones.
+fn workload_tasks(metrics: &RuntimeMetrics, long_lived: u64) -> u64 {
+    (metrics.num_alive_tasks() as u64).saturating_sub(1 + long_lived)
+}
+
+/// Collects the bound checks of one corral row.
+#[derive(Debug, Default)]
+pub(crate) struct Bounds {
+    held: Vec<String>,
+    broke: Vec<String>,
+}
+
+impl Bounds {
+    /// Records one bound: `what` says the measured value and the bound.
+    pub(crate) fn check(&mut self, held: bool, what: String) {
+        if held {
+            self.held.push(what);
+        } else {
+            self.broke.push(what);
+        }
+    }
+
+    /// Records a bound on a value the cell may lack (a missing value breaks it).
+    pub(crate) fn check_value<T: Copy>(
+        &mut self,
+        name: &str,
+        value: Option<T>,
+        holds: impl FnOnce(T) -> bool,
+        what: impl FnOnce(T) -> String,
+    ) {
+        match value {
+            Some(v) => self.check(holds(v), what(v)),
+            None => self.check(false, format!("{name} was not measured")),
+        }
+    }
+
+    /// `Ok(every bound)` if all held, else `Err(the broken ones)`.
+    pub(crate) fn verdict(self) -> Result<String, String> {
+        if self.broke.is_empty() {
+            Ok(self.held.join("; "))
+        } else {
+            Err(self.broke.join("; "))
+        }
+    }
+}
+
+/// Milliseconds, for bound texts.
+pub(crate) fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
