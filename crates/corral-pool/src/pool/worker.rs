@@ -1,0 +1,155 @@
+//! The shared core of a pool and the loop each worker task runs.
+//!
+//! A worker takes a job from the queue under the lock, releases the lock, and polls
+//! the job's future inline in its own task (no task per job). The job's outcome goes
+//! into its slot; the counters are updated at the worker's next visit to the lock, so
+//! a job costs one lock round trip on the worker side.
+
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::runtime::Handle;
+
+use super::slot::Slot;
+use super::state::{Next, Outcome, Queued, State, Wakeups, WorkerLocal};
+use crate::error::JobError;
+use crate::sync::{Arc, Mutex};
+
+/// Jobs a worker runs back to back before it yields to its runtime.
+const BUDGET: u32 = 128;
+
+pub(crate) struct Shared<F: Future> {
+    pub(crate) state: Mutex<State<F>>,
+    pub(crate) name: String,
+    pub(crate) handle: Handle,
+}
+
+/// Spawns `n` workers as tracked tasks named `<pool>-worker-<id>`.
+pub(crate) fn spawn_workers<F>(shared: &Arc<Shared<F>>, n: usize)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let _enter = shared.handle.enter();
+    // Spawning under the lock keeps `live` and the abort handles in step: a worker
+    // cannot visit the state before its handle is recorded.
+    let mut state = shared.state.lock();
+    for _ in 0..n {
+        let me = state.add_worker();
+        let id = me.id;
+        let join = corral_task::Builder::new()
+            .name(format!("{}-worker-{id}", shared.name))
+            .spawn(run(Arc::clone(shared), me));
+        state.set_abort_handle(id, join.abort_handle());
+    }
+}
+
+/// Settles a worker that is dropped without leaving through the loop.
+struct Guard<F: Future> {
+    shared: Arc<Shared<F>>,
+    me: WorkerLocal,
+    job: Option<Arc<Slot<F::Output>>>,
+    exited: bool,
+}
+
+impl<F: Future> Drop for Guard<F> {
+    fn drop(&mut self) {
+        if self.exited {
+            return;
+        }
+        let mut wake = Wakeups::default();
+        self.shared
+            .state
+            .lock()
+            .worker_dropped(&mut self.me, self.job.is_some(), &mut wake);
+        if let Some(slot) = self.job.take() {
+            slot.complete(Err(JobError::Cancelled));
+        }
+        wake.wake();
+    }
+}
+
+async fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut guard = Guard {
+        shared,
+        me,
+        job: None,
+        exited: false,
+    };
+    let mut finished = None;
+    let mut budget = BUDGET;
+    loop {
+        let next = poll_fn(|cx| {
+            let mut wake = Wakeups::default();
+            let next = {
+                let g = &mut guard;
+                let mut state = g.shared.state.lock();
+                state.next(&mut g.me, finished.take(), cx.waker(), &mut wake)
+            };
+            wake.wake();
+            match next {
+                Next::Park => Poll::Pending,
+                Next::Run(job) => Poll::Ready(Some(job)),
+                Next::Exit => Poll::Ready(None),
+            }
+        })
+        .await;
+        let Some(Queued { fut, slot, .. }) = next else {
+            guard.exited = true;
+            return;
+        };
+        let slot = &**guard.job.insert(slot);
+        let outcome = RunJob { fut, slot }.await;
+        finished = Some(match &outcome {
+            Ok(_) => Outcome::Completed,
+            Err(JobError::Panicked(_)) => Outcome::Failed,
+            Err(_) => Outcome::Cancelled,
+        });
+        slot.complete(outcome);
+        guard.job = None;
+        budget -= 1;
+        if budget == 0 {
+            budget = BUDGET;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+pin_project! {
+    /// Polls a job inline, turning a panic into an error and stopping at an abort.
+    struct RunJob<'a, F: Future> {
+        #[pin]
+        fut: F,
+        slot: &'a Slot<F::Output>,
+    }
+}
+
+impl<F: Future> Future for RunJob<'_, F> {
+    type Output = Result<F::Output, JobError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.slot.is_aborted() {
+            return Poll::Ready(Err(JobError::Cancelled));
+        }
+        let fut = this.fut;
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => {
+                if this.slot.register_runner(cx.waker()) {
+                    Poll::Ready(Err(JobError::Cancelled))
+                } else {
+                    Poll::Pending
+                }
+            }
+            Err(payload) => Poll::Ready(Err(JobError::Panicked(payload))),
+        }
+    }
+}
