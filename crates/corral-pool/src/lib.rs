@@ -63,8 +63,6 @@ mod sync;
 
 #[cfg(all(test, corral_loom))]
 mod loom_models;
-#[cfg(all(test, not(corral_loom)))]
-mod tests;
 
 pub use builder::{Builder, DEFAULT_QUEUE_WAIT_SAMPLING, MAX_QUEUE_CAPACITY, MAX_WORKERS};
 pub use error::{
