@@ -72,17 +72,27 @@ impl<F: Future> Drop for Guard<F> {
     }
 }
 
-async fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal)
+/// The worker's future. The guard is built before the `async` block so that a worker
+/// dropped before its first poll (aborted at once) is settled too.
+fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal) -> impl Future<Output = ()> + Send
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let mut guard = Guard {
+    let guard = Guard {
         shared,
         me,
         job: None,
         exited: false,
     };
+    work(guard)
+}
+
+async fn work<F>(mut guard: Guard<F>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let mut finished = None;
     let mut budget = BUDGET;
     loop {
