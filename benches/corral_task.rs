@@ -1,3 +1,128 @@
-//! corral-task bench: arrives with its issue.
+//! Tracked spawn next to `tokio::spawn`: spawning and joining 100k no-op tasks, and the
+//! cost of a snapshot of 100k live tasks.
+//!
+//! Groups:
+//! - `spawn_join`: 100k no-op tasks spawned from one task, then all joined; on a
+//!   multi-thread runtime with 2 workers (`mt2`) and on a current-thread runtime
+//!   (`ct`). `tokio_spawn` and `corral_spawn` side by side.
+//! - `contention`: 2 tasks on a 2-worker runtime each spawn and join 50k no-op tasks at
+//!   once, so both workers insert into (their own shards of) the registry together.
+//! - `snapshot`: `corral_task::snapshot()` with 100k live tracked tasks parked.
 
-fn main() {}
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use tokio::runtime::Runtime;
+
+const TASKS: usize = 100_000;
+
+fn mt2() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+fn ct() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+async fn spawn_join_tokio(n: usize) {
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
+    for h in handles {
+        black_box(h.await.unwrap());
+    }
+}
+
+async fn spawn_join_corral(n: usize) {
+    let handles: Vec<_> = (0..n)
+        .map(|i| corral_task::spawn(async move { i }))
+        .collect();
+    for h in handles {
+        black_box(h.await.unwrap());
+    }
+}
+
+fn spawn_join(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spawn_join");
+    group.sample_size(10);
+    for (label, rt) in [("mt2", mt2()), ("ct", ct())] {
+        group.bench_function(format!("tokio_spawn/{label}"), |b| {
+            b.iter(|| rt.block_on(rt.spawn(spawn_join_tokio(TASKS))).unwrap())
+        });
+        group.bench_function(format!("corral_spawn/{label}"), |b| {
+            b.iter(|| rt.block_on(rt.spawn(spawn_join_corral(TASKS))).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn contention(c: &mut Criterion) {
+    let mut group = c.benchmark_group("contention");
+    group.sample_size(10);
+    let rt = mt2();
+    group.bench_function("tokio_spawn/mt2x2", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let a = tokio::spawn(spawn_join_tokio(TASKS / 2));
+                let b = tokio::spawn(spawn_join_tokio(TASKS / 2));
+                a.await.unwrap();
+                b.await.unwrap();
+            })
+        })
+    });
+    group.bench_function("corral_spawn/mt2x2", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let a = tokio::spawn(spawn_join_corral(TASKS / 2));
+                let b = tokio::spawn(spawn_join_corral(TASKS / 2));
+                a.await.unwrap();
+                b.await.unwrap();
+            })
+        })
+    });
+    group.finish();
+}
+
+fn snapshot(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(3));
+    let rt = mt2();
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let parked: Vec<_> = rt.block_on(async {
+        (0..TASKS)
+            .map(|_| {
+                let mut rx = rx.clone();
+                corral_task::Builder::new()
+                    .name("parked")
+                    .spawn(async move {
+                        let _ = rx.changed().await;
+                    })
+            })
+            .collect()
+    });
+    group.bench_function("corral_snapshot/100k_live", |b| {
+        b.iter(|| black_box(corral_task::snapshot().len()))
+    });
+    group.bench_function("corral_census/100k_live", |b| {
+        let snap = corral_task::snapshot();
+        b.iter(|| black_box(snap.census().len()))
+    });
+    group.bench_function("corral_live_count/100k_live", |b| {
+        b.iter(|| black_box(corral_task::live_count()))
+    });
+    group.finish();
+    drop(tx);
+    rt.block_on(async {
+        for h in parked {
+            h.await.unwrap();
+        }
+    });
+}
+
+criterion_group!(benches, spawn_join, contention, snapshot);
+criterion_main!(benches);

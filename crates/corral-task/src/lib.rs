@@ -1,50 +1,83 @@
-//! Tracked spawn: a drop-in for `tokio::spawn` that records every task it starts.
+//! Tracked spawn: a drop-in for `tokio::spawn` that knows every task it started.
 //!
-//! PROVISIONAL: the public signatures below are the contract other crates code against
-//! (`spawn`, `Builder::new().name(..).spawn(..)`); the registry behind them arrives with
-//! the tracked-spawn issue.
+//! [`spawn`] has exactly the signature of [`tokio::spawn`] and returns tokio's own
+//! [`JoinHandle`](tokio::task::JoinHandle), so switching is an import change. Each task
+//! it starts is in a process-wide registry until its future is dropped (completed,
+//! aborted, panicked, or its runtime shut down), with an id, an optional name
+//! ([`Builder::name`]), its spawn location (`#[track_caller]`), its parent (the tracked
+//! task that spawned it), its runtime and its spawn time. [`snapshot`] lists them and
+//! [`Snapshot::census`] groups them by spawn site with a count and the oldest age: the
+//! production view of "which call site is piling up tasks". corral-leak builds its
+//! test guard on this registry.
+//!
+//! Works on stable tokio (no `tokio_unstable`).
+//!
+//! # When not to use this
+//!
+//! If you never ask "what is still running, and who started it?", plain `tokio::spawn`
+//! costs a little less: tracking adds a clock read and two short, per-thread-sharded
+//! lock sections per task (see the costs in `crates/corral-task/README.md`, measured by
+//! `benches/corral_task.rs`). Tasks spawned with plain `tokio::spawn` or
+//! `Handle::spawn` are not in the registry; corral-leak still counts them, without
+//! names. This crate has no `spawn_blocking`: use `corral_blocking::spawn_blocking`
+//! (exported by the `corral` facade as `corral::spawn_blocking`), which has tokio's
+//! signature, is tracked, and runs on a capped pool.
+//!
+//! # Examples
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use corral_task::Builder;
+//!
+//! // A worker parked on a channel that nobody closes yet.
+//! let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(8);
+//! let worker = Builder::new().name("worker").spawn(async move {
+//!     while let Some(_job) = rx.recv().await {}
+//! });
+//!
+//! let census = corral_task::snapshot().census();
+//! let site = census.iter().find(|s| s.name() == Some("worker")).unwrap();
+//! assert_eq!(site.count(), 1);
+//! println!("{census}");
+//!
+//! drop(tx);
+//! worker.await.unwrap();
+//! assert!(corral_task::snapshot().iter().all(|t| t.name() != Some("worker")));
+//! # }
+//! ```
+//!
+//! # Banning `tokio::spawn` once you adopt corral
+//!
+//! Add to `clippy.toml` at the workspace root:
+//!
+//! ```toml
+//! disallowed-methods = [
+//!     { path = "tokio::spawn", reason = "use corral::spawn: tracked tasks show in the census and fail leak-checked tests" },
+//!     { path = "tokio::task::spawn", reason = "use corral::spawn: tracked tasks show in the census and fail leak-checked tests" },
+//!     { path = "tokio::runtime::Handle::spawn", reason = "use corral::task::Builder::spawn_on, which tracks the task" },
+//! ]
+//! ```
+//!
+//! # Memory ordering
+//!
+//! The registry is a set of mutex-protected slabs; a task's entry is inserted before
+//! the task is handed to tokio and removed after its future is dropped, so a snapshot
+//! taken after a `JoinHandle` resolves never shows the joined task (the mutex release in
+//! the removal happens-before tokio publishes the task's completion).
 
-use std::future::Future;
-use tokio::task::JoinHandle;
+#![forbid(unsafe_code)]
 
-/// Spawns `future` on the current tokio runtime as a tracked task.
-///
-/// Same signature and behaviour as [`tokio::spawn`].
-#[track_caller]
-pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    Builder::new().spawn(future)
-}
+mod census;
+mod context;
+mod registry;
+mod spawn;
+mod sync;
+mod tracked;
 
-/// Configures a tracked task before spawning it.
-#[derive(Debug, Default, Clone)]
-pub struct Builder {
-    name: Option<String>,
-}
-
-impl Builder {
-    /// A builder with no name.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Names the task; the name shows in snapshots, the census and leak reports.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Spawns `future` on the current runtime.
-    #[track_caller]
-    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let _ = self.name;
-        tokio::spawn(future)
-    }
-}
+pub use census::{Census, Site};
+pub use registry::{
+    __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
+};
+pub use spawn::{spawn, Builder};
+pub use tracked::Tracked;

@@ -1,0 +1,433 @@
+//! The pool's engine: one mutex-protected state, a condvar the idle threads sleep on,
+//! and the worker loop.
+//!
+//! # Invariants
+//!
+//! - `threads_alive <= max_threads`, always: a thread is counted (its slot taken) under
+//!   the lock *before* it is spawned, and uncounted under the lock as its last act, after
+//!   its last job has returned. So the count never lies about threads doing work.
+//! - `running <= threads_alive`: a job is counted from the moment a thread pops it until
+//!   the closure has returned.
+//! - A queued job is either in `queue` (and can still be removed by its caller, in which
+//!   case it never runs) or has been popped by exactly one thread (and then it runs to
+//!   completion). Both happen under the lock, so there is no third state.
+//! - `num_idle` counts threads asleep on the condvar that nobody has yet handed a job;
+//!   `num_notify` counts hand-offs not yet consumed. A notification moves one unit from
+//!   `num_idle` to `num_notify`; whichever sleeping thread wakes first consumes it.
+//! - Unassigned queued jobs (`queue.len() - num_notify - starting`, saturating) never
+//!   exceed `queue_capacity` at admission time.
+//! - Once `closed` is set, nothing is admitted, the queue is empty, and no thread is
+//!   spawned.
+
+use std::collections::VecDeque;
+use std::sync::Arc as StdArc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::stray::PoolRecord;
+use crate::sync::{spawn_thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard};
+
+/// A type-erased queued job.
+pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) name: String,
+    pub(crate) max_threads: usize,
+    pub(crate) queue_capacity: usize,
+    pub(crate) keep_alive: Duration,
+    pub(crate) stack_size: Option<usize>,
+}
+
+/// Everything the pool's handles, futures and threads share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    state: Mutex<State>,
+    /// Idle threads sleep here.
+    work: Condvar,
+    /// Jobs whose caller left after the job started and that have not returned yet.
+    pub(crate) abandoned: Arc<AtomicUsize>,
+    record: StdArc<PoolRecord>,
+}
+
+struct Queued {
+    id: u64,
+    task: Task,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Queued>,
+    next_job: u64,
+    threads_alive: usize,
+    threads_high_water: usize,
+    next_thread: u64,
+    /// Spawned threads that have not yet taken the lock for the first time.
+    starting: usize,
+    num_idle: usize,
+    num_notify: usize,
+    running: usize,
+    running_high_water: usize,
+    completed: u64,
+    rejected: u64,
+    closed: bool,
+    /// Callers of `run` waiting for queue space, in arrival order.
+    space_waiters: VecDeque<(u64, Option<Waker>)>,
+    next_waiter: u64,
+    /// Waiters for "every thread has exited".
+    stop_waiters: Vec<Waker>,
+}
+
+/// What admission decided for one job.
+pub(crate) enum Admit {
+    /// Queued with the given id; a thread is on its way or it waits in the queue.
+    Queued(u64),
+    /// The queue is full.
+    Full,
+    /// The pool is closed.
+    Closed,
+    /// No thread is alive and none could be spawned.
+    Spawn(std::io::Error),
+}
+
+/// A point-in-time copy of the counters (see `PoolMetrics`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Counters {
+    pub(crate) running: usize,
+    pub(crate) queued: usize,
+    pub(crate) threads_alive: usize,
+    pub(crate) threads_idle: usize,
+    pub(crate) threads_high_water: usize,
+    pub(crate) running_high_water: usize,
+    pub(crate) completed: u64,
+    pub(crate) rejected: u64,
+    pub(crate) space_waiters: usize,
+    pub(crate) closed: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Arc<Self> {
+        let record = PoolRecord::new(config.name.clone());
+        Arc::new(Shared {
+            config,
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            abandoned: Arc::new(AtomicUsize::new(0)),
+            record,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        let st = self.lock();
+        Counters {
+            running: st.running,
+            queued: st.queue.len(),
+            threads_alive: st.threads_alive,
+            threads_idle: st.num_idle,
+            threads_high_water: st.threads_high_water,
+            running_high_water: st.running_high_water,
+            completed: st.completed,
+            rejected: st.rejected,
+            space_waiters: st.space_waiters.len(),
+            closed: st.closed,
+        }
+    }
+
+    /// Tries to admit a job. `make` builds the task only once admission is certain, so
+    /// a refused closure can be handed back untouched. `waiter` is the caller's place in
+    /// the space-waiter queue, if it has one: a job may take queue space only when no
+    /// earlier waiter is ahead of it.
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        waiter: Option<u64>,
+        make: &mut dyn FnMut() -> Task,
+    ) -> Admit {
+        let mut st = self.lock();
+        if st.closed {
+            return Admit::Closed;
+        }
+        let first_in_line = match st.space_waiters.front() {
+            None => true,
+            Some(&(front, _)) => waiter == Some(front),
+        };
+        if !first_in_line {
+            return Admit::Full;
+        }
+        if st.num_idle > 0 {
+            st.num_idle -= 1;
+            st.num_notify += 1;
+            self.work.notify_one();
+        } else if st.threads_alive < self.config.max_threads {
+            if let Err(err) = self.spawn_worker(&mut st) {
+                if st.threads_alive == 0 {
+                    st.rejected += 1;
+                    return Admit::Spawn(err);
+                }
+                // Live threads will get to it: fall back to queueing.
+                let unassigned = st.queue.len().saturating_sub(st.num_notify + st.starting);
+                if unassigned >= self.config.queue_capacity {
+                    return Admit::Full;
+                }
+            }
+        } else {
+            let unassigned = st.queue.len().saturating_sub(st.num_notify + st.starting);
+            if unassigned >= self.config.queue_capacity {
+                return Admit::Full;
+            }
+        }
+        let id = st.next_job;
+        st.next_job += 1;
+        st.queue.push_back(Queued { id, task: make() });
+        if let Some(waiter) = waiter {
+            st.remove_space_waiter(waiter);
+        }
+        // There may be room for the next waiter too.
+        let next = self
+            .space_available(&st)
+            .then(|| st.front_waker())
+            .flatten();
+        drop(st);
+        if let Some(waker) = next {
+            waker.wake();
+        }
+        Admit::Queued(id)
+    }
+
+    /// Whether a job admitted now would not be refused as `Full`.
+    fn space_available(&self, st: &State) -> bool {
+        st.num_idle > 0
+            || st.threads_alive < self.config.max_threads
+            || st.queue.len().saturating_sub(st.num_notify + st.starting)
+                < self.config.queue_capacity
+    }
+
+    /// Counts one refusal (for `try_run`).
+    pub(crate) fn count_rejected(&self) {
+        self.lock().rejected += 1;
+    }
+
+    /// Registers (or refreshes) a space waiter; returns its id, or `None` if the pool
+    /// closed meanwhile.
+    pub(crate) fn wait_for_space(&self, waiter: Option<u64>, waker: &Waker) -> Option<u64> {
+        let mut st = self.lock();
+        if st.closed {
+            if let Some(waiter) = waiter {
+                st.remove_space_waiter(waiter);
+            }
+            return None;
+        }
+        let id = match waiter {
+            Some(id) => id,
+            None => {
+                let id = st.next_waiter;
+                st.next_waiter += 1;
+                st.space_waiters.push_back((id, None));
+                id
+            }
+        };
+        if let Some(entry) = st.space_waiters.iter_mut().find(|(w, _)| *w == id) {
+            entry.1 = Some(waker.clone());
+        }
+        // Space may have freed between the failed admission and this registration.
+        let wake_now =
+            st.space_waiters.front().is_some_and(|&(w, _)| w == id) && self.space_available(&st);
+        drop(st);
+        if wake_now {
+            waker.wake_by_ref();
+        }
+        Some(id)
+    }
+
+    /// A space waiter went away without taking a place.
+    pub(crate) fn leave_space_queue(&self, waiter: u64) {
+        let mut st = self.lock();
+        let was_front = st.space_waiters.front().is_some_and(|&(w, _)| w == waiter);
+        st.remove_space_waiter(waiter);
+        let next = (was_front && self.space_available(&st))
+            .then(|| st.front_waker())
+            .flatten();
+        drop(st);
+        if let Some(waker) = next {
+            waker.wake();
+        }
+    }
+
+    /// The caller of job `id` went away. Returns the job if it was still queued (it
+    /// will never run); `None` if a thread already took it.
+    pub(crate) fn cancel(&self, id: u64) -> Option<Task> {
+        let mut st = self.lock();
+        let at = st.queue.binary_search_by_key(&id, |q| q.id).ok()?;
+        let job = st.queue.remove(at)?;
+        let next = st.front_waker();
+        drop(st);
+        if let Some(waker) = next {
+            waker.wake();
+        }
+        Some(job.task)
+    }
+
+    /// Stops intake. With `discard`, also takes every queued job (returned, to be
+    /// dropped by the caller outside the lock: each one's caller then sees `Closed`).
+    /// Idle threads are told to exit.
+    pub(crate) fn close(&self, discard: bool) -> Vec<Task> {
+        let mut st = self.lock();
+        st.closed = true;
+        let dropped: Vec<Task> = if discard {
+            st.queue.drain(..).map(|q| q.task).collect()
+        } else {
+            Vec::new()
+        };
+        let mut wakers: Vec<Waker> = st
+            .space_waiters
+            .drain(..)
+            .filter_map(|(_, waker)| waker)
+            .collect();
+        if st.threads_alive == 0 {
+            wakers.append(&mut st.stop_waiters);
+        }
+        drop(st);
+        self.work.notify_all();
+        for waker in wakers {
+            waker.wake();
+        }
+        dropped
+    }
+
+    /// Marks the pool as gone for the stray-thread registry.
+    pub(crate) fn retire(&self) {
+        self.record.retire();
+    }
+
+    /// Whether every thread has exited after close; registers `waker` if not.
+    pub(crate) fn poll_stopped(&self, waker: &Waker) -> bool {
+        let mut st = self.lock();
+        if st.closed && st.threads_alive == 0 {
+            return true;
+        }
+        if !st.stop_waiters.iter().any(|w| w.will_wake(waker)) {
+            st.stop_waiters.push(waker.clone());
+        }
+        false
+    }
+
+    /// Takes a slot and spawns a thread for it. Called with the lock held.
+    fn spawn_worker(self: &Arc<Self>, st: &mut State) -> std::io::Result<()> {
+        let name = format!("{}-{}", self.config.name, st.next_thread);
+        st.next_thread += 1;
+        st.threads_alive += 1;
+        st.starting += 1;
+        // Registered before the thread exists, so a shutdown racing with the spawn
+        // still lists it as a stray until it exits.
+        self.record.thread_started(name.clone());
+        let shared = Arc::clone(self);
+        let thread_name = name.clone();
+        match spawn_thread(name.clone(), self.config.stack_size, move || {
+            shared.worker(&thread_name)
+        }) {
+            Ok(()) => {
+                st.threads_high_water = st.threads_high_water.max(st.threads_alive);
+                Ok(())
+            }
+            Err(err) => {
+                st.threads_alive -= 1;
+                st.starting -= 1;
+                self.record.thread_exited(&name);
+                Err(err)
+            }
+        }
+    }
+
+    /// The body of every pool thread.
+    fn worker(&self, name: &str) {
+        let keep_alive = self.config.keep_alive;
+        let mut st = self.lock();
+        st.starting -= 1;
+        'work: loop {
+            while let Some(job) = st.queue.pop_front() {
+                st.running += 1;
+                st.running_high_water = st.running_high_water.max(st.running);
+                let next = st.front_waker();
+                drop(st);
+                if let Some(waker) = next {
+                    waker.wake();
+                }
+                // The completer catches the closure's panic; this catches one from
+                // dropping an abandoned result, so the thread's accounting survives.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job.task));
+                st = self.lock();
+                st.running -= 1;
+                st.completed += 1;
+            }
+            if st.closed {
+                break 'work;
+            }
+            st.num_idle += 1;
+            // An idle thread is room for one more job, even with a zero-capacity queue.
+            if let Some(waker) = st.front_waker() {
+                drop(st);
+                waker.wake();
+                st = self.lock();
+                if st.num_notify > 0 {
+                    // Handed a job while the lock was released.
+                    st.num_notify -= 1;
+                    continue 'work;
+                }
+                if st.closed {
+                    st.num_idle -= 1;
+                    break 'work;
+                }
+            }
+            let deadline = Instant::now() + keep_alive;
+            loop {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let (guard, timed_out) = self.work.wait_timeout(st, remaining);
+                st = guard;
+                if st.num_notify > 0 {
+                    st.num_notify -= 1;
+                    continue 'work;
+                }
+                if st.closed || timed_out || Instant::now() >= deadline {
+                    st.num_idle -= 1;
+                    break 'work;
+                }
+            }
+        }
+        st.threads_alive -= 1;
+        let wakers = if st.closed && st.threads_alive == 0 {
+            std::mem::take(&mut st.stop_waiters)
+        } else {
+            // A free slot is room for one more job.
+            st.front_waker().into_iter().collect()
+        };
+        drop(st);
+        self.record.thread_exited(name);
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+impl State {
+    fn remove_space_waiter(&mut self, waiter: u64) {
+        if let Some(at) = self.space_waiters.iter().position(|&(w, _)| w == waiter) {
+            self.space_waiters.remove(at);
+        }
+    }
+
+    fn front_waker(&self) -> Option<Waker> {
+        self.space_waiters.front().and_then(|(_, w)| w.clone())
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,222 @@
+//! The futures returned by the pool: [`Run`], [`JobHandle`] and [`Stopped`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::engine::{Admit, Shared, Task};
+use super::job::{Cell, Completer, Outcome};
+use crate::error::RunError;
+use crate::sync::Arc;
+
+/// Packages `f` as a queued task and the cell its caller reads.
+pub(super) fn package<F, R>(shared: &Shared, f: F) -> (Task, Arc<Cell<R>>)
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let cell = Cell::new();
+    let completer = Completer::new(Arc::clone(&cell), Arc::clone(&shared.abandoned));
+    (Box::new(move || completer.run(f)), cell)
+}
+
+/// Future of [`BlockingPool::run`](crate::BlockingPool::run): waits for queue space,
+/// then for the job's result.
+///
+/// Dropping it before the job started means the job never runs; dropping it after only
+/// stops waiting (the job runs to completion and is counted as abandoned meanwhile).
+#[must_use = "the job is not submitted until the future is polled; dropping it cancels the job if it has not started"]
+pub struct Run<F, R> {
+    shared: Arc<Shared>,
+    f: Option<F>,
+    waiter: Option<u64>,
+    job: Option<JobHandle<R>>,
+}
+
+// `F` is never pinned: it is moved out by value when the job is admitted, and `R` only
+// lives in the heap-allocated cell. So `Run` can be `Unpin` whatever `F` and `R` are.
+impl<F, R> Unpin for Run<F, R> {}
+
+impl<F, R> Run<F, R> {
+    pub(crate) fn new(shared: Arc<Shared>, f: F) -> Self {
+        Run {
+            shared,
+            f: Some(f),
+            waiter: None,
+            job: None,
+        }
+    }
+}
+
+impl<F, R> Future for Run<F, R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    type Output = Result<R, RunError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(job) = this.job.as_mut() {
+            return Pin::new(job).poll(cx);
+        }
+        let Some(f) = this.f.take() else {
+            panic!("`Run` polled after completion");
+        };
+        let shared = Arc::clone(&this.shared);
+        let mut f = Some(f);
+        let mut cell = None;
+        let admit = shared.admit(this.waiter, &mut || {
+            let (task, c) = package(&shared, f.take().expect("admission builds the task once"));
+            cell = Some(c);
+            task
+        });
+        match admit {
+            Admit::Queued(id) => {
+                this.waiter = None;
+                let cell = cell.expect("an admitted job has a cell");
+                let job = this.job.insert(JobHandle::new(shared, id, cell));
+                Pin::new(job).poll(cx)
+            }
+            Admit::Full => {
+                this.f = f;
+                match shared.wait_for_space(this.waiter, cx.waker()) {
+                    Some(id) => {
+                        this.waiter = Some(id);
+                        Poll::Pending
+                    }
+                    None => {
+                        this.waiter = None;
+                        Poll::Ready(Err(RunError::Closed))
+                    }
+                }
+            }
+            Admit::Closed => {
+                this.waiter = None;
+                Poll::Ready(Err(RunError::Closed))
+            }
+            Admit::Spawn(err) => {
+                if let Some(waiter) = this.waiter.take() {
+                    shared.leave_space_queue(waiter);
+                }
+                Poll::Ready(Err(RunError::Spawn(err)))
+            }
+        }
+    }
+}
+
+impl<F, R> Drop for Run<F, R> {
+    fn drop(&mut self) {
+        if let Some(waiter) = self.waiter.take() {
+            self.shared.leave_space_queue(waiter);
+        }
+    }
+}
+
+impl<F, R> fmt::Debug for Run<F, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("pool", &self.shared.config.name)
+            .field("waiting_for_space", &self.waiter.is_some())
+            .field("job", &self.job)
+            .finish()
+    }
+}
+
+/// An accepted job: await it for the closure's result.
+///
+/// Returned by [`BlockingPool::try_run`](crate::BlockingPool::try_run) (and used inside
+/// [`Run`]). Dropping it before a thread took the job removes the job from the queue,
+/// so it never runs; dropping it later only stops waiting.
+#[must_use = "dropping a JobHandle cancels the job if it has not started"]
+pub struct JobHandle<R> {
+    shared: Arc<Shared>,
+    id: u64,
+    cell: Arc<Cell<R>>,
+    done: bool,
+}
+
+impl<R> JobHandle<R> {
+    pub(crate) fn new(shared: Arc<Shared>, id: u64, cell: Arc<Cell<R>>) -> Self {
+        JobHandle {
+            shared,
+            id,
+            cell,
+            done: false,
+        }
+    }
+}
+
+impl<R> Future for JobHandle<R> {
+    type Output = Result<R, RunError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "`JobHandle` polled after completion");
+        let outcome = std::task::ready!(this.cell.poll_take(cx));
+        this.done = true;
+        Poll::Ready(match outcome {
+            Outcome::Value(value) => Ok(value),
+            Outcome::Panicked(payload) => Err(RunError::Panicked(payload)),
+            Outcome::Closed => Err(RunError::Closed),
+        })
+    }
+}
+
+impl<R> Drop for JobHandle<R> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        match self.shared.cancel(self.id) {
+            // Still queued: it never runs. Dropped here, outside the pool lock, since
+            // dropping the closure runs user code.
+            Some(task) => drop(task),
+            None => self.cell.abandon(&self.shared.abandoned),
+        }
+    }
+}
+
+impl<R> fmt::Debug for JobHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobHandle")
+            .field("pool", &self.shared.config.name)
+            .field("id", &self.id)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+/// Future of [`BlockingPool::stopped`](crate::BlockingPool::stopped): resolves once the
+/// pool is closed and every one of its threads has exited.
+#[must_use = "futures do nothing unless polled"]
+pub struct Stopped {
+    shared: Arc<Shared>,
+}
+
+impl Stopped {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Stopped { shared }
+    }
+}
+
+impl Future for Stopped {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.shared.poll_stopped(cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl fmt::Debug for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stopped")
+            .field("pool", &self.shared.config.name)
+            .finish()
+    }
+}

@@ -1,0 +1,116 @@
+//! Threads that outlive their pool: the view the leak guard reads.
+//!
+//! Every pool owns a [`PoolRecord`] listing its live threads by name. When a pool is
+//! shut down (explicitly or by dropping its last handle) while threads are still alive,
+//! its record is added to a process-wide list; [`stray_threads`] reads that list. A
+//! record leaves the list once its last thread has exited.
+//!
+//! This registry uses `parking_lot` directly rather than the crate's loom shim: it is
+//! process-global (loom cannot host a `static`) and no model exercises it.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+/// The process-wide list of pools that went away with threads still alive.
+static RETIRED: Mutex<Vec<Weak<PoolRecord>>> = Mutex::new(Vec::new());
+
+/// A thread of a dropped or shut-down corral pool that is still alive.
+///
+/// Such a thread is finishing a job that was already running when its pool went away
+/// (a blocking call cannot be interrupted from outside); it exits as soon as that job
+/// returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StrayThread {
+    /// The pool's name (see [`Builder::name`](crate::Builder::name)).
+    pub pool: String,
+    /// The thread's name, `"<pool>-<n>"`.
+    pub thread: String,
+    /// How long ago the pool was shut down or dropped.
+    pub since_shutdown: Duration,
+}
+
+/// Lists the threads of dropped or shut-down corral pools that are still alive.
+///
+/// An empty list means every pool that went away has also stopped all of its threads.
+/// The leak guard calls this to fail tests that leave blocking work running.
+///
+/// # Examples
+///
+/// ```
+/// let pool = corral_blocking::BlockingPool::builder().name("fs").build().unwrap();
+/// drop(pool);
+/// // An idle pool's threads exit at once; none of them is reported as a stray for long.
+/// for stray in corral_blocking::stray_threads() {
+///     println!("{} ({}) still running {:?} after shutdown", stray.thread, stray.pool, stray.since_shutdown);
+/// }
+/// ```
+pub fn stray_threads() -> Vec<StrayThread> {
+    let now = Instant::now();
+    let mut retired = RETIRED.lock();
+    retired.retain(|record| record.strong_count() > 0);
+    let mut strays = Vec::new();
+    for record in retired.iter().filter_map(Weak::upgrade) {
+        let state = record.state.lock();
+        let Some(shut_down_at) = state.shut_down_at else {
+            continue;
+        };
+        strays.extend(state.threads.iter().map(|thread| StrayThread {
+            pool: record.pool.clone(),
+            thread: thread.clone(),
+            since_shutdown: now.saturating_duration_since(shut_down_at),
+        }));
+    }
+    strays
+}
+
+/// One pool's live threads, by name.
+#[derive(Debug)]
+pub(crate) struct PoolRecord {
+    pool: String,
+    state: Mutex<RecordState>,
+}
+
+#[derive(Debug, Default)]
+struct RecordState {
+    threads: Vec<String>,
+    shut_down_at: Option<Instant>,
+}
+
+impl PoolRecord {
+    pub(crate) fn new(pool: String) -> Arc<Self> {
+        Arc::new(PoolRecord {
+            pool,
+            state: Mutex::new(RecordState::default()),
+        })
+    }
+
+    /// A thread named `thread` has started.
+    pub(crate) fn thread_started(&self, thread: String) {
+        self.state.lock().threads.push(thread);
+    }
+
+    /// The thread named `thread` is about to exit.
+    pub(crate) fn thread_exited(&self, thread: &str) {
+        let mut state = self.state.lock();
+        if let Some(at) = state.threads.iter().position(|t| t == thread) {
+            state.threads.swap_remove(at);
+        }
+    }
+
+    /// The pool went away: from now on its live threads are strays.
+    pub(crate) fn retire(self: &Arc<Self>) {
+        let mut state = self.state.lock();
+        if state.shut_down_at.is_some() {
+            return;
+        }
+        state.shut_down_at = Some(Instant::now());
+        let has_threads = !state.threads.is_empty();
+        drop(state);
+        if has_threads {
+            RETIRED.lock().push(Arc::downgrade(self));
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Resolver behaviour: coalescing, group-owned lookups, timeouts, typed shared errors,
+//! cache, the real getaddrinfo path, and the slow loopback DNS server.
+
+mod support;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_blocking::{BlockingPool, LookupError, Resolver, ResolverBuildError};
+use support::{eventually, Latch};
+use tokio_test::{assert_pending, task};
+
+const ONE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+
+/// A lookup function that counts its calls and blocks on `gate`.
+fn gated(
+    gate: &Latch,
+    calls: &Arc<AtomicUsize>,
+    answer: fn(&str) -> io::Result<Vec<IpAddr>>,
+) -> impl Fn(&str) -> io::Result<Vec<IpAddr>> + Send + Sync + 'static {
+    let (gate, calls) = (gate.clone(), calls.clone());
+    move |host| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        gate.wait();
+        answer(host)
+    }
+}
+
+fn found(_: &str) -> io::Result<Vec<IpAddr>> {
+    Ok(vec![ONE])
+}
+
+fn unknown(host: &str) -> io::Result<Vec<IpAddr>> {
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no such host: {host}"),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_waiters_share_one_call() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .no_timeout()
+        .build()
+        .unwrap();
+    let waiters: Vec<_> = (0..100)
+        .map(|i| {
+            let r = resolver.clone();
+            // Case does not split the group.
+            let host = if i % 2 == 0 {
+                "Example.test"
+            } else {
+                "example.test"
+            };
+            let lookup = r.lookup_host(host, 80 + i);
+            tokio::spawn(lookup)
+        })
+        .collect();
+    eventually("lookup started", || calls.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(resolver.in_flight(), 1);
+    gate.open();
+    for (i, waiter) in waiters.into_iter().enumerate() {
+        let addrs: Vec<SocketAddr> = waiter.await.unwrap().unwrap().collect();
+        assert_eq!(addrs, vec![SocketAddr::new(ONE, 80 + i as u16)]);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(resolver.in_flight(), 0);
+    assert_eq!(resolver.pool().metrics().completed, 1);
+}
+
+#[tokio::test]
+async fn the_first_waiter_leaving_does_not_fail_the_others() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .no_timeout()
+        .build()
+        .unwrap();
+    let mut first = task::spawn(resolver.lookup_host("shared.test", 1));
+    let mut second = task::spawn(resolver.lookup_host("shared.test", 2));
+    assert_pending!(first.poll()); // the first caller drives the lookup...
+    assert_pending!(second.poll());
+    eventually("lookup running", || calls.load(Ordering::SeqCst) == 1).await;
+    drop(first); // ...and then goes away (cancelled)
+    gate.open();
+    eventually("second woken", || second.is_woken()).await;
+    let addrs: Vec<_> = match second.poll() {
+        std::task::Poll::Ready(out) => out.unwrap().collect(),
+        std::task::Poll::Pending => panic!("woken but pending"),
+    };
+    assert_eq!(addrs, vec![SocketAddr::new(ONE, 2)]);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_waiters_timeout_does_not_fail_the_others() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .no_timeout()
+        .build()
+        .unwrap();
+    let impatient = resolver
+        .lookup_host("slow.test", 1)
+        .timeout(Duration::from_millis(100));
+    let patient = tokio::spawn(resolver.lookup_host("slow.test", 2));
+    // Paused time: the runtime jumps to the impatient waiter's deadline while the
+    // lookup is stuck on its thread.
+    let err = impatient.await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "lookup of \"slow.test\" timed out after 100ms"
+    );
+    assert_eq!(resolver.in_flight(), 1); // the lookup is still the group's
+    gate.open();
+    let addrs: Vec<_> = patient.await.unwrap().unwrap().collect();
+    assert_eq!(addrs, vec![SocketAddr::new(ONE, 2)]);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_typed_and_shared_by_every_waiter() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, unknown))
+        .build()
+        .unwrap();
+    let waiters: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(resolver.lookup_host("nowhere.invalid", 443)))
+        .collect();
+    eventually("lookup started", || calls.load(Ordering::SeqCst) == 1).await;
+    gate.open();
+    let mut errors = Vec::new();
+    for waiter in waiters {
+        errors.push(waiter.await.unwrap().unwrap_err());
+    }
+    let first_source = match &errors[0] {
+        LookupError::Resolve { host, source } => {
+            assert_eq!(&**host, "nowhere.invalid");
+            source.clone()
+        }
+        other => panic!("unexpected error: {other:?}"),
+    };
+    for err in &errors {
+        assert!(err.is_not_found());
+        match err {
+            LookupError::Resolve { source, .. } => assert!(Arc::ptr_eq(source, &first_source)),
+            other => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(
+        errors[0].to_string(),
+        "failed to resolve \"nowhere.invalid\": no such host: nowhere.invalid"
+    );
+    assert_eq!(
+        io::Error::from(errors[0].clone()).kind(),
+        io::ErrorKind::NotFound
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn empty_answers_and_panics_are_typed() {
+    let resolver = Resolver::builder()
+        .lookup_fn(|host| match host {
+            "empty.test" => Ok(Vec::new()),
+            _ => panic!("resolver bug"),
+        })
+        .build()
+        .unwrap();
+    let empty = resolver.lookup_host("empty.test", 1).await.unwrap_err();
+    assert!(matches!(empty, LookupError::NoAddresses { .. }));
+    assert!(empty.is_not_found());
+    let panicked = resolver.lookup_host("boom.test", 1).await.unwrap_err();
+    assert_eq!(
+        panicked.to_string(),
+        "lookup of \"boom.test\" panicked: resolver bug"
+    );
+}
+
+#[tokio::test]
+async fn a_lookup_every_waiter_left_before_it_started_never_runs() {
+    let pool = BlockingPool::builder()
+        .name("dns-left")
+        .max_threads(1)
+        .build()
+        .unwrap();
+    let gate = Latch::new();
+    let busy = pool
+        .try_run({
+            let gate = gate.clone();
+            move || gate.wait()
+        })
+        .unwrap();
+    eventually("pool busy", || pool.metrics().running == 1).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver::builder()
+        .pool(pool.clone())
+        .lookup_fn({
+            let calls = calls.clone();
+            move |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(vec![ONE])
+            }
+        })
+        .build()
+        .unwrap();
+    let mut a = task::spawn(resolver.lookup_host("left.test", 1));
+    let mut b = task::spawn(resolver.lookup_host("left.test", 1));
+    assert_pending!(a.poll());
+    assert_pending!(b.poll());
+    assert_eq!(pool.metrics().queued, 1);
+    drop(a);
+    assert_eq!(pool.metrics().queued, 1); // b still wants it
+    drop(b);
+    assert_eq!(pool.metrics().queued, 0); // nobody does: dequeued
+    assert_eq!(resolver.in_flight(), 0);
+    gate.open();
+    busy.await.unwrap();
+    pool.run(|| ()).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cache_answers_within_its_ttl_then_expires() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver::builder()
+        .lookup_fn({
+            let calls = calls.clone();
+            move |host| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                if host.ends_with(".invalid") {
+                    unknown(host)
+                } else {
+                    found(host)
+                }
+            }
+        })
+        .no_timeout()
+        .cache_ttl(Duration::from_secs(5))
+        .negative_cache_ttl(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    resolver.lookup_host("cached.test", 1).await.unwrap();
+    resolver.lookup_host("cached.test", 2).await.unwrap();
+    resolver.lookup_host("gone.invalid", 1).await.unwrap_err();
+    let err = resolver.lookup_host("gone.invalid", 1).await.unwrap_err();
+    assert!(err.is_not_found());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(resolver.cached(), 2);
+
+    tokio::time::advance(Duration::from_secs(2)).await; // negative entry expired
+    resolver.lookup_host("gone.invalid", 1).await.unwrap_err();
+    resolver.lookup_host("cached.test", 1).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    tokio::time::advance(Duration::from_secs(4)).await; // positive entry expired
+    resolver.lookup_host("cached.test", 1).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn cache_is_off_by_default() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver::builder()
+        .lookup_fn({
+            let calls = calls.clone();
+            move |host| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                found(host)
+            }
+        })
+        .build()
+        .unwrap();
+    resolver.lookup_host("a.test", 1).await.unwrap();
+    resolver.lookup_host("a.test", 1).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(resolver.cached(), 0);
+}
+
+#[tokio::test]
+async fn ip_literals_need_no_lookup() {
+    let resolver = Resolver::builder()
+        .lookup_fn(|_| panic!("no lookup for literals"))
+        .build()
+        .unwrap();
+    let v4: Vec<_> = resolver
+        .lookup_host("127.0.0.1", 80)
+        .await
+        .unwrap()
+        .collect();
+    assert_eq!(v4, vec!["127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
+    let v6: Vec<_> = resolver.lookup_host("[::1]", 80).await.unwrap().collect();
+    assert_eq!(v6, vec!["[::1]:80".parse::<SocketAddr>().unwrap()]);
+    assert_eq!(resolver.pool().metrics().threads_high_water, 0);
+}
+
+#[tokio::test]
+async fn localhost_resolves_through_getaddrinfo() {
+    // The default lookup function: libc getaddrinfo through std, on the "dns" pool.
+    let addrs: Vec<_> = corral_blocking::lookup_host("localhost", 8080)
+        .await
+        .unwrap()
+        .collect();
+    assert!(!addrs.is_empty());
+    assert!(addrs
+        .iter()
+        .all(|a| a.ip().is_loopback() && a.port() == 8080));
+    let pool = corral_blocking::default_resolver().pool();
+    assert_eq!(pool.name(), "dns");
+    assert_eq!(pool.max_threads(), corral_blocking::DEFAULT_DNS_MAX_THREADS);
+    assert!(pool.metrics().completed >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storm_against_the_slow_loopback_server_is_capped_and_coalesced() {
+    let server = support::dns::SlowDnsServer::start(Duration::from_millis(50)).unwrap();
+    let addr = server.addr();
+    let resolver = Resolver::builder()
+        .max_threads(4)
+        .lookup_fn(move |host| support::dns::lookup(addr, host))
+        .build()
+        .unwrap();
+    let lookups: Vec<_> = (0..500)
+        .map(|i| tokio::spawn(resolver.lookup_host(&format!("host{}.test", i % 10), 80)))
+        .collect();
+    for (i, lookup) in lookups.into_iter().enumerate() {
+        let name = format!("host{}.test", i % 10);
+        let addrs: Vec<_> = lookup.await.unwrap().unwrap().collect();
+        let expected = IpAddr::V4(support::dns::address_for(&name));
+        assert_eq!(addrs, vec![SocketAddr::new(expected, 80)]);
+    }
+    let metrics = resolver.pool().metrics();
+    assert!(metrics.threads_high_water <= 4, "{metrics:?}");
+    // Coalesced: far fewer queries than lookups (at least one per name).
+    assert!(
+        server.queries() >= 10 && server.queries() < 500,
+        "{}",
+        server.queries()
+    );
+    let nx = resolver.lookup_host("nope.invalid", 80).await.unwrap_err();
+    assert!(nx.is_not_found(), "{nx}");
+}
+
+#[test]
+fn builder_rejects_nonsense_with_typed_errors() {
+    assert_eq!(
+        Resolver::builder()
+            .timeout(Duration::ZERO)
+            .build()
+            .unwrap_err(),
+        ResolverBuildError::ZeroTimeout
+    );
+    assert_eq!(
+        Resolver::builder().max_threads(0).build().unwrap_err(),
+        ResolverBuildError::Pool(corral_blocking::BuildError::ZeroThreads)
+    );
+    assert_eq!(
+        Resolver::builder()
+            .cache_ttl(Duration::from_secs(1))
+            .cache_capacity(0)
+            .build()
+            .unwrap_err(),
+        ResolverBuildError::ZeroCacheCapacity
+    );
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Resolver>();
+    send_sync::<corral_blocking::LookupHost>();
+    send_sync::<corral_blocking::LookupAddrs>();
+    send_sync::<LookupError>();
+    send_sync::<ResolverBuildError>();
+    send_sync::<corral_blocking::ResolverBuilder>();
+}

@@ -1,0 +1,259 @@
+//! The live-task registry: [`snapshot`], [`live_count`], [`current`], and what a
+//! snapshot holds ([`Snapshot`], [`TaskInfo`], [`TaskId`]).
+
+pub(crate) mod engine;
+
+use std::fmt;
+use std::num::NonZeroU64;
+use std::panic::Location;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::census::Census;
+use crate::context;
+use engine::Registry;
+
+/// The process-wide registry, sized once from the machine's parallelism.
+pub(crate) fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+        // Rounded up to a power of two. A few shards per core keeps threads that share one (more threads than
+        // shards) rarely contending, while a snapshot still takes few locks.
+        Registry::new((cpus * 4).clamp(8, 256))
+    })
+}
+
+/// Identifies a tracked task for its whole life; never reused within a process.
+///
+/// It is corral's own id, distinct from `tokio::task::Id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub(crate) NonZeroU64);
+
+impl TaskId {
+    /// The id as a number (never zero).
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// One live tracked task, as a [`Snapshot`] saw it.
+///
+/// `Display` renders one line: id, name, spawn site and age.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    id: TaskId,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+    parent: Option<TaskId>,
+    runtime: tokio::runtime::Id,
+    spawned_at: Instant,
+    taken_at: Instant,
+    tree: u32,
+}
+
+impl TaskInfo {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The name given with [`Builder::name`](crate::Builder::name), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Where the task was spawned (the caller of `spawn`, through `#[track_caller]`).
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// The tracked task that was being polled when this one was spawned, if any.
+    ///
+    /// The parent may have finished since; it is then absent from the snapshot.
+    pub fn parent(&self) -> Option<TaskId> {
+        self.parent
+    }
+
+    /// The runtime the task was spawned on.
+    pub fn runtime(&self) -> tokio::runtime::Id {
+        self.runtime
+    }
+
+    /// When the task was spawned.
+    pub fn spawned_at(&self) -> Instant {
+        self.spawned_at
+    }
+
+    /// How long the task had been alive when the snapshot was taken.
+    pub fn age(&self) -> Duration {
+        self.taken_at.saturating_duration_since(self.spawned_at)
+    }
+
+    /// The tree mark the task inherited (used by corral-leak to tell apart tests that
+    /// share a runtime; 0 when unmarked).
+    #[doc(hidden)]
+    pub fn tree_mark(&self) -> u32 {
+        self.tree
+    }
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " \"{name}\"")?;
+        }
+        write!(
+            f,
+            " spawned at {}, alive for {}",
+            self.location,
+            crate::census::Age(self.age())
+        )
+    }
+}
+
+/// The live tracked tasks at one moment, from [`snapshot`].
+///
+/// Shards are read one after another, so a task spawned or finished while the snapshot
+/// is taken may or may not be in it; every task in it was alive at some point during
+/// the call, and every task alive throughout the call is in it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    tasks: Vec<TaskInfo>,
+    taken_at: Instant,
+}
+
+impl Snapshot {
+    /// How many tasks the snapshot holds.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether no tracked task was alive.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// The tasks, in no particular order.
+    pub fn iter(&self) -> std::slice::Iter<'_, TaskInfo> {
+        self.tasks.iter()
+    }
+
+    /// When the snapshot was taken (ages are measured to this instant).
+    pub fn taken_at(&self) -> Instant {
+        self.taken_at
+    }
+
+    /// Keeps only the tasks for which `keep` returns true (say, one runtime's).
+    pub fn retain(&mut self, keep: impl FnMut(&TaskInfo) -> bool) {
+        self.tasks.retain(keep);
+    }
+
+    /// The task with id `id`, if it was alive.
+    pub fn get(&self, id: TaskId) -> Option<&TaskInfo> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    /// Groups the tasks by spawn site, with the count and oldest age of each: the
+    /// production view of which call site is piling up tasks.
+    pub fn census(&self) -> Census {
+        Census::from_tasks(&self.tasks)
+    }
+}
+
+impl<'a> IntoIterator for &'a Snapshot {
+    type Item = &'a TaskInfo;
+    type IntoIter = std::slice::Iter<'a, TaskInfo>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.tasks.iter()
+    }
+}
+
+impl IntoIterator for Snapshot {
+    type Item = TaskInfo;
+    type IntoIter = std::vec::IntoIter<TaskInfo>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.tasks.into_iter()
+    }
+}
+
+/// Lists every live tracked task, on every runtime.
+///
+/// Cost: one lock per registry shard, held while that shard's entries are copied
+/// (a name is shared, not copied); about a millisecond per 100k live tasks
+/// (`benches/corral_task.rs`, group `snapshot`).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+/// let worker = corral_task::Builder::new().name("worker").spawn(async move {
+///     let _ = rx.await;
+/// });
+/// let snap = corral_task::snapshot();
+/// assert!(snap.iter().any(|t| t.name() == Some("worker")));
+/// print!("{}", snap.census());
+/// drop(tx);
+/// worker.await.unwrap();
+/// # }
+/// ```
+pub fn snapshot() -> Snapshot {
+    let reg = registry();
+    let mut tasks = Vec::with_capacity(reg.len());
+    let taken_at = Instant::now();
+    reg.for_each(|id, e| {
+        tasks.push(TaskInfo {
+            id: TaskId(id),
+            name: e.name.clone(),
+            location: e.location,
+            parent: e.parent.map(TaskId),
+            runtime: e.runtime,
+            spawned_at: e.spawned_at,
+            taken_at,
+            tree: e.tree,
+        });
+    });
+    Snapshot { tasks, taken_at }
+}
+
+/// How many tracked tasks are alive, on every runtime; cheaper than a [`snapshot`]
+/// (one short lock per shard, nothing copied).
+pub fn live_count() -> usize {
+    registry().len()
+}
+
+/// The id of the tracked task being polled on this thread, if any.
+///
+/// `None` outside a tracked task, including inside a plain `tokio::spawn` task and
+/// in the future given to `block_on`.
+pub fn current() -> Option<TaskId> {
+    context::current().task.map(TaskId)
+}
+
+/// Sets the tree mark that tasks spawned from the current context inherit, returning
+/// the previous mark. Inside a tracked task the mark sticks to that task for the rest
+/// of its life; outside one it stays on the thread until replaced.
+///
+/// This is how a leak guard tells its own task tree apart from other tests' on a
+/// shared runtime; it is not meant for other uses.
+#[doc(hidden)]
+pub fn __set_tree_mark(mark: u32) -> u32 {
+    context::set_tree(mark)
+}
+
+/// The tree mark of the current context (0 when unmarked).
+#[doc(hidden)]
+pub fn __tree_mark() -> u32 {
+    context::current().tree
+}

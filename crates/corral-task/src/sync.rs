@@ -1,0 +1,35 @@
+//! The one place atomics and locks come from, switched by `cfg(corral_loom)`.
+//!
+//! Loom's `Mutex` is `std`-like (it returns a `LockResult`); [`Mutex`] wraps both so
+//! the rest of the crate sees parking_lot's API.
+
+#[cfg(corral_loom)]
+mod imp {
+    use loom::sync::MutexGuard;
+
+    /// A mutex with parking_lot's API over loom's.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            // A poisoned lock only follows a panic that already failed the model.
+            self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+        }
+    }
+}
+
+#[cfg(not(corral_loom))]
+mod imp {
+    pub(crate) use parking_lot::Mutex;
+}
+
+pub(crate) use imp::Mutex;
+
+/// The shard-assignment counter is a `static`, which loom cannot construct; it only
+/// spreads threads over shards (any value is correct), so it stays `std` in both builds.
+pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};

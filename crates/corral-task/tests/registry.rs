@@ -1,0 +1,286 @@
+//! The registry seen through the public API: entries appear at spawn and leave when the
+//! future is dropped, whatever the reason.
+
+use std::future::{pending, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use corral_task::{Builder, Census, Snapshot, TaskId, TaskInfo, Tracked};
+use tokio::runtime::Handle;
+use tokio_test::{assert_pending, assert_ready};
+
+/// Live tracked tasks of the current runtime (tests run in parallel, each on its own
+/// runtime).
+fn mine() -> Vec<TaskInfo> {
+    let rt = Handle::current().id();
+    corral_task::snapshot()
+        .into_iter()
+        .filter(|t| t.runtime() == rt)
+        .collect()
+}
+
+fn named(name: &str) -> Vec<TaskInfo> {
+    mine()
+        .into_iter()
+        .filter(|t| t.name() == Some(name))
+        .collect()
+}
+
+#[tokio::test]
+async fn entry_records_name_location_runtime_and_leaves_on_completion() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let line = line!() + 1;
+    let handle = Builder::new()
+        .name("waiter")
+        .spawn(async move { rx.await.is_ok() });
+    let tasks = named("waiter");
+    assert_eq!(tasks.len(), 1);
+    let t = &tasks[0];
+    assert_eq!(t.location().file(), file!());
+    assert_eq!(t.location().line(), line);
+    assert_eq!(t.runtime(), Handle::current().id());
+    assert_eq!(
+        t.parent(),
+        None,
+        "spawned from block_on, not from a tracked task"
+    );
+    assert!(t.spawned_at() <= std::time::Instant::now());
+    tx.send(()).unwrap();
+    assert!(handle.await.unwrap());
+    assert!(named("waiter").is_empty());
+}
+
+#[tokio::test]
+async fn entry_leaves_on_abort() {
+    let handle = Builder::new().name("aborted").spawn(pending::<()>());
+    assert_eq!(named("aborted").len(), 1);
+    handle.abort();
+    assert!(handle.await.unwrap_err().is_cancelled());
+    assert!(named("aborted").is_empty());
+}
+
+#[tokio::test]
+async fn entry_leaves_on_panic() {
+    let handle = Builder::new().name("panicker").spawn(async {
+        tokio::task::yield_now().await;
+        panic!("boom");
+    });
+    assert_eq!(named("panicker").len(), 1);
+    assert!(handle.await.unwrap_err().is_panic());
+    assert!(named("panicker").is_empty());
+}
+
+#[test]
+fn entries_leave_on_runtime_shutdown() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let id = rt.handle().id();
+    rt.block_on(async {
+        for _ in 0..10 {
+            corral_task::spawn(pending::<()>());
+        }
+    });
+    let count = || {
+        corral_task::snapshot()
+            .iter()
+            .filter(|t| t.runtime() == id)
+            .count()
+    };
+    assert_eq!(count(), 10);
+    drop(rt);
+    assert_eq!(count(), 0);
+}
+
+#[test]
+fn spawn_on_records_the_target_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    let task = Builder::new()
+        .name("spawned-on")
+        .spawn_on(async { 5 }, &handle);
+    let ours = corral_task::snapshot()
+        .into_iter()
+        .filter(|t| t.runtime() == handle.id())
+        .count();
+    assert_eq!(ours, 1);
+    assert_eq!(rt.block_on(task).unwrap(), 5);
+}
+
+#[tokio::test]
+async fn children_record_their_parent_and_current_works() {
+    assert_eq!(corral_task::current(), None);
+    let parent = Builder::new().name("parent").spawn(async {
+        let me = corral_task::current().expect("inside a tracked task");
+        let child = Builder::new()
+            .name("child")
+            .spawn(async { corral_task::current() });
+        let child_id = child.await.unwrap().expect("child is tracked");
+        (me, child_id)
+    });
+    let (parent_id, child_id) = parent.await.unwrap();
+    assert_ne!(parent_id, child_id);
+    // The child's parent is recorded even after the parent is gone.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let parent = Builder::new().name("short-parent").spawn(async move {
+        Builder::new().name("orphan").spawn(async move {
+            let _ = rx.await;
+        });
+        corral_task::current().unwrap()
+    });
+    let parent_id: TaskId = parent.await.unwrap();
+    let orphan = named("orphan");
+    assert_eq!(orphan[0].parent(), Some(parent_id));
+    assert!(named("short-parent").is_empty());
+    tx.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn untracked_tasks_have_no_current_and_no_parent() {
+    let inner = tokio::spawn(async {
+        assert_eq!(corral_task::current(), None);
+        corral_task::spawn(async {}).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        Builder::new().name("from-untracked").spawn(async move {
+            let _ = rx.await;
+        });
+        tx
+    });
+    let tx = inner.await.unwrap();
+    assert_eq!(named("from-untracked")[0].parent(), None);
+    tx.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn census_groups_by_spawn_site() {
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let mut handles = Vec::new();
+    for _ in 0..5 {
+        let mut rx = rx.clone();
+        handles.push(Builder::new().name("census-a").spawn(async move {
+            let _ = rx.changed().await;
+        }));
+    }
+    let mut rx2 = rx.clone();
+    handles.push(Builder::new().name("census-b").spawn(async move {
+        let _ = rx2.changed().await;
+    }));
+    let rt = Handle::current().id();
+    let mut snap = corral_task::snapshot();
+    snap.retain(|t| t.runtime() == rt);
+    let census: Census = snap.census();
+    assert_eq!(census.total(), 6);
+    assert_eq!(census.len(), 2);
+    let a = census
+        .iter()
+        .find(|s| s.name() == Some("census-a"))
+        .unwrap();
+    assert_eq!(a.count(), 5);
+    assert_eq!(a.location().file(), file!());
+    let b = census
+        .iter()
+        .find(|s| s.name() == Some("census-b"))
+        .unwrap();
+    assert_eq!(b.count(), 1);
+    assert!(a.oldest() >= b.oldest() || a.count() > b.count());
+    let table = census.to_string();
+    assert!(table.contains("census-a"), "{table}");
+    assert!(table.contains(&format!("{}:", file!())), "{table}");
+    drop(tx);
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn track_registers_without_spawning_and_drop_removes() {
+    let mut fut =
+        tokio_test::task::spawn(Builder::new().name("tracked-only").track(pending::<()>()));
+    assert_eq!(named("tracked-only").len(), 1);
+    assert_pending!(fut.poll());
+    assert_pending!(fut.poll());
+    drop(fut);
+    assert!(named("tracked-only").is_empty());
+}
+
+/// A future that reports the tracked context it is polled in.
+struct WhoAmI;
+
+impl Future for WhoAmI {
+    type Output = Option<TaskId>;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(corral_task::current())
+    }
+}
+
+#[tokio::test]
+async fn tracked_poll_sets_and_restores_the_current_task() {
+    let tracked = Builder::new().track(WhoAmI);
+    let id = tracked.id();
+    let mut fut = tokio_test::task::spawn(tracked);
+    let seen = assert_ready!(fut.poll());
+    assert_eq!(seen, Some(id));
+    assert_eq!(corral_task::current(), None, "restored after the poll");
+}
+
+#[test]
+fn many_spawns_across_workers_all_leave() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let id = rt.handle().id();
+    rt.block_on(async {
+        let outer: Vec<_> = (0..8)
+            .map(|_| {
+                corral_task::spawn(async {
+                    let inner: Vec<_> = (0..500)
+                        .map(|i| corral_task::spawn(async move { i }))
+                        .collect();
+                    let mut sum = 0;
+                    for h in inner {
+                        sum += h.await.unwrap();
+                    }
+                    sum
+                })
+            })
+            .collect();
+        for h in outer {
+            assert_eq!(h.await.unwrap(), 500 * 499 / 2);
+        }
+    });
+    assert_eq!(
+        corral_task::snapshot()
+            .iter()
+            .filter(|t| t.runtime() == id)
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Snapshot>();
+    send_sync::<TaskInfo>();
+    send_sync::<TaskId>();
+    send_sync::<Census>();
+    send_sync::<corral_task::Site>();
+    send_sync::<Builder>();
+    send_sync::<Tracked<std::future::Ready<u8>>>();
+}
+
+#[test]
+fn tracking_adds_sixteen_bytes_to_a_future() {
+    let fut = async { 1u64 };
+    let plain = std::mem::size_of_val(&fut);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _enter = rt.enter();
+    let tracked = Builder::new().track(async { 1u64 });
+    assert!(std::mem::size_of_val(&tracked) <= plain.next_multiple_of(8) + 16);
+}
