@@ -23,19 +23,24 @@
 //! ```
 //! use corral_pool::{Pool, TrySubmitError};
 //!
+//! async fn square(n: u64) -> u64 {
+//!     n * n
+//! }
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
+//! // The pool is typed by its job future (here `square`'s); see `BoxJob` for mixed jobs.
 //! let pool = Pool::builder()
 //!     .workers(4)
 //!     .queue_capacity(16)
-//!     .name("thumbnails")
+//!     .name("squares")
 //!     .build()
 //!     .expect("valid configuration");
 //!
 //! let mut handles = Vec::new();
-//! for n in 0..8u64 {
+//! for n in 0..8 {
 //!     // Waits while 4 run and 16 wait.
-//!     handles.push(pool.submit(async move { n * n }).await.expect("pool is open"));
+//!     handles.push(pool.submit(square(n)).await.expect("pool is open"));
 //! }
 //! let mut total = 0;
 //! for handle in handles {
@@ -44,8 +49,8 @@
 //! assert_eq!(total, 140);
 //!
 //! pool.close();
-//! match pool.try_submit(async { 0 }) {
-//!     Err(TrySubmitError::Closed(job)) => assert_eq!(job.await, 0), // the job came back
+//! match pool.try_submit(square(3)) {
+//!     Err(TrySubmitError::Closed(job)) => assert_eq!(job.await, 9), // the job came back
 //!     other => panic!("expected Closed, got {other:?}"),
 //! }
 //! # }

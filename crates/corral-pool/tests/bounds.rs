@@ -6,7 +6,6 @@ use corral_pool::{
 };
 
 fn send<T: Send>() {}
-fn sync<T: Sync>() {}
 fn send_sync<T: Send + Sync>() {}
 
 type Job = BoxJob<u32>;

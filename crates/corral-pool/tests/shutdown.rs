@@ -364,3 +364,39 @@ fn accounting_is_exact_under_random_shutdown() {
     assert!(seen.iter().all(|&n| n > 0), "outcomes seen: {seen:?}");
     eprintln!("outcomes seen: {seen:?}");
 }
+
+fn tracked_workers(pool_name: &str) -> usize {
+    let prefix = format!("{pool_name}-worker-");
+    corral_task::snapshot()
+        .iter()
+        .filter(|t| t.name().is_some_and(|n| n.starts_with(&prefix)))
+        .count()
+}
+
+#[tokio::test]
+async fn workers_are_tracked_tasks_and_none_survive_drop_or_drain() {
+    let dropped: Pool<BoxJobU32> = Builder::new()
+        .workers(3)
+        .name("census-drop")
+        .build()
+        .expect("valid");
+    settle().await;
+    assert_eq!(tracked_workers("census-drop"), 3);
+    drop(dropped);
+    settle().await;
+    assert_eq!(tracked_workers("census-drop"), 0);
+
+    let drained: Pool<BoxJobU32> = Builder::new()
+        .workers(2)
+        .queue_capacity(2)
+        .name("census-drain")
+        .build()
+        .expect("valid");
+    let h = drained.submit(ready(1)).await.expect("room");
+    drained
+        .drain(Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("drained");
+    assert_eq!(h.await.expect("ran"), 1);
+    assert_eq!(tracked_workers("census-drain"), 0);
+}
