@@ -1,8 +1,11 @@
 //! corral-pool next to the peers it replaces, same workload, same run.
 //!
-//! Workload: a 2-thread runtime; one driver task submits `JOBS` no-op jobs to 8
-//! workers with a queue of 1024 (waiting for room when it is full), then awaits every
-//! job's handle. Reported per job (criterion's throughput is in jobs).
+//! Workload: a 2-thread runtime; one driver submits `JOBS` no-op jobs to 8 workers with
+//! a queue of 1024 (waiting for room when it is full), then awaits every job's handle.
+//! Reported per round of `JOBS`; criterion's throughput line gives jobs/s. Group
+//! `contention` drives from the bench thread (`block_on`, the workload: every
+//! hand-off is a cross-thread wake); group `driver_task` drives from a task on the
+//! runtime.
 //!
 //! - `corral_pool`: `Pool::submit(job).await`, then `handle.await`.
 //! - `corral_pool_boxed`: the same with `Pool<BoxJob<()>>` (one extra allocation).
@@ -12,7 +15,9 @@
 //! - `spawn_semaphore` (peer): `tokio::spawn` per job, gated by `Semaphore::new(8)`.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use corral_pool::{BoxJob, Builder, Pool};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -68,86 +73,140 @@ where
     }
 }
 
-fn contention(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = c.benchmark_group("contention");
-    group.throughput(Throughput::Elements(JOBS));
-    group.sample_size(10);
+type RoundFut = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Round = Box<dyn Fn() -> RoundFut>;
 
-    let pool = rt.block_on(async {
+/// Runs `iters` rounds of `round` inside a task on the runtime, timing them there.
+fn in_task(rt: &Runtime, iters: u64, round: &Round) -> Duration {
+    let rounds: Vec<_> = (0..iters).map(|_| round()).collect();
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let start = Instant::now();
+            for r in rounds {
+                r.await;
+            }
+            start.elapsed()
+        })
+        .await
+        .expect("driver task")
+    })
+}
+
+async fn corral_round<F: Future<Output = ()> + Send + 'static>(
+    pool: &Pool<F>,
+    job: impl Fn() -> F,
+) {
+    let mut handles = Vec::with_capacity(JOBS as usize);
+    for _ in 0..JOBS {
+        handles.push(pool.submit(job()).await.expect("open"));
+    }
+    for h in handles {
+        h.await.expect("job ran");
+    }
+}
+
+/// The four cases, each a round of `JOBS` jobs, on pools built on `rt`.
+fn cases(rt: &Runtime) -> Vec<(&'static str, Round)> {
+    let pool = Arc::new(rt.block_on(async {
         Builder::new()
             .workers(WORKERS)
             .queue_capacity(QUEUE)
             .name("bench")
             .build()
             .expect("pool")
-    });
-    group.bench_function("corral_pool", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut handles = Vec::with_capacity(JOBS as usize);
-            for _ in 0..JOBS {
-                handles.push(pool.submit(noop()).await.expect("open"));
-            }
-            for h in handles {
-                h.await.expect("job ran");
-            }
-        })
-    });
-
-    let boxed: Pool<BoxJob<()>> = rt.block_on(async {
+    }));
+    let boxed: Arc<Pool<BoxJob<()>>> = Arc::new(rt.block_on(async {
         Builder::new()
             .workers(WORKERS)
             .queue_capacity(QUEUE)
             .name("bench-boxed")
             .build()
             .expect("pool")
-    });
-    group.bench_function("corral_pool_boxed", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut handles = Vec::with_capacity(JOBS as usize);
-            for _ in 0..JOBS {
-                handles.push(boxed.submit(Box::pin(noop())).await.expect("open"));
-            }
-            for h in handles {
-                h.await.expect("job ran");
-            }
-        })
-    });
-
-    let peer = rt.block_on(async { MpmcPool::new(WORKERS, QUEUE) });
-    group.bench_function("mpmc_channel_oneshot", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut results = Vec::with_capacity(JOBS as usize);
-            for _ in 0..JOBS {
-                results.push(peer.submit(noop()).await);
-            }
-            for r in results {
-                r.await.expect("job ran");
-            }
-        })
-    });
-
+    }));
+    let peer = Arc::new(rt.block_on(async { MpmcPool::new(WORKERS, QUEUE) }));
     let semaphore = Arc::new(Semaphore::new(WORKERS));
-    group.bench_function("spawn_semaphore", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut handles = Vec::with_capacity(JOBS as usize);
-            for _ in 0..JOBS {
-                let permit = Arc::clone(&semaphore).acquire_owned().await.expect("open");
-                handles.push(tokio::spawn(async move {
-                    noop().await;
-                    drop(permit);
-                }));
-            }
-            for h in handles {
-                h.await.expect("job ran");
-            }
-        })
-    });
-    group.finish();
-    drop(pool);
-    drop(boxed);
-    drop(peer);
+    vec![
+        (
+            "corral_pool",
+            Box::new(move || -> RoundFut {
+                let pool = Arc::clone(&pool);
+                Box::pin(async move { corral_round(&pool, noop).await })
+            }) as Round,
+        ),
+        (
+            "corral_pool_boxed",
+            Box::new(move || -> RoundFut {
+                let pool = Arc::clone(&boxed);
+                Box::pin(
+                    async move { corral_round(&pool, || Box::pin(noop()) as BoxJob<()>).await },
+                )
+            }),
+        ),
+        (
+            "mpmc_channel_oneshot",
+            Box::new(move || -> RoundFut {
+                let peer = Arc::clone(&peer);
+                Box::pin(async move {
+                    let mut results = Vec::with_capacity(JOBS as usize);
+                    for _ in 0..JOBS {
+                        results.push(peer.submit(noop()).await);
+                    }
+                    for r in results {
+                        r.await.expect("job ran");
+                    }
+                })
+            }),
+        ),
+        (
+            "spawn_semaphore",
+            Box::new(move || -> RoundFut {
+                let semaphore = Arc::clone(&semaphore);
+                Box::pin(async move {
+                    let mut handles = Vec::with_capacity(JOBS as usize);
+                    for _ in 0..JOBS {
+                        let permit = Arc::clone(&semaphore).acquire_owned().await.expect("open");
+                        handles.push(tokio::spawn(async move {
+                            noop().await;
+                            drop(permit);
+                        }));
+                    }
+                    for h in handles {
+                        h.await.expect("job ran");
+                    }
+                })
+            }),
+        ),
+    ]
 }
 
-criterion_group!(benches, contention);
+/// The workload: the driver is the future criterion `block_on`s on the bench
+/// thread, so every hand-off to and from the 2 runtime threads is a cross-thread wake.
+fn contention(c: &mut Criterion) {
+    let rt = runtime();
+    let cases = cases(&rt);
+    let mut group = c.benchmark_group("contention");
+    group.throughput(Throughput::Elements(JOBS));
+    group.sample_size(10);
+    for (name, round) in &cases {
+        group.bench_function(*name, |b| b.to_async(&rt).iter(round));
+    }
+    group.finish();
+    drop(cases);
+}
+
+/// The same, with the driver a task on the runtime (how submitters run in a service).
+fn driver_task(c: &mut Criterion) {
+    let rt = runtime();
+    let cases = cases(&rt);
+    let mut group = c.benchmark_group("driver_task");
+    group.throughput(Throughput::Elements(JOBS));
+    group.sample_size(10);
+    for (name, round) in &cases {
+        group.bench_function(*name, |b| b.iter_custom(|iters| in_task(&rt, iters, round)));
+    }
+    group.finish();
+    drop(cases);
+}
+
+criterion_group!(benches, contention, driver_task);
 criterion_main!(benches);

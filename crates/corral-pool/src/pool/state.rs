@@ -12,9 +12,10 @@
 //!   batches (once more than half the capacity is free), so an ungranted waiter may
 //!   coexist with a little room, and a newcomer is admitted only when nobody waits
 //!   ungranted: it never jumps the line.
-//! - `claimed` counts workers taken off `idle` and woken for queued work that have not
-//!   yet looked at the queue. [`State::assign`] keeps `claimed >= queue.len()` whenever
-//!   a worker is idle, so a queued job never sits next to a parked worker.
+//! - `claimed` (0 or 1) counts a worker taken off `idle` and woken for queued work that
+//!   has not yet looked at the queue. [`State::assign`] runs after every push, pop and
+//!   worker exit, so while a job is queued and a worker idles, one worker is on its
+//!   way: a queued job never sits next to parked workers with nobody woken.
 //! - `live` counts worker tasks that have not exited; `running` those holding a job.
 //! - Counters only grow. At any quiescent point
 //!   `submitted = completed + failed + cancelled + handed_back`.
@@ -202,14 +203,16 @@ impl<F: Future> State<F> {
         }
     }
 
-    /// Wakes idle workers for queued jobs nobody was woken for.
+    /// Wakes an idle worker for queued work, one at a time: while a woken worker is on
+    /// its way (`claimed > 0`) no other is woken; when it takes a job it calls this
+    /// again, so wake-ups chain through the idle workers only as far as the queue needs
+    /// (no thundering herd on a burst, one wake-up per idle period on a trickle).
     fn assign(&mut self, wake: &mut Wakeups) {
-        while self.queue.len() > self.claimed {
-            let Some((_, waker)) = self.idle.pop() else {
-                break;
-            };
-            self.claimed += 1;
-            wake.push(waker);
+        if self.claimed == 0 && !self.queue.is_empty() {
+            if let Some((_, waker)) = self.idle.pop() {
+                self.claimed = 1;
+                wake.push(waker);
+            }
         }
     }
 
@@ -346,6 +349,7 @@ impl<F: Future> State<F> {
                 me.parked = false;
             }
             self.running += 1;
+            self.assign(wake);
             if let Some(enqueued) = job.enqueued {
                 let waited = Instant::now().saturating_duration_since(enqueued);
                 let c = &mut self.counters;
