@@ -43,6 +43,10 @@ impl<T> JobHandle<T> {
     }
 
     /// Wraps the handle so that dropping it aborts the job.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe by design: dropping the returned future cancels the job.
     pub fn abort_on_drop(self) -> AbortOnDrop<T> {
         AbortOnDrop { handle: Some(self) }
     }
@@ -80,6 +84,10 @@ pub struct AbortOnDrop<T> {
 
 impl<T> AbortOnDrop<T> {
     /// Gives the plain handle back; dropping it no longer cancels.
+    ///
+    /// # Cancel safety
+    ///
+    /// The returned handle is cancel safe: dropping it leaves the job running.
     pub fn detach(mut self) -> JobHandle<T> {
         self.handle.take().expect("handle present until detach")
     }
