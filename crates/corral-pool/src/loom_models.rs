@@ -120,6 +120,28 @@ fn submitters_race_close() {
     });
 }
 
+/// Two idle workers, two hand-off jobs: only one worker is woken per push while another
+/// is on its way, and the woken one chains the next wake-up; no job is stranded.
+#[test]
+fn chained_worker_wake_ups() {
+    loom::model(|| {
+        let state = Arc::new(Mutex::new(State::<Job>::new(0, 2, 0)));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let state = Arc::clone(&state);
+                thread::spawn(move || worker(&state))
+            })
+            .collect();
+        let a = submit(&state, 1).expect("pool is open");
+        let b = submit(&state, 2).expect("pool is open");
+        // Closing leaves accepted jobs to run; workers leave once the queue is empty.
+        close(&state);
+        let ran: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+        assert_eq!(ran, 2);
+        assert!(a.is_finished() && b.is_finished());
+    });
+}
+
 /// A runner parked inside a job is always woken by an abort (no lost wake-up), and an
 /// outcome stored first wins over the abort.
 #[test]
