@@ -99,6 +99,18 @@ where
         Submit::new(&self.shared, job)
     }
 
+    /// [`Pool::submit`] returning a future that does not borrow the pool (it shares the
+    /// pool's core), for code that must store it: a tower-style service future, a
+    /// struct field, a `'static` task. If the pool is dropped or stopped meanwhile, it
+    /// resolves to `Closed` with the job.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Pool::submit`].
+    pub fn submit_owned(&self, job: F) -> Submit<'static, F> {
+        Submit::owned(Arc::clone(&self.shared), job)
+    }
+
     /// Like [`Pool::submit`], but gives up waiting for room at `deadline` and hands the
     /// job back as [`SubmitTimeoutError::Timeout`]. The deadline bounds only the
     /// enqueue; the job's own run time is its own business.

@@ -24,10 +24,27 @@ use crate::sync::Arc;
 /// line; a slot that was already granted to it passes to the next blocked submitter.
 #[must_use = "futures do nothing unless polled; dropping it drops the job unsubmitted"]
 pub struct Submit<'a, F: Future> {
-    shared: &'a Shared<F>,
+    shared: SharedRef<'a, F>,
     job: Option<F>,
     slot: Option<Arc<Slot<F::Output>>>,
     waiter: Option<u64>,
+}
+
+/// The pool a submit future talks to: borrowed (`submit`) or shared (`submit_owned`).
+enum SharedRef<'a, F: Future> {
+    Borrowed(&'a Shared<F>),
+    Owned(Arc<Shared<F>>),
+}
+
+impl<F: Future> std::ops::Deref for SharedRef<'_, F> {
+    type Target = Shared<F>;
+
+    fn deref(&self) -> &Shared<F> {
+        match self {
+            SharedRef::Borrowed(shared) => shared,
+            SharedRef::Owned(shared) => shared,
+        }
+    }
 }
 
 // The job is stored here but never polled (or pinned) by this future, so moving the
@@ -36,6 +53,10 @@ impl<F: Future> Unpin for Submit<'_, F> {}
 
 impl<'a, F: Future> Submit<'a, F> {
     pub(crate) fn new(shared: &'a Shared<F>, job: F) -> Self {
+        Self::with(SharedRef::Borrowed(shared), job)
+    }
+
+    fn with(shared: SharedRef<'a, F>, job: F) -> Self {
         Submit {
             shared,
             job: Some(job),
@@ -54,6 +75,12 @@ impl<'a, F: Future> Submit<'a, F> {
         }
         wake.wake();
         self.job.take().expect("Submit polled after completion")
+    }
+}
+
+impl<F: Future> Submit<'static, F> {
+    pub(crate) fn owned(shared: Arc<Shared<F>>, job: F) -> Self {
+        Self::with(SharedRef::Owned(shared), job)
     }
 }
 
@@ -148,7 +175,7 @@ impl<F: Future> Future for SubmitUntil<'_, F> {
         }
         // The timer is armed only once the submitter actually has to wait.
         let deadline = this.deadline;
-        let shared = this.inner.shared;
+        let shared = &this.inner.shared;
         let sleep = this.sleep.get_or_insert_with(|| {
             let _enter = shared.handle.enter();
             Box::pin(tokio::time::sleep_until(deadline))

@@ -467,3 +467,30 @@ fn error_types_display_lowercase_without_period() {
         assert!(m.starts_with(char::is_lowercase), "{m}");
     }
 }
+
+#[tokio::test]
+async fn submit_owned_is_static_and_sees_the_pool_go_away() {
+    let pool = pool(1, 0);
+    settle().await;
+    let (gate, job) = gated(1);
+    let h = pool.try_submit(job).expect("idle worker");
+    // A 'static future: it can be spawned, or stored in a service's future.
+    let waiting = tokio::spawn(pool.submit_owned(ready(10)));
+    settle().await;
+    assert_eq!(pool.metrics().blocked_submitters, 1);
+    gate.send(()).expect("waiting");
+    assert_eq!(h.await.expect("ran"), 1);
+    let h10 = waiting.await.expect("task").expect("accepted");
+    assert_eq!(h10.await.expect("ran"), 10);
+
+    let (_gate, job) = gated(2);
+    let running = pool.try_submit(job).expect("idle worker");
+    let waiting = tokio::spawn(pool.submit_owned(ready(20)));
+    settle().await;
+    drop(pool);
+    match waiting.await.expect("task") {
+        Err(SubmitError::Closed(job)) => assert_eq!(job.await, 20),
+        Ok(_) => panic!("accepted by a dropped pool"),
+    }
+    assert!(running.await.expect_err("dropped").is_cancelled());
+}

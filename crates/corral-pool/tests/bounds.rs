@@ -31,6 +31,8 @@ fn futures_are_send() {
     send::<Submit<'static, Job>>();
     send::<SubmitUntil<'static, Job>>();
     send::<Drain<'static, Job>>();
+    fn is_static<T: 'static>() {}
+    is_static::<Submit<'static, Job>>();
     // Usable from a spawned task that shares the pool.
     fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
     let pool: std::sync::Arc<Pool<Job>> = std::sync::Arc::new(
