@@ -113,6 +113,10 @@ pub(crate) struct WorkerLocal {
 /// What a worker's visit decided.
 pub(crate) enum Next<F: Future> {
     Run(Queued<F>),
+    /// Nothing queued: the worker is on `idle`, but yields once and looks again before
+    /// it parks (saves a park/unpark round trip when work arrives right behind the
+    /// last job).
+    Spin,
     Park,
     Exit,
 }
@@ -320,6 +324,7 @@ impl<F: Future> State<F> {
         &mut self,
         me: &mut WorkerLocal,
         finished: Option<Outcome>,
+        spin: bool,
         waker: &Waker,
         wake: &mut Wakeups,
     ) -> Next<F> {
@@ -374,7 +379,13 @@ impl<F: Future> State<F> {
         }
         // An idle worker is room in hand-off mode.
         self.grant(wake);
-        Next::Park
+        if spin {
+            // Registered as idle (so it is room and can be claimed) but yields once
+            // before it really parks.
+            Next::Spin
+        } else {
+            Next::Park
+        }
     }
 
     fn finish(&mut self, outcome: Outcome) {

@@ -95,26 +95,36 @@ where
 {
     let mut finished = None;
     let mut budget = BUDGET;
+    let mut spin = true;
     loop {
         let next = poll_fn(|cx| {
             let mut wake = Wakeups::default();
             let next = {
                 let g = &mut guard;
                 let mut state = g.shared.state.lock();
-                state.next(&mut g.me, finished.take(), cx.waker(), &mut wake)
+                state.next(&mut g.me, finished.take(), spin, cx.waker(), &mut wake)
             };
             wake.wake();
             match next {
                 Next::Park => Poll::Pending,
-                Next::Run(job) => Poll::Ready(Some(job)),
-                Next::Exit => Poll::Ready(None),
+                other => Poll::Ready(other),
             }
         })
         .await;
-        let Some(Queued { fut, slot, .. }) = next else {
-            guard.exited = true;
-            return;
+        let (fut, slot) = match next {
+            Next::Run(Queued { fut, slot, .. }) => (fut, slot),
+            Next::Spin => {
+                spin = false;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Next::Park => unreachable!("park is pending"),
+            Next::Exit => {
+                guard.exited = true;
+                return;
+            }
         };
+        spin = true;
         let slot = &**guard.job.insert(slot);
         let outcome = RunJob { fut, slot }.await;
         finished = Some(match &outcome {
