@@ -22,11 +22,12 @@ fn worker(state: &Mutex<State<Job>>) -> usize {
     let mut me = state.lock().add_worker();
     let mut finished = None;
     let mut ran = 0;
+    let mut spin = true;
     block_on(poll_fn(|cx| loop {
         let mut wake = Wakeups::default();
         let next = state
             .lock()
-            .next(&mut me, finished.take(), cx.waker(), &mut wake);
+            .next(&mut me, finished.take(), spin, cx.waker(), &mut wake);
         wake.wake();
         match next {
             Next::Run(job) => {
@@ -34,7 +35,10 @@ fn worker(state: &Mutex<State<Job>>) -> usize {
                 job.slot.complete(Ok(value));
                 finished = Some(Outcome::Completed);
                 ran += 1;
+                spin = true;
             }
+            // Registered idle, then one more look before parking (the yield).
+            Next::Spin => spin = false,
             Next::Park => return Poll::Pending,
             Next::Exit => return Poll::Ready(()),
         }
