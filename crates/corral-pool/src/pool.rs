@@ -84,7 +84,9 @@ where
 
     /// Submits `job`, waiting for room (a free worker or queue slot) if the pool is
     /// full. Blocked submitters are served in FIFO order, and [`Pool::try_submit`] never
-    /// jumps ahead of them.
+    /// jumps ahead of them. They are admitted in batches, once more than
+    /// `min(queue_capacity / 2, 128)` slots are free (at least one), which saves a
+    /// wake-up per job and keeps the queue from running dry.
     ///
     /// Resolves to the job's [`JobHandle`], or to [`SubmitError::Closed`] with the job
     /// handed back if the pool is closed before the job is accepted.

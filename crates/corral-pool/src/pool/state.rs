@@ -9,7 +9,8 @@
 //! - Blocked submitters wait in `waiters`, ordered by id. The first `reserved` of them
 //!   were granted a slot (FIFO) and will push when polled; the rest are not granted.
 //!   After every change that can raise `free()`, [`State::grant`] runs; it grants in
-//!   batches (once more than half the capacity is free), so an ungranted waiter may
+//!   batches (once more than `min(capacity / 2, GRANT_BATCH)` slots are free), so an
+//!   ungranted waiter may
 //!   coexist with a little room, and a newcomer is admitted only when nobody waits
 //!   ungranted: it never jumps the line.
 //! - `claimed` (0 or 1) counts a worker taken off `idle` and woken for queued work that
@@ -32,6 +33,11 @@ use super::slot::Slot;
 use crate::error::JobError;
 use crate::metrics::{Metrics, QueueWait};
 use crate::sync::Arc;
+
+/// Blocked submitters are granted room once more than `min(capacity / 2, GRANT_BATCH)`
+/// slots are free: one submitter wake-up per batch instead of per job, and a blocked
+/// submitter waits for at most this many extra job hand-offs.
+const GRANT_BATCH: usize = 128;
 
 /// An accepted job waiting for a worker.
 pub(crate) struct Queued<F: Future> {
@@ -189,7 +195,8 @@ impl<F: Future> State<F> {
     }
 
     /// Grants slots to blocked submitters, oldest first, in batches: only once more than
-    /// half the queue capacity is free (at least one slot), then as many as fit. A full
+    /// `min(capacity / 2, GRANT_BATCH)` slots are free (at least one), then as many as
+    /// fit. A full
     /// queue still holds plenty of work when this happens, so the batching costs no
     /// throughput and saves a submitter wake-up per job.
     fn grant(&mut self, wake: &mut Wakeups) {
@@ -197,7 +204,7 @@ impl<F: Future> State<F> {
             return;
         }
         let free = self.free();
-        if free == 0 || free <= self.capacity / 2 {
+        if free == 0 || free <= (self.capacity / 2).min(GRANT_BATCH) {
             return;
         }
         while self.reserved < self.waiters.len() && self.free() > 0 {
