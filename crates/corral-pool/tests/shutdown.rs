@@ -400,3 +400,37 @@ async fn workers_are_tracked_tasks_and_none_survive_drop_or_drain() {
     assert_eq!(h.await.expect("ran"), 1);
     assert_eq!(tracked_workers("census-drain"), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_drain_future_only_stops_the_waiting() {
+    let pool = pool(1, 2);
+    let (gate, job) = gated(1);
+    let h = pool.try_submit(job).expect("room");
+    settle().await;
+    let mut drain = tokio_test::task::spawn(pool.drain(Instant::now() + Duration::from_secs(1)));
+    tokio_test::assert_pending!(drain.poll());
+    drop(drain);
+    assert!(pool.is_closed());
+    gate.send(()).expect("waiting");
+    assert_eq!(h.await.expect("accepted work still runs"), 1);
+    settle().await;
+    assert_eq!(pool.metrics().workers, 0);
+}
+
+#[tokio::test]
+async fn queue_wait_is_sampled_one_job_in_eight_by_default() {
+    let pool: Pool<BoxJobU32> = Builder::new()
+        .workers(1)
+        .queue_capacity(16)
+        .build()
+        .expect("valid");
+    let mut handles = Vec::new();
+    for n in 0..16 {
+        handles.push(pool.submit(ready(n)).await.expect("room"));
+    }
+    for h in handles {
+        h.await.expect("ran");
+    }
+    let m = pool.metrics();
+    assert_eq!((m.completed, m.queue_wait.count), (16, 2));
+}
