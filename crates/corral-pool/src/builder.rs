@@ -63,7 +63,9 @@ impl Builder {
     }
 
     /// How many accepted jobs may wait for a worker; 0 ..= [`MAX_QUEUE_CAPACITY`].
-    /// With 0 (hand-off) a job is accepted only when a worker is idle.
+    /// With 0 (hand-off) a job is accepted only when a worker is idle: right after
+    /// `build()`, that is once the workers have started and parked, so `try_submit`
+    /// may report `Full` until then while `submit` simply waits.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
         self

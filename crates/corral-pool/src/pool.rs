@@ -37,7 +37,12 @@ pub type BoxJob<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// `<name>-worker-<n>`, visible to the census and the leak guard); a job costs one
 /// small allocation (its result slot) and no task of its own.
 ///
-/// Share a pool between tasks with an `Arc<Pool<F>>`.
+/// Share a pool between tasks with an `Arc<Pool<F>>`, or use [`Pool::submit_owned`]
+/// for a submit future that borrows nothing.
+///
+/// Workers are async tasks: a job that blocks its thread blocks a runtime thread (use
+/// `corral-blocking` for that). A worker runs at most 128 ready jobs back to back
+/// before it yields to the runtime.
 ///
 /// # Dropping
 ///
