@@ -282,6 +282,22 @@ async fn stress_round(seed: u64) -> corral_pool::Metrics {
             }
         }));
     }
+    // Resize at random meanwhile (growing spawns, shrinking retires workers lazily).
+    let resizer = {
+        let pool = Arc::clone(&pool);
+        let mut rng = Rng(rng.next() | 1);
+        tokio::spawn(async move {
+            for _ in 0..rng.below(6) {
+                for _ in 0..rng.below(10) {
+                    tokio::task::yield_now().await;
+                }
+                match pool.resize(1 + rng.below(5) as usize) {
+                    Ok(()) | Err(corral_pool::ResizeError::Closed) => {}
+                    Err(other) => panic!("resize: {other}"),
+                }
+            }
+        })
+    };
     // Shut down after a random amount of progress (or when the submitters are done).
     let progress = rng.below(70);
     let extra_yields = rng.below(20);
@@ -309,6 +325,7 @@ async fn stress_round(seed: u64) -> corral_pool::Metrics {
     for s in submitters {
         s.await.expect("submitter");
     }
+    resizer.await.expect("resizer");
     pool.drain(Instant::now() + Duration::from_secs(30))
         .await
         .expect("settles");
