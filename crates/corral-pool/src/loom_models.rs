@@ -20,20 +20,24 @@ type Job = Ready<u32>;
 /// Runs one worker until the pool tells it to leave; returns how many jobs it ran.
 fn worker(state: &Mutex<State<Job>>) -> usize {
     let mut me = state.lock().add_worker();
-    let mut finished = None;
+    // Like the real worker: a finished job is reported at the next visit, and its slot
+    // completed after that, so the counters include a job before its handle resolves.
+    let mut done: Option<(Arc<Slot<u32>>, u32)> = None;
     let mut ran = 0;
     let mut spin = true;
     block_on(poll_fn(|cx| loop {
         let mut wake = Wakeups::default();
+        let finished = done.as_ref().map(|_| Outcome::Completed);
         let next = state
             .lock()
-            .next(&mut me, finished.take(), spin, cx.waker(), &mut wake);
+            .next(&mut me, finished, spin, cx.waker(), &mut wake);
+        if let Some((slot, value)) = done.take() {
+            slot.complete(Ok(value));
+        }
         wake.wake();
         match next {
             Next::Run(job) => {
-                let value = job.fut.into_inner();
-                job.slot.complete(Ok(value));
-                finished = Some(Outcome::Completed);
+                done = Some((job.slot, job.fut.into_inner()));
                 ran += 1;
                 spin = true;
             }
@@ -90,6 +94,8 @@ fn hand_off_submit_and_park() {
         let slot = submit(&state, 7).expect("pool is open");
         let value = block_on(poll_fn(|cx| slot.poll_take(cx)));
         assert_eq!(value.expect("job ran"), 7);
+        // The counters include a job before its handle resolves.
+        assert_eq!(state.lock().metrics().completed, 1);
         close(&state);
         assert_eq!(w.join().expect("worker"), 1);
         let m = state.lock().metrics();

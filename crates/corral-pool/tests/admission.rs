@@ -494,3 +494,19 @@ async fn submit_owned_is_static_and_sees_the_pool_go_away() {
     }
     assert!(running.await.expect_err("dropped").is_cancelled());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_include_a_job_before_its_handle_resolves() {
+    let pool: Pool<common::BoxJobU32> = Builder::new()
+        .workers(4)
+        .queue_capacity(8)
+        .build()
+        .expect("valid");
+    for n in 0..200u32 {
+        let h = pool.submit(ready(n)).await.expect("room");
+        assert_eq!(h.await.expect("ran"), n);
+        let m = pool.metrics();
+        assert_eq!(m.completed, u64::from(n) + 1);
+        assert_eq!(m.running, 0);
+    }
+}

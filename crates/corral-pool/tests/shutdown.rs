@@ -451,3 +451,33 @@ async fn queue_wait_is_sampled_one_job_in_eight_by_default() {
     let m = pool.metrics();
     assert_eq!((m.completed, m.queue_wait.count), (16, 2));
 }
+
+#[tokio::test]
+async fn stopping_a_worker_between_jobs_loses_no_count() {
+    // A worker yields after a run of ready jobs; stopping it there must still report the
+    // job it finished last.
+    let pool = pool(1, 300);
+    let mut handles = Vec::new();
+    for n in 0..260 {
+        handles.push(pool.try_submit(ready(n)).expect("room"));
+    }
+    tokio::task::yield_now().await;
+    let back = pool.shutdown_now();
+    pool.drain(Instant::now() + Duration::from_secs(1))
+        .await
+        .expect("workers gone");
+    let m = pool.metrics();
+    assert_eq!(m.handed_back, back.len() as u64);
+    assert_eq!(
+        m.submitted,
+        m.completed + m.failed + m.cancelled + m.handed_back
+    );
+    let mut resolved = 0;
+    for h in handles {
+        match h.await {
+            Ok(_) => resolved += 1,
+            Err(e) => assert!(e.is_handed_back() || e.is_cancelled(), "{e}"),
+        }
+    }
+    assert_eq!(resolved, m.completed);
+}

@@ -421,12 +421,18 @@ impl<F: Future> State<F> {
 
     /// A worker task dropped without leaving through [`State::next`] (aborted, or its
     /// runtime shut down), maybe in the middle of a job.
+    /// `finished` is a job that ended but was not yet reported; `had_job` one that was
+    /// still running (it is cancelled).
     pub(crate) fn worker_dropped(
         &mut self,
         me: &mut WorkerLocal,
+        finished: Option<Outcome>,
         had_job: bool,
         wake: &mut Wakeups,
     ) {
+        if let Some(outcome) = finished {
+            self.finish(outcome);
+        }
         if had_job {
             self.finish(Outcome::Cancelled);
         }

@@ -47,11 +47,28 @@ where
     }
 }
 
-/// Settles a worker that is dropped without leaving through the loop.
+/// A job that ended, waiting for its worker's next visit to the lock: the counters are
+/// updated there first, then the slot is completed, so when a handle resolves the
+/// metrics already include its job.
+type Done<T> = (Arc<Slot<T>>, Result<T, JobError>);
+
+fn outcome_of<T>(result: &Result<T, JobError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Completed,
+        Err(JobError::Panicked(_)) => Outcome::Failed,
+        Err(_) => Outcome::Cancelled,
+    }
+}
+
+/// Owns what a worker holds between visits, and settles it if the worker is dropped
+/// without leaving through the loop (aborted, or its runtime shut down).
 struct Guard<F: Future> {
     shared: Arc<Shared<F>>,
     me: WorkerLocal,
+    /// The job being run.
     job: Option<Arc<Slot<F::Output>>>,
+    /// The job that ended, not yet reported.
+    done: Option<Done<F::Output>>,
     exited: bool,
 }
 
@@ -61,10 +78,16 @@ impl<F: Future> Drop for Guard<F> {
             return;
         }
         let mut wake = Wakeups::default();
-        self.shared
-            .state
-            .lock()
-            .worker_dropped(&mut self.me, self.job.is_some(), &mut wake);
+        let finished = self.done.as_ref().map(|(_, result)| outcome_of(result));
+        self.shared.state.lock().worker_dropped(
+            &mut self.me,
+            finished,
+            self.job.is_some(),
+            &mut wake,
+        );
+        if let Some((slot, result)) = self.done.take() {
+            slot.complete(result);
+        }
         if let Some(slot) = self.job.take() {
             slot.complete(Err(JobError::Cancelled));
         }
@@ -83,6 +106,7 @@ where
         shared,
         me,
         job: None,
+        done: None,
         exited: false,
     };
     work(guard)
@@ -93,17 +117,22 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let mut finished = None;
     let mut budget = BUDGET;
     let mut spin = true;
     loop {
         let next = poll_fn(|cx| {
             let mut wake = Wakeups::default();
-            let next = {
-                let g = &mut guard;
-                let mut state = g.shared.state.lock();
-                state.next(&mut g.me, finished.take(), spin, cx.waker(), &mut wake)
-            };
+            let g = &mut guard;
+            let done = g.done.take();
+            let finished = done.as_ref().map(|(_, result)| outcome_of(result));
+            let next = g
+                .shared
+                .state
+                .lock()
+                .next(&mut g.me, finished, spin, cx.waker(), &mut wake);
+            if let Some((slot, result)) = done {
+                slot.complete(result);
+            }
             wake.wake();
             match next {
                 Next::Park => Poll::Pending,
@@ -125,15 +154,13 @@ where
             }
         };
         spin = true;
-        let slot = &**guard.job.insert(slot);
-        let outcome = RunJob { fut, slot }.await;
-        finished = Some(match &outcome {
-            Ok(_) => Outcome::Completed,
-            Err(JobError::Panicked(_)) => Outcome::Failed,
-            Err(_) => Outcome::Cancelled,
-        });
-        slot.complete(outcome);
-        guard.job = None;
+        let outcome = RunJob {
+            fut,
+            slot: &**guard.job.insert(slot),
+        }
+        .await;
+        let slot = guard.job.take().expect("set above");
+        guard.done = Some((slot, outcome));
         budget -= 1;
         if budget == 0 {
             budget = BUDGET;
