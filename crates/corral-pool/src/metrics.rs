@@ -5,7 +5,8 @@ use std::time::Duration;
 /// A snapshot from [`Pool::metrics`](crate::Pool::metrics), taken under the pool's
 /// lock, so its fields agree with each other.
 ///
-/// Counters only grow. Once a pool is quiet (nothing queued or running),
+/// Counters only grow. A job is counted before its handle resolves. Once a pool is
+/// quiet (nothing queued or running),
 /// `submitted == completed + failed + cancelled + handed_back` exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
