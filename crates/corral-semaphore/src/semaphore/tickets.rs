@@ -59,10 +59,12 @@ impl Tickets {
         let words = self
             .words
             .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
-        // Relaxed: words are written only under the lock we hold; the owner reads its
-        // own fresh ticket from our return value.
+        // Relaxed load: words are written only under the lock we hold. Release store:
+        // the slot's previous owner may still be checking its ticket lock-free and see
+        // this generation instead of the grant's; the release hands it the grant's
+        // happens-before (granter's unlock -> our lock -> this store -> its `Acquire`).
         let generation = (words[slot].load(Relaxed) >> 1) + 1;
-        words[slot].store(generation << 1, Relaxed);
+        words[slot].store(generation << 1, Release);
         Some(generation)
     }
 
