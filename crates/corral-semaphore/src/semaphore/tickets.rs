@@ -88,7 +88,8 @@ impl Tickets {
     #[inline]
     pub(crate) fn is_granted(&self, slot: usize, generation: u64) -> bool {
         match self.word(slot) {
-            // Acquire: see `grant`.
+            // Acquire: pairs with the `Release` store of `grant`, or of `issue` if the
+            // slot was granted and has been reused since (see there).
             Some(word) => word.load(Acquire) != generation << 1,
             None => false,
         }
