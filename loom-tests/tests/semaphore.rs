@@ -264,7 +264,7 @@ fn grantee_sees_the_releasers_writes_even_after_its_slot_is_reused() {
     // before returning the permit, as with a mutex.
     loom::model(|| {
         let sem = Arc::new(Semaphore::new(1));
-        let data = Arc::new(UnsafeCell::new(0_u64));
+        let data = loom::sync::Arc::new(UnsafeCell::new(0_u64));
         let held = sem.try_acquire_owned(1).unwrap();
         let mut first = sem.acquire_owned(1);
         assert!(poll_once(&mut first).is_pending());
