@@ -300,3 +300,38 @@ fn grantee_sees_the_releasers_writes_even_after_its_slot_is_reused() {
         assert_eq!(sem.waiters(), 0);
     });
 }
+
+#[test]
+fn capacity_one_guards_data_like_a_mutex() {
+    // The `# Memory ordering` contract on every hand-off path (fast path, locked grant,
+    // lock-free ticket): each holder's writes happen-before the next holder's reads.
+    // Spinning with a no-op waker, so no wake-up adds an edge the semaphore lacks.
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let data = loom::sync::Arc::new(UnsafeCell::new(0_u64));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (sem, data) = (sem.clone(), data.clone());
+                thread::spawn(move || {
+                    let mut fut = sem.acquire(1);
+                    let permit = loop {
+                        match poll_once(&mut fut) {
+                            Poll::Ready(p) => break p.unwrap(),
+                            Poll::Pending => thread::yield_now(),
+                        }
+                    };
+                    // SAFETY: the one permit guards `data`; loom reports a causality
+                    // violation if the previous holder's write is not ordered before.
+                    data.with_mut(|p| unsafe { *p += 1 });
+                    drop(permit);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // SAFETY: both threads were joined.
+        assert_eq!(data.with(|p| unsafe { *p }), 2);
+        assert_eq!(sem.available(), 1);
+    });
+}
