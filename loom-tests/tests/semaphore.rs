@@ -335,3 +335,32 @@ fn capacity_one_guards_data_like_a_mutex() {
         assert_eq!(sem.available(), 1);
     });
 }
+
+#[test]
+fn a_release_after_close_is_seen_never_grants_an_earlier_waiter() {
+    // `close` fails every waiter queued before it. A permit returned only after the
+    // closure is visible must not slip to such a waiter while `close` is failing them.
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire_owned(1).unwrap();
+        let mut waiter = sem.acquire_owned(1);
+        assert!(poll_once(&mut waiter).is_pending());
+        let releaser = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                while !sem.is_closed() {
+                    thread::yield_now();
+                }
+                drop(held);
+            })
+        };
+        sem.close();
+        releaser.join().unwrap();
+        match poll_once(&mut waiter) {
+            Poll::Ready(result) => assert_eq!(result.map(|p| p.count()), Err(AcquireError::Closed)),
+            Poll::Pending => panic!("a closed semaphore left a waiter queued"),
+        }
+        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.waiters(), 0);
+    });
+}
