@@ -11,7 +11,7 @@
 //!
 //! This crate is the one dependency that gives the whole family, each part behind a
 //! default-on [feature](#features), re-exported as a module: [`semaphore`], [`task`],
-//! [`mod@scope`], `pool`, [`blocking`], [`leak`]. The calls you make most are at the
+//! [`mod@scope`], [`pool`], [`blocking`], [`leak`]. The calls you make most are at the
 //! root, with the signatures of the tokio calls they replace:
 //!
 //! | corral | replaces | what changes |
@@ -80,7 +80,7 @@
 //! | you have | use | what it bounds |
 //! |---|---|---|
 //! | callers that await the work inline, and a budget of something (requests in flight, bytes, connections) | [`semaphore::Semaphore`] | how much is held at once; waiters queue FIFO, weights are `u64` |
-//! | work arriving faster than you can do it, from callers that should hear "busy" | a worker pool, `pool::Pool` | how many run (workers) and how many wait (queue); a full queue hands the job back |
+//! | work arriving faster than you can do it, from callers that should hear "busy" | [`pool::Pool`] | how many run (workers) and how many wait (queue); a full queue hands the job back |
 //! | one request or operation fanning out into tasks | [`scope()`] / [`scope::ScopeConfig`] | children's lifetime (joined, cancelled with the owner), their deadline, their count |
 //! | synchronous calls (`getaddrinfo`, file systems, a blocking client) | [`blocking::BlockingPool`], [`spawn_blocking`], [`lookup_host`] | OS threads per call class, queued calls, lookups in flight |
 //! | a long-lived background task | [`spawn`] / [`task::Builder`] | nothing, but it is visible: [`task::snapshot`] and its census name it |
@@ -200,6 +200,51 @@
 //!     tokio::spawn(handle(request));
 //! }
 //! assert_eq!(metrics.num_alive_tasks(), 10_000); // nothing said no
+//! # }
+//! ```
+//!
+//! A [`pool::Pool`] runs at most `workers` jobs at once on a fixed set of worker
+//! tasks, keeps at most `queue_capacity` more waiting, and says no when both are full:
+//! [`try_submit`](pool::Pool::try_submit) hands the refused job back (reply "busy",
+//! retry later), [`submit`](pool::Pool::submit) waits for room, and nothing is lost
+//! silently (`submitted = completed + failed + cancelled + handed_back`):
+//!
+//! ```
+//! use std::time::Duration;
+//! use corral::pool::{Pool, TrySubmitError};
+//!
+//! async fn handle(request: u64) -> u64 {
+//!     tokio::time::sleep(Duration::from_secs(1)).await;
+//!     request
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let pool = Pool::builder()
+//!     .workers(8)
+//!     .queue_capacity(16)
+//!     .name("requests")
+//!     .build()
+//!     .unwrap();
+//! tokio::task::yield_now().await; // let the workers start
+//!
+//! let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+//! for request in 0..10_000 {
+//!     match pool.try_submit(handle(request)) {
+//!         Ok(job) => accepted.push(job),
+//!         Err(TrySubmitError::Full(job)) => refused.push(job), // handed back, unpolled
+//!         Err(TrySubmitError::Closed(_)) => unreachable!("the pool is open"),
+//!     }
+//! }
+//! assert_eq!(accepted.len(), 8 + 16); // 8 running, 16 waiting
+//! assert_eq!(refused.len(), 10_000 - 24); // the caller knows, and holds them
+//! let metrics = tokio::runtime::Handle::current().metrics();
+//! assert_eq!(metrics.num_alive_tasks(), 8); // the workers; jobs are not tasks
+//!
+//! for job in accepted {
+//!     job.await.unwrap();
+//! }
+//! assert_eq!(pool.metrics().completed, 24);
 //! # }
 //! ```
 //!
@@ -437,22 +482,24 @@
 //! The other waits in corral take deadlines too:
 //! [`Semaphore::acquire_timeout`](semaphore::Semaphore::acquire_timeout), the resolver's
 //! per-waiter timeout (default [`blocking::DEFAULT_LOOKUP_TIMEOUT`]), and the pool's
-//! enqueue deadline, separate from the job's own.
+//! enqueue deadline, [`Pool::submit_timeout`](pool::Pool::submit_timeout), separate
+//! from the job's own.
 //!
 //! # Features
 //!
-//! Every feature is on by default. With `default-features = false`, pick what you use;
-//! a feature turns on the ones it needs.
+//! Every feature but `reqwest` is on by default. With `default-features = false`, pick
+//! what you use; a feature turns on the ones it needs.
 //!
 //! | feature | gives | also enables |
 //! |---|---|---|
 //! | `semaphore` | [`semaphore`] (`corral-semaphore`) | |
 //! | `task` | [`task`] (`corral-task`), [`spawn`] | |
 //! | `scope` | [`mod@scope`] (`corral-scope`), [`scope()`] | `task` |
-//! | `pool` | `pool` (`corral-pool`) | `task`, `semaphore` |
+//! | `pool` | [`pool`] (`corral-pool`) | `task`, `semaphore` |
 //! | `blocking` | [`blocking`] (`corral-blocking`), [`spawn_blocking`], [`lookup_host`] | `task` |
 //! | `leak` | [`leak`] (`corral-leak`) | `task` |
 //! | `macros` | [`#[corral::test]`](macro@test) (`corral-macros`) | `leak` |
+//! | `reqwest` (off by default) | [`blocking::Resolver`] as a `reqwest::dns::Resolve`, for `ClientBuilder::dns_resolver` | `blocking` |
 //!
 //! `#[corral::test(start_paused = true)]` needs tokio's `test-util` feature in your
 //! dev-dependencies, as `#[tokio::test(start_paused = true)]` does.
@@ -471,7 +518,7 @@
 //!   registry.
 //! - [`scope()`]: a child costs a tracked spawn plus two uncontended atomics; spawning
 //!   and joining 100k children is on par with or faster than `JoinSet`.
-//! - `pool::Pool`: one allocation per job and no task of its own; faster per job than
+//! - [`pool::Pool`]: one allocation per job and no task of its own; faster per job than
 //!   a bounded channel with workers, far faster than a spawn per job behind a
 //!   semaphore.
 //! - [`blocking::BlockingPool::run`]: a round trip on par with `spawn_blocking`;
@@ -520,6 +567,10 @@ pub use corral_scope as scope;
 #[cfg(feature = "scope")]
 #[doc(inline)]
 pub use corral_scope::scope;
+
+#[cfg(feature = "pool")]
+#[doc(inline)]
+pub use corral_pool as pool;
 
 #[cfg(feature = "blocking")]
 #[doc(inline)]

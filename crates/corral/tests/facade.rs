@@ -10,6 +10,7 @@ use std::time::Duration;
 // the build).
 use corral::blocking::{BlockingPool, Resolver, DEFAULT_MAX_THREADS};
 use corral::leak::{LeakGuard, Report, DEFAULT_BUDGET};
+use corral::pool::{BoxJob, Pool, TrySubmitError};
 use corral::scope::{Scope, ScopeConfig, ScopeError, ScopeFuture};
 use corral::semaphore::{AcquireError, OwnedPermit, Semaphore};
 use corral::task::{Builder, Census, Snapshot, TaskInfo};
@@ -48,6 +49,7 @@ fn modules_are_the_family_crates() {
     same::<ScopeConfig>(None, None::<corral_scope::ScopeConfig>);
     same::<Report>(None, None::<corral_leak::Report>);
     same::<BlockingPool>(None, None::<corral_blocking::BlockingPool>);
+    same::<Pool<BoxJob<u8>>>(None, None::<corral_pool::Pool<corral_pool::BoxJob<u8>>>);
     assert_eq!(DEFAULT_BUDGET, corral_leak::DEFAULT_BUDGET);
     assert_eq!(DEFAULT_MAX_THREADS, corral_blocking::DEFAULT_MAX_THREADS);
 }
@@ -95,6 +97,20 @@ async fn root_calls_work_through_the_facade() {
             capacity: 4
         }
     );
+
+    let jobs: Pool<BoxJob<u8>> = Pool::builder()
+        .workers(1)
+        .queue_capacity(1)
+        .name("facade")
+        .build()
+        .unwrap();
+    let job = jobs.submit(Box::pin(async { 6u8 })).await.unwrap();
+    assert_eq!(job.await.unwrap(), 6);
+    jobs.close();
+    match jobs.try_submit(Box::pin(async { 7u8 })) {
+        Err(TrySubmitError::Closed(job)) => assert_eq!(job.await, 7),
+        other => panic!("expected Closed, got {other:?}"),
+    }
 
     let pool = BlockingPool::builder().max_threads(1).build().unwrap();
     assert_eq!(pool.run(|| 5u8).await.unwrap(), 5);
