@@ -62,7 +62,8 @@
 //! # }
 //! ```
 //!
-//! And in tests, `#[corral::test]` in place of `#[tokio::test]`:
+//! And in tests, `#[corral::test]` in place of `#[tokio::test]` (here the test only
+//! compiles; `cargo test` runs such tests):
 //!
 //! ```
 //! #[corral::test]
@@ -179,6 +180,11 @@
 //! (`fs`, a synchronous client) gives each its own cap and bounded queue, with
 //! [`try_run`](blocking::BlockingPool::try_run) handing the closure back when full.
 //!
+//! Measured at full size by `examples/dns_storm.rs` (loopback, 2 cores): 5,000 lookups
+//! of 50 names against a 200 ms DNS server peak at 517 OS threads and take 2.0 s with
+//! `spawn_blocking` per lookup; a coalescing resolver capped at 32 threads peaks at 37
+//! threads, sends 50 queries and takes 0.4 s.
+//!
 //! ## Unbounded fan-out
 //!
 //! `tokio::spawn` never says no. A burst of requests, a task each, is as many live
@@ -247,6 +253,12 @@
 //! assert_eq!(pool.metrics().completed, 24);
 //! # }
 //! ```
+//!
+//! Measured by `examples/fan_out.rs` (a burst of 50,000 requests on 2 runtime
+//! threads): a task per request peaks at 42,000 to 47,000 live tasks and 211 to 224
+//! MiB of extra memory, and an unrelated endpoint's p99 latency climbs to about 10 ms;
+//! a pool of 256 workers and a queue of 512 peaks at 257 live tasks and 2.5 MiB,
+//! refuses (and counts) 48,976 requests, and keeps that p99 under 0.1 ms.
 //!
 //! When the caller awaits the work anyway, a [`semaphore::Semaphore`] bounds how much
 //! is in flight. Weights are `u64`, so a byte budget is a capacity; waiters are served
@@ -335,6 +347,9 @@
 //!
 //! Plain `tokio::spawn` leaks are caught too, through the runtime's alive-task count
 //! (without names), and so are threads of a dropped blocking pool still running a job.
+//! `examples/leaked_worker.rs` leaks 20,000 such workers: with tokio all it can show
+//! is the alive-task count; with corral the census names the one spawn site holding
+//! all of them, with the age of the oldest.
 //!
 //! ## Cancellation not propagated
 //!
@@ -411,6 +426,11 @@
 //! Children that cannot be stopped at an await (a busy loop, a blocking section) can
 //! watch [`Scope::token`](scope::Scope::token), a `CancellationToken` cancelled with the
 //! group.
+//!
+//! Measured by `examples/proxy_cancel.rs` (300 clients that hang up after 100 ms, 3
+//! upstream calls of 2 s per request): with `tokio::spawn`, 300 ms after the last
+//! client left, 900 upstream calls are still alive and all 900 answers are fetched for
+//! nobody; with a scope, none.
 //!
 //! ## Call without a deadline
 //!
@@ -513,9 +533,9 @@
 //! - [`semaphore::Semaphore`]: an uncontended acquire is one compare-and-swap and a
 //!   release one atomic add, no lock, no allocation (about a quarter of
 //!   `tokio::sync::Semaphore`'s time); contended, on par with or faster than tokio.
-//! - [`spawn`]: about 110 ns more than `tokio::spawn` per spawned and joined task (a
-//!   clock read and two short per-thread lock sections), 64 bytes per live task in the
-//!   registry.
+//! - [`spawn`]: about 110 ns more than `tokio::spawn` per spawned and joined task, 1.4x
+//!   on a no-op task (a clock read and two short per-thread lock sections), and 64
+//!   bytes per live task in the registry.
 //! - [`scope()`]: a child costs a tracked spawn plus two uncontended atomics; spawning
 //!   and joining 100k children is on par with or faster than `JoinSet`.
 //! - [`pool::Pool`]: one allocation per job and no task of its own; faster per job than
