@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use corral_semaphore::{AcquireError, PollSemaphore, Semaphore};
+use loom::cell::UnsafeCell;
 use loom::future::block_on;
 use loom::thread;
 
@@ -250,6 +251,115 @@ fn ticketed_and_unticketed_slots_under_cancel_and_release() {
         drop(second);
         third.join().unwrap();
         releaser.join().unwrap();
+        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.waiters(), 0);
+    });
+}
+
+#[test]
+fn grantee_sees_the_releasers_writes_even_after_its_slot_is_reused() {
+    // The waiter is granted (its ticketed slot is freed at once), another waiter reuses
+    // the slot, and only then does the first waiter poll again, with a no-op waker so
+    // no wake-up carries the ordering. It must still see what the releaser wrote
+    // before returning the permit, as with a mutex.
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let data = loom::sync::Arc::new(UnsafeCell::new(0_u64));
+        let held = sem.try_acquire_owned(1).unwrap();
+        let mut first = sem.acquire_owned(1);
+        assert!(poll_once(&mut first).is_pending());
+        let releaser = {
+            let data = data.clone();
+            thread::spawn(move || {
+                // SAFETY: this thread holds the only permit, which guards `data`.
+                data.with_mut(|p| unsafe { *p = 1 });
+                drop(held);
+            })
+        };
+        let reuser = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                let mut fut = sem.acquire(1);
+                if let Poll::Ready(p) = poll_once(&mut fut) {
+                    drop(p.unwrap());
+                }
+            })
+        };
+        // Let the others run first (loom schedules the yield's alternatives).
+        thread::yield_now();
+        if let Poll::Ready(permit) = poll_once(&mut first) {
+            // SAFETY: we hold the only permit; loom reports a causality violation if
+            // the releaser's write does not happen-before this read.
+            assert_eq!(data.with(|p| unsafe { *p }), 1);
+            drop(permit.unwrap());
+        }
+        drop(first);
+        releaser.join().unwrap();
+        reuser.join().unwrap();
+        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.waiters(), 0);
+    });
+}
+
+#[test]
+fn capacity_one_guards_data_like_a_mutex() {
+    // The `# Memory ordering` contract on every hand-off path (fast path, locked grant,
+    // lock-free ticket): each holder's writes happen-before the next holder's reads.
+    // Spinning with a no-op waker, so no wake-up adds an edge the semaphore lacks.
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let data = loom::sync::Arc::new(UnsafeCell::new(0_u64));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (sem, data) = (sem.clone(), data.clone());
+                thread::spawn(move || {
+                    let mut fut = sem.acquire(1);
+                    let permit = loop {
+                        match poll_once(&mut fut) {
+                            Poll::Ready(p) => break p.unwrap(),
+                            Poll::Pending => thread::yield_now(),
+                        }
+                    };
+                    // SAFETY: the one permit guards `data`; loom reports a causality
+                    // violation if the previous holder's write is not ordered before.
+                    data.with_mut(|p| unsafe { *p += 1 });
+                    drop(permit);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // SAFETY: both threads were joined.
+        assert_eq!(data.with(|p| unsafe { *p }), 2);
+        assert_eq!(sem.available(), 1);
+    });
+}
+
+#[test]
+fn a_release_after_close_is_seen_never_grants_an_earlier_waiter() {
+    // `close` fails every waiter queued before it. A permit returned only after the
+    // closure is visible must not slip to such a waiter while `close` is failing them.
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire_owned(1).unwrap();
+        let mut waiter = sem.acquire_owned(1);
+        assert!(poll_once(&mut waiter).is_pending());
+        let releaser = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                while !sem.is_closed() {
+                    thread::yield_now();
+                }
+                drop(held);
+            })
+        };
+        sem.close();
+        releaser.join().unwrap();
+        match poll_once(&mut waiter) {
+            Poll::Ready(result) => assert_eq!(result.map(|p| p.count()), Err(AcquireError::Closed)),
+            Poll::Pending => panic!("a closed semaphore left a waiter queued"),
+        }
         assert_eq!(sem.available(), 1);
         assert_eq!(sem.waiters(), 0);
     });

@@ -60,6 +60,13 @@ pub fn default_pool() -> &'static BlockingPool {
 /// [`JoinError::is_panic`](tokio::task::JoinError::is_panic) with the original payload,
 /// as tokio does.
 ///
+/// # Cancel safety
+///
+/// As with tokio, dropping the `JoinHandle` detaches: the job still runs. Calling
+/// `abort()` on it before a pool thread took the job removes the job, so it never runs;
+/// after that, the job runs to completion and its thread stays counted (as
+/// `abandoned_running`) until it returns.
+///
 /// # Panics
 ///
 /// Panics if called outside a tokio runtime, like `tokio::task::spawn_blocking`.

@@ -137,6 +137,12 @@ impl BlockingPool {
     /// of `run` are already waiting for space (they are not overtaken);
     /// [`TryRunError::Closed`] if the pool is shut down; [`TryRunError::Spawn`] if no
     /// thread could be spawned. Each hands `f` back.
+    ///
+    /// # Cancel safety
+    ///
+    /// The returned [`JobHandle`] behaves like [`run`](Self::run)'s future once
+    /// admitted: dropping it before a thread took the job means `f` never runs; dropping
+    /// it later only loses the result.
     pub fn try_run<F, R>(&self, f: F) -> Result<JobHandle<R>, TryRunError<F>>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -451,6 +451,11 @@ impl LookupHost {
 
     /// Overrides this waiter's timeout (from its first poll); other waiters of the same
     /// lookup keep theirs.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Resolver::lookup_host`]: the timeout (or dropping the future) only removes
+    /// this waiter from the lookup's group.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self.sleep = None;

@@ -35,7 +35,8 @@ use crate::timeout::{AcquireOwnedTimeout, AcquireTimeout};
 /// those permits completes, just as unlocking a mutex happens-before the next lock. On
 /// the uncontended path this is a `Release` add paired with an `Acquire`
 /// compare-and-swap on one state word; when the permits are handed to a queued waiter,
-/// the hand-off runs under the queue lock and the edge is the lock's unlock/lock. So a
+/// the hand-off runs under the queue lock and reaches the waiter through the lock or,
+/// lock-free, through its grant ticket (a `Release` store read with `Acquire`). So a
 /// semaphore of capacity 1 can guard data like a mutex. [`close`](Self::close),
 /// [`set_capacity`](Self::set_capacity) and the observers ([`available`](Self::available),
 /// [`capacity`](Self::capacity), [`waiters`](Self::waiters)) promise no ordering with

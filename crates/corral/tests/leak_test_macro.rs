@@ -22,7 +22,7 @@ async fn a_clean_test_passes() {
 #[should_panic(expected = "leak check failed")]
 async fn a_leaked_worker_fails_the_test() {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(8);
-    corral::Builder::new()
+    corral::task::Builder::new()
         .name("leaked")
         .spawn(async move { while rx.recv().await.is_some() {} });
     tx.send(1).await.unwrap();

@@ -45,11 +45,13 @@ impl SlowDnsServer {
                 .name("dns-server-rx".into())
                 .spawn(move || {
                     let mut buf = [0u8; 512];
+                    // Relaxed: `stop` is a flag; the join in `drop` is the edge that matters.
                     while !stop.load(Ordering::Relaxed) {
                         let (len, from) = match socket.recv_from(&mut buf) {
                             Ok(got) => got,
                             Err(_) => continue, // read timeout: check `stop`
                         };
+                        // Relaxed: a counter read after the answers it counts arrived.
                         queries.fetch_add(1, Ordering::Relaxed);
                         if let Some(answer) = answer(&buf[..len]) {
                             if tx.send((Instant::now() + delay, answer, from)).is_err() {
@@ -85,12 +87,14 @@ impl SlowDnsServer {
 
     /// How many queries it has received so far.
     pub fn queries(&self) -> u64 {
+        // Relaxed: a statistic; callers read it after receiving the answers.
         self.queries.load(Ordering::Relaxed)
     }
 }
 
 impl Drop for SlowDnsServer {
     fn drop(&mut self) {
+        // Relaxed: the receiver polls the flag; the joins below wait for it to see it.
         self.stop.store(true, Ordering::Relaxed);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
@@ -167,6 +171,7 @@ fn read_name(packet: &[u8], mut at: usize) -> Option<(String, usize)> {
 /// Errors: `NotFound` for NXDOMAIN or no A record, `TimedOut` after the last try.
 pub fn lookup(server: SocketAddr, name: &str) -> io::Result<Vec<IpAddr>> {
     static NEXT_ID: AtomicU16 = AtomicU16::new(1);
+    // Relaxed: only uniqueness matters, no data is published through the id.
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let mut query = Vec::with_capacity(18 + name.len());
     query.extend_from_slice(&id.to_be_bytes());

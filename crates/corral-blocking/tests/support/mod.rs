@@ -31,6 +31,16 @@ impl Latch {
     }
 }
 
+/// Opens its latch when dropped, so a failing test never leaves jobs blocked forever
+/// (which would hang the other tests sharing a pool).
+pub struct OpenOnDrop(pub Latch);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
 /// Waits until `cond()` holds, checking every millisecond; panics after a generous
 /// 20 s bound (a hang, not a timing assertion).
 pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {

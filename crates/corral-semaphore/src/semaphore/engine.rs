@@ -11,6 +11,8 @@
 //!   so free permits never sit unused while the head waiter fits.
 //! - Anyone who removes the head waiter without granting it (drop, failure) also
 //!   settles, so the waiters behind it that now fit are granted.
+//! - Nothing is granted once `CLOSED` is set: the waiters still queued belong to
+//!   `close`, which fails them all.
 //! - Wakers are woken only after the lock is released.
 
 use std::mem::ManuallyDrop;
@@ -298,7 +300,10 @@ impl Semaphore {
                 (state - permits(pay), None)
             } else if let Some(head) = queue.head() {
                 let need = queue.need(head);
-                if free(state) < need {
+                // Closed: `close` is failing the queue (it unlocks between setting
+                // `CLOSED` and failing the waiters); a waiter queued before it must
+                // not be granted by a release that already saw the closure.
+                if free(state) < need || state & CLOSED != 0 {
                     return false;
                 }
                 if wakes.is_full() {

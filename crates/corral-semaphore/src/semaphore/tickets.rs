@@ -59,10 +59,12 @@ impl Tickets {
         let words = self
             .words
             .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
-        // Relaxed: words are written only under the lock we hold; the owner reads its
-        // own fresh ticket from our return value.
+        // Relaxed load: words are written only under the lock we hold. Release store:
+        // the slot's previous owner may still be checking its ticket lock-free and see
+        // this generation instead of the grant's; the release hands it the grant's
+        // happens-before (granter's unlock -> our lock -> this store -> its `Acquire`).
         let generation = (words[slot].load(Relaxed) >> 1) + 1;
-        words[slot].store(generation << 1, Relaxed);
+        words[slot].store(generation << 1, Release);
         Some(generation)
     }
 
@@ -86,7 +88,8 @@ impl Tickets {
     #[inline]
     pub(crate) fn is_granted(&self, slot: usize, generation: u64) -> bool {
         match self.word(slot) {
-            // Acquire: see `grant`.
+            // Acquire: pairs with the `Release` store of `grant`, or of `issue` if the
+            // slot was granted and has been reused since (see there).
             Some(word) => word.load(Acquire) != generation << 1,
             None => false,
         }

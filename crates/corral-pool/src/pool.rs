@@ -1,0 +1,303 @@
+//! [`Pool`]: a fixed set of worker tasks fed by a bounded queue.
+
+pub(crate) mod slot;
+pub(crate) mod state;
+pub(crate) mod worker;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+use crate::builder::{Builder, MAX_WORKERS};
+use crate::error::{ResizeError, TrySubmitError};
+use crate::handle::JobHandle;
+use crate::metrics::Metrics;
+use crate::submit::{Drain, Submit, SubmitUntil};
+use crate::sync::{Arc, Mutex};
+use slot::Slot;
+use state::{complete_removed, Admit, Queued, State, Wakeups};
+use worker::Shared;
+
+/// A boxed job, for pools that run futures of different types:
+/// `Pool<BoxJob<T>>` takes `Box::pin(async { .. })`.
+pub type BoxJob<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A bounded async worker pool: `workers` jobs run at once, at most `queue_capacity`
+/// more wait, and a submitter is told (in the type system) when both are full.
+///
+/// The pool is typed by its job future `F`, so every refusal hands back the very job
+/// that was refused, and [`Pool::shutdown_now`] hands back the queued futures
+/// themselves. For jobs of different types use [`BoxJob`].
+///
+/// Jobs run inline in the pool's worker tasks (tracked tasks named
+/// `<name>-worker-<n>`, visible to the census and the leak guard); a job costs one
+/// small allocation (its result slot) and no task of its own.
+///
+/// Share a pool between tasks with an `Arc<Pool<F>>`, or use [`Pool::submit_owned`]
+/// for a submit future that borrows nothing.
+///
+/// Workers are async tasks: a job that blocks its thread blocks a runtime thread (use
+/// `corral-blocking` for that). A worker runs at most 128 ready jobs back to back
+/// before it yields to the runtime.
+///
+/// # Dropping
+///
+/// Dropping the pool stops it like [`Pool::shutdown_now`], except that queued jobs are
+/// dropped (their handles resolve to [`JobError::Cancelled`](crate::JobError::Cancelled))
+/// instead of returned. No worker outlives it. For a graceful stop, call
+/// [`Pool::drain`] first.
+///
+/// # Memory ordering
+///
+/// All pool state sits under one mutex; a job's outcome is published through its result
+/// slot's mutex, so everything the job did happens-before its handle resolves.
+pub struct Pool<F: Future> {
+    shared: Arc<Shared<F>>,
+}
+
+impl Pool<BoxJob<()>> {
+    /// A [`Builder`]; the job type is chosen by `build::<F>()` or inferred from use.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl<F> Pool<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    pub(crate) fn start(
+        name: String,
+        workers: usize,
+        capacity: usize,
+        sample_every: u32,
+        handle: Handle,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(capacity, workers, sample_every)),
+            name,
+            handle,
+        });
+        worker::spawn_workers(&shared, workers);
+        Pool { shared }
+    }
+
+    /// Submits `job`, waiting for room (a free worker or queue slot) if the pool is
+    /// full. Blocked submitters are served in FIFO order, and [`Pool::try_submit`] never
+    /// jumps ahead of them. They are admitted in batches, once more than
+    /// `min(queue_capacity / 2, 128)` slots are free (at least one), which saves a
+    /// wake-up per job and keeps the queue from running dry.
+    ///
+    /// Resolves to the job's [`JobHandle`], or to [`SubmitError::Closed`] with the job
+    /// handed back if the pool is closed before the job is accepted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it resolves drops `job` unsubmitted and gives up its
+    /// place in line; nothing else is lost (a slot already granted to it passes on).
+    ///
+    /// [`SubmitError::Closed`]: crate::SubmitError::Closed
+    pub fn submit(&self, job: F) -> Submit<'_, F> {
+        Submit::new(&self.shared, job)
+    }
+
+    /// [`Pool::submit`] returning a future that does not borrow the pool (it shares the
+    /// pool's core), for code that must store it: a tower-style service future, a
+    /// struct field, a `'static` task. If the pool is dropped or stopped meanwhile, it
+    /// resolves to `Closed` with the job.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Pool::submit`].
+    pub fn submit_owned(&self, job: F) -> Submit<'static, F> {
+        Submit::owned(Arc::clone(&self.shared), job)
+    }
+
+    /// Like [`Pool::submit`], but gives up waiting for room at `deadline` and hands the
+    /// job back as [`SubmitTimeoutError::Timeout`]. The deadline bounds only the
+    /// enqueue; the job's own run time is its own business.
+    ///
+    /// # Panics
+    ///
+    /// When it has to wait, if the pool's runtime was built without the time driver.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Pool::submit`].
+    ///
+    /// [`SubmitTimeoutError::Timeout`]: crate::SubmitTimeoutError::Timeout
+    pub fn submit_until(&self, job: F, deadline: Instant) -> SubmitUntil<'_, F> {
+        SubmitUntil::new(&self.shared, job, deadline)
+    }
+
+    /// [`Pool::submit_until`] with a deadline `timeout` from now.
+    ///
+    /// # Panics
+    ///
+    /// As for [`Pool::submit_until`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Pool::submit`].
+    pub fn submit_timeout(&self, job: F, timeout: Duration) -> SubmitUntil<'_, F> {
+        self.submit_until(job, Instant::now() + timeout)
+    }
+
+    /// Submits `job` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySubmitError::Full`] (also when blocked submitters are waiting ahead) or
+    /// [`TrySubmitError::Closed`], each with the job handed back unpolled.
+    pub fn try_submit(&self, job: F) -> Result<JobHandle<F::Output>, TrySubmitError<F>> {
+        let mut wake = Wakeups::default();
+        let handle = {
+            let mut state = self.shared.state.lock();
+            match state.try_admit() {
+                Admit::Accept => {
+                    let slot = Arc::new(Slot::new());
+                    let handle = JobHandle::new(Arc::clone(&slot));
+                    state.push(Queued::new(job, slot), &mut wake);
+                    handle
+                }
+                Admit::Wait => return Err(TrySubmitError::Full(job)),
+                Admit::Closed => return Err(TrySubmitError::Closed(job)),
+            }
+        };
+        wake.wake();
+        Ok(handle)
+    }
+
+    /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
+    /// idle workers leave now, busy ones after their current job.
+    ///
+    /// # Errors
+    ///
+    /// [`ResizeError::ZeroWorkers`], [`ResizeError::TooManyWorkers`], or
+    /// [`ResizeError::Closed`] once the pool is closed.
+    pub fn resize(&self, workers: usize) -> Result<(), ResizeError> {
+        if workers == 0 {
+            return Err(ResizeError::ZeroWorkers);
+        }
+        if workers > MAX_WORKERS {
+            return Err(ResizeError::TooManyWorkers {
+                requested: workers,
+                max: MAX_WORKERS,
+            });
+        }
+        let mut wake = Wakeups::default();
+        let spawn = {
+            let mut state = self.shared.state.lock();
+            if state.is_closed() {
+                return Err(ResizeError::Closed);
+            }
+            state.resize(workers, &mut wake)
+        };
+        wake.wake();
+        if spawn > 0 {
+            worker::spawn_workers(&self.shared, spawn);
+        }
+        Ok(())
+    }
+
+    /// Stops intake: later submits fail with `Closed` (job handed back) and blocked
+    /// submitters are woken to get their job back. Accepted jobs still run; workers
+    /// leave once the queue is empty. Idempotent.
+    pub fn close(&self) {
+        let mut wake = Wakeups::default();
+        self.shared.state.lock().close(&mut wake);
+        wake.wake();
+    }
+
+    /// Whether intake is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.state.lock().is_closed()
+    }
+
+    /// Closes the pool (see [`Pool::close`]) and waits until every accepted job has ended
+    /// and every worker has left, or until `deadline`.
+    ///
+    /// # Errors
+    ///
+    /// [`DrainError`](crate::DrainError) at the deadline, with what is still queued and
+    /// running. The pool stays closed; follow with [`Pool::shutdown_now`] to stop the
+    /// rest.
+    ///
+    /// # Panics
+    ///
+    /// When it has to wait, if the pool's runtime was built without the time driver.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future stops only the waiting.
+    pub fn drain(&self, deadline: Instant) -> Drain<'_, F> {
+        self.close();
+        Drain::new(&self.shared, deadline)
+    }
+
+    /// Stops now: closes intake, takes every queued job out unstarted and returns the
+    /// futures (their handles resolve to [`JobError::HandedBack`]), and cancels running
+    /// jobs (their handles resolve to [`JobError::Cancelled`]) by aborting the workers.
+    ///
+    /// Running jobs are dropped when their workers are next scheduled, so they may still
+    /// be settling when this returns; [`Pool::drain`] waits for that.
+    ///
+    /// [`JobError::HandedBack`]: crate::JobError::HandedBack
+    /// [`JobError::Cancelled`]: crate::JobError::Cancelled
+    pub fn shutdown_now(&self) -> Vec<F> {
+        self.shared.stop(true)
+    }
+
+    /// A consistent snapshot of the pool's bounds and counters.
+    pub fn metrics(&self) -> Metrics {
+        self.shared.state.lock().metrics()
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The configured number of workers.
+    pub fn workers(&self) -> usize {
+        self.shared.state.lock().target()
+    }
+}
+
+impl<F: Future> Shared<F> {
+    /// Stops the pool; returns the queued futures if `handed_back`, else drops them.
+    fn stop(&self, handed_back: bool) -> Vec<F> {
+        let mut wake = Wakeups::default();
+        let (jobs, handles) = {
+            let mut state = self.state.lock();
+            let (jobs, handles) = state.stop(&mut wake);
+            state.count_removed(jobs.len(), handed_back);
+            (jobs, handles)
+        };
+        for handle in handles {
+            handle.abort();
+        }
+        let futures = complete_removed(jobs, handed_back);
+        wake.wake();
+        futures
+    }
+}
+
+impl<F: Future> Drop for Pool<F> {
+    fn drop(&mut self) {
+        drop(self.shared.stop(false));
+    }
+}
+
+impl<F: Future> fmt::Debug for Pool<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
+    }
+}

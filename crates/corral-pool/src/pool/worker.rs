@@ -1,0 +1,202 @@
+//! The shared core of a pool and the loop each worker task runs.
+//!
+//! A worker takes a job from the queue under the lock, releases the lock, and polls
+//! the job's future inline in its own task (no task per job). The job's outcome goes
+//! into its slot; the counters are updated at the worker's next visit to the lock, so
+//! a job costs one lock round trip on the worker side.
+
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::runtime::Handle;
+
+use super::slot::Slot;
+use super::state::{Next, Outcome, Queued, State, Wakeups, WorkerLocal};
+use crate::error::JobError;
+use crate::sync::{Arc, Mutex};
+
+/// Jobs a worker runs back to back before it yields to its runtime.
+const BUDGET: u32 = 128;
+
+pub(crate) struct Shared<F: Future> {
+    pub(crate) state: Mutex<State<F>>,
+    pub(crate) name: String,
+    pub(crate) handle: Handle,
+}
+
+/// Spawns `n` workers as tracked tasks named `<pool>-worker-<id>`.
+pub(crate) fn spawn_workers<F>(shared: &Arc<Shared<F>>, n: usize)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let _enter = shared.handle.enter();
+    // Spawning under the lock keeps `live` and the abort handles in step: a worker
+    // cannot visit the state before its handle is recorded.
+    let mut state = shared.state.lock();
+    for _ in 0..n {
+        let me = state.add_worker();
+        let id = me.id;
+        let join = corral_task::Builder::new()
+            .name(format!("{}-worker-{id}", shared.name))
+            .spawn(run(Arc::clone(shared), me));
+        state.set_abort_handle(id, join.abort_handle());
+    }
+}
+
+/// A job that ended, waiting for its worker's next visit to the lock: the counters are
+/// updated there first, then the slot is completed, so when a handle resolves the
+/// metrics already include its job.
+type Done<T> = (Arc<Slot<T>>, Result<T, JobError>);
+
+fn outcome_of<T>(result: &Result<T, JobError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Completed,
+        Err(JobError::Panicked(_)) => Outcome::Failed,
+        Err(_) => Outcome::Cancelled,
+    }
+}
+
+/// Owns what a worker holds between visits, and settles it if the worker is dropped
+/// without leaving through the loop (aborted, or its runtime shut down).
+struct Guard<F: Future> {
+    shared: Arc<Shared<F>>,
+    me: WorkerLocal,
+    /// The job being run.
+    job: Option<Arc<Slot<F::Output>>>,
+    /// The job that ended, not yet reported.
+    done: Option<Done<F::Output>>,
+    exited: bool,
+}
+
+impl<F: Future> Drop for Guard<F> {
+    fn drop(&mut self) {
+        if self.exited {
+            return;
+        }
+        let mut wake = Wakeups::default();
+        let finished = self.done.as_ref().map(|(_, result)| outcome_of(result));
+        self.shared.state.lock().worker_dropped(
+            &mut self.me,
+            finished,
+            self.job.is_some(),
+            &mut wake,
+        );
+        if let Some((slot, result)) = self.done.take() {
+            slot.complete(result);
+        }
+        if let Some(slot) = self.job.take() {
+            slot.complete(Err(JobError::Cancelled));
+        }
+        wake.wake();
+    }
+}
+
+/// The worker's future. The guard is built before the `async` block so that a worker
+/// dropped before its first poll (aborted at once) is settled too.
+fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal) -> impl Future<Output = ()> + Send
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let guard = Guard {
+        shared,
+        me,
+        job: None,
+        done: None,
+        exited: false,
+    };
+    work(guard)
+}
+
+async fn work<F>(mut guard: Guard<F>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut budget = BUDGET;
+    let mut spin = true;
+    loop {
+        let next = poll_fn(|cx| {
+            let mut wake = Wakeups::default();
+            let g = &mut guard;
+            let done = g.done.take();
+            let finished = done.as_ref().map(|(_, result)| outcome_of(result));
+            let next = g
+                .shared
+                .state
+                .lock()
+                .next(&mut g.me, finished, spin, cx.waker(), &mut wake);
+            if let Some((slot, result)) = done {
+                slot.complete(result);
+            }
+            wake.wake();
+            match next {
+                Next::Park => Poll::Pending,
+                other => Poll::Ready(other),
+            }
+        })
+        .await;
+        let (fut, slot) = match next {
+            Next::Run(Queued { fut, slot, .. }) => (fut, slot),
+            Next::Spin => {
+                spin = false;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Next::Park => unreachable!("park is pending"),
+            Next::Exit => {
+                guard.exited = true;
+                return;
+            }
+        };
+        spin = true;
+        let outcome = RunJob {
+            fut,
+            slot: &**guard.job.insert(slot),
+        }
+        .await;
+        let slot = guard.job.take().expect("set above");
+        guard.done = Some((slot, outcome));
+        budget -= 1;
+        if budget == 0 {
+            budget = BUDGET;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+pin_project! {
+    /// Polls a job inline, turning a panic into an error and stopping at an abort.
+    struct RunJob<'a, F: Future> {
+        #[pin]
+        fut: F,
+        slot: &'a Slot<F::Output>,
+    }
+}
+
+impl<F: Future> Future for RunJob<'_, F> {
+    type Output = Result<F::Output, JobError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.slot.is_aborted() {
+            return Poll::Ready(Err(JobError::Cancelled));
+        }
+        let fut = this.fut;
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => {
+                if this.slot.register_runner(cx.waker()) {
+                    Poll::Ready(Err(JobError::Cancelled))
+                } else {
+                    Poll::Pending
+                }
+            }
+            Err(payload) => Poll::Ready(Err(JobError::Panicked(payload))),
+        }
+    }
+}
