@@ -29,7 +29,7 @@ fn main() {
     println!("\ncorral::spawn (census of live tracked tasks):");
     let tracked = leak::run(Side::Corral, requests, |done, _| {
         println!("  after {done:>6} requests:");
-        for line in corral_task::snapshot().census().to_string().lines() {
+        for line in corral::task::snapshot().census().to_string().lines() {
             println!("    {line}");
         }
     });

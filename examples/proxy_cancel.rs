@@ -7,7 +7,7 @@
 //! - plain tokio: the upstream calls were `tokio::spawn`ed; dropping their `JoinHandle`s
 //!   detaches them, so they run on for the rest of the 2 s, holding sockets, for a client
 //!   that is gone. Under load they pile up.
-//! - corral: the calls are children of a `corral_scope::scope`; dropping the scope
+//! - corral: the calls are children of a `corral::scope::scope`; dropping the scope
 //!   aborts them at once.
 //!
 //! The workload lives in `src/shapes/cancel.rs`, shared with the tour.
@@ -34,7 +34,7 @@ fn main() {
     );
     for (side, label) in [
         (Side::Tokio, "tokio::spawn"),
-        (Side::Corral, "corral_scope::scope"),
+        (Side::Corral, "corral::scope::scope"),
     ] {
         let r = cancel::run(side, load);
         println!(

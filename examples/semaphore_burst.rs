@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use corral::semaphore::Semaphore;
 use corral_examples::{mib, rss_bytes, Sampler};
-use corral_semaphore::Semaphore;
 
 const JOBS: u64 = 400;
 const MIN_BYTES: u64 = 256 << 10;

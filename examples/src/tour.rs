@@ -192,6 +192,8 @@ pub fn run_child(exe: &std::path::Path, args: &[&str], limit: Duration) -> Resul
                 after.as_secs_f64()
             );
             cell.stopped_after = Some(after);
+            // The workload ran until it was stopped.
+            cell.wall = Some(after);
             Ok(cell)
         }
         (None, Some(cell)) if status.is_some_and(|s| s.success()) => Ok(cell),

@@ -7,7 +7,7 @@
 //! - plain tokio: the upstream calls were `tokio::spawn`ed; dropping their
 //!   `JoinHandle`s detaches them, so they run on for the rest of the upstream's delay,
 //!   holding sockets, for a client that is gone. Under load they pile up.
-//! - corral: the calls are children of a `corral_scope::scope`; dropping the scope
+//! - corral: the calls are children of a `corral::scope::scope`; dropping the scope
 //!   aborts them at once.
 //!
 //! The proxy runs on the runtime under test, so its live-task count is the proxy's
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::{runtime, Bounds, Measure};
 use crate::tour::{Cell, Side};
@@ -55,6 +55,14 @@ impl Load {
             }
         }
     }
+}
+
+/// A loopback listener with a backlog deep enough for the whole burst of connects (an
+/// overflowing accept queue drops SYNs, and the client's retry comes a second later).
+async fn listen() -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    socket.listen(4096)
 }
 
 /// The slow upstream: answers each line after `delay`.
@@ -103,8 +111,8 @@ async fn fan_out(side: Side, upstream: SocketAddr, fetched: Arc<AtomicU64>) -> S
             }
             out
         }
-        Side::Corral => corral_scope::scope(|s| async move {
-            let mut results = corral_scope::Results::new();
+        Side::Corral => corral::scope::scope(|s| async move {
+            let mut results = corral::scope::Results::new();
             for _ in 0..FAN_OUT {
                 // Inside its own scope, spawn is never refused (a cancelled scope stops
                 // the caller first), so this expect cannot fire.
@@ -174,17 +182,13 @@ pub struct Report {
 pub fn run(side: Side, load: Load) -> Report {
     // The upstream and the clients: another runtime, not measured.
     let world = runtime();
-    let upstream_listener = world
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .expect("bind upstream");
+    let upstream_listener = world.block_on(listen()).expect("bind upstream");
     let upstream = upstream_listener.local_addr().expect("upstream addr");
     world.spawn(upstream_server(upstream_listener, load.upstream_delay));
 
     let proxy_rt = runtime();
     let fetched = Arc::new(AtomicU64::new(0));
-    let listener = proxy_rt
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .expect("bind proxy");
+    let listener = proxy_rt.block_on(listen()).expect("bind proxy");
     let proxy_addr = listener.local_addr().expect("proxy addr");
     // The accept loop is the proxy's one long-lived task.
     let accept_loop = 1;

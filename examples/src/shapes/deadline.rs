@@ -17,7 +17,7 @@ use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
 
-use corral_scope::{ScopeConfig, ScopeError};
+use corral::scope::{ScopeConfig, ScopeError};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 

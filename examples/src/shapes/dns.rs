@@ -18,7 +18,7 @@ mod server;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use corral_blocking::Resolver;
+use corral::blocking::Resolver;
 
 use super::{ms, runtime, Bounds, Measure, RUNTIME_WORKERS};
 use crate::rss_bytes;
@@ -223,7 +223,7 @@ pub fn run_cap(calls: usize, each: Duration, cap: usize) -> CapReport {
     let rt = runtime();
     let start = Instant::now();
     let threads_high_water = rt.block_on(async move {
-        let pool = corral_blocking::BlockingPool::builder()
+        let pool = corral::blocking::BlockingPool::builder()
             .name("sleepers")
             .max_threads(cap)
             .queue_capacity(calls)

@@ -6,7 +6,7 @@
 //! errors; memory and the task count just climb.
 //!
 //! With plain tokio all you can see is the runtime's alive-task count going up. With
-//! corral the same code, spawned through `corral_task::Builder`, shows in the census
+//! corral the same code, spawned through `corral::task::Builder`, shows in the census
 //! with its spawn site, count and oldest age, and a leak-checked test of one request
 //! (`LeakGuard`, what `#[corral::test]` runs) fails naming that site. corral does not
 //! fix the bug: it names it, in production and in the test.
@@ -15,8 +15,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use corral_leak::LeakGuard;
-use corral_task::Census;
+use corral::leak::LeakGuard;
+use corral::task::Census;
 use tokio::sync::mpsc;
 
 use super::{runtime, Bounds, Measure};
@@ -62,7 +62,7 @@ fn spawn_plain(worker: WorkerFuture) {
 }
 
 fn spawn_tracked(worker: WorkerFuture) {
-    corral_task::Builder::new().name(WORKER_NAME).spawn(worker);
+    corral::task::Builder::new().name(WORKER_NAME).spawn(worker);
 }
 
 /// What one side saw.
@@ -73,7 +73,7 @@ pub struct Report {
     /// corral: the census of live tracked tasks at the end.
     pub census: Option<Census>,
     /// corral: the leak guard's report on a test of one request.
-    pub guard: Option<corral_leak::Report>,
+    pub guard: Option<corral::leak::Report>,
 }
 
 /// Runs `requests` requests on one side; `on_batch(requests so far, alive tasks)` is
@@ -106,7 +106,7 @@ pub fn run(side: Side, requests: usize, mut on_batch: impl FnMut(usize, u64)) ->
                 handle_request(0, &mut sessions, spawn).await;
                 guard.check().await
             });
-            (Some(corral_task::snapshot().census()), Some(guard))
+            (Some(corral::task::snapshot().census()), Some(guard))
         }
     };
     let mut cell = measure.finish();

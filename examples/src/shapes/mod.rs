@@ -13,6 +13,7 @@ use crate::{Sampler, UnrelatedEndpoint};
 pub mod cancel;
 pub mod deadline;
 pub mod dns;
+pub mod fan_out;
 pub mod leak;
 
 /// Worker threads of every runtime under test (the tour's machine has 2 cores).
@@ -41,6 +42,13 @@ pub const SHAPES: &[Shape] = &[
         about: "blocking DNS storm: a burst of lookups against a DNS server that answers slowly",
         cell: dns::cell,
         judge: dns::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "fan-out",
+        about: "unbounded fan-out: a burst of requests, each calling a slow downstream 3 times",
+        cell: fan_out::cell,
+        judge: fan_out::judge,
         limit: standard_limit,
     },
     Shape {
@@ -159,11 +167,17 @@ impl Measure {
     /// ([`Measure::settled_live_tasks`]) as `left_alive`, and the wall time since
     /// [`Measure::start`] (taken before settling).
     pub fn finish(self) -> Cell {
+        self.finish_detailed().0
+    }
+
+    /// Like [`Measure::finish`], also returning the endpoint's round trips.
+    pub fn finish_detailed(self) -> (Cell, Vec<Duration>) {
         let wall = self.elapsed();
         let left = self.settled_live_tasks();
-        let p99 = self.endpoint.stop_p99();
+        let mut round_trips = self.endpoint.stop();
+        let p99 = crate::percentile(&mut round_trips, 0.99);
         let peaks = self.sampler.stop();
-        Cell {
+        let cell = Cell {
             peak_threads: Some(peaks.threads),
             peak_tasks: Some(peaks.probe),
             peak_rss: Some(peaks.rss_bytes),
@@ -171,7 +185,8 @@ impl Measure {
             left_alive: Some(left),
             wall: Some(wall),
             ..Cell::default()
-        }
+        };
+        (cell, round_trips)
     }
 }
 
