@@ -1,9 +1,14 @@
-//! Measurement helpers shared by the examples: OS threads, resident memory and latency
-//! percentiles, read from `/proc/self` where the platform has it.
+//! The corral examples as a library: the failure shapes the tour and the standalone
+//! examples run ([`shapes`]), the tour's runner and table ([`tour`]), and the
+//! measuring helpers both use: OS threads, resident memory and latency percentiles,
+//! read from `/proc/self` where the platform has it, and an unrelated endpoint whose
+//! latency shows what a workload does to everyone else on its runtime
+//! ([`UnrelatedEndpoint`]).
 //!
-//! Every example reproduces a failure shape with plain tokio, then shows corral
-//! preventing it, and prints the measured difference; these helpers keep the
-//! measuring identical on both sides.
+//! Every shape reproduces a failure with plain tokio, then shows corral preventing it;
+//! one piece of code serves both the tour's cell and the standalone example, so the
+//! numbers in the tour's table and in each example's richer report come from the same
+//! workload, measured the same way.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

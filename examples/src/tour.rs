@@ -471,6 +471,36 @@ mod tests {
     }
 
     #[test]
+    fn a_killed_child_keeps_its_last_progress_line() {
+        let script = "echo 'CELL left=3 wall_ms=10 outcome=still waiting'; exec sleep 30";
+        let cell = run_child(
+            std::path::Path::new("/bin/sh"),
+            &["-c", script],
+            Duration::from_millis(200),
+        )
+        .expect("the shell runs");
+        assert_eq!(cell.left_alive, Some(3));
+        let stopped = cell.stopped_after.expect("stopped by the timeout");
+        assert_eq!(cell.wall, Some(stopped));
+        assert!(
+            cell.outcome.starts_with("still waiting after"),
+            "{}",
+            cell.outcome
+        );
+    }
+
+    #[test]
+    fn a_child_without_a_cell_line_is_an_error() {
+        let err = run_child(
+            std::path::Path::new("/bin/sh"),
+            &["-c", "echo hello"],
+            Duration::from_secs(30),
+        )
+        .unwrap_err();
+        assert!(err.contains("hello"), "{err}");
+    }
+
+    #[test]
     fn garbage_is_not_a_cell() {
         assert_eq!(Cell::parse_line("hello"), None);
         assert_eq!(Cell::parse_line("CELL threads=x=y outcome=ok"), None);

@@ -25,7 +25,7 @@ use super::{ms, runtime, Bounds, Measure};
 use crate::tour::{Cell, Side};
 
 /// How late past the deadline a corral caller may learn of it.
-pub const SLACK: Duration = Duration::from_millis(300);
+pub const SLACK: Duration = Duration::from_millis(400);
 
 /// The workload's size.
 #[derive(Debug, Clone, Copy)]

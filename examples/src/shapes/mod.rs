@@ -243,3 +243,130 @@ impl Bounds {
 pub(crate) fn ms(d: Duration) -> u128 {
     d.as_millis()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(name: &str) -> &'static Shape {
+        SHAPES.iter().find(|s| s.name == name).expect("known shape")
+    }
+
+    #[test]
+    fn every_shape_has_a_unique_name() {
+        for (i, a) in SHAPES.iter().enumerate() {
+            assert!(
+                SHAPES[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+        }
+    }
+
+    #[test]
+    fn dns_judge_holds_the_thread_cap_and_the_wall_ratio() {
+        let tokio = Cell {
+            wall: Some(Duration::from_millis(2_000)),
+            ..Cell::default()
+        };
+        let good = Cell {
+            peak_threads: Some(38),
+            wall: Some(Duration::from_millis(400)),
+            accounted: Some(true),
+            ..Cell::default()
+        };
+        let judge = shape("dns").judge;
+        assert!(judge(&good, &tokio, false).is_ok());
+        let too_many = Cell {
+            peak_threads: Some(100),
+            ..good.clone()
+        };
+        let broke = judge(&too_many, &tokio, false).unwrap_err();
+        assert!(broke.contains("threads 100"), "{broke}");
+        let too_slow = Cell {
+            wall: Some(Duration::from_millis(1_500)),
+            ..good.clone()
+        };
+        assert!(judge(&too_slow, &tokio, false).is_err());
+        // Without tokio's wall time there is nothing to compare with.
+        assert!(judge(&good, &Cell::default(), false).is_err());
+    }
+
+    #[test]
+    fn deadline_judge_wants_every_caller_failed_fast_and_nothing_left() {
+        let judge = shape("deadline").judge;
+        let good = Cell {
+            accounted: Some(true),
+            wall: Some(Duration::from_millis(520)),
+            left_alive: Some(0),
+            ..Cell::default()
+        };
+        assert!(judge(&good, &Cell::default(), false).is_ok());
+        let late = Cell {
+            wall: Some(Duration::from_secs(3)),
+            ..good.clone()
+        };
+        assert!(judge(&late, &Cell::default(), false).is_err());
+        let leftovers = Cell {
+            left_alive: Some(1),
+            ..good.clone()
+        };
+        assert!(judge(&leftovers, &Cell::default(), false).is_err());
+        assert!(judge(&Cell::default(), &Cell::default(), false).is_err());
+    }
+
+    #[test]
+    fn leak_judge_wants_the_site_named_in_the_shape() {
+        let judge = shape("leak").judge;
+        let good = Cell {
+            left_alive: Some(20_001),
+            accounted: Some(true),
+            caught: Some(format!("{}:65:52", "examples/src/shapes/leak.rs")),
+            ..Cell::default()
+        };
+        assert!(judge(&good, &Cell::default(), false).is_ok());
+        let elsewhere = Cell {
+            caught: Some("src/main.rs:1:1".into()),
+            ..good.clone()
+        };
+        assert!(judge(&elsewhere, &Cell::default(), false).is_err());
+        let missed = Cell {
+            caught: None,
+            ..good
+        };
+        assert!(judge(&missed, &Cell::default(), false).is_err());
+    }
+
+    #[test]
+    fn fan_out_and_cancel_judges_hold_their_bounds() {
+        let fan_out = shape("fan-out").judge;
+        let good = Cell {
+            peak_tasks: Some(256),
+            accounted: Some(true),
+            ..Cell::default()
+        };
+        assert!(fan_out(&good, &Cell::default(), true).is_ok());
+        let unbounded = Cell {
+            peak_tasks: Some(9_000),
+            ..good.clone()
+        };
+        assert!(fan_out(&unbounded, &Cell::default(), true).is_err());
+        let lost = Cell {
+            accounted: Some(false),
+            ..good
+        };
+        assert!(fan_out(&lost, &Cell::default(), true).is_err());
+
+        let cancel = shape("cancel").judge;
+        let clean = Cell {
+            left_alive: Some(0),
+            ..Cell::default()
+        };
+        assert!(cancel(&clean, &Cell::default(), false).is_ok());
+        let detached = Cell {
+            left_alive: Some(900),
+            ..Cell::default()
+        };
+        assert!(cancel(&detached, &Cell::default(), false).is_err());
+    }
+}
