@@ -470,6 +470,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_killed_child_keeps_its_last_progress_line() {
         let script = "echo 'CELL left=3 wall_ms=10 outcome=still waiting'; exec sleep 30";
@@ -489,6 +490,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_child_without_a_cell_line_is_an_error() {
         let err = run_child(
