@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -162,7 +161,7 @@ impl Builder {
             location,
             parent: ctx.task,
             runtime,
-            spawned_at: registry().stamp(Instant::now()),
+            spawned_at: registry().stamp(),
             tree: ctx.tree,
         };
         let key = registry().insert(context::shard(), entry);
