@@ -14,6 +14,7 @@ use crate::context;
 use engine::Registry;
 
 /// The process-wide registry, sized once from the machine's parallelism.
+#[inline]
 pub(crate) fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
