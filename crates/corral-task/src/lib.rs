@@ -15,8 +15,9 @@
 //! # When not to use this
 //!
 //! If you never ask "what is still running, and who started it?", plain `tokio::spawn`
-//! costs a little less: tracking adds a clock read and two short, per-thread-sharded
-//! lock sections per task (see the costs in `crates/corral-task/README.md`, measured by
+//! costs a little less: tracking adds a coarse clock read and two short,
+//! per-thread-sharded lock sections per task (see the costs in
+//! `crates/corral-task/README.md`, measured by
 //! `benches/corral_task.rs`). Tasks spawned with plain `tokio::spawn` or
 //! `Handle::spawn` are not in the registry; corral-leak still counts them, without
 //! names. This crate has no `spawn_blocking`: use `corral_blocking::spawn_blocking`
