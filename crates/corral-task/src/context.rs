@@ -3,7 +3,7 @@
 //!
 //! # Invariants
 //!
-//! - [`CURRENT`] holds the context of the tracked task whose `poll` is on this thread's
+//! - `CURRENT` (the `current` field of this thread's `Local`) holds the context of the tracked task whose `poll` is on this thread's
 //!   stack, or whatever the thread had outside any tracked poll (normally
 //!   [`Ctx::NONE`]; a leak guard may mark a tree there, see [`set_tree`]).
 //! - [`Enter`] restores the previous value on drop, panics included, so a tracked poll
@@ -31,40 +31,66 @@ impl Ctx {
 /// Marks no shard assigned yet.
 const UNASSIGNED: usize = usize::MAX;
 
+/// Everything this crate keeps per thread, in one `thread_local` so a spawn reaches it
+/// with one access (each access is a TLS address computation plus a state check).
+struct Local {
+    /// See [`CURRENT`](self) in the module docs: the running tracked task's context.
+    current: Cell<Ctx>,
+    /// This thread's registry shard, or [`UNASSIGNED`].
+    shard: Cell<usize>,
+    /// The tokio task last seen spawning here and its runtime (see [`spawner`]).
+    runtime: Cell<Option<(tokio::task::Id, tokio::runtime::Id)>>,
+}
+
 thread_local! {
-    static CURRENT: Cell<Ctx> = const { Cell::new(Ctx::NONE) };
-    static SHARD: Cell<usize> = const { Cell::new(UNASSIGNED) };
-    static RUNTIME: Cell<Option<(tokio::task::Id, tokio::runtime::Id)>> = const { Cell::new(None) };
+    static LOCAL: Local = const {
+        Local {
+            current: Cell::new(Ctx::NONE),
+            shard: Cell::new(UNASSIGNED),
+            runtime: Cell::new(None),
+        }
+    };
 }
 
 /// Hands shard indices to threads round-robin.
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
 /// The context of whatever is running on this thread.
+#[inline]
 pub(crate) fn current() -> Ctx {
-    CURRENT.with(Cell::get)
+    LOCAL.with(|l| l.current.get())
 }
 
 /// Replaces this thread's tree mark, returning the previous one.
 pub(crate) fn set_tree(tree: u32) -> u32 {
-    CURRENT.with(|c| {
-        let mut ctx = c.get();
+    LOCAL.with(|l| {
+        let mut ctx = l.current.get();
         let prev = ctx.tree;
         ctx.tree = tree;
-        c.set(ctx);
+        l.current.set(ctx);
         prev
     })
 }
 
-/// The id of the runtime `tokio::spawn` would spawn on from here.
+/// What a spawn from this thread records: the context children inherit, the shard to
+/// insert into, and the runtime.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spawner {
+    pub(crate) ctx: Ctx,
+    pub(crate) shard: usize,
+    pub(crate) runtime: tokio::runtime::Id,
+}
+
+/// The [`Spawner`] for a spawn from here; `runtime` is `None` for "the runtime
+/// `tokio::spawn` would spawn on from here".
 ///
-/// `Handle::current()` clones the runtime's `Arc`; two workers spawning at full speed
-/// make that one shared counter bounce between their caches (it tripled the cost of a
-/// spawn in `benches/corral_task.rs`, group `contention`). A tokio task never changes
-/// runtime, so the id is cached per thread for the tokio task being polled, and looked
-/// up again only when another task (or no task, as in `block_on`) spawns. (tokio hands
-/// out task ids from one process-wide counter, so an id never names tasks of two
-/// runtimes.)
+/// That runtime is not looked up per spawn: `Handle::current()` clones the runtime's
+/// `Arc`, and two workers spawning at full speed make that one shared counter bounce
+/// between their caches (it tripled the cost of a spawn in `benches/corral_task.rs`,
+/// group `contention`). A tokio task never changes runtime, so the id is cached per
+/// thread for the tokio task being polled, and looked up again only when another task
+/// (or no task, as in `block_on`) spawns. (tokio hands out task ids from one
+/// process-wide counter, so an id never names tasks of two runtimes.)
 ///
 /// The one case this gets wrong: code inside a task that enters another runtime
 /// (`Handle::enter`) and spawns there is recorded under its own task's runtime;
@@ -72,38 +98,50 @@ pub(crate) fn set_tree(tree: u32) -> u32 {
 ///
 /// # Panics
 ///
-/// Outside a runtime, as `tokio::spawn` does.
+/// Outside a runtime when `runtime` is `None`, as `tokio::spawn` does.
 #[track_caller]
-pub(crate) fn runtime_id() -> tokio::runtime::Id {
-    let Some(task) = tokio::task::try_id() else {
-        return tokio::runtime::Handle::current().id();
+#[inline]
+pub(crate) fn spawner(runtime: Option<tokio::runtime::Id>) -> Spawner {
+    let task = match runtime {
+        Some(_) => None,
+        None => tokio::task::try_id(),
     };
-    RUNTIME.with(|cache| match cache.get() {
-        Some((cached, runtime)) if cached == task => runtime,
-        _ => {
-            let runtime = tokio::runtime::Handle::current().id();
-            cache.set(Some((task, runtime)));
-            runtime
+    LOCAL.with(|l| {
+        let runtime = match (runtime, task) {
+            (Some(runtime), _) => runtime,
+            (None, Some(task)) => match l.runtime.get() {
+                Some((cached, runtime)) if cached == task => runtime,
+                _ => {
+                    let runtime = tokio::runtime::Handle::current().id();
+                    l.runtime.set(Some((task, runtime)));
+                    runtime
+                }
+            },
+            (None, None) => tokio::runtime::Handle::current().id(),
+        };
+        let mut shard = l.shard.get();
+        if shard == UNASSIGNED {
+            shard = assign_shard();
+            l.shard.set(shard);
+        }
+        Spawner {
+            ctx: l.current.get(),
+            shard,
+            runtime,
         }
     })
 }
 
-/// This thread's shard index (unbounded; the registry reduces it modulo its shard count).
-pub(crate) fn shard() -> usize {
-    SHARD.with(|s| {
-        let shard = s.get();
-        if shard != UNASSIGNED {
-            return shard;
-        }
-        // Relaxed: the counter only spreads threads over shards; no data is published
-        // through it, and any value is correct.
-        let shard = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % (UNASSIGNED - 1);
-        s.set(shard);
-        shard
-    })
+/// A new shard index for a thread's first spawn (unbounded; the registry reduces it
+/// modulo its shard count).
+#[cold]
+fn assign_shard() -> usize {
+    // Relaxed: the counter only spreads threads over shards; no data is published
+    // through it, and any value is correct.
+    NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % (UNASSIGNED - 1)
 }
 
-/// Sets [`CURRENT`] to a task's context for the length of one poll (or drop), then
+/// Sets `CURRENT` to a task's context for the length of one poll (or drop), then
 /// restores the previous value and writes a changed tree mark back to the task.
 #[derive(Debug)]
 pub(crate) struct Enter<'a> {
@@ -112,19 +150,21 @@ pub(crate) struct Enter<'a> {
 }
 
 impl<'a> Enter<'a> {
+    #[inline]
     pub(crate) fn new(task: NonZeroU64, tree: &'a mut u32) -> Self {
         let ctx = Ctx {
             task: Some(task),
             tree: *tree,
         };
-        let prev = CURRENT.with(|c| c.replace(ctx));
+        let prev = LOCAL.with(|l| l.current.replace(ctx));
         Self { prev, tree }
     }
 }
 
 impl Drop for Enter<'_> {
+    #[inline]
     fn drop(&mut self) {
-        let now = CURRENT.with(|c| c.replace(self.prev));
+        let now = LOCAL.with(|l| l.current.replace(self.prev));
         // A leak guard created inside this poll marks the task's tree from now on.
         *self.tree = now.tree;
     }

@@ -15,8 +15,9 @@
 //! # When not to use this
 //!
 //! If you never ask "what is still running, and who started it?", plain `tokio::spawn`
-//! costs a little less: tracking adds a clock read and two short, per-thread-sharded
-//! lock sections per task (see the costs in `crates/corral-task/README.md`, measured by
+//! costs a little less: tracking adds a coarse clock read and two short,
+//! per-thread-sharded lock sections per task (see the costs in
+//! `crates/corral-task/README.md`, measured by
 //! `benches/corral_task.rs`). Tasks spawned with plain `tokio::spawn` or
 //! `Handle::spawn` are not in the registry; corral-leak still counts them, without
 //! names. This crate has no `spawn_blocking`: use `corral_blocking::spawn_blocking`
@@ -59,6 +60,15 @@
 //! ]
 //! ```
 //!
+//! # Spawn times and `unsafe`
+//!
+//! On Linux, spawn times come from `CLOCK_MONOTONIC_COARSE` (about 5 ns a read, where
+//! `Instant::now()` costs 25-40 ns, most of the per-spawn budget): they may be early by
+//! up to one kernel tick (1-10 ms; `clock_getres` reports it), never late, so ages are
+//! never under-reported. That clock read is the crate's one `unsafe` block, a
+//! `libc::clock_gettime` call on a local `timespec` (`src/clock.rs`); everything else
+//! is safe code, and the crate denies `unsafe_code` outside that module.
+//!
 //! # Memory ordering
 //!
 //! The registry is a set of mutex-protected slabs; a task's entry is inserted before
@@ -66,9 +76,10 @@
 //! taken after a `JoinHandle` resolves never shows the joined task (the mutex release in
 //! the removal happens-before tokio publishes the task's completion).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod census;
+mod clock;
 mod context;
 mod registry;
 mod spawn;

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -98,7 +97,7 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let tracked = self.register(future, context::runtime_id(), Location::caller());
+        let tracked = self.register(future, None, Location::caller());
         tokio::spawn(tracked)
     }
 
@@ -115,7 +114,7 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let tracked = self.register(future, handle.id(), Location::caller());
+        let tracked = self.register(future, Some(handle.id()), Location::caller());
         handle.spawn(tracked)
     }
 
@@ -146,26 +145,29 @@ impl Builder {
     /// ```
     #[track_caller]
     pub fn track<F: Future>(self, future: F) -> Tracked<F> {
-        self.register(future, context::runtime_id(), Location::caller())
+        self.register(future, None, Location::caller())
     }
 
+    /// Records the task (`runtime`: `None` for the current one) and wraps `future`.
+    #[track_caller]
     #[inline]
     fn register<F>(
         self,
         future: F,
-        runtime: tokio::runtime::Id,
+        runtime: Option<tokio::runtime::Id>,
         location: &'static Location<'static>,
     ) -> Tracked<F> {
-        let ctx = context::current();
+        let spawner = context::spawner(runtime);
+        let registry = registry();
         let entry = Entry {
             name: self.name,
             location,
-            parent: ctx.task,
-            runtime,
-            spawned_at: registry().stamp(Instant::now()),
-            tree: ctx.tree,
+            parent: spawner.ctx.task,
+            runtime: spawner.runtime,
+            spawned_at: registry.stamp(),
+            tree: spawner.ctx.tree,
         };
-        let key = registry().insert(context::shard(), entry);
-        Tracked::new(future, key, ctx.tree)
+        let key = registry.insert(spawner.shard, entry);
+        Tracked::new(future, key, spawner.ctx.tree)
     }
 }

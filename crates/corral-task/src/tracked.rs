@@ -46,6 +46,7 @@ struct Slot {
 }
 
 impl Drop for Slot {
+    #[inline]
     fn drop(&mut self) {
         registry().remove(Key {
             id: self.id,
@@ -76,6 +77,7 @@ impl<F> Tracked<F> {
 impl<F: Future> Future for Tracked<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _enter = Enter::new(this.slot.id, &mut this.slot.tree);
