@@ -89,9 +89,12 @@ where
 
     /// Submits `job`, waiting for room (a free worker or queue slot) if the pool is
     /// full. Blocked submitters are served in FIFO order, and [`Pool::try_submit`] never
-    /// jumps ahead of them. They are admitted in batches, once more than
-    /// `min(queue_capacity / 2, 128)` slots are free (at least one), which saves a
-    /// wake-up per job and keeps the queue from running dry.
+    /// jumps ahead of them. While workers run ready jobs back to back, blocked
+    /// submitters are woken in batches, once more than `min(queue_capacity / 2, 128)`
+    /// slots are free (at least one), which saves a wake-up per job; as soon as a job
+    /// waits, a worker parks or leaves, or a granted submitter gives up, every free slot
+    /// goes to the submitters in line, so none waits next to room for longer than a few
+    /// ready jobs take.
     ///
     /// Resolves to the job's [`JobHandle`], or to [`SubmitError::Closed`] with the job
     /// handed back if the pool is closed before the job is accepted.

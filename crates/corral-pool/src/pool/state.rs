@@ -8,11 +8,14 @@
 //!   a worker; an idle worker (hand-off) or a worker woken for a queued job adds room.
 //! - Blocked submitters wait in `waiters`, ordered by id. The first `reserved` of them
 //!   were granted a slot (FIFO) and will push when polled; the rest are not granted.
-//!   After every change that can raise `free()`, [`State::grant`] runs; it grants in
-//!   batches (once more than `min(capacity / 2, GRANT_BATCH)` slots are free), so an
-//!   ungranted waiter may
-//!   coexist with a little room, and a newcomer is admitted only when nobody waits
-//!   ungranted: it never jumps the line.
+//!   After every change that can raise `free()`, [`State::grant`] runs. Only a worker
+//!   taking a job batches ([`State::grant_batched`]: once more than
+//!   `min(capacity / 2, GRANT_BATCH)` slots are free), so an ungranted waiter may
+//!   coexist with a little room only while that worker is running ready jobs back to
+//!   back: when it reaches a job that waits ([`Next::Run`]'s `held_back`), parks or
+//!   leaves, everything that fits is granted. A newcomer is admitted only when nobody
+//!   waits ungranted (it never jumps the line); the first ungranted waiter takes a free
+//!   slot whenever it is polled.
 //! - `claimed` (0 or 1) counts a worker taken off `idle` and woken for queued work that
 //!   has not yet looked at the queue. [`State::assign`] runs after every push, pop and
 //!   worker exit, so while a job is queued and a worker idles, one worker is on its
@@ -34,9 +37,10 @@ use crate::error::JobError;
 use crate::metrics::{Metrics, QueueWait};
 use crate::sync::Arc;
 
-/// Blocked submitters are granted room once more than `min(capacity / 2, GRANT_BATCH)`
-/// slots are free: one submitter wake-up per batch instead of per job, and a blocked
-/// submitter waits for at most this many extra job hand-offs.
+/// While a worker runs ready jobs back to back, blocked submitters are granted room
+/// once more than `min(capacity / 2, GRANT_BATCH)` slots are free: one submitter
+/// wake-up per batch instead of per job, and a blocked submitter waits for at most this
+/// many extra job hand-offs (never for a job that waits: see [`Next::Run`]).
 const GRANT_BATCH: usize = 128;
 
 /// An accepted job waiting for a worker.
@@ -118,7 +122,11 @@ pub(crate) struct WorkerLocal {
 
 /// What a worker's visit decided.
 pub(crate) enum Next<F: Future> {
-    Run(Queued<F>),
+    /// Run this job. If `held_back` (the second field), blocked submitters were left
+    /// ungranted next to free slots to batch their wake-up: the worker must call
+    /// [`State::grant`] if the job does not finish in its first poll, or a submitter
+    /// could wait with room free for as long as the job runs.
+    Run(Queued<F>, bool),
     /// Nothing queued: the worker is on `idle`, but yields once and looks again before
     /// it parks (saves a park/unpark round trip when work arrives right behind the
     /// last job).
@@ -194,17 +202,9 @@ impl<F: Future> State<F> {
         self.reserved == self.waiters.len() && self.free() > 0
     }
 
-    /// Grants slots to blocked submitters, oldest first, in batches: only once more than
-    /// `min(capacity / 2, GRANT_BATCH)` slots are free (at least one), then as many as
-    /// fit. A full
-    /// queue still holds plenty of work when this happens, so the batching costs no
-    /// throughput and saves a submitter wake-up per job.
-    fn grant(&mut self, wake: &mut Wakeups) {
-        if self.closed || self.reserved == self.waiters.len() {
-            return;
-        }
-        let free = self.free();
-        if free == 0 || free <= (self.capacity / 2).min(GRANT_BATCH) {
+    /// Grants every free slot to blocked submitters, oldest first.
+    pub(crate) fn grant(&mut self, wake: &mut Wakeups) {
+        if self.closed {
             return;
         }
         while self.reserved < self.waiters.len() && self.free() > 0 {
@@ -212,6 +212,26 @@ impl<F: Future> State<F> {
             wake.push(std::mem::replace(&mut waiter.waker, Waker::noop().clone()));
             self.reserved += 1;
         }
+    }
+
+    /// [`State::grant`] in batches, for a worker that just took a job: only once more
+    /// than `min(capacity / 2, GRANT_BATCH)` slots are free (at least one). A full queue
+    /// still holds plenty of work then, so the batching costs no throughput and saves a
+    /// submitter wake-up per job. Returns whether waiters were held back next to free
+    /// slots (the worker then grants as soon as its job waits).
+    fn grant_batched(&mut self, wake: &mut Wakeups) -> bool {
+        if self.closed || self.reserved == self.waiters.len() {
+            return false;
+        }
+        let free = self.free();
+        if free == 0 {
+            return false;
+        }
+        if free <= (self.capacity / 2).min(GRANT_BATCH) {
+            return true;
+        }
+        self.grant(wake);
+        false
     }
 
     /// Wakes an idle worker for queued work, one at a time: while a woken worker is on
@@ -257,6 +277,12 @@ impl<F: Future> State<F> {
                 if idx < self.reserved {
                     self.waiters.remove(idx);
                     self.reserved -= 1;
+                    *waiter = None;
+                    Admit::Accept
+                } else if idx == self.reserved && self.free() > 0 {
+                    // First in line and there is room (held back only to batch
+                    // wake-ups): take it rather than wait on.
+                    self.waiters.remove(idx);
                     *waiter = None;
                     Admit::Accept
                 } else {
@@ -369,8 +395,8 @@ impl<F: Future> State<F> {
                 c.wait_total += waited;
                 c.wait_max = c.wait_max.max(waited);
             }
-            self.grant(wake);
-            return Next::Run(job);
+            let held_back = self.grant_batched(wake);
+            return Next::Run(job, held_back);
         }
         match idle_at {
             Some(i) => {

@@ -140,8 +140,8 @@ where
             }
         })
         .await;
-        let (fut, slot) = match next {
-            Next::Run(Queued { fut, slot, .. }) => (fut, slot),
+        let (fut, slot, held_back) = match next {
+            Next::Run(Queued { fut, slot, .. }, held_back) => (fut, slot, held_back),
             Next::Spin => {
                 spin = false;
                 tokio::task::yield_now().await;
@@ -157,6 +157,7 @@ where
         let outcome = RunJob {
             fut,
             slot: &**guard.job.insert(slot),
+            grant_on_wait: held_back.then_some(&guard.shared.state),
         }
         .await;
         let slot = guard.job.take().expect("set above");
@@ -175,6 +176,9 @@ pin_project! {
         #[pin]
         fut: F,
         slot: &'a Slot<F::Output>,
+        // Set when taking this job held blocked submitters back to batch their
+        // wake-up: if the job waits, they are granted the free slots at once.
+        grant_on_wait: Option<&'a Mutex<State<F>>>,
     }
 }
 
@@ -191,10 +195,14 @@ impl<F: Future> Future for RunJob<'_, F> {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => {
                 if this.slot.register_runner(cx.waker()) {
-                    Poll::Ready(Err(JobError::Cancelled))
-                } else {
-                    Poll::Pending
+                    return Poll::Ready(Err(JobError::Cancelled));
                 }
+                if let Some(state) = this.grant_on_wait.take() {
+                    let mut wake = Wakeups::default();
+                    state.lock().grant(&mut wake);
+                    wake.wake();
+                }
+                Poll::Pending
             }
             Err(payload) => Poll::Ready(Err(JobError::Panicked(payload))),
         }
