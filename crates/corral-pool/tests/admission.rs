@@ -604,3 +604,37 @@ async fn an_enqueue_deadline_does_not_expire_while_a_slot_is_free() {
     }
     assert_eq!(pool.metrics().rejected, 0);
 }
+
+#[tokio::test]
+async fn hand_off_shrink_keeps_the_idle_worker_a_waiter_was_granted() {
+    let pool = pool(2, 0);
+    settle().await;
+    let (g1, j1) = gated(1);
+    let (_g2, j2) = gated(2);
+    let h1 = pool.try_submit(j1).expect("idle worker");
+    let _h2 = pool.try_submit(j2).expect("idle worker");
+    settle().await;
+    let mut s = task::spawn(pool.submit(ready(10)));
+    assert_pending!(s.poll());
+
+    // Job 1 ends: its worker goes idle and is granted to the waiter.
+    g1.send(()).expect("waiting");
+    assert_eq!(h1.await.expect("ran"), 1);
+    settle().await;
+    assert!(s.is_woken());
+
+    // Shrinking now must not take away the worker promised to the waiter: the other
+    // one (busy with job 2, which may take forever) leaves after its job instead.
+    pool.resize(1).expect("valid");
+    settle().await;
+    let h10 = assert_ready!(s.poll()).expect("granted");
+    settle().await;
+    assert!(
+        h10.is_finished(),
+        "a hand-off job must find a worker: {:?}",
+        pool.metrics()
+    );
+    assert_eq!(h10.await.expect("ran"), 10);
+    assert_eq!(pool.metrics().queued, 0);
+}
+

@@ -373,7 +373,8 @@ impl<F: Future> State<F> {
                 me.parked = false;
             }
         }
-        if self.stopped || self.live > self.target || (self.closed && self.queue.is_empty()) {
+        let surplus = self.live > self.target && !self.promised(idle_at.is_some());
+        if self.stopped || surplus || (self.closed && self.queue.is_empty()) {
             if let Some(i) = idle_at {
                 self.idle.swap_remove(i);
             }
@@ -419,6 +420,16 @@ impl<F: Future> State<F> {
         } else {
             Next::Park
         }
+    }
+
+    /// Whether the calling worker is needed for work already promised: queued jobs and
+    /// granted submitters that the room left without it (`is_idle`: it is counted on
+    /// `idle`) cannot cover. A surplus worker stays for those instead of leaving, or a
+    /// hand-off job could be accepted for a worker that then leaves, and wait for
+    /// others that may be busy for good.
+    fn promised(&self, is_idle: bool) -> bool {
+        self.queue.len() + self.reserved + usize::from(is_idle)
+            > self.capacity + self.claimed + self.idle.len()
     }
 
     fn finish(&mut self, outcome: Outcome) {
@@ -508,7 +519,8 @@ impl<F: Future> State<F> {
     }
 
     /// Sets the worker target. Returns how many workers to spawn; surplus workers leave
-    /// after their current job (idle ones are woken to leave now).
+    /// after their current job (idle ones are woken to leave now, unless the room they
+    /// stand for was already promised to a queued job or a granted submitter).
     pub(crate) fn resize(&mut self, target: usize, wake: &mut Wakeups) -> usize {
         self.target = target;
         if self.live < target {
