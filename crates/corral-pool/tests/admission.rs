@@ -638,3 +638,59 @@ async fn hand_off_shrink_keeps_the_idle_worker_a_waiter_was_granted() {
     assert_eq!(pool.metrics().queued, 0);
 }
 
+#[tokio::test]
+async fn a_job_that_panics_when_dropped_fails_and_the_worker_lives_on() {
+    /// Ready at once with its value, panics when dropped (after the worker has it).
+    struct Bomb(Option<u32>);
+    impl std::future::Future for Bomb {
+        type Output = u32;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<u32> {
+            std::task::Poll::Ready(self.0.take().expect("polled once"))
+        }
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop boom");
+        }
+    }
+    let pool: Pool<common::BoxJobU32> = pool(1, 4);
+    let h1 = pool.try_submit(Box::pin(Bomb(Some(1)))).expect("room");
+    let h2 = pool.try_submit(ready(2)).expect("room");
+    let (_g3, parked) = gated(3);
+    let h3 = pool
+        .try_submit(Box::pin(async move {
+            let bomb = Bomb(Some(0));
+            let n = parked.await;
+            drop(bomb);
+            n
+        }))
+        .expect("room");
+    let h4 = pool.try_submit(ready(4)).expect("room");
+    settle().await;
+    assert!(
+        h2.is_finished(),
+        "the worker must survive: {:?}",
+        pool.metrics()
+    );
+    let err = h1.await.expect_err("its drop panicked");
+    assert!(err.is_panic());
+    assert_eq!(h2.await.expect("ran"), 2);
+    // Aborted while parked: dropping it panics too; it still counts as cancelled.
+    h3.abort();
+    settle().await;
+    assert!(
+        h4.is_finished(),
+        "the worker must survive: {:?}",
+        pool.metrics()
+    );
+    assert!(h3.await.expect_err("aborted").is_cancelled());
+    assert_eq!(h4.await.expect("ran"), 4);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.failed, m.completed, m.cancelled, m.workers),
+        (1, 2, 1, 1)
+    );
+}

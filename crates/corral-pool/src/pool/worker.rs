@@ -155,7 +155,7 @@ where
         };
         spin = true;
         let outcome = RunJob {
-            fut,
+            job: Job::Running { fut },
             slot: &**guard.job.insert(slot),
             grant_on_wait: held_back.then_some(&guard.shared.state),
         }
@@ -171,10 +171,21 @@ where
 }
 
 pin_project! {
-    /// Polls a job inline, turning a panic into an error and stopping at an abort.
+    /// A job's future, dropped in place by [`RunJob`] as soon as the job ends.
+    #[project = JobProj]
+    enum Job<F> {
+        Running { #[pin] fut: F },
+        Done,
+    }
+}
+
+pin_project! {
+    /// Polls a job inline, turning a panic into an error and stopping at an abort. The
+    /// job's future is dropped here too, so a panic in its destructor is caught like one
+    /// in its body and the worker lives on.
     struct RunJob<'a, F: Future> {
         #[pin]
-        fut: F,
+        job: Job<F>,
         slot: &'a Slot<F::Output>,
         // Set when taking this job held blocked submitters back to batch their
         // wake-up: if the job waits, they are granted the free slots at once.
@@ -186,25 +197,35 @@ impl<F: Future> Future for RunJob<'_, F> {
     type Output = Result<F::Output, JobError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if this.slot.is_aborted() {
-            return Poll::Ready(Err(JobError::Cancelled));
-        }
-        let fut = this.fut;
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => {
-                if this.slot.register_runner(cx.waker()) {
-                    return Poll::Ready(Err(JobError::Cancelled));
+        let mut this = self.project();
+        let outcome = if this.slot.is_aborted() {
+            Err(JobError::Cancelled)
+        } else {
+            let JobProj::Running { fut } = this.job.as_mut().project() else {
+                panic!("RunJob polled after it returned");
+            };
+            match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                Ok(Poll::Ready(output)) => Ok(output),
+                Ok(Poll::Pending) if this.slot.register_runner(cx.waker()) => {
+                    Err(JobError::Cancelled)
                 }
-                if let Some(state) = this.grant_on_wait.take() {
-                    let mut wake = Wakeups::default();
-                    state.lock().grant(&mut wake);
-                    wake.wake();
+                Ok(Poll::Pending) => {
+                    if let Some(state) = this.grant_on_wait.take() {
+                        let mut wake = Wakeups::default();
+                        state.lock().grant(&mut wake);
+                        wake.wake();
+                    }
+                    return Poll::Pending;
                 }
-                Poll::Pending
+                Err(payload) => Err(JobError::Panicked(payload)),
             }
-            Err(payload) => Poll::Ready(Err(JobError::Panicked(payload))),
+        };
+        let mut job = this.job;
+        match catch_unwind(AssertUnwindSafe(|| job.set(Job::Done))) {
+            // A panic while dropping a finished job fails it; a cancelled or panicked
+            // job keeps its first outcome.
+            Err(payload) if outcome.is_ok() => Poll::Ready(Err(JobError::Panicked(payload))),
+            _ => Poll::Ready(outcome),
         }
     }
 }
