@@ -51,6 +51,10 @@ pub type BoxJob<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// instead of returned. No worker outlives it. For a graceful stop, call
 /// [`Pool::drain`] first.
 ///
+/// If the pool's runtime shuts down first, its workers go with it: running and queued
+/// jobs are cancelled and the pool closes (later submits get their job back as
+/// `Closed`).
+///
 /// # Memory ordering
 ///
 /// All pool state sits under one mutex; a job's outcome is published through its result

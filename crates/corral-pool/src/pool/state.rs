@@ -460,13 +460,17 @@ impl<F: Future> State<F> {
     /// runtime shut down), maybe in the middle of a job.
     /// `finished` is a job that ended but was not yet reported; `had_job` one that was
     /// still running (it is cancelled).
+    ///
+    /// If it was the last worker and the pool was not stopped (its runtime is shutting
+    /// down), nobody will ever run the queue: the pool stops, and the queued jobs are
+    /// returned (counted cancelled) for the caller to complete outside the lock.
     pub(crate) fn worker_dropped(
         &mut self,
         me: &mut WorkerLocal,
         finished: Option<Outcome>,
         had_job: bool,
         wake: &mut Wakeups,
-    ) {
+    ) -> Vec<Queued<F>> {
         if let Some(outcome) = finished {
             self.finish(outcome);
         }
@@ -483,6 +487,12 @@ impl<F: Future> State<F> {
             me.parked = false;
         }
         self.exit_worker(me.id, wake);
+        if self.live > 0 || self.stopped {
+            return Vec::new();
+        }
+        let (jobs, _no_workers_left) = self.stop(wake);
+        self.count_removed(jobs.len(), false);
+        jobs
     }
 
     /// Stops intake: blocked submitters and idle workers are woken to see it.

@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 
 use super::slot::Slot;
-use super::state::{Next, Outcome, Queued, State, Wakeups, WorkerLocal};
+use super::state::{complete_removed, Next, Outcome, Queued, State, Wakeups, WorkerLocal};
 use crate::error::JobError;
 use crate::sync::{Arc, Mutex};
 
@@ -79,12 +79,13 @@ impl<F: Future> Drop for Guard<F> {
         }
         let mut wake = Wakeups::default();
         let finished = self.done.as_ref().map(|(_, result)| outcome_of(result));
-        self.shared.state.lock().worker_dropped(
+        let orphans = self.shared.state.lock().worker_dropped(
             &mut self.me,
             finished,
             self.job.is_some(),
             &mut wake,
         );
+        drop(complete_removed(orphans, false));
         if let Some((slot, result)) = self.done.take() {
             slot.complete(result);
         }
