@@ -59,6 +59,7 @@ pub type BoxJob<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///
 /// All pool state sits under one mutex; a job's outcome is published through its result
 /// slot's mutex, so everything the job did happens-before its handle resolves.
+#[must_use = "dropping the pool cancels its queued and running jobs"]
 pub struct Pool<F: Future> {
     shared: Arc<Shared<F>>,
 }
@@ -181,7 +182,9 @@ where
     }
 
     /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
-    /// idle workers leave now, busy ones after their current job.
+    /// idle workers leave now, busy ones after their current job. A surplus worker whose
+    /// room was already promised (a job accepted for it in hand-off mode, a blocked
+    /// submitter granted it) stays for that job first.
     ///
     /// # Errors
     ///
@@ -256,6 +259,7 @@ where
     ///
     /// [`JobError::HandedBack`]: crate::JobError::HandedBack
     /// [`JobError::Cancelled`]: crate::JobError::Cancelled
+    #[must_use = "the queued jobs are handed back; dropping them drops them unrun"]
     pub fn shutdown_now(&self) -> Vec<F> {
         self.shared.stop(true)
     }
