@@ -201,6 +201,28 @@ fn runtime_shutdown_settles_queued_jobs_and_closes_the_pool() {
     );
 }
 
+#[test]
+fn building_on_a_runtime_that_is_gone_gives_a_closed_pool() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let handle = rt.handle().clone();
+    drop(rt);
+    // The workers are dropped as they are spawned (this used to deadlock on the pool's
+    // lock): the pool comes up stopped and refuses work with the job handed back.
+    let pool: Pool<BoxJobU32> = Builder::new()
+        .workers(2)
+        .queue_capacity(4)
+        .build_on(&handle)
+        .expect("valid");
+    match pool.try_submit(ready(1)) {
+        Err(TrySubmitError::Closed(_)) => {}
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    let m = pool.metrics();
+    assert_eq!((m.workers, m.submitted, m.rejected), (0, 0, 1));
+}
+
 /// Polls a future to completion on this thread (it must not need a runtime).
 fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);

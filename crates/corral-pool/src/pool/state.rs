@@ -162,7 +162,9 @@ pub(crate) struct State<F: Future> {
     live: usize,
     running: usize,
     next_worker: u64,
-    handles: Vec<(u64, AbortHandle)>,
+    /// One entry per live worker, from `add_worker` to its exit; the abort handle is
+    /// filled in once the task is spawned.
+    handles: Vec<(u64, Option<AbortHandle>)>,
     drain_wakers: Vec<Waker>,
     /// Queue wait is measured on one job in `sample_every` (0: never).
     sample_every: u64,
@@ -344,11 +346,20 @@ impl<F: Future> State<F> {
         let id = self.next_worker;
         self.next_worker += 1;
         self.live += 1;
+        self.handles.push((id, None));
         WorkerLocal { id, parked: false }
     }
 
-    pub(crate) fn set_abort_handle(&mut self, id: u64, handle: AbortHandle) {
-        self.handles.push((id, handle));
+    /// Records a spawned worker's abort handle. Returns it if the pool was stopped
+    /// meanwhile: the caller aborts it (outside the lock). A worker that already left
+    /// has no entry; its handle is dropped.
+    pub(crate) fn set_abort_handle(&mut self, id: u64, handle: AbortHandle) -> Option<AbortHandle> {
+        let entry = self.handles.iter_mut().find(|(h, _)| *h == id)?;
+        if self.stopped {
+            return Some(handle);
+        }
+        entry.1 = Some(handle);
+        None
     }
 
     /// A worker's visit: first it reports how its previous job ended (if any), then it
@@ -515,7 +526,7 @@ impl<F: Future> State<F> {
         self.close(wake);
         self.stopped = true;
         let jobs: Vec<_> = self.queue.drain(..).collect();
-        let handles = self.handles.iter().map(|(_, h)| h.clone()).collect();
+        let handles = self.handles.iter().filter_map(|(_, h)| h.clone()).collect();
         (jobs, handles)
     }
 

@@ -34,16 +34,26 @@ where
     F::Output: Send + 'static,
 {
     let _enter = shared.handle.enter();
-    // Spawning under the lock keeps `live` and the abort handles in step: a worker
-    // cannot visit the state before its handle is recorded.
-    let mut state = shared.state.lock();
-    for _ in 0..n {
-        let me = state.add_worker();
+    // Registered first, spawned outside the lock: a runtime that is shutting down drops
+    // a spawned future inline, and the worker's guard then takes the lock. A worker may
+    // visit the state before its abort handle is recorded; `set_abort_handle` covers a
+    // stop in between.
+    let workers: Vec<WorkerLocal> = {
+        let mut state = shared.state.lock();
+        (0..n).map(|_| state.add_worker()).collect()
+    };
+    for me in workers {
         let id = me.id;
         let join = corral_task::Builder::new()
             .name(format!("{}-worker-{id}", shared.name))
             .spawn(run(Arc::clone(shared), me));
-        state.set_abort_handle(id, join.abort_handle());
+        let stopped = shared
+            .state
+            .lock()
+            .set_abort_handle(id, join.abort_handle());
+        if let Some(handle) = stopped {
+            handle.abort();
+        }
     }
 }
 
