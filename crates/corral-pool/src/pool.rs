@@ -162,6 +162,11 @@ where
     ///
     /// [`TrySubmitError::Full`] (also when blocked submitters are waiting ahead) or
     /// [`TrySubmitError::Closed`], each with the job handed back unpolled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not async itself; the [`JobHandle`] it returns is cancel safe (dropping it
+    /// leaves the job running).
     pub fn try_submit(&self, job: F) -> Result<JobHandle<F::Output>, TrySubmitError<F>> {
         let mut wake = Wakeups::default();
         let handle = {

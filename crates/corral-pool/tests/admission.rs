@@ -694,3 +694,28 @@ async fn a_job_that_panics_when_dropped_fails_and_the_worker_lives_on() {
         (1, 2, 1, 1)
     );
 }
+
+#[tokio::test]
+async fn a_worker_kept_for_a_granted_waiter_leaves_once_the_waiter_gives_up() {
+    let pool = pool(2, 0);
+    settle().await;
+    let (g1, j1) = gated(1);
+    let (_g2, j2) = gated(2);
+    let h1 = pool.try_submit(j1).expect("idle worker");
+    let _h2 = pool.try_submit(j2).expect("idle worker");
+    settle().await;
+    let mut s = task::spawn(pool.submit(ready(10)));
+    assert_pending!(s.poll());
+    g1.send(()).expect("waiting");
+    assert_eq!(h1.await.expect("ran"), 1);
+    settle().await;
+    pool.resize(1).expect("valid");
+    settle().await;
+    // Kept for the waiter...
+    assert_eq!(pool.metrics().workers, 2);
+    // ...which gives up: the shrink goes on.
+    drop(s);
+    settle().await;
+    let m = pool.metrics();
+    assert_eq!((m.workers, m.running), (1, 1));
+}

@@ -322,6 +322,10 @@ impl<F: Future> State<F> {
             if idx < self.reserved {
                 self.reserved -= 1;
                 self.grant(wake);
+                if self.live > self.target {
+                    // A surplus worker may have stayed for this slot: let it leave.
+                    self.wake_idle(wake);
+                }
             }
         }
     }
@@ -547,10 +551,15 @@ impl<F: Future> State<F> {
         if self.live < target {
             target - self.live
         } else {
-            for (_, w) in &self.idle {
-                wake.push(w.clone());
-            }
+            self.wake_idle(wake);
             0
+        }
+    }
+
+    /// Wakes every idle worker (to leave, if surplus), leaving them on `idle`.
+    fn wake_idle(&self, wake: &mut Wakeups) {
+        for (_, w) in &self.idle {
+            wake.push(w.clone());
         }
     }
 
