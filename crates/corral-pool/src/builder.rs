@@ -93,6 +93,7 @@ impl Builder {
     }
 
     /// Builds the pool with its workers on `handle`'s runtime; callable from any thread.
+    /// On a runtime that has shut down, the pool comes up closed (no worker can run).
     ///
     /// # Errors
     ///

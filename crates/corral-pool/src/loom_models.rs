@@ -36,7 +36,7 @@ fn worker(state: &Mutex<State<Job>>) -> usize {
         }
         wake.wake();
         match next {
-            Next::Run(job) => {
+            Next::Run(job, _) => {
                 done = Some((job.slot, job.fut.into_inner()));
                 ran += 1;
                 spin = true;

@@ -32,7 +32,7 @@ pub struct Metrics {
     /// Jobs refused: `try_submit` full or closed, `submit` closed, enqueue deadline hit.
     pub rejected: u64,
     /// Accepted jobs that were cancelled: aborted through their handle, stopped by
-    /// `shutdown_now`, or dropped with the pool.
+    /// `shutdown_now`, or dropped with the pool or its runtime.
     pub cancelled: u64,
     /// Queued jobs that `shutdown_now` handed back unstarted.
     pub handed_back: u64,

@@ -51,10 +51,15 @@ pub type BoxJob<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// instead of returned. No worker outlives it. For a graceful stop, call
 /// [`Pool::drain`] first.
 ///
+/// If the pool's runtime shuts down first, its workers go with it: running and queued
+/// jobs are cancelled and the pool closes (later submits get their job back as
+/// `Closed`).
+///
 /// # Memory ordering
 ///
 /// All pool state sits under one mutex; a job's outcome is published through its result
 /// slot's mutex, so everything the job did happens-before its handle resolves.
+#[must_use = "dropping the pool cancels its queued and running jobs"]
 pub struct Pool<F: Future> {
     shared: Arc<Shared<F>>,
 }
@@ -89,9 +94,12 @@ where
 
     /// Submits `job`, waiting for room (a free worker or queue slot) if the pool is
     /// full. Blocked submitters are served in FIFO order, and [`Pool::try_submit`] never
-    /// jumps ahead of them. They are admitted in batches, once more than
-    /// `min(queue_capacity / 2, 128)` slots are free (at least one), which saves a
-    /// wake-up per job and keeps the queue from running dry.
+    /// jumps ahead of them. While workers run ready jobs back to back, blocked
+    /// submitters are woken in batches, once more than `min(queue_capacity / 2, 128)`
+    /// slots are free (at least one), which saves a wake-up per job; as soon as a job
+    /// waits, a worker parks or leaves, or a granted submitter gives up, every free slot
+    /// goes to the submitters in line, so none waits next to room for longer than a few
+    /// ready jobs take.
     ///
     /// Resolves to the job's [`JobHandle`], or to [`SubmitError::Closed`] with the job
     /// handed back if the pool is closed before the job is accepted.
@@ -154,6 +162,11 @@ where
     ///
     /// [`TrySubmitError::Full`] (also when blocked submitters are waiting ahead) or
     /// [`TrySubmitError::Closed`], each with the job handed back unpolled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not async itself; the [`JobHandle`] it returns is cancel safe (dropping it
+    /// leaves the job running).
     pub fn try_submit(&self, job: F) -> Result<JobHandle<F::Output>, TrySubmitError<F>> {
         let mut wake = Wakeups::default();
         let handle = {
@@ -174,7 +187,9 @@ where
     }
 
     /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
-    /// idle workers leave now, busy ones after their current job.
+    /// idle workers leave now, busy ones after their current job. A surplus worker whose
+    /// room was already promised (a job accepted for it in hand-off mode, a blocked
+    /// submitter granted it) stays for that job first.
     ///
     /// # Errors
     ///
@@ -249,6 +264,7 @@ where
     ///
     /// [`JobError::HandedBack`]: crate::JobError::HandedBack
     /// [`JobError::Cancelled`]: crate::JobError::Cancelled
+    #[must_use = "the queued jobs are handed back; dropping them drops them unrun"]
     pub fn shutdown_now(&self) -> Vec<F> {
         self.shared.stop(true)
     }

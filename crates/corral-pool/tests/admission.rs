@@ -177,38 +177,46 @@ async fn blocked_submitters_wake_in_fifo_order() {
 }
 
 #[tokio::test]
-async fn grants_come_in_batches_and_try_submit_waits_its_turn() {
-    let pool = pool(1, 2);
+async fn a_granted_waiter_keeps_its_slot_and_the_rest_is_open_to_anyone() {
+    let pool = pool(1, 3);
     let (g1, j1) = gated(1);
-    let (g2, j2) = gated(2);
     let h1 = pool.try_submit(j1).expect("room");
     settle().await;
-    let h2 = pool.try_submit(j2).expect("queue");
+    let h2 = pool.try_submit(ready(2)).expect("queue");
     let h3 = pool.try_submit(ready(3)).expect("queue");
+    let h4 = pool.try_submit(ready(4)).expect("queue");
     let mut s = task::spawn(pool.submit(ready(10)));
     assert_pending!(s.poll());
-
-    // One slot free (not more than half of 2): no wake-up yet, and no queue jumping.
-    g1.send(()).expect("waiting");
-    assert_eq!(h1.await.expect("ran"), 1);
-    settle().await;
-    assert_eq!(pool.metrics().queued, 1);
-    assert!(!s.is_woken());
     assert!(matches!(
         pool.try_submit(ready(0)),
         Err(TrySubmitError::Full(_))
     ));
 
-    // Two free: the waiter is granted one, and the other is open to anyone.
-    g2.send(()).expect("waiting");
-    assert_eq!(h2.await.expect("ran"), 2);
-    assert_eq!(h3.await.expect("ran"), 3);
+    // The queue runs dry: the waiter is granted one slot, the others (two in the queue,
+    // one for the idle worker) are open to anyone.
+    g1.send(()).expect("waiting");
+    assert_eq!(h1.await.expect("ran"), 1);
     settle().await;
     assert!(s.is_woken());
-    let h = pool.try_submit(ready(4)).expect("second free slot");
+    let h5 = pool.try_submit(ready(5)).expect("free slot");
+    let h6 = pool.try_submit(ready(6)).expect("free slot");
+    let h7 = pool.try_submit(ready(7)).expect("free slot");
+    assert!(matches!(
+        pool.try_submit(ready(0)),
+        Err(TrySubmitError::Full(_))
+    ));
     let h10 = assert_ready!(s.poll()).expect("granted");
-    assert_eq!(h.await.expect("ran"), 4);
-    assert_eq!(h10.await.expect("ran"), 10);
+    for (h, n) in [
+        (h2, 2),
+        (h3, 3),
+        (h4, 4),
+        (h5, 5),
+        (h6, 6),
+        (h7, 7),
+        (h10, 10),
+    ] {
+        assert_eq!(h.await.expect("ran"), n);
+    }
 }
 
 #[tokio::test]
@@ -509,4 +517,205 @@ async fn counters_include_a_job_before_its_handle_resolves() {
         assert_eq!(m.completed, u64::from(n) + 1);
         assert_eq!(m.running, 0);
     }
+}
+
+#[tokio::test]
+async fn a_dropped_granted_submitter_passes_its_slot_on_below_the_batch_threshold() {
+    // Queue 4: grants come once more than 2 slots are free.
+    let pool = pool(1, 4);
+    let (g0, j0) = gated(0);
+    let h0 = pool.try_submit(j0).expect("room");
+    settle().await;
+    let (_long_gate, long) = gated(3);
+    let _h1 = pool.try_submit(ready(1)).expect("queue");
+    let _h2 = pool.try_submit(ready(2)).expect("queue");
+    let _h3 = pool.try_submit(long).expect("queue");
+    let _h4 = pool.try_submit(ready(4)).expect("queue");
+    let mut s = [10, 20, 30, 40].map(|n| task::spawn(pool.submit(ready(n))));
+    for s in &mut s {
+        assert_pending!(s.poll());
+    }
+    let [s1, mut s2, mut s3, mut s4] = s;
+
+    // Jobs 0, 1, 2 end and the worker parks inside the long job: 3 slots free, granted
+    // to s1, s2, s3.
+    g0.send(()).expect("waiting");
+    assert_eq!(h0.await.expect("ran"), 0);
+    settle().await;
+    assert_eq!(pool.metrics().running, 1);
+    assert!(!s4.is_woken());
+
+    // s1 gives up its slot: it passes to s4, the next in line, though only one is free.
+    drop(s1);
+    assert!(s4.is_woken(), "the slot s1 gave up must pass on to s4");
+    let _h20 = assert_ready!(s2.poll()).expect("granted");
+    let _h30 = assert_ready!(s3.poll()).expect("granted");
+    let _h40 = assert_ready!(s4.poll()).expect("passed on");
+    assert_eq!(pool.metrics().queued, 4);
+}
+
+#[tokio::test]
+async fn a_waiter_is_not_held_back_behind_a_long_job_while_a_slot_is_free() {
+    let pool = pool(1, 2);
+    let (g1, j1) = gated(1);
+    let h1 = pool.try_submit(j1).expect("room");
+    settle().await;
+    let (_g2, j2) = gated(2);
+    let _h2 = pool.try_submit(j2).expect("queue");
+    let _h3 = pool.try_submit(ready(3)).expect("queue");
+    let mut s = task::spawn(pool.submit(ready(10)));
+    assert_pending!(s.poll());
+
+    // Job 1 ends and the worker parks inside job 2, which may take forever: one slot is
+    // free and nothing else will free one, so the waiter must get it now.
+    g1.send(()).expect("waiting");
+    assert_eq!(h1.await.expect("ran"), 1);
+    settle().await;
+    assert_eq!(pool.metrics().queued, 1);
+    assert!(
+        s.is_woken(),
+        "a free slot must not sit next to a blocked submitter"
+    );
+    let _h10 = assert_ready!(s.poll()).expect("granted");
+    assert!(matches!(
+        pool.try_submit(ready(0)),
+        Err(TrySubmitError::Full(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_enqueue_deadline_does_not_expire_while_a_slot_is_free() {
+    let pool = pool(1, 2);
+    let (g1, j1) = gated(1);
+    let h1 = pool.try_submit(j1).expect("room");
+    settle().await;
+    let (_g2, j2) = gated(2);
+    let _h2 = pool.try_submit(j2).expect("queue");
+    let _h3 = pool.try_submit(ready(3)).expect("queue");
+    let mut s = task::spawn(pool.submit_timeout(ready(10), Duration::from_secs(1)));
+    assert_pending!(s.poll());
+    g1.send(()).expect("waiting");
+    assert_eq!(h1.await.expect("ran"), 1);
+    settle().await;
+    tokio::time::advance(Duration::from_secs(1)).await;
+    match assert_ready!(s.poll()) {
+        Ok(h) => drop(h),
+        Err(e) => panic!("a slot was free before the deadline, got {e:?}"),
+    }
+    assert_eq!(pool.metrics().rejected, 0);
+}
+
+#[tokio::test]
+async fn hand_off_shrink_keeps_the_idle_worker_a_waiter_was_granted() {
+    let pool = pool(2, 0);
+    settle().await;
+    let (g1, j1) = gated(1);
+    let (_g2, j2) = gated(2);
+    let h1 = pool.try_submit(j1).expect("idle worker");
+    let _h2 = pool.try_submit(j2).expect("idle worker");
+    settle().await;
+    let mut s = task::spawn(pool.submit(ready(10)));
+    assert_pending!(s.poll());
+
+    // Job 1 ends: its worker goes idle and is granted to the waiter.
+    g1.send(()).expect("waiting");
+    assert_eq!(h1.await.expect("ran"), 1);
+    settle().await;
+    assert!(s.is_woken());
+
+    // Shrinking now must not take away the worker promised to the waiter: the other
+    // one (busy with job 2, which may take forever) leaves after its job instead.
+    pool.resize(1).expect("valid");
+    settle().await;
+    let h10 = assert_ready!(s.poll()).expect("granted");
+    settle().await;
+    assert!(
+        h10.is_finished(),
+        "a hand-off job must find a worker: {:?}",
+        pool.metrics()
+    );
+    assert_eq!(h10.await.expect("ran"), 10);
+    assert_eq!(pool.metrics().queued, 0);
+}
+
+#[tokio::test]
+async fn a_job_that_panics_when_dropped_fails_and_the_worker_lives_on() {
+    /// Ready at once with its value, panics when dropped (after the worker has it).
+    struct Bomb(Option<u32>);
+    impl std::future::Future for Bomb {
+        type Output = u32;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<u32> {
+            std::task::Poll::Ready(self.0.take().expect("polled once"))
+        }
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop boom");
+        }
+    }
+    let pool: Pool<common::BoxJobU32> = pool(1, 4);
+    let h1 = pool.try_submit(Box::pin(Bomb(Some(1)))).expect("room");
+    let h2 = pool.try_submit(ready(2)).expect("room");
+    let (_g3, parked) = gated(3);
+    let h3 = pool
+        .try_submit(Box::pin(async move {
+            let bomb = Bomb(Some(0));
+            let n = parked.await;
+            drop(bomb);
+            n
+        }))
+        .expect("room");
+    let h4 = pool.try_submit(ready(4)).expect("room");
+    settle().await;
+    assert!(
+        h2.is_finished(),
+        "the worker must survive: {:?}",
+        pool.metrics()
+    );
+    let err = h1.await.expect_err("its drop panicked");
+    assert!(err.is_panic());
+    assert_eq!(h2.await.expect("ran"), 2);
+    // Aborted while parked: dropping it panics too; it still counts as cancelled.
+    h3.abort();
+    settle().await;
+    assert!(
+        h4.is_finished(),
+        "the worker must survive: {:?}",
+        pool.metrics()
+    );
+    assert!(h3.await.expect_err("aborted").is_cancelled());
+    assert_eq!(h4.await.expect("ran"), 4);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.failed, m.completed, m.cancelled, m.workers),
+        (1, 2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_worker_kept_for_a_granted_waiter_leaves_once_the_waiter_gives_up() {
+    let pool = pool(2, 0);
+    settle().await;
+    let (g1, j1) = gated(1);
+    let (_g2, j2) = gated(2);
+    let h1 = pool.try_submit(j1).expect("idle worker");
+    let _h2 = pool.try_submit(j2).expect("idle worker");
+    settle().await;
+    let mut s = task::spawn(pool.submit(ready(10)));
+    assert_pending!(s.poll());
+    g1.send(()).expect("waiting");
+    assert_eq!(h1.await.expect("ran"), 1);
+    settle().await;
+    pool.resize(1).expect("valid");
+    settle().await;
+    // Kept for the waiter...
+    assert_eq!(pool.metrics().workers, 2);
+    // ...which gives up: the shrink goes on.
+    drop(s);
+    settle().await;
+    let m = pool.metrics();
+    assert_eq!((m.workers, m.running), (1, 1));
 }

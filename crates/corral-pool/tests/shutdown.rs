@@ -162,6 +162,67 @@ fn runtime_shutdown_settles_running_jobs() {
     assert_eq!(pool.metrics().workers, 0);
 }
 
+#[test]
+fn runtime_shutdown_settles_queued_jobs_and_closes_the_pool() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let pool: Pool<BoxJobU32> = Builder::new()
+        .workers(1)
+        .queue_capacity(2)
+        .build_on(rt.handle())
+        .expect("valid");
+    let (_g, j) = gated(1);
+    let h1 = pool.try_submit(j).expect("room");
+    rt.block_on(settle());
+    let h2 = pool.try_submit(ready(2)).expect("queue");
+    drop(rt);
+    // Nobody is left to run the queued job: it must not hang, nor may new work be
+    // accepted into a pool that can never run it.
+    assert!(
+        h2.is_finished(),
+        "queued job left hanging: {:?}",
+        pool.metrics()
+    );
+    assert!(futures_lite_block_on(h2)
+        .expect_err("runtime gone")
+        .is_cancelled());
+    assert!(futures_lite_block_on(h1)
+        .expect_err("runtime gone")
+        .is_cancelled());
+    match pool.try_submit(ready(3)) {
+        Err(TrySubmitError::Closed(_)) => {}
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    let m = pool.metrics();
+    assert_eq!(
+        (m.submitted, m.cancelled, m.queued, m.workers),
+        (2, 2, 0, 0)
+    );
+}
+
+#[test]
+fn building_on_a_runtime_that_is_gone_gives_a_closed_pool() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let handle = rt.handle().clone();
+    drop(rt);
+    // The workers are dropped as they are spawned (this used to deadlock on the pool's
+    // lock): the pool comes up stopped and refuses work with the job handed back.
+    let pool: Pool<BoxJobU32> = Builder::new()
+        .workers(2)
+        .queue_capacity(4)
+        .build_on(&handle)
+        .expect("valid");
+    match pool.try_submit(ready(1)) {
+        Err(TrySubmitError::Closed(_)) => {}
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    let m = pool.metrics();
+    assert_eq!((m.workers, m.submitted, m.rejected), (0, 0, 1));
+}
+
 /// Polls a future to completion on this thread (it must not need a runtime).
 fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);

@@ -8,11 +8,14 @@
 //!   a worker; an idle worker (hand-off) or a worker woken for a queued job adds room.
 //! - Blocked submitters wait in `waiters`, ordered by id. The first `reserved` of them
 //!   were granted a slot (FIFO) and will push when polled; the rest are not granted.
-//!   After every change that can raise `free()`, [`State::grant`] runs; it grants in
-//!   batches (once more than `min(capacity / 2, GRANT_BATCH)` slots are free), so an
-//!   ungranted waiter may
-//!   coexist with a little room, and a newcomer is admitted only when nobody waits
-//!   ungranted: it never jumps the line.
+//!   After every change that can raise `free()`, [`State::grant`] runs. Only a worker
+//!   taking a job batches ([`State::grant_batched`]: once more than
+//!   `min(capacity / 2, GRANT_BATCH)` slots are free), so an ungranted waiter may
+//!   coexist with a little room only while that worker is running ready jobs back to
+//!   back: when it reaches a job that waits ([`Next::Run`]'s `held_back`), parks or
+//!   leaves, everything that fits is granted. A newcomer is admitted only when nobody
+//!   waits ungranted (it never jumps the line); the first ungranted waiter takes a free
+//!   slot whenever it is polled.
 //! - `claimed` (0 or 1) counts a worker taken off `idle` and woken for queued work that
 //!   has not yet looked at the queue. [`State::assign`] runs after every push, pop and
 //!   worker exit, so while a job is queued and a worker idles, one worker is on its
@@ -34,9 +37,10 @@ use crate::error::JobError;
 use crate::metrics::{Metrics, QueueWait};
 use crate::sync::Arc;
 
-/// Blocked submitters are granted room once more than `min(capacity / 2, GRANT_BATCH)`
-/// slots are free: one submitter wake-up per batch instead of per job, and a blocked
-/// submitter waits for at most this many extra job hand-offs.
+/// While a worker runs ready jobs back to back, blocked submitters are granted room
+/// once more than `min(capacity / 2, GRANT_BATCH)` slots are free: one submitter
+/// wake-up per batch instead of per job, and a blocked submitter waits for at most this
+/// many extra job hand-offs (never for a job that waits: see [`Next::Run`]).
 const GRANT_BATCH: usize = 128;
 
 /// An accepted job waiting for a worker.
@@ -118,7 +122,11 @@ pub(crate) struct WorkerLocal {
 
 /// What a worker's visit decided.
 pub(crate) enum Next<F: Future> {
-    Run(Queued<F>),
+    /// Run this job. If `held_back` (the second field), blocked submitters were left
+    /// ungranted next to free slots to batch their wake-up: the worker must call
+    /// [`State::grant`] if the job does not finish in its first poll, or a submitter
+    /// could wait with room free for as long as the job runs.
+    Run(Queued<F>, bool),
     /// Nothing queued: the worker is on `idle`, but yields once and looks again before
     /// it parks (saves a park/unpark round trip when work arrives right behind the
     /// last job).
@@ -154,7 +162,9 @@ pub(crate) struct State<F: Future> {
     live: usize,
     running: usize,
     next_worker: u64,
-    handles: Vec<(u64, AbortHandle)>,
+    /// One entry per live worker, from `add_worker` to its exit; the abort handle is
+    /// filled in once the task is spawned.
+    handles: Vec<(u64, Option<AbortHandle>)>,
     drain_wakers: Vec<Waker>,
     /// Queue wait is measured on one job in `sample_every` (0: never).
     sample_every: u64,
@@ -194,17 +204,9 @@ impl<F: Future> State<F> {
         self.reserved == self.waiters.len() && self.free() > 0
     }
 
-    /// Grants slots to blocked submitters, oldest first, in batches: only once more than
-    /// `min(capacity / 2, GRANT_BATCH)` slots are free (at least one), then as many as
-    /// fit. A full
-    /// queue still holds plenty of work when this happens, so the batching costs no
-    /// throughput and saves a submitter wake-up per job.
-    fn grant(&mut self, wake: &mut Wakeups) {
-        if self.closed || self.reserved == self.waiters.len() {
-            return;
-        }
-        let free = self.free();
-        if free == 0 || free <= (self.capacity / 2).min(GRANT_BATCH) {
+    /// Grants every free slot to blocked submitters, oldest first.
+    pub(crate) fn grant(&mut self, wake: &mut Wakeups) {
+        if self.closed {
             return;
         }
         while self.reserved < self.waiters.len() && self.free() > 0 {
@@ -212,6 +214,26 @@ impl<F: Future> State<F> {
             wake.push(std::mem::replace(&mut waiter.waker, Waker::noop().clone()));
             self.reserved += 1;
         }
+    }
+
+    /// [`State::grant`] in batches, for a worker that just took a job: only once more
+    /// than `min(capacity / 2, GRANT_BATCH)` slots are free (at least one). A full queue
+    /// still holds plenty of work then, so the batching costs no throughput and saves a
+    /// submitter wake-up per job. Returns whether waiters were held back next to free
+    /// slots (the worker then grants as soon as its job waits).
+    fn grant_batched(&mut self, wake: &mut Wakeups) -> bool {
+        if self.closed || self.reserved == self.waiters.len() {
+            return false;
+        }
+        let free = self.free();
+        if free == 0 {
+            return false;
+        }
+        if free <= (self.capacity / 2).min(GRANT_BATCH) {
+            return true;
+        }
+        self.grant(wake);
+        false
     }
 
     /// Wakes an idle worker for queued work, one at a time: while a woken worker is on
@@ -259,6 +281,12 @@ impl<F: Future> State<F> {
                     self.reserved -= 1;
                     *waiter = None;
                     Admit::Accept
+                } else if idx == self.reserved && self.free() > 0 {
+                    // First in line and there is room (held back only to batch
+                    // wake-ups): take it rather than wait on.
+                    self.waiters.remove(idx);
+                    *waiter = None;
+                    Admit::Accept
                 } else {
                     let w = &mut self.waiters[idx].waker;
                     if !w.will_wake(waker) {
@@ -294,6 +322,10 @@ impl<F: Future> State<F> {
             if idx < self.reserved {
                 self.reserved -= 1;
                 self.grant(wake);
+                if self.live > self.target {
+                    // A surplus worker may have stayed for this slot: let it leave.
+                    self.wake_idle(wake);
+                }
             }
         }
     }
@@ -318,11 +350,20 @@ impl<F: Future> State<F> {
         let id = self.next_worker;
         self.next_worker += 1;
         self.live += 1;
+        self.handles.push((id, None));
         WorkerLocal { id, parked: false }
     }
 
-    pub(crate) fn set_abort_handle(&mut self, id: u64, handle: AbortHandle) {
-        self.handles.push((id, handle));
+    /// Records a spawned worker's abort handle. Returns it if the pool was stopped
+    /// meanwhile: the caller aborts it (outside the lock). A worker that already left
+    /// has no entry; its handle is dropped.
+    pub(crate) fn set_abort_handle(&mut self, id: u64, handle: AbortHandle) -> Option<AbortHandle> {
+        let entry = self.handles.iter_mut().find(|(h, _)| *h == id)?;
+        if self.stopped {
+            return Some(handle);
+        }
+        entry.1 = Some(handle);
+        None
     }
 
     /// A worker's visit: first it reports how its previous job ended (if any), then it
@@ -347,7 +388,8 @@ impl<F: Future> State<F> {
                 me.parked = false;
             }
         }
-        if self.stopped || self.live > self.target || (self.closed && self.queue.is_empty()) {
+        let surplus = self.live > self.target && !self.promised(idle_at.is_some());
+        if self.stopped || surplus || (self.closed && self.queue.is_empty()) {
             if let Some(i) = idle_at {
                 self.idle.swap_remove(i);
             }
@@ -369,8 +411,8 @@ impl<F: Future> State<F> {
                 c.wait_total += waited;
                 c.wait_max = c.wait_max.max(waited);
             }
-            self.grant(wake);
-            return Next::Run(job);
+            let held_back = self.grant_batched(wake);
+            return Next::Run(job, held_back);
         }
         match idle_at {
             Some(i) => {
@@ -393,6 +435,16 @@ impl<F: Future> State<F> {
         } else {
             Next::Park
         }
+    }
+
+    /// Whether the calling worker is needed for work already promised: queued jobs and
+    /// granted submitters that the room left without it (`is_idle`: it is counted on
+    /// `idle`) cannot cover. A surplus worker stays for those instead of leaving, or a
+    /// hand-off job could be accepted for a worker that then leaves, and wait for
+    /// others that may be busy for good.
+    fn promised(&self, is_idle: bool) -> bool {
+        self.queue.len() + self.reserved + usize::from(is_idle)
+            > self.capacity + self.claimed + self.idle.len()
     }
 
     fn finish(&mut self, outcome: Outcome) {
@@ -423,13 +475,17 @@ impl<F: Future> State<F> {
     /// runtime shut down), maybe in the middle of a job.
     /// `finished` is a job that ended but was not yet reported; `had_job` one that was
     /// still running (it is cancelled).
+    ///
+    /// If it was the last worker and the pool was not stopped (its runtime is shutting
+    /// down), nobody will ever run the queue: the pool stops, and the queued jobs are
+    /// returned (counted cancelled) for the caller to complete outside the lock.
     pub(crate) fn worker_dropped(
         &mut self,
         me: &mut WorkerLocal,
         finished: Option<Outcome>,
         had_job: bool,
         wake: &mut Wakeups,
-    ) {
+    ) -> Vec<Queued<F>> {
         if let Some(outcome) = finished {
             self.finish(outcome);
         }
@@ -446,6 +502,12 @@ impl<F: Future> State<F> {
             me.parked = false;
         }
         self.exit_worker(me.id, wake);
+        if self.live > 0 || self.stopped {
+            return Vec::new();
+        }
+        let (jobs, _no_workers_left) = self.stop(wake);
+        self.count_removed(jobs.len(), false);
+        jobs
     }
 
     /// Stops intake: blocked submitters and idle workers are woken to see it.
@@ -468,7 +530,7 @@ impl<F: Future> State<F> {
         self.close(wake);
         self.stopped = true;
         let jobs: Vec<_> = self.queue.drain(..).collect();
-        let handles = self.handles.iter().map(|(_, h)| h.clone()).collect();
+        let handles = self.handles.iter().filter_map(|(_, h)| h.clone()).collect();
         (jobs, handles)
     }
 
@@ -482,16 +544,22 @@ impl<F: Future> State<F> {
     }
 
     /// Sets the worker target. Returns how many workers to spawn; surplus workers leave
-    /// after their current job (idle ones are woken to leave now).
+    /// after their current job (idle ones are woken to leave now, unless the room they
+    /// stand for was already promised to a queued job or a granted submitter).
     pub(crate) fn resize(&mut self, target: usize, wake: &mut Wakeups) -> usize {
         self.target = target;
         if self.live < target {
             target - self.live
         } else {
-            for (_, w) in &self.idle {
-                wake.push(w.clone());
-            }
+            self.wake_idle(wake);
             0
+        }
+    }
+
+    /// Wakes every idle worker (to leave, if surplus), leaving them on `idle`.
+    fn wake_idle(&self, wake: &mut Wakeups) {
+        for (_, w) in &self.idle {
+            wake.push(w.clone());
         }
     }
 

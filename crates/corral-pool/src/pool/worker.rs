@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 
 use super::slot::Slot;
-use super::state::{Next, Outcome, Queued, State, Wakeups, WorkerLocal};
+use super::state::{complete_removed, Next, Outcome, Queued, State, Wakeups, WorkerLocal};
 use crate::error::JobError;
 use crate::sync::{Arc, Mutex};
 
@@ -34,16 +34,26 @@ where
     F::Output: Send + 'static,
 {
     let _enter = shared.handle.enter();
-    // Spawning under the lock keeps `live` and the abort handles in step: a worker
-    // cannot visit the state before its handle is recorded.
-    let mut state = shared.state.lock();
-    for _ in 0..n {
-        let me = state.add_worker();
+    // Registered first, spawned outside the lock: a runtime that is shutting down drops
+    // a spawned future inline, and the worker's guard then takes the lock. A worker may
+    // visit the state before its abort handle is recorded; `set_abort_handle` covers a
+    // stop in between.
+    let workers: Vec<WorkerLocal> = {
+        let mut state = shared.state.lock();
+        (0..n).map(|_| state.add_worker()).collect()
+    };
+    for me in workers {
         let id = me.id;
         let join = corral_task::Builder::new()
             .name(format!("{}-worker-{id}", shared.name))
             .spawn(run(Arc::clone(shared), me));
-        state.set_abort_handle(id, join.abort_handle());
+        let stopped = shared
+            .state
+            .lock()
+            .set_abort_handle(id, join.abort_handle());
+        if let Some(handle) = stopped {
+            handle.abort();
+        }
     }
 }
 
@@ -79,12 +89,13 @@ impl<F: Future> Drop for Guard<F> {
         }
         let mut wake = Wakeups::default();
         let finished = self.done.as_ref().map(|(_, result)| outcome_of(result));
-        self.shared.state.lock().worker_dropped(
+        let orphans = self.shared.state.lock().worker_dropped(
             &mut self.me,
             finished,
             self.job.is_some(),
             &mut wake,
         );
+        drop(complete_removed(orphans, false));
         if let Some((slot, result)) = self.done.take() {
             slot.complete(result);
         }
@@ -140,8 +151,8 @@ where
             }
         })
         .await;
-        let (fut, slot) = match next {
-            Next::Run(Queued { fut, slot, .. }) => (fut, slot),
+        let (fut, slot, held_back) = match next {
+            Next::Run(Queued { fut, slot, .. }, held_back) => (fut, slot, held_back),
             Next::Spin => {
                 spin = false;
                 tokio::task::yield_now().await;
@@ -155,8 +166,9 @@ where
         };
         spin = true;
         let outcome = RunJob {
-            fut,
+            job: Job::Running { fut },
             slot: &**guard.job.insert(slot),
+            grant_on_wait: held_back.then_some(&guard.shared.state),
         }
         .await;
         let slot = guard.job.take().expect("set above");
@@ -170,11 +182,25 @@ where
 }
 
 pin_project! {
-    /// Polls a job inline, turning a panic into an error and stopping at an abort.
+    /// A job's future, dropped in place by [`RunJob`] as soon as the job ends.
+    #[project = JobProj]
+    enum Job<F> {
+        Running { #[pin] fut: F },
+        Done,
+    }
+}
+
+pin_project! {
+    /// Polls a job inline, turning a panic into an error and stopping at an abort. The
+    /// job's future is dropped here too, so a panic in its destructor is caught like one
+    /// in its body and the worker lives on.
     struct RunJob<'a, F: Future> {
         #[pin]
-        fut: F,
+        job: Job<F>,
         slot: &'a Slot<F::Output>,
+        // Set when taking this job held blocked submitters back to batch their
+        // wake-up: if the job waits, they are granted the free slots at once.
+        grant_on_wait: Option<&'a Mutex<State<F>>>,
     }
 }
 
@@ -182,21 +208,35 @@ impl<F: Future> Future for RunJob<'_, F> {
     type Output = Result<F::Output, JobError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if this.slot.is_aborted() {
-            return Poll::Ready(Err(JobError::Cancelled));
-        }
-        let fut = this.fut;
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => {
-                if this.slot.register_runner(cx.waker()) {
-                    Poll::Ready(Err(JobError::Cancelled))
-                } else {
-                    Poll::Pending
+        let mut this = self.project();
+        let outcome = if this.slot.is_aborted() {
+            Err(JobError::Cancelled)
+        } else {
+            let JobProj::Running { fut } = this.job.as_mut().project() else {
+                panic!("RunJob polled after it returned");
+            };
+            match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                Ok(Poll::Ready(output)) => Ok(output),
+                Ok(Poll::Pending) if this.slot.register_runner(cx.waker()) => {
+                    Err(JobError::Cancelled)
                 }
+                Ok(Poll::Pending) => {
+                    if let Some(state) = this.grant_on_wait.take() {
+                        let mut wake = Wakeups::default();
+                        state.lock().grant(&mut wake);
+                        wake.wake();
+                    }
+                    return Poll::Pending;
+                }
+                Err(payload) => Err(JobError::Panicked(payload)),
             }
-            Err(payload) => Poll::Ready(Err(JobError::Panicked(payload))),
+        };
+        let mut job = this.job;
+        match catch_unwind(AssertUnwindSafe(|| job.set(Job::Done))) {
+            // A panic while dropping a finished job fails it; a cancelled or panicked
+            // job keeps its first outcome.
+            Err(payload) if outcome.is_ok() => Poll::Ready(Err(JobError::Panicked(payload))),
+            _ => Poll::Ready(outcome),
         }
     }
 }
