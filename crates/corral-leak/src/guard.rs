@@ -148,8 +148,13 @@ impl LeakGuard {
     }
 
     async fn check_inner(&self) -> Report {
-        let (mut report, attempts, waited) =
-            wait::retry(self.settings.budget, || self.scan(), Report::is_clean).await;
+        let (mut report, attempts, waited) = wait::retry(
+            self.settings.budget,
+            || self.scan(),
+            Report::is_clean,
+            |report| !report.stray_threads().is_empty(),
+        )
+        .await;
         report.attempts = attempts;
         report.waited = waited;
         report

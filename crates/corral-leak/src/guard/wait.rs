@@ -7,6 +7,13 @@
 //! the sleep would never end. So every wait also races a wall-clock watchdog (a plain
 //! thread, started only once a wait is needed) that ends the grace period after the
 //! same budget in real time.
+//!
+//! The other way round, what a scan finds may need *real* time to go away: a blocking
+//! thread whose pool was just dropped is an OS thread that exits on its own clock, and
+//! a paused runtime clock spends the whole budget before that thread has been
+//! scheduled. So when the runtime budget is spent and the last scan still needs real
+//! time (`needs_real_time`), the grace period goes on until the same budget has passed
+//! on the wall clock, then scans once more.
 
 use std::future::Future;
 use std::pin::pin;
@@ -25,11 +32,13 @@ pub(crate) const MAX_BACKOFF: Duration = Duration::from_millis(50);
 const YIELD_SCANS: u32 = 3;
 
 /// Calls `scan` until `done` says so or `budget` runs out, waiting in between; returns
-/// the last result, how many scans were made and how long was waited.
+/// the last result, how many scans were made and how long was waited. A result for
+/// which `needs_real_time` holds gets the budget on the wall clock too.
 pub(crate) async fn retry<R>(
     budget: Duration,
     mut scan: impl FnMut() -> R,
     done: impl Fn(&R) -> bool,
+    needs_real_time: impl Fn(&R) -> bool,
 ) -> (R, u32, Duration) {
     let start = tokio::time::Instant::now();
     let mut attempts = 1;
@@ -46,8 +55,29 @@ pub(crate) async fn retry<R>(
     let mut backoff = FIRST_BACKOFF;
     loop {
         let elapsed = start.elapsed();
-        if done(&last) || elapsed >= budget || watchdog.fired {
+        if done(&last) || watchdog.fired {
             return (last, attempts, elapsed);
+        }
+        if elapsed >= budget {
+            if !needs_real_time(&last) {
+                return (last, attempts, elapsed);
+            }
+            // The runtime's budget is spent (a paused clock spends it at once), but
+            // OS threads may have had less than it on the wall clock: rescan with
+            // backoff on the wall clock until the watchdog says the budget has passed
+            // there too.
+            let mut backoff = FIRST_BACKOFF;
+            while !done(&last) && needs_real_time(&last) && !watchdog.fired {
+                let mut tick = Watchdog::start(backoff);
+                if tick.rx.is_none() {
+                    break; // no thread for a wall-clock wait: stop here
+                }
+                watchdog.race(tick.expired()).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                last = scan();
+                attempts += 1;
+            }
+            return (last, attempts, start.elapsed());
         }
         watchdog
             .race(tokio::time::sleep(backoff.min(budget - elapsed)))
@@ -90,6 +120,15 @@ impl Watchdog {
                 fired: false,
             },
         }
+    }
+
+    /// Waits until the watchdog fires: the budget has passed on the wall clock. Returns
+    /// at once if it already fired or no watchdog thread could be started.
+    async fn expired(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            let _ = rx.await;
+        }
+        self.fired = true;
     }
 
     /// Waits for `sleep` or the watchdog, whichever comes first.
