@@ -52,7 +52,10 @@ impl Drop for Guard {
             if let Some(key) = self.key {
                 core.group.deregister(key);
             }
-            core.group.complete();
+            if core.group.complete() {
+                // The last child of an abandoned nested scope: that scope is down.
+                core.release_parent();
+            }
         }
     }
 }

@@ -79,7 +79,7 @@ impl<E> Scope<E> {
     }
 
     /// Children admitted and not yet gone (finished, failed or aborted, with their
-    /// future dropped).
+    /// future dropped), plus nested scopes created in the group that are not down yet.
     pub fn live_children(&self) -> usize {
         self.core.group.live()
     }
