@@ -110,7 +110,8 @@ impl<E: Send + 'static> Scope<E> {
     /// outside the group (a handle that escaped the scope). Called from the scope's own
     /// body or children it never fails: once the group is cancelled they are being
     /// stopped, and the spawn stays pending until its caller is dropped (see
-    /// [`Spawn`](crate::Spawn)). So `.expect(..)` on it inside the scope cannot panic.
+    /// [`Spawn`](crate::Spawn)). So `.expect(..)` on it inside the scope cannot panic,
+    /// but a blocking `block_on` of it there never returns once the group is cancelled.
     ///
     /// # Cancel safety
     ///

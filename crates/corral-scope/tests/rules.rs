@@ -753,3 +753,27 @@ async fn failed_parent_waits_for_a_dropped_nested_scopes_children() {
     );
     assert_no_alive_tasks().await;
 }
+
+/// A child aborted through its handle before it ever ran gives its slot back: the
+/// spawner waiting behind it is admitted, and nothing of it ran.
+#[tokio::test(start_paused = true)]
+async fn child_aborted_before_it_starts_returns_its_slot() {
+    let config = ScopeConfig::builder().limit(1).build().expect("valid");
+    let probe = Probe::new();
+    let p = probe.clone();
+    let out = config
+        .scope(|s: Scope<Boom>| async move {
+            let first = s.spawn(p.forever::<u32>()).await.expect("a slot is free");
+            let mut second = task::spawn(s.spawn(async { Ok(2u32) }));
+            assert_pending!(second.poll());
+            first.abort();
+            assert_eq!(first.await, Err(ChildError::Cancelled));
+            assert!(second.is_woken());
+            let second = assert_ready!(second.poll()).expect("admitted");
+            second.await.map_err(|_| Boom(0))
+        })
+        .await;
+    assert_eq!(out, Ok(2));
+    assert_eq!((probe.started(), probe.dropped()), (0, 1));
+    assert_no_alive_tasks().await;
+}
