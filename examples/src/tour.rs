@@ -71,7 +71,11 @@ impl Cell {
         put(&mut out, "threads", self.peak_threads);
         put(&mut out, "tasks", self.peak_tasks);
         put(&mut out, "rss", self.peak_rss);
-        put(&mut out, "p99_us", self.p99_unrelated.map(|d| d.as_micros()));
+        put(
+            &mut out,
+            "p99_us",
+            self.p99_unrelated.map(|d| d.as_micros()),
+        );
         put(&mut out, "left", self.left_alive);
         put(&mut out, "rejected", self.rejected);
         put(&mut out, "accounted", self.accounted);
@@ -88,7 +92,10 @@ impl Cell {
             Some((fields, outcome)) => (fields, outcome.to_string()),
             None => (rest, String::new()),
         };
-        let mut cell = Cell { outcome, ..Cell::default() };
+        let mut cell = Cell {
+            outcome,
+            ..Cell::default()
+        };
         for field in fields.split_whitespace() {
             let (key, value) = field.split_once('=')?;
             let num = || value.parse::<u64>().ok();
@@ -165,8 +172,16 @@ pub struct Row {
 /// Renders rows as a fixed-width table.
 pub fn render(rows: &[Row]) -> String {
     let header = [
-        "shape", "side", "threads", "live tasks", "peak RSS", "p99 other", "left alive",
-        "rejected", "wall", "outcome",
+        "shape",
+        "side",
+        "threads",
+        "live tasks",
+        "peak RSS",
+        "p99 other",
+        "left alive",
+        "rejected",
+        "wall",
+        "outcome",
     ];
     let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for row in rows {
@@ -184,7 +199,9 @@ pub fn render(rows: &[Row]) -> String {
             cell_or_dash(c.peak_threads, |v| v.to_string()),
             cell_or_dash(c.peak_tasks, |v| v.to_string()),
             cell_or_dash(c.peak_rss, crate::mib),
-            cell_or_dash(c.p99_unrelated, |d| format!("{:.1} ms", d.as_secs_f64() * 1e3)),
+            cell_or_dash(c.p99_unrelated, |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1e3)
+            }),
             cell_or_dash(c.left_alive, |v| v.to_string()),
             cell_or_dash(c.rejected, |v| v.to_string()),
             cell_or_dash(c.wall, |d| format!("{:.2} s", d.as_secs_f64())),
@@ -192,7 +209,13 @@ pub fn render(rows: &[Row]) -> String {
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
-        .map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for (n, row) in table.iter().enumerate() {
@@ -200,7 +223,13 @@ pub fn render(rows: &[Row]) -> String {
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (v, w))| if i == row.len() - 1 { v.clone() } else { format!("{v:<w$}") })
+            .map(|(i, (v, w))| {
+                if i == row.len() - 1 {
+                    v.clone()
+                } else {
+                    format!("{v:<w$}")
+                }
+            })
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
@@ -235,7 +264,11 @@ mod tests {
 
     #[test]
     fn partial_cell_round_trips_and_renders_dashes() {
-        let cell = Cell { left_alive: Some(3), outcome: "hung".into(), ..Cell::default() };
+        let cell = Cell {
+            left_alive: Some(3),
+            outcome: "hung".into(),
+            ..Cell::default()
+        };
         assert_eq!(Cell::parse_line(&cell.to_line()), Some(cell.clone()));
         let table = render(&[Row {
             shape: "deadline",
