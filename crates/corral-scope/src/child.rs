@@ -52,7 +52,10 @@ impl Drop for Guard {
             if let Some(key) = self.key {
                 core.group.deregister(key);
             }
-            core.group.complete();
+            if core.group.complete() {
+                // The last child of an abandoned nested scope: that scope is down.
+                core.release_parent();
+            }
         }
     }
 }
@@ -150,6 +153,12 @@ impl<T> ChildHandle<T> {
     }
 
     /// Whether the child has finished (completed, failed, panicked or been aborted).
+    ///
+    /// A scope completes once every child's future has been dropped; on a
+    /// multi-thread runtime a child's task may still be storing its output at that
+    /// moment, so this can be `false` for a short while after the scope returned
+    /// (tokio's `num_alive_tasks` and the tracked-task registry lag just as long).
+    /// Awaiting the handle returns the output regardless.
     pub fn is_finished(&self) -> bool {
         self.join.is_finished()
     }

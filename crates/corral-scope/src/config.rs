@@ -119,7 +119,8 @@ impl ScopeConfig {
     /// The deadline is fixed here: `min(parent's, self.deadline, now + self.timeout)`.
     /// Reaching it cancels the group (body and children) and the scope yields
     /// [`ScopeError::DeadlineExceeded`](crate::ScopeError::DeadlineExceeded) once the
-    /// children are down.
+    /// children are down. The owner's future enforces it (its timer wakes the owner,
+    /// whose poll cancels the group), so the scope must be awaited, not just held.
     ///
     /// # Examples
     ///

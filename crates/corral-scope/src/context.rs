@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::child::{Child, ChildHandle};
 use crate::group::{Group, Payload, Reason};
+use crate::sync::Mutex;
 
 thread_local! {
     /// The scope whose body or child is being polled on this thread.
@@ -39,6 +40,11 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, poll: impl FnOnce() -> R) -
     poll()
 }
 
+/// The current scope itself, if any.
+fn current() -> Option<Arc<Core>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
 /// Reads the current scope, if any.
 fn with_current<R>(read: impl FnOnce(&Core) -> R) -> Option<R> {
     CURRENT
@@ -57,6 +63,11 @@ pub(crate) struct Core {
     pub(crate) limit: Option<Arc<Semaphore>>,
     /// Spawns named children; `None` spawns them unnamed.
     pub(crate) named: Option<corral_task::Builder>,
+    /// For a nested scope, the parent it holds one admission in (counted as one of the
+    /// parent's live children) until this group is down: its owner finished or was
+    /// dropped, and every child of its own is gone. So a parent never finishes while a
+    /// nested scope's children are still running. Taken once, by [`Core::release_parent`].
+    hold: Mutex<Option<Arc<Core>>>,
 }
 
 impl Core {
@@ -66,10 +77,16 @@ impl Core {
         limit: Option<u64>,
         named: Option<corral_task::Builder>,
     ) -> Arc<Self> {
-        let parent = with_current(|p| (p.deadline, p.token.child_token()));
-        let (deadline, token) = match parent {
-            Some((parent_deadline, token)) => (min_deadline(parent_deadline, own_deadline), token),
-            None => (own_deadline, CancellationToken::new()),
+        let parent = current();
+        let (deadline, token, hold) = match parent {
+            Some(parent) => (
+                min_deadline(parent.deadline, own_deadline),
+                parent.token.child_token(),
+                // A cancelled or closed parent refuses: its body or child that creates
+                // this scope is being stopped and drops it at its next poll.
+                parent.group.try_admit().then_some(parent),
+            ),
+            None => (own_deadline, CancellationToken::new(), None),
         };
         Arc::new(Core {
             group: Group::new(),
@@ -77,7 +94,19 @@ impl Core {
             deadline,
             limit: limit.map(|n| Arc::new(Semaphore::new(n))),
             named,
+            hold: Mutex::new(hold),
         })
+    }
+
+    /// This group is down (owner finished or dropped, no child live): gives back the
+    /// admission held in the parent, if any. Idempotent.
+    pub(crate) fn release_parent(&self) {
+        let parent = self.hold.lock().take();
+        if let Some(parent) = parent {
+            if parent.group.complete() {
+                parent.release_parent();
+            }
+        }
     }
 
     /// Cancels the group: token, limit and every child.
@@ -89,8 +118,11 @@ impl Core {
 
     /// The owner is gone.
     pub(crate) fn abandon(&self) {
-        self.group.abandon();
+        let drained = self.group.abandon();
         self.after_cancel();
+        if drained {
+            self.release_parent();
+        }
     }
 
     /// Whether this is the scope whose body or child is being polled on this thread.

@@ -138,13 +138,17 @@ impl<H: Notify> Group<H> {
     }
 
     /// An admitted child's future was dropped (finished, cancelled, or never polled).
-    pub(crate) fn complete(&self) {
-        if self.state.complete() {
+    /// Returns `true` if it was the last child of a group whose owner is gone (see
+    /// [`Group::abandon`]): the group is drained.
+    pub(crate) fn complete(&self) -> bool {
+        let done = self.state.complete();
+        if done.wake_owner {
             let waker = self.inner.0.lock().owner.clone();
             if let Some(waker) = waker {
                 waker.wake();
             }
         }
+        done.drained
     }
 
     /// Cancels the group for `reason`, keeping `payload` if it is the first of its kind.
@@ -178,11 +182,12 @@ impl<H: Notify> Group<H> {
     }
 
     /// The owner is gone: no more children, and every pending one is woken to stop now.
-    /// Returns `true` if this call cancelled the group.
+    /// Returns `true` if no child was live: the group is drained now. Otherwise the
+    /// [`Group::complete`] of the last child returns `true`; exactly one of the two does.
     pub(crate) fn abandon(&self) -> bool {
         let mut inner = self.inner.0.lock();
         inner.outcome.reason.get_or_insert(Reason::Dropped);
-        let first = self.state.abandon();
+        let drained = self.state.abandon();
         inner.free.clear();
         let wakers = mem::take(&mut inner.wakers);
         inner.owner = None;
@@ -190,7 +195,7 @@ impl<H: Notify> Group<H> {
         for waker in wakers.iter().flatten() {
             waker.notify();
         }
-        first
+        drained
     }
 
     /// Stores the owner's waker for the next cancel or last completion.
@@ -362,6 +367,24 @@ mod loom_models {
                 assert!(group.try_finish().is_some());
             }
             assert!(!group.try_admit());
+        });
+    }
+
+    /// The owner's drop racing the last child's completion: exactly one of them
+    /// reports the group drained (a nested scope gives its parent's slot back once).
+    #[test]
+    fn abandon_and_last_completion_drain_exactly_once() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new());
+            assert!(group.try_admit());
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || group.complete())
+            };
+            let by_owner = group.abandon();
+            let by_child = child.join().expect("child");
+            assert!(by_owner ^ by_child, "drained {by_owner} / {by_child}");
+            assert_eq!(group.live(), 0);
         });
     }
 

@@ -79,7 +79,7 @@ impl<E> Scope<E> {
     }
 
     /// Children admitted and not yet gone (finished, failed or aborted, with their
-    /// future dropped).
+    /// future dropped), plus nested scopes created in the group that are not down yet.
     pub fn live_children(&self) -> usize {
         self.core.group.live()
     }
@@ -110,7 +110,8 @@ impl<E: Send + 'static> Scope<E> {
     /// outside the group (a handle that escaped the scope). Called from the scope's own
     /// body or children it never fails: once the group is cancelled they are being
     /// stopped, and the spawn stays pending until its caller is dropped (see
-    /// [`Spawn`](crate::Spawn)). So `.expect(..)` on it inside the scope cannot panic.
+    /// [`Spawn`](crate::Spawn)). So `.expect(..)` on it inside the scope cannot panic,
+    /// but a blocking `block_on` of it there never returns once the group is cancelled.
     ///
     /// # Cancel safety
     ///

@@ -32,6 +32,9 @@
 //!
 //! Through a task-local: a scope's body and every child run with their scope set as the
 //! current one, and [`scope`] / [`ScopeConfig::scope`] called there nests under it.
+//! A nested scope counts as one of its parent's live children until it and its own
+//! children are down, so a parent that fails returns only after a nested scope it
+//! dropped has stopped its children too.
 //! A plain `tokio::spawn` or `spawn_blocking` starts outside any scope; hand those the
 //! token or [`current_deadline`] explicitly.
 //!

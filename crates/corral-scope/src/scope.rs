@@ -29,6 +29,11 @@ use crate::handle::Scope;
 /// - A scope created inside another scope's body or child is nested: its deadline is
 ///   the minimum of its own and its parent's, and its token is a child of the parent's.
 ///   The parent is found through a task-local that the body and every child run in.
+///   A nested scope counts as one of its parent's live children from its creation
+///   until it is down (finished, or dropped and its own children gone), so a parent
+///   never returns while a nested scope's children run. Await or drop a nested scope
+///   inside the parent: one handed out of it (say, returned unpolled as the body's
+///   value) keeps the parent waiting.
 ///
 /// For a deadline or a concurrency limit, use [`ScopeConfig`].
 ///
@@ -167,6 +172,7 @@ where
         };
         *this.done = true;
         core.after_cancel();
+        core.release_parent();
         if let Some(payload) = outcome.panic {
             resume_unwind(payload);
         }

@@ -24,6 +24,11 @@ use crate::handle::Scope;
 /// caller is dropped (its future is dropped with it, never detached). Only callers
 /// outside the group (a handle that escaped, a nested scope's body) see `Closed`.
 ///
+/// So never drive it with a blocking executor from inside the group
+/// (`Handle::block_on` in `block_in_place`, `futures::executor::block_on`): once the
+/// group is cancelled it never resolves, that thread blocks forever, and the owner,
+/// which waits for the child stuck in it, never completes. Await it.
+///
 /// # Cancel safety
 ///
 /// Cancel safe: dropping it while it waits drops the unstarted future and its place in

@@ -715,3 +715,65 @@ async fn spawn_inside_a_cancelled_group_parks_instead_of_failing() {
     assert_eq!((probe.started(), probe.dropped()), (0, 1));
     guard.assert_clean().await;
 }
+
+/// A nested scope's children are part of its parent: when the parent fails, it drops
+/// the body holding the nested scope and returns only once the nested scope's child,
+/// woken to stop, has been dropped too (the parent used to return at once).
+#[tokio::test(start_paused = true)]
+async fn failed_parent_waits_for_a_dropped_nested_scopes_children() {
+    let probe = Probe::new();
+    let p = probe.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let mut owner = task::spawn(scope(|_s: Scope<Boom>| async move {
+        let nested = scope(|n: Scope<Boom>| async move {
+            n.spawn(p.forever::<()>()).await.expect("open");
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        tokio::select! {
+            _ = nested => {}
+            _ = rx => {}
+        }
+        Err::<(), _>(Boom(1))
+    }));
+    assert_pending!(owner.poll());
+    turns(3).await;
+    assert_eq!((probe.started(), probe.dropped()), (1, 0));
+    tx.send(()).expect("body waits");
+    assert!(owner.is_woken());
+    // The body fails and drops the nested scope, whose child is woken but still alive.
+    assert_pending!(owner.poll());
+    assert_eq!(probe.dropped(), 0);
+    turns(3).await;
+    assert_eq!(probe.dropped(), 1);
+    assert!(owner.is_woken());
+    assert_eq!(
+        assert_ready!(owner.poll()),
+        Err(ScopeError::Failed(Boom(1)))
+    );
+    assert_no_alive_tasks().await;
+}
+
+/// A child aborted through its handle before it ever ran gives its slot back: the
+/// spawner waiting behind it is admitted, and nothing of it ran.
+#[tokio::test(start_paused = true)]
+async fn child_aborted_before_it_starts_returns_its_slot() {
+    let config = ScopeConfig::builder().limit(1).build().expect("valid");
+    let probe = Probe::new();
+    let p = probe.clone();
+    let out = config
+        .scope(|s: Scope<Boom>| async move {
+            let first = s.spawn(p.forever::<u32>()).await.expect("a slot is free");
+            let mut second = task::spawn(s.spawn(async { Ok(2u32) }));
+            assert_pending!(second.poll());
+            first.abort();
+            assert_eq!(first.await, Err(ChildError::Cancelled));
+            assert!(second.is_woken());
+            let second = assert_ready!(second.poll()).expect("admitted");
+            second.await.map_err(|_| Boom(0))
+        })
+        .await;
+    assert_eq!(out, Ok(2));
+    assert_eq!((probe.started(), probe.dropped()), (0, 1));
+    assert_no_alive_tasks().await;
+}

@@ -225,3 +225,56 @@ async fn fail_fast_and_panics_hold_under_parallelism() {
     assert_no_alive_tasks().await;
     guard.assert_clean().await;
 }
+
+/// On worker threads, a child running a nested scope is stopped by its parent's
+/// failure: the parent returns only after the nested scope's own child is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_parent_outlives_nested_scopes_children_multi_thread() {
+    for round in 0..200 {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let d = dropped.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let out = scope(|s: Scope<Boom>| async move {
+            s.spawn(async move {
+                scope(|n: Scope<Boom>| async move {
+                    let on_drop = OnDrop(d);
+                    n.spawn(async move {
+                        let _on_drop = on_drop;
+                        std::future::pending::<Result<(), Boom>>().await
+                    })
+                    .await
+                    .expect("open");
+                    let _ = tx.send(());
+                    std::future::pending::<()>().await;
+                    Ok(())
+                })
+                .await
+                .map_err(|_| Boom(9))
+            })
+            .await
+            .expect("open");
+            let _ = rx.await;
+            s.spawn(async { Err::<(), _>(Boom(1)) })
+                .await
+                .expect("open");
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .await;
+        assert_eq!(out, Err(corral_scope::ScopeError::Failed(Boom(1))));
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            1,
+            "round {round}: a nested scope's child outlived the parent"
+        );
+    }
+    assert_no_alive_tasks().await;
+}
+
+struct OnDrop(Arc<AtomicUsize>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}

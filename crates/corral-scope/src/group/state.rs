@@ -11,6 +11,9 @@
 //! - `CANCELLED` never clears.
 //! - `WAITING` is set by the owner once its body is over, after it stored its waker; a
 //!   `complete` that takes `live` from 1 to 0 while `WAITING` is set must wake the owner.
+//! - The group is *drained* exactly once after its owner is gone: by [`State::abandon`]
+//!   if it finds `live == 0`, else by the `complete` that takes `live` from 1 to 0 with
+//!   `CLOSED` set (no child is admitted after `CLOSED`, so no later one can).
 
 use crate::sync::{AtomicUsize, Ordering};
 
@@ -24,6 +27,15 @@ const WAITING: usize = 0b100;
 /// One live child.
 const ONE: usize = 0b1000;
 const FLAGS: usize = ONE - 1;
+
+/// What a child's [`State::complete`] asks of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Completed {
+    /// It was the last child and the owner is waiting for it.
+    pub(crate) wake_owner: bool,
+    /// It was the last child of an abandoned group: the group is drained.
+    pub(crate) drained: bool,
+}
 
 /// The packed state word.
 ///
@@ -66,11 +78,16 @@ impl State {
         }
     }
 
-    /// One admitted child is gone. Returns `true` when the owner must be woken.
-    pub(crate) fn complete(&self) -> bool {
+    /// One admitted child is gone. Returns what the caller must do about it.
+    pub(crate) fn complete(&self) -> Completed {
         let prev = self.0.fetch_sub(ONE, Ordering::AcqRel);
         debug_assert!(prev >= ONE, "live-children count underflow");
-        prev & !FLAGS == ONE && prev & WAITING != 0
+        let last = prev & !FLAGS == ONE;
+        Completed {
+            wake_owner: last && prev & WAITING != 0,
+            // `CLOSED` with children still live is only ever set by `abandon`.
+            drained: last && prev & CLOSED != 0,
+        }
     }
 
     /// Sets `CANCELLED`; returns `true` for the call that set it.
@@ -106,9 +123,10 @@ impl State {
     }
 
     /// The owner is gone: closes and cancels at once, whatever is live.
-    /// Returns `true` if this call set `CANCELLED`.
+    /// Returns `true` if no child was live (the group is drained now); otherwise the
+    /// last child's [`State::complete`] reports the drain.
     pub(crate) fn abandon(&self) -> bool {
-        self.0.fetch_or(CLOSED | CANCELLED, Ordering::AcqRel) & CANCELLED == 0
+        self.0.fetch_or(CLOSED | CANCELLED, Ordering::AcqRel) & !FLAGS == 0
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
