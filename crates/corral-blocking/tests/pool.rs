@@ -27,7 +27,11 @@ async fn run_returns_the_value() {
         .run(|| std::thread::current().name().map(str::to_owned))
         .await
         .unwrap();
-    assert_eq!(name.as_deref(), Some("value-0"));
+    // Threads are named `<pool>-<n>`. Which one runs the second job depends on whether
+    // the first thread went idle before it was submitted, so the index is not asserted.
+    let name = name.expect("pool threads are named");
+    let index = name.strip_prefix("value-").expect("named after the pool");
+    assert!(index.parse::<usize>().is_ok_and(|n| n < 2), "{name}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
