@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use corral_blocking::{BlockingPool, LookupError, Resolver, ResolverBuildError};
 use support::{eventually, Latch};
-use tokio_test::{assert_pending, task};
+use tokio_test::{assert_pending, assert_ready, task};
 
 const ONE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 
@@ -120,6 +120,52 @@ async fn one_waiters_timeout_does_not_fail_the_others() {
     assert_eq!(resolver.in_flight(), 1); // the lookup is still the group's
     gate.open();
     let addrs: Vec<_> = patient.await.unwrap().unwrap().collect();
+    assert_eq!(addrs, vec![SocketAddr::new(ONE, 2)]);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A flight has one timer for all its waiters: each still times out at its own
+/// deadline, whichever order they parked in, and the timer is handed on when the
+/// waiter it was armed for leaves.
+#[tokio::test(start_paused = true)]
+async fn one_flight_timer_serves_every_waiters_deadline() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .no_timeout()
+        .build()
+        .unwrap();
+    let lookup = |ms| {
+        task::spawn(
+            resolver
+                .lookup_host("timers.test", 1)
+                .timeout(Duration::from_millis(ms)),
+        )
+    };
+    let mut late = lookup(300);
+    let mut first = lookup(100); // parks after `late`, with an earlier deadline
+    let mut dropped = lookup(50); // the earliest, then gone
+    let mut patient = task::spawn(resolver.lookup_host("timers.test", 2));
+    assert_pending!(late.poll());
+    assert_pending!(first.poll());
+    assert_pending!(dropped.poll());
+    assert_pending!(patient.poll());
+    drop(dropped); // the timer was armed for it: the next deadline must still fire
+    tokio::time::advance(Duration::from_millis(99)).await;
+    assert_pending!(first.poll());
+    tokio::time::advance(Duration::from_millis(2)).await;
+    assert!(first.is_woken());
+    let err = assert_ready!(first.poll()).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    tokio::time::advance(Duration::from_millis(150)).await;
+    assert_pending!(late.poll());
+    tokio::time::advance(Duration::from_millis(50)).await;
+    assert!(late.is_woken());
+    assert!(assert_ready!(late.poll()).unwrap_err().is_timeout());
+    assert!(!patient.is_woken());
+    gate.open();
+    eventually("answered", || patient.is_woken()).await;
+    let addrs: Vec<_> = assert_ready!(patient.poll()).unwrap().collect();
     assert_eq!(addrs, vec![SocketAddr::new(ONE, 2)]);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
