@@ -170,6 +170,35 @@ async fn one_flight_timer_serves_every_waiters_deadline() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+/// Waiters parked at the same instant share a deadline: when the timer fires, every
+/// one of them times out, not only the one the timer was polled for last.
+#[tokio::test(start_paused = true)]
+async fn waiters_with_the_same_deadline_all_time_out() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let mut waiters: Vec<_> = (0..3)
+        .map(|_| task::spawn(resolver.lookup_host("same.test", 1)))
+        .collect();
+    for waiter in &mut waiters {
+        assert_pending!(waiter.poll());
+    }
+    tokio::time::advance(Duration::from_millis(101)).await;
+    let mut timed_out = 0;
+    while timed_out < waiters.len() {
+        let woken = waiters
+            .iter_mut()
+            .find(|w| w.is_woken())
+            .expect("a waiter past its deadline is woken");
+        assert!(assert_ready!(woken.poll()).unwrap_err().is_timeout());
+        timed_out += 1;
+    }
+    gate.open();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_typed_and_shared_by_every_waiter() {
     let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));

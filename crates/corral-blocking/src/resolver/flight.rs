@@ -13,8 +13,8 @@
 //!   freed when it gets the answer, times out or is dropped.
 //! - One timer per flight, armed for the earliest deadline of a parked waiter (`armed`)
 //!   and polled with that waiter's waker. When the waiter owning `armed` leaves,
-//!   `armed` is cleared and the earliest remaining waiter is woken to re-arm it from its
-//!   own task. So no waiter with a deadline is ever parked without a timer that fires at
+//!   `armed` is cleared, every waiter due by then is woken (to time out), and so is the
+//!   earliest one due later, to re-arm it from its own task. So no waiter with a deadline is ever parked without a timer that fires at
 //!   or before its deadline, and the timer is only touched from inside a poll.
 //! - A map entry is removed by the flight that owns it (matched by id): when its lookup
 //!   completes (after the answer is cached) or when the flight is dropped. A dead entry
@@ -239,11 +239,11 @@ impl Flight {
 
     fn leave_locked(drive: &mut Drive, waiters: &mut Waiters, slot: u32) {
         let deadline = waiters.remove(slot);
-        if deadline.is_some() && deadline == drive.armed {
-            // The timer was armed for this waiter: the earliest remaining one re-arms
-            // it from its own poll.
+        if let Some(due) = deadline.filter(|_| deadline == drive.armed) {
+            // The timer was armed for this waiter: every waiter due by then times out
+            // now, and the earliest later one re-arms it from its own poll.
             drive.armed = None;
-            waiters.wake_earliest();
+            waiters.wake_due(due);
         }
     }
 }
@@ -300,19 +300,23 @@ impl Waiters {
         }
     }
 
-    fn wake_earliest(&self) {
-        let earliest = self
-            .slots
-            .iter()
-            .filter_map(|slot| match slot {
-                Slot::Parked {
-                    waker,
-                    deadline: Some(deadline),
-                } => Some((deadline, waker)),
-                _ => None,
-            })
-            .min_by_key(|(deadline, _)| *deadline);
-        if let Some((_, waker)) = earliest {
+    /// Wakes every waiter due by `due`, and the earliest one due later.
+    fn wake_due(&self, due: Instant) {
+        let mut later: Option<(Instant, &Waker)> = None;
+        for slot in &self.slots {
+            if let Slot::Parked {
+                waker,
+                deadline: Some(deadline),
+            } = slot
+            {
+                if *deadline <= due {
+                    waker.wake_by_ref();
+                } else if later.is_none_or(|(earliest, _)| *deadline < earliest) {
+                    later = Some((*deadline, waker));
+                }
+            }
+        }
+        if let Some((_, waker)) = later {
             waker.wake_by_ref();
         }
     }
