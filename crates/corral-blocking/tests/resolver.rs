@@ -456,3 +456,70 @@ fn public_types_are_send_and_sync() {
     send_sync::<ResolverBuildError>();
     send_sync::<corral_blocking::ResolverBuilder>();
 }
+
+/// Stress: many waiters per name, each with its own timeout (some expire, some not) or
+/// dropped after parking, on a multi-thread runtime. Every waiter that is awaited
+/// finishes with the answer or its own timeout, never another error; no flight is left
+/// behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_waiters_leaving_and_timing_out_around_shared_lookups() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver::builder()
+        .max_threads(4)
+        .lookup_fn({
+            let calls = calls.clone();
+            move |host| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+                found(host)
+            }
+        })
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for round in 0..20u64 {
+        for i in 0..100u64 {
+            let host = format!("s{}.test", i % 10);
+            let lookup = resolver
+                .lookup_host(&host, 1)
+                .timeout(Duration::from_micros(
+                    200 + (i * 7919 + round * 104_729) % 6_000,
+                ));
+            if i % 7 == 3 {
+                // Parks, then leaves.
+                let mut lookup = Box::pin(lookup);
+                let _ = futures_poll_once(lookup.as_mut()).await;
+                continue;
+            }
+            tasks.push(tokio::spawn(lookup));
+        }
+        tokio::task::yield_now().await;
+    }
+    let (mut answered, mut timed_out) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(addrs) => {
+                assert_eq!(addrs.collect::<Vec<_>>(), vec![SocketAddr::new(ONE, 1)]);
+                answered += 1;
+            }
+            Err(err) => {
+                assert!(err.is_timeout(), "{err}");
+                timed_out += 1;
+            }
+        }
+    }
+    assert!(answered + timed_out > 0);
+    eventually("no flight left", || resolver.in_flight() == 0).await;
+    assert!(calls.load(Ordering::SeqCst) <= 20 * 10);
+}
+
+/// Polls `fut` once, as a select with an immediately ready branch would.
+async fn futures_poll_once<F: std::future::Future + Unpin>(mut fut: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
