@@ -336,3 +336,14 @@ impl std::fmt::Debug for Flight {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(corral_loom), target_pointer_width = "64"))]
+mod tests {
+    /// Every resolving task holds a `LookupHost` and every parked waiter a slot: keep
+    /// them small (a storm has thousands; see `examples/dns_storm.rs`).
+    #[test]
+    fn per_waiter_state_stays_small() {
+        assert_eq!(std::mem::size_of::<super::Slot>(), 32);
+        assert!(std::mem::size_of::<crate::LookupHost>() <= 40);
+    }
+}
