@@ -8,7 +8,7 @@
 //! This registry uses `parking_lot` directly rather than the crate's loom shim: it is
 //! process-global (loom cannot host a `static`) and no model exercises it.
 
-use std::sync::{Arc, Arc as StdArc, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -109,8 +109,8 @@ impl PoolRecord {
     ///
     /// Under loom, threads have no OS teardown: the worker reports its exit itself.
     #[cfg(not(corral_loom))]
-    pub(crate) fn exit_at_thread_teardown(self: StdArc<Self>, thread: String) {
-        struct ExitAtTeardown(Option<(StdArc<PoolRecord>, String)>);
+    pub(crate) fn exit_at_thread_teardown(self: Arc<Self>, thread: String) {
+        struct ExitAtTeardown(Option<(Arc<PoolRecord>, String)>);
         impl Drop for ExitAtTeardown {
             fn drop(&mut self) {
                 if let Some((record, thread)) = self.0.take() {
