@@ -523,3 +523,49 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(mut fut: F) -> Option
     })
     .await
 }
+
+/// Waiters of one flight may live on different runtimes (the default resolver is
+/// process-wide, and each `#[tokio::test]` has its own runtime). The flight's timer must
+/// not outlive its runtime's usefulness: a waiter whose runtime is alive still times
+/// out after another waiter's runtime shut down.
+#[test]
+fn a_waiter_times_out_after_another_waiters_runtime_shut_down() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let _open = support::OpenOnDrop(gate.clone());
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .no_timeout()
+        .build()
+        .unwrap();
+    let first_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut first = Box::pin(
+        resolver
+            .lookup_host("two-runtimes.test", 1)
+            .timeout(Duration::from_secs(60)),
+    );
+    // Parks, arming the flight's timer on the first runtime.
+    assert!(first_rt
+        .block_on(futures_poll_once(first.as_mut()))
+        .is_none());
+    let second_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let mut second = Box::pin(
+        resolver
+            .lookup_host("two-runtimes.test", 2)
+            .timeout(Duration::from_secs(5)),
+    );
+    // The earlier deadline: takes the timer over.
+    assert!(second_rt
+        .block_on(futures_poll_once(second.as_mut()))
+        .is_none());
+    drop(first_rt);
+    let err = second_rt.block_on(second).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    drop(first);
+}

@@ -14,8 +14,10 @@
 //! - One timer per flight, armed for the earliest deadline of a parked waiter (`armed`)
 //!   and polled with that waiter's waker. When the waiter owning `armed` leaves,
 //!   `armed` is cleared, every waiter due by then is woken (to time out), and so is the
-//!   earliest one due later, to re-arm it from its own task. So no waiter with a deadline is ever parked without a timer that fires at
-//!   or before its deadline, and the timer is only touched from inside a poll.
+//!   earliest one due later, to re-arm it from its own task. So no waiter with a
+//!   deadline is ever parked without a timer that fires at or before its deadline, and
+//!   the timer is only touched from inside a poll, on the runtime it was created on (a
+//!   waiter on another runtime re-creates it on its own).
 //! - A map entry is removed by the flight that owns it (matched by id): when its lookup
 //!   completes (after the answer is cached) or when the flight is dropped. A dead entry
 //!   found by `join` is replaced.
@@ -75,6 +77,9 @@ struct Drive {
     timer: Option<Pin<Box<Sleep>>>,
     /// The deadline the timer is armed for, while it is.
     armed: Option<Instant>,
+    /// The runtime whose timer driver `timer` is registered with: waiters of one
+    /// flight may poll from different runtimes, and one may shut down first.
+    timer_runtime: Option<tokio::runtime::Id>,
 }
 
 /// Parked waiters: a slab of slots with a free list.
@@ -137,6 +142,7 @@ impl Inflight {
                 answer: None,
                 timer: None,
                 armed: None,
+                timer_runtime: None,
             }),
             waiters: Mutex::new(Waiters::default()),
         });
@@ -209,6 +215,12 @@ impl Flight {
         let mut expired = now >= deadline;
         if !expired && drive.armed.is_none_or(|armed| deadline <= armed) {
             drive.armed = Some(deadline);
+            // The timer is re-created on this waiter's runtime if it was another's.
+            let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+            if drive.timer_runtime != runtime {
+                drive.timer = None;
+                drive.timer_runtime = runtime;
+            }
             let timer = match &mut drive.timer {
                 Some(timer) => {
                     if timer.deadline() != deadline {
