@@ -569,3 +569,32 @@ fn a_waiter_times_out_after_another_waiters_runtime_shut_down() {
     assert!(err.is_timeout(), "{err}");
     drop(first);
 }
+
+/// Stress: lookups of distinct names through a one-thread pool with no queue, so most
+/// flights wait for pool space. A flight's lookup future must never lose the wake-up
+/// that says "space is free now" (it arrives while the first waiter is still polling
+/// it, before that waiter has parked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_flights_waiting_for_pool_space_are_always_woken() {
+    let resolver = Resolver::builder()
+        .max_threads(1)
+        .queue_capacity(0)
+        .no_timeout()
+        .lookup_fn(found)
+        .build()
+        .unwrap();
+    for round in 0..20 {
+        let lookups: Vec<_> = (0..50)
+            .map(|i| tokio::spawn(resolver.lookup_host(&format!("r{round}-{i}.test"), 1)))
+            .collect();
+        for lookup in lookups {
+            // A bound on a hang, not a timing assertion.
+            tokio::time::timeout(Duration::from_secs(20), lookup)
+                .await
+                .expect("a flight waiting for pool space was never woken")
+                .unwrap()
+                .unwrap();
+        }
+    }
+    assert_eq!(resolver.in_flight(), 0);
+}

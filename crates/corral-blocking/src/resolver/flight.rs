@@ -9,8 +9,9 @@
 //!   started never runs).
 //! - Whichever waiter polls drives the lookup future, with the flight's own waker (which
 //!   wakes every parked waiter); its answer is stored once and cloned to each waiter.
-//! - A waiter takes a slot (its waker and deadline) only when it parks; the slot is
-//!   freed when it gets the answer, times out or is dropped.
+//! - A waiter takes a slot (its waker and deadline) on its first poll of an unanswered
+//!   flight, *before* it drives the lookup (whose poll may wake the waiters at once);
+//!   the slot is freed when it gets the answer, times out or is dropped.
 //! - One timer per flight, armed for the earliest deadline of a parked waiter (`armed`)
 //!   and polled with that waiter's waker. When the waiter owning `armed` leaves,
 //!   `armed` is cleared, every waiter due by then is woken (to time out), and so is the
@@ -171,7 +172,7 @@ impl Flight {
     }
 
     /// Polls for the answer as the waiter in `slot` (`NO_SLOT` before it first parks).
-    /// On parking, the waiter's deadline is `timeout` from now; once it passes, the
+    /// On its first poll, the waiter's deadline is `timeout` from now; once it passes, the
     /// waiter gets `TimedOut`. Whenever this returns `Ready`, `slot` is `NO_SLOT`.
     pub(super) fn poll_wait(
         &self,
@@ -180,7 +181,22 @@ impl Flight {
         cx: &mut Context<'_>,
     ) -> Poll<Answer> {
         let mut drive = self.drive.lock();
+        let mut deadline = None;
         if drive.answer.is_none() {
+            // Park (or refresh the waker) *before* driving the lookup: driving it may
+            // wake the flight's waiters at once (the pool saying "space is free now"
+            // while this waiter's admission is still in progress), and that wake-up
+            // must reach this waiter.
+            let now = Instant::now();
+            let mut waiters = self.waiters.lock();
+            deadline = if *slot == NO_SLOT {
+                let deadline = timeout.map(|after| now + after);
+                *slot = waiters.insert(cx.waker().clone(), deadline);
+                deadline
+            } else {
+                waiters.refresh(*slot, cx.waker())
+            };
+            drop(waiters);
             if let Some(fut) = drive.fut.as_mut() {
                 if let Poll::Ready(answer) =
                     fut.as_mut().poll(&mut Context::from_waker(&self.waker))
@@ -189,7 +205,9 @@ impl Flight {
                     drive.timer = None;
                     drive.armed = None;
                     drive.answer = Some(answer);
-                    self.waiters.lock().wake_all();
+                    let mut waiters = self.waiters.lock();
+                    waiters.remove(std::mem::replace(slot, NO_SLOT));
+                    waiters.wake_all();
                 }
             }
         }
@@ -201,14 +219,6 @@ impl Flight {
             return Poll::Ready(answer);
         }
         let now = Instant::now();
-        let mut waiters = self.waiters.lock();
-        let deadline = if *slot == NO_SLOT {
-            let deadline = timeout.map(|after| now + after);
-            *slot = waiters.insert(cx.waker().clone(), deadline);
-            deadline
-        } else {
-            waiters.refresh(*slot, cx.waker())
-        };
         let Some(deadline) = deadline else {
             return Poll::Pending;
         };
@@ -235,6 +245,7 @@ impl Flight {
         if !expired {
             return Poll::Pending;
         }
+        let mut waiters = self.waiters.lock();
         Self::leave_locked(&mut drive, &mut waiters, std::mem::replace(slot, NO_SLOT));
         Poll::Ready(Err(LookupError::TimedOut {
             host: self.host.clone(),
