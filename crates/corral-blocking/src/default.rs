@@ -50,8 +50,10 @@ pub fn default_pool() -> &'static BlockingPool {
 /// Runs `f` on the process-wide capped pool ([`default_pool`]); a drop-in for
 /// [`tokio::task::spawn_blocking`] with the same signature and the same `JoinHandle`.
 ///
-/// The job is driven by a small tracked task (named `"corral::spawn_blocking"`) that
-/// waits for the pool, so it shows in the live-task registry while it waits or runs.
+/// The job is handed to the pool at once (so it may start before the returned handle is
+/// first polled, as with tokio), and a small tracked task (named
+/// `"corral::spawn_blocking"`) waits for its result, so it shows in the live-task
+/// registry while it waits or runs.
 /// Differences from tokio: at most [`DEFAULT_MAX_THREADS`] threads run such jobs (the
 /// rest wait in the queue), and `abort()` on the handle before the job started means it
 /// never runs.
@@ -91,14 +93,23 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let run = default_pool().run(f);
-    corral_task::Builder::new()
-        .name("corral::spawn_blocking")
-        .spawn(async move {
-            match run.await {
-                Ok(value) => value,
-                Err(RunError::Panicked(payload)) => std::panic::resume_unwind(payload),
-                Err(err) => panic!("corral::spawn_blocking: {err}"),
-            }
-        })
+    // Outside a runtime this panics (as tokio does) before the job is offered to the pool.
+    let runtime = tokio::runtime::Handle::current();
+    // Offered to the pool before the task exists: the job can start on a pool thread
+    // while the runtime is still scheduling the task that will hand its result over.
+    let run = default_pool().run_now(f);
+    static BUILDER: OnceLock<corral_task::Builder> = OnceLock::new();
+    BUILDER
+        .get_or_init(|| corral_task::Builder::new().name("corral::spawn_blocking"))
+        .clone()
+        .spawn_on(
+            async move {
+                match run.await {
+                    Ok(value) => value,
+                    Err(RunError::Panicked(payload)) => std::panic::resume_unwind(payload),
+                    Err(err) => panic!("corral::spawn_blocking: {err}"),
+                }
+            },
+            &runtime,
+        )
 }

@@ -35,6 +35,12 @@ pub const MIN_STACK_SIZE: usize = 64 * 1024;
 /// thread took it is removed from the queue and never runs (unlike
 /// `tokio::task::spawn_blocking`, which runs it anyway).
 ///
+/// One gap: the thread-local destructors a job registered run when its thread exits,
+/// after the slot is given back (no library can run them earlier, nor safely spawn a
+/// replacement thread from inside them). While such a destructor runs, the pool may
+/// have started a new thread in that slot. [`stray_threads`](crate::stray_threads)
+/// does list the exiting thread until its destructors have returned.
+///
 /// # Shutdown
 ///
 /// [`shutdown`](Self::shutdown), or dropping the last clone of the pool, stops intake,
@@ -124,6 +130,17 @@ impl BlockingPool {
         R: Send + 'static,
     {
         Run::new(Arc::clone(self.shared()), f)
+    }
+
+    /// As [`run`](Self::run), but the job is offered to the pool right away rather than
+    /// at the first poll (for [`spawn_blocking`](crate::spawn_blocking), whose task is
+    /// polled only after a scheduling hop).
+    pub(crate) fn run_now<F, R>(&self, f: F) -> Run<F, R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        Run::submitted(Arc::clone(self.shared()), f)
     }
 
     /// Submits `f` if a thread or queue space is free right now; never waits.

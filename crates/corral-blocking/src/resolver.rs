@@ -12,11 +12,8 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::Shared;
-use tokio::time::Sleep;
-
 use self::cache::{Answer, Cache};
-use self::flight::{Flight, FlightFuture, Inflight};
+use self::flight::{Flight, FlightFuture, Inflight, NO_SLOT};
 use crate::error::{panic_message, LookupError, ResolverBuildError, RunError};
 use crate::pool::{BlockingPool, Builder};
 
@@ -142,25 +139,30 @@ impl Resolver {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
         if let Ok(ip) = literal.parse::<IpAddr>() {
-            return LookupHost::done(host, port, Ok(Arc::from([ip])));
+            return LookupHost::done(port, Ok(Arc::from([ip])));
         }
-        let key: Arc<str> = Arc::from(host.to_ascii_lowercase());
-        if let Some(answer) = self.inner.cache.as_ref().and_then(|c| c.get(&key)) {
-            return LookupHost::done(host, port, answer);
+        // Keys are lowercase; only a name with capitals pays for a copy.
+        let lowered;
+        let key = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = host.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            host
+        };
+        if let Some(answer) = self.inner.cache.as_ref().and_then(|c| c.get(key)) {
+            return LookupHost::done(port, answer);
         }
         let flight = self
             .inner
             .inflight
-            .join(&key, |id| self.inner.start(key.clone(), id));
+            .join(key, |key, id| self.inner.start(key, id));
         LookupHost {
-            host: key,
-            port,
-            timeout: self.inner.timeout,
-            sleep: None,
             state: State::Waiting {
-                shared: flight.waiter(),
-                _flight: flight,
+                flight,
+                slot: NO_SLOT,
             },
+            timeout: self.inner.timeout,
+            port,
         }
     }
 
@@ -420,32 +422,30 @@ pub fn lookup_host(host: &str, port: u16) -> LookupHost {
 }
 
 /// Future of [`Resolver::lookup_host`] and [`lookup_host`].
+///
+/// Small on purpose (40 bytes on 64-bit targets): one is held by every task that
+/// resolves, and a storm has thousands. The waker and deadline of a waiter live in its
+/// flight only once it parks, and a flight has one timer for all its waiters.
 #[must_use = "futures do nothing unless polled; dropping it leaves the lookup's group"]
 pub struct LookupHost {
-    host: Arc<str>,
-    port: u16,
-    timeout: Option<Duration>,
-    sleep: Option<Pin<Box<Sleep>>>,
     state: State,
+    timeout: Option<Duration>,
+    port: u16,
 }
 
 enum State {
-    Done(Option<Answer>),
-    Waiting {
-        shared: Shared<FlightFuture>,
-        // Held so the flight (and its lookup) lives while this waiter does.
-        _flight: Arc<Flight>,
-    },
+    /// Answered without a lookup (IP literal, cache), or finished (`None`).
+    Done(Option<Box<Answer>>),
+    /// A member of the flight's group; `slot` is its place among the parked waiters.
+    Waiting { flight: Arc<Flight>, slot: u32 },
 }
 
 impl LookupHost {
-    fn done(host: &str, port: u16, answer: Answer) -> Self {
+    fn done(port: u16, answer: Answer) -> Self {
         LookupHost {
-            host: Arc::from(host),
-            port,
+            state: State::Done(Some(Box::new(answer))),
             timeout: None,
-            sleep: None,
-            state: State::Done(Some(answer)),
+            port,
         }
     }
 
@@ -458,13 +458,17 @@ impl LookupHost {
     /// this waiter from the lookup's group.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
-        self.sleep = None;
+        if let State::Waiting { flight, slot } = &mut self.state {
+            // Already parked with the old deadline: park afresh on the next poll.
+            if *slot != NO_SLOT {
+                flight.leave(std::mem::replace(slot, NO_SLOT));
+            }
+        }
         self
     }
 
     fn finish(&mut self, answer: Answer) -> Result<LookupAddrs, LookupError> {
         self.state = State::Done(None);
-        self.sleep = None;
         answer.map(|addrs| LookupAddrs {
             addrs,
             port: self.port,
@@ -478,33 +482,34 @@ impl Future for LookupHost {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let shared = match &mut this.state {
-            State::Done(answer) => {
-                let answer = answer.take().expect("`LookupHost` polled after completion");
-                return Poll::Ready(this.finish(answer));
+        let answer = match &mut this.state {
+            State::Done(answer) => *answer.take().expect("`LookupHost` polled after completion"),
+            State::Waiting { flight, slot } => {
+                std::task::ready!(flight.poll_wait(slot, this.timeout, cx))
             }
-            State::Waiting { shared, .. } => shared,
         };
-        if let Poll::Ready(answer) = Pin::new(shared).poll(cx) {
-            return Poll::Ready(this.finish(answer));
-        }
-        if let Some(after) = this.timeout {
-            let sleep = this
-                .sleep
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
-            if sleep.as_mut().poll(cx).is_ready() {
-                let host = this.host.clone();
-                return Poll::Ready(this.finish(Err(LookupError::TimedOut { host, after })));
+        Poll::Ready(this.finish(answer))
+    }
+}
+
+impl Drop for LookupHost {
+    fn drop(&mut self) {
+        if let State::Waiting { flight, slot } = &self.state {
+            if *slot != NO_SLOT {
+                flight.leave(*slot);
             }
         }
-        Poll::Pending
     }
 }
 
 impl fmt::Debug for LookupHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = match &self.state {
+            State::Waiting { flight, .. } => Some(flight.host()),
+            State::Done(_) => None,
+        };
         f.debug_struct("LookupHost")
-            .field("host", &self.host)
+            .field("host", &host)
             .field("port", &self.port)
             .field("timeout", &self.timeout)
             .field("done", &matches!(self.state, State::Done(_)))

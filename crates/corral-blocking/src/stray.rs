@@ -92,12 +92,37 @@ impl PoolRecord {
         self.state.lock().threads.push(thread);
     }
 
-    /// The thread named `thread` is about to exit.
+    /// The thread named `thread` has exited.
     pub(crate) fn thread_exited(&self, thread: &str) {
         let mut state = self.state.lock();
         if let Some(at) = state.threads.iter().position(|t| t == thread) {
             state.threads.swap_remove(at);
         }
+    }
+
+    /// Called first thing on a new pool thread: removes it from this record only when
+    /// the OS thread tears down, after the thread-local destructors its jobs
+    /// registered have run (user code: flushing a buffered writer, closing a
+    /// connection). Thread-local destructors run in reverse order of registration
+    /// (glibc's `__cxa_thread_atexit_impl`, macOS `_tlv_atexit`, and std's fallback
+    /// list alike), and this one is registered before any job runs, so it runs last.
+    ///
+    /// Under loom, threads have no OS teardown: the worker reports its exit itself.
+    #[cfg(not(corral_loom))]
+    pub(crate) fn exit_at_thread_teardown(self: Arc<Self>, thread: String) {
+        struct ExitAtTeardown(Option<(Arc<PoolRecord>, String)>);
+        impl Drop for ExitAtTeardown {
+            fn drop(&mut self) {
+                if let Some((record, thread)) = self.0.take() {
+                    record.thread_exited(&thread);
+                }
+            }
+        }
+        thread_local! {
+            static EXIT: std::cell::RefCell<ExitAtTeardown> =
+                const { std::cell::RefCell::new(ExitAtTeardown(None)) };
+        }
+        EXIT.with(|exit| exit.borrow_mut().0 = Some((self, thread)));
     }
 
     /// The pool went away: from now on its live threads are strays.

@@ -435,3 +435,51 @@ fn public_types_are_send_and_sync() {
     send_sync::<corral_blocking::JobHandle<u32>>();
     send_sync::<corral_blocking::Run<fn() -> u32, u32>>();
 }
+
+/// A job's thread-local destructors are user code that runs after the thread's last
+/// job, as the OS thread exits: until they return, a shut-down pool's thread is alive
+/// and must still be listed as a stray (a leak check that believed it gone would pass
+/// while the thread still runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_running_thread_local_destructors_is_still_a_stray() {
+    struct BlockOnDrop {
+        entered: Arc<AtomicBool>,
+        gate: Latch,
+    }
+    impl Drop for BlockOnDrop {
+        fn drop(&mut self) {
+            self.entered.store(true, Ordering::SeqCst);
+            self.gate.wait();
+        }
+    }
+    thread_local! {
+        static HELD: std::cell::RefCell<Option<BlockOnDrop>> = const { std::cell::RefCell::new(None) };
+    }
+    let pool = pool("tls-dtor", 1, 4);
+    let (entered, gate) = (Arc::new(AtomicBool::new(false)), Latch::new());
+    let _open = support::OpenOnDrop(gate.clone());
+    pool.run({
+        let held = BlockOnDrop {
+            entered: entered.clone(),
+            gate: gate.clone(),
+        };
+        move || HELD.with(|slot| *slot.borrow_mut() = Some(held))
+    })
+    .await
+    .unwrap();
+    pool.shutdown(); // the idle thread exits, running the destructor, which blocks
+    eventually("destructor running", || entered.load(Ordering::SeqCst)).await;
+    let strays: Vec<_> = corral_blocking::stray_threads()
+        .into_iter()
+        .filter(|s| s.pool == "tls-dtor")
+        .map(|s| s.thread)
+        .collect();
+    assert_eq!(strays, ["tls-dtor-0"]);
+    gate.open();
+    eventually("stray gone", || {
+        corral_blocking::stray_threads()
+            .iter()
+            .all(|s| s.pool != "tls-dtor")
+    })
+    .await;
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use corral_blocking::{BlockingPool, LookupError, Resolver, ResolverBuildError};
 use support::{eventually, Latch};
-use tokio_test::{assert_pending, task};
+use tokio_test::{assert_pending, assert_ready, task};
 
 const ONE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 
@@ -122,6 +122,81 @@ async fn one_waiters_timeout_does_not_fail_the_others() {
     let addrs: Vec<_> = patient.await.unwrap().unwrap().collect();
     assert_eq!(addrs, vec![SocketAddr::new(ONE, 2)]);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A flight has one timer for all its waiters: each still times out at its own
+/// deadline, whichever order they parked in, and the timer is handed on when the
+/// waiter it was armed for leaves.
+#[tokio::test(start_paused = true)]
+async fn one_flight_timer_serves_every_waiters_deadline() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .no_timeout()
+        .build()
+        .unwrap();
+    let lookup = |ms| {
+        task::spawn(
+            resolver
+                .lookup_host("timers.test", 1)
+                .timeout(Duration::from_millis(ms)),
+        )
+    };
+    let mut late = lookup(300);
+    let mut first = lookup(100); // parks after `late`, with an earlier deadline
+    let mut dropped = lookup(50); // the earliest, then gone
+    let mut patient = task::spawn(resolver.lookup_host("timers.test", 2));
+    assert_pending!(late.poll());
+    assert_pending!(first.poll());
+    assert_pending!(dropped.poll());
+    assert_pending!(patient.poll());
+    drop(dropped); // the timer was armed for it: the next deadline must still fire
+    tokio::time::advance(Duration::from_millis(99)).await;
+    assert_pending!(first.poll());
+    tokio::time::advance(Duration::from_millis(2)).await;
+    assert!(first.is_woken());
+    let err = assert_ready!(first.poll()).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    tokio::time::advance(Duration::from_millis(150)).await;
+    assert_pending!(late.poll());
+    tokio::time::advance(Duration::from_millis(50)).await;
+    assert!(late.is_woken());
+    assert!(assert_ready!(late.poll()).unwrap_err().is_timeout());
+    assert!(!patient.is_woken());
+    gate.open();
+    eventually("answered", || patient.is_woken()).await;
+    let addrs: Vec<_> = assert_ready!(patient.poll()).unwrap().collect();
+    assert_eq!(addrs, vec![SocketAddr::new(ONE, 2)]);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Waiters parked at the same instant share a deadline: when the timer fires, every
+/// one of them times out, not only the one the timer was polled for last.
+#[tokio::test(start_paused = true)]
+async fn waiters_with_the_same_deadline_all_time_out() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let mut waiters: Vec<_> = (0..3)
+        .map(|_| task::spawn(resolver.lookup_host("same.test", 1)))
+        .collect();
+    for waiter in &mut waiters {
+        assert_pending!(waiter.poll());
+    }
+    tokio::time::advance(Duration::from_millis(101)).await;
+    let mut timed_out = 0;
+    while timed_out < waiters.len() {
+        let woken = waiters
+            .iter_mut()
+            .find(|w| w.is_woken())
+            .expect("a waiter past its deadline is woken");
+        assert!(assert_ready!(woken.poll()).unwrap_err().is_timeout());
+        timed_out += 1;
+    }
+    gate.open();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,4 +455,146 @@ fn public_types_are_send_and_sync() {
     send_sync::<LookupError>();
     send_sync::<ResolverBuildError>();
     send_sync::<corral_blocking::ResolverBuilder>();
+}
+
+/// Stress: many waiters per name, each with its own timeout (some expire, some not) or
+/// dropped after parking, on a multi-thread runtime. Every waiter that is awaited
+/// finishes with the answer or its own timeout, never another error; no flight is left
+/// behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_waiters_leaving_and_timing_out_around_shared_lookups() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver::builder()
+        .max_threads(4)
+        .lookup_fn({
+            let calls = calls.clone();
+            move |host| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+                found(host)
+            }
+        })
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for round in 0..20u64 {
+        for i in 0..100u64 {
+            let host = format!("s{}.test", i % 10);
+            let lookup = resolver
+                .lookup_host(&host, 1)
+                .timeout(Duration::from_micros(
+                    200 + (i * 7919 + round * 104_729) % 6_000,
+                ));
+            if i % 7 == 3 {
+                // Parks, then leaves.
+                let mut lookup = Box::pin(lookup);
+                let _ = futures_poll_once(lookup.as_mut()).await;
+                continue;
+            }
+            tasks.push(tokio::spawn(lookup));
+        }
+        tokio::task::yield_now().await;
+    }
+    let (mut answered, mut timed_out) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(addrs) => {
+                assert_eq!(addrs.collect::<Vec<_>>(), vec![SocketAddr::new(ONE, 1)]);
+                answered += 1;
+            }
+            Err(err) => {
+                assert!(err.is_timeout(), "{err}");
+                timed_out += 1;
+            }
+        }
+    }
+    assert!(answered + timed_out > 0);
+    eventually("no flight left", || resolver.in_flight() == 0).await;
+    assert!(calls.load(Ordering::SeqCst) <= 20 * 10);
+}
+
+/// Polls `fut` once, as a select with an immediately ready branch would.
+async fn futures_poll_once<F: std::future::Future + Unpin>(mut fut: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// Waiters of one flight may live on different runtimes (the default resolver is
+/// process-wide, and each `#[tokio::test]` has its own runtime). The flight's timer must
+/// not outlive its runtime's usefulness: a waiter whose runtime is alive still times
+/// out after another waiter's runtime shut down.
+#[test]
+fn a_waiter_times_out_after_another_waiters_runtime_shut_down() {
+    let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+    let _open = support::OpenOnDrop(gate.clone());
+    let resolver = Resolver::builder()
+        .lookup_fn(gated(&gate, &calls, found))
+        .no_timeout()
+        .build()
+        .unwrap();
+    let first_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut first = Box::pin(
+        resolver
+            .lookup_host("two-runtimes.test", 1)
+            .timeout(Duration::from_secs(60)),
+    );
+    // Parks, arming the flight's timer on the first runtime.
+    assert!(first_rt
+        .block_on(futures_poll_once(first.as_mut()))
+        .is_none());
+    let second_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let mut second = Box::pin(
+        resolver
+            .lookup_host("two-runtimes.test", 2)
+            .timeout(Duration::from_secs(5)),
+    );
+    // The earlier deadline: takes the timer over.
+    assert!(second_rt
+        .block_on(futures_poll_once(second.as_mut()))
+        .is_none());
+    drop(first_rt);
+    let err = second_rt.block_on(second).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    drop(first);
+}
+
+/// Stress: lookups of distinct names through a one-thread pool with no queue, so most
+/// flights wait for pool space. A flight's lookup future must never lose the wake-up
+/// that says "space is free now" (it arrives while the first waiter is still polling
+/// it, before that waiter has parked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_flights_waiting_for_pool_space_are_always_woken() {
+    let resolver = Resolver::builder()
+        .max_threads(1)
+        .queue_capacity(0)
+        .no_timeout()
+        .lookup_fn(found)
+        .build()
+        .unwrap();
+    for round in 0..20 {
+        let lookups: Vec<_> = (0..50)
+            .map(|i| tokio::spawn(resolver.lookup_host(&format!("r{round}-{i}.test"), 1)))
+            .collect();
+        for lookup in lookups {
+            // A bound on a hang, not a timing assertion.
+            tokio::time::timeout(Duration::from_secs(20), lookup)
+                .await
+                .expect("a flight waiting for pool space was never woken")
+                .unwrap()
+                .unwrap();
+        }
+    }
+    assert_eq!(resolver.in_flight(), 0);
 }

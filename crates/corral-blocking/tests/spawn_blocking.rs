@@ -71,3 +71,49 @@ async fn same_signature_as_tokio() {
     let theirs: SpawnBlocking = tokio::task::spawn_blocking;
     assert_eq!(ours(|| 7).await.unwrap(), theirs(|| 7).await.unwrap());
 }
+
+#[test]
+fn the_job_starts_before_its_handle_is_polled() {
+    // On a current-thread runtime that this test keeps blocked, the wrapper task can
+    // never be polled: the job runs only because it was offered to the pool at once.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let ran = Arc::new(AtomicBool::new(false));
+    let handle = spawn_blocking({
+        let ran = ran.clone();
+        move || ran.store(true, Ordering::SeqCst)
+    });
+    support::eventually_blocking("job ran", || ran.load(Ordering::SeqCst));
+    rt.block_on(handle).unwrap();
+}
+
+#[test]
+fn outside_a_runtime_it_panics_before_the_job_is_accepted() {
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let (ran, dropped) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let job = {
+        let (ran, guard) = (ran.clone(), Dropped(dropped.clone()));
+        move || {
+            let _guard = guard;
+            ran.store(true, Ordering::SeqCst);
+        }
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spawn_blocking(job)));
+    assert!(
+        outcome.is_err(),
+        "spawn_blocking outside a runtime must panic"
+    );
+    // Dropped unrun on the spot: it never reached the pool.
+    assert!(dropped.load(Ordering::SeqCst));
+    assert!(!ran.load(Ordering::SeqCst));
+}

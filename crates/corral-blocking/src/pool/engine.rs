@@ -327,6 +327,10 @@ impl Shared {
         let shared = Arc::clone(this);
         let thread_name = name.clone();
         match spawn_thread(name.clone(), this.config.stack_size, move || {
+            // Before any job can register a thread-local destructor: the thread leaves
+            // the stray registry only once those have run.
+            #[cfg(not(corral_loom))]
+            StdArc::clone(&shared.record).exit_at_thread_teardown(thread_name.clone());
             shared.worker(&thread_name)
         }) {
             Ok(()) => {
@@ -405,7 +409,12 @@ impl Shared {
             st.front_waker().into_iter().collect()
         };
         drop(st);
+        // Otherwise the record is updated when the OS thread tears down, after the
+        // thread-local destructors of its jobs (`PoolRecord::exit_at_thread_teardown`).
+        #[cfg(corral_loom)]
         self.record.thread_exited(name);
+        #[cfg(not(corral_loom))]
+        let _ = name;
         for waker in wakers {
             waker.wake();
         }

@@ -49,6 +49,46 @@ impl<F, R> Run<F, R> {
     }
 }
 
+impl<F, R> Run<F, R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    /// A `Run` whose job is offered to the pool at once, without waiting for a poll: if
+    /// a thread or queue space is free, the job starts while the caller is still on its
+    /// way to the first poll. Otherwise the first poll waits for space as usual.
+    pub(crate) fn submitted(shared: Arc<Shared>, f: F) -> Self {
+        let mut run = Run::new(shared, f);
+        // Any refusal is reported (or waited out) by the first poll, which admits again.
+        let _ = run.admit();
+        run
+    }
+
+    /// One admission attempt. On `Queued`, `job` is set; otherwise `f` is kept.
+    fn admit(&mut self) -> Admit {
+        let Some(f) = self.f.take() else {
+            panic!("`Run` polled after completion");
+        };
+        let shared = &self.shared;
+        let mut f = Some(f);
+        let mut cell = None;
+        let admit = Shared::admit(shared, self.waiter, &mut || {
+            let (task, c) = package(shared, f.take().expect("admission builds the task once"));
+            cell = Some(c);
+            task
+        });
+        match admit {
+            Admit::Queued(id) => {
+                self.waiter = None;
+                let cell = cell.expect("an admitted job has a cell");
+                self.job = Some(JobHandle::new(Arc::clone(shared), id, cell));
+            }
+            _ => self.f = f,
+        }
+        admit
+    }
+}
+
 impl<F, R> Future for Run<F, R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -61,44 +101,28 @@ where
         if let Some(job) = this.job.as_mut() {
             return Pin::new(job).poll(cx);
         }
-        let Some(f) = this.f.take() else {
-            panic!("`Run` polled after completion");
-        };
-        let shared = Arc::clone(&this.shared);
-        let mut f = Some(f);
-        let mut cell = None;
-        let admit = Shared::admit(&shared, this.waiter, &mut || {
-            let (task, c) = package(&shared, f.take().expect("admission builds the task once"));
-            cell = Some(c);
-            task
-        });
-        match admit {
-            Admit::Queued(id) => {
-                this.waiter = None;
-                let cell = cell.expect("an admitted job has a cell");
-                let job = this.job.insert(JobHandle::new(shared, id, cell));
+        match this.admit() {
+            Admit::Queued(_) => {
+                let job = this.job.as_mut().expect("an admitted job has a handle");
                 Pin::new(job).poll(cx)
             }
-            Admit::Full => {
-                this.f = f;
-                match shared.wait_for_space(this.waiter, cx.waker()) {
-                    Some(id) => {
-                        this.waiter = Some(id);
-                        Poll::Pending
-                    }
-                    None => {
-                        this.waiter = None;
-                        Poll::Ready(Err(RunError::Closed))
-                    }
+            Admit::Full => match this.shared.wait_for_space(this.waiter, cx.waker()) {
+                Some(id) => {
+                    this.waiter = Some(id);
+                    Poll::Pending
                 }
-            }
+                None => {
+                    this.waiter = None;
+                    Poll::Ready(Err(RunError::Closed))
+                }
+            },
             Admit::Closed => {
                 this.waiter = None;
                 Poll::Ready(Err(RunError::Closed))
             }
             Admit::Spawn(err) => {
                 if let Some(waiter) = this.waiter.take() {
-                    shared.leave_space_queue(waiter);
+                    this.shared.leave_space_queue(waiter);
                 }
                 Poll::Ready(Err(RunError::Spawn(err)))
             }

@@ -162,7 +162,7 @@ mod loom_models {
             let cell: Arc<Cell<u32>> = Cell::new();
             let completer = Completer::new(Arc::clone(&cell), Arc::clone(&abandoned));
             loom::thread::spawn(move || drop(completer)).join().unwrap();
-            let waker = futures_util::task::noop_waker();
+            let waker = std::task::Waker::noop().clone();
             let mut cx = Context::from_waker(&waker);
             assert!(matches!(
                 cell.poll_take(&mut cx),
