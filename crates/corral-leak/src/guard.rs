@@ -29,10 +29,12 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
 ///
 /// What it watches:
 /// - tracked tasks ([`corral_task::spawn`] and friends) of the guard's runtime, named
-///   with their spawn site, age and parent chain; when another guard shares the
-///   runtime, only the tasks of this guard's own task tree (spawned, directly or not,
-///   from where the guard was created, even through a parent that has finished; a
-///   plain `tokio::spawn` in between breaks the chain);
+///   with their spawn site, age and parent chain; when a guard of another task tree
+///   (another test) shares the runtime, only the tasks of this guard's own task tree
+///   (spawned, directly or not, from where the guard was created, even through a
+///   parent that has finished; a plain `tokio::spawn` in between breaks the chain). A
+///   guard made inside another guard's tree (a guard per phase inside a test-wide
+///   one) is part of that tree, so nested guards of one test never count as sharing;
 /// - untracked tasks (plain `tokio::spawn`), counted through the runtime's alive-task
 ///   count against the count at creation, when the runtime is not shared;
 /// - threads of dropped corral blocking pools still running a job
@@ -172,12 +174,16 @@ impl LeakGuard {
         let mut tracked_here = 0;
         let mut ignored = 0;
         let mut leaked = Vec::new();
+        let in_tree = (shared && self.mark != 0).then(|| Registration::tree(self.mark));
         for task in snap.iter().filter(|t| t.runtime() == runtime) {
             tracked_here += 1;
             if self.baseline.contains(&task.id()) || checker.contains(&task.id()) {
                 continue;
             }
-            if shared && self.mark != 0 && task.tree_mark() != self.mark {
+            if in_tree
+                .as_ref()
+                .is_some_and(|in_tree| !in_tree(task.tree_mark()))
+            {
                 continue;
             }
             if self.settings.ignores(task) {
@@ -387,7 +393,6 @@ impl Builder {
         let handle = Handle::try_current()
             .unwrap_or_else(|_| panic!("LeakGuard must be created inside a tokio runtime"));
         let runtime = handle.id();
-        let registration = Registration::new(runtime);
         let snap = corral_task::snapshot();
         let baseline: HashSet<TaskId> = snap.iter().map(TaskInfo::id).collect();
         let tracked_here = snap.iter().filter(|t| t.runtime() == runtime).count();
@@ -402,9 +407,12 @@ impl Builder {
         };
         // Mark the tree. Inside a plain tokio task the mark would stick to the worker
         // thread and leak into unrelated tasks, so there the guard goes without one.
+        // A mark made inside another guard's tree (a guard per phase within a
+        // test-wide one) is recorded as part of it.
+        let parent = corral_task::__tree_mark();
         let (mark, restore) = match corral_task::current() {
             Some(task) => {
-                let mark = active::next_mark();
+                let mark = active::next_mark(parent);
                 let prev = corral_task::__set_tree_mark(mark);
                 (
                     mark,
@@ -415,7 +423,7 @@ impl Builder {
                 )
             }
             None if tokio::task::try_id().is_none() => {
-                let mark = active::next_mark();
+                let mark = active::next_mark(parent);
                 let prev = corral_task::__set_tree_mark(mark);
                 (
                     mark,
@@ -427,6 +435,7 @@ impl Builder {
             }
             None => (0, None),
         };
+        let registration = Registration::new(runtime, mark);
         LeakGuard {
             settings: self,
             handle,

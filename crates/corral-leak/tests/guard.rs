@@ -378,3 +378,62 @@ async fn guards_made_inside_tracked_tasks_on_one_runtime_see_their_own_trees() {
     assert_eq!(leaked_names(&leaky), ["nested-leak"]);
     assert!(clean.is_clean(), "{clean}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_guards_in_one_test_are_one_tree_not_a_shared_runtime() {
+    // A guard per phase inside a test-wide guard (or a hand-made guard inside
+    // `#[corral::test]`): same test, same tree, so neither narrows itself.
+    let whole = LeakGuard::builder()
+        .budget(Duration::from_millis(20))
+        .build();
+    let phase = LeakGuard::builder()
+        .budget(Duration::from_millis(20))
+        .build();
+    let untracked = tokio::spawn(pending::<()>());
+    let report = phase.check().await;
+    assert!(report.untracked_checked(), "{report}");
+    assert_eq!(report.untracked(), 1, "{report}");
+    untracked.abort();
+    let _ = untracked.await;
+
+    let tracked = Builder::new().name("after-phase").spawn(pending::<()>());
+    let report = whole.check().await;
+    assert_eq!(leaked_names(&report), ["after-phase"], "{report}");
+    tracked.abort();
+    let _ = tracked.await;
+    drop(phase);
+    whole.assert_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sibling_guards_inside_a_guarded_test_still_see_their_own_trees() {
+    // Two sub-tests inside one guarded test share its runtime: each is part of the
+    // outer guard's tree, but not of the other's.
+    let outer = LeakGuard::builder()
+        .budget(Duration::from_millis(30))
+        .build();
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let test = |leak: bool| {
+        let barrier = barrier.clone();
+        Builder::new().name("sub-test").spawn(async move {
+            let guard = LeakGuard::builder()
+                .budget(Duration::from_millis(30))
+                .build();
+            barrier.wait().await;
+            let leaked = leak.then(|| Builder::new().name("sub-leak").spawn(pending::<()>()));
+            let report = guard.check().await;
+            barrier.wait().await;
+            (report, leaked)
+        })
+    };
+    let (leaky, clean) = (test(true), test(false));
+    let ((leaky, leaked), (clean, _)) = (leaky.await.unwrap(), clean.await.unwrap());
+    assert_eq!(leaked_names(&leaky), ["sub-leak"]);
+    assert!(clean.is_clean(), "{clean}");
+    let report = outer.check().await;
+    assert_eq!(leaked_names(&report), ["sub-leak"], "{report}");
+    let leaked = leaked.unwrap();
+    leaked.abort();
+    let _ = leaked.await;
+    outer.assert_clean().await;
+}
