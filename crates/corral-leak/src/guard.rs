@@ -34,7 +34,11 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
 ///   (spawned, directly or not, from where the guard was created, even through a
 ///   parent that has finished; a plain `tokio::spawn` in between breaks the chain). A
 ///   guard made inside another guard's tree (a guard per phase inside a test-wide
-///   one) is part of that tree, so nested guards of one test never count as sharing;
+///   one) is part of that tree, so nested guards of one test never count as sharing.
+///   A guard made inside a plain `tokio::spawn` task has no tree (nothing marks that
+///   task's polls): on a shared runtime it checks every tracked task of the runtime,
+///   other tests' included, and its report says so; make it in a corral task, or in
+///   the test's own body outside any task, to narrow it;
 /// - untracked tasks (plain `tokio::spawn`), counted through the runtime's alive-task
 ///   count against the count at creation, when the runtime is not shared;
 /// - threads of dropped corral blocking pools still running a job
@@ -245,6 +249,7 @@ impl LeakGuard {
             untracked_checked,
             strays,
             shared_runtime: shared,
+            tree_checked: in_tree.is_some(),
             attempts: 0,
             waited: Duration::ZERO,
         }

@@ -437,3 +437,44 @@ async fn sibling_guards_inside_a_guarded_test_still_see_their_own_trees() {
     let _ = leaked.await;
     outer.assert_clean().await;
 }
+
+#[test]
+fn a_guard_made_in_a_plain_task_on_a_shared_runtime_says_it_could_not_narrow() {
+    // Tests whose bodies run as plain tokio tasks on one runtime: such a guard has no
+    // task tree of its own, so it cannot tell its tasks from the other test's. The
+    // report must say so, not claim it checked only its own tree.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let message = rt.block_on(async {
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let b = barrier.clone();
+        let other_test = tokio::spawn(async move {
+            let _guard = LeakGuard::new();
+            b.wait().await; // both guards exist
+            let leak = Builder::new().name("other-test").spawn(pending::<()>());
+            b.wait().await; // spawned before the check
+            b.wait().await; // checked
+            leak.abort();
+        });
+        let this_test = tokio::spawn(async move {
+            let guard = LeakGuard::builder().budget(Duration::ZERO).build();
+            barrier.wait().await;
+            barrier.wait().await;
+            let report = guard.check().await;
+            barrier.wait().await;
+            report
+        });
+        let report = this_test.await.unwrap();
+        other_test.await.unwrap();
+        report.to_string()
+    });
+    assert!(message.contains("other-test"), "{message}");
+    assert!(
+        !message.contains("only this guard's task tree was checked"),
+        "{message}"
+    );
+    assert!(message.contains("plain tokio task"), "{message}");
+}
