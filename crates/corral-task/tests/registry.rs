@@ -377,7 +377,11 @@ fn never_polled_entries_leave_on_shutdown_and_on_a_dead_runtime() {
     drop(rt);
     assert_eq!(count(), 0);
     drop(Builder::new().spawn_on(pending::<()>(), &handle));
-    assert_eq!(count(), 0, "tokio drops a task spawned on a dead runtime at once");
+    assert_eq!(
+        count(),
+        0,
+        "tokio drops a task spawned on a dead runtime at once"
+    );
 }
 
 #[tokio::test]
@@ -410,7 +414,11 @@ async fn a_tracked_future_polled_inside_a_tracked_task_nests() {
             }
         };
         assert_eq!(seen, Some(inner_id));
-        assert_eq!(corral_task::current(), outer, "restored after the inner poll");
+        assert_eq!(
+            corral_task::current(),
+            outer,
+            "restored after the inner poll"
+        );
         child.await.unwrap();
     });
     outer.await.unwrap();
