@@ -29,6 +29,14 @@ impl<T: ?Sized> NotFailed for &T {}
 
 /// Runs the leak check after a test body. A body that returned an error fails the
 /// test anyway: then a leak does not hide that error; the panic shows both.
+///
+/// # Panics
+///
+/// When something leaked, as [`LeakGuard::assert_clean`] does.
+///
+/// # Cancel safety
+///
+/// Dropping the future stops the check without panicking.
 pub async fn finish(guard: LeakGuard, failed: Option<String>) {
     match failed {
         None => guard.assert_clean().await,
