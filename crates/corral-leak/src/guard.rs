@@ -114,6 +114,9 @@ impl LeakGuard {
     /// still alive.
     ///
     /// A clean scan returns at once; only live tasks make it wait, up to the budget.
+    /// Each wait also holds one of the runtime's `spawn_blocking` threads for its span
+    /// (at most 50 ms), so a paused clock gives real work its grace period (see
+    /// [`Builder::budget`]); the calling thread is never blocked.
     ///
     /// # Panics
     ///
@@ -345,9 +348,11 @@ impl Builder {
     }
 
     /// How long a check waits, in total, for tasks that are finishing before it
-    /// reports them (runtime time: virtual when the clock is paused, with a wall-clock
-    /// cap of the same length so a busy runtime with a paused clock still ends).
-    /// Zero means one immediate scan.
+    /// reports them. With a paused clock the wait passes in both clocks: real time, so
+    /// work on real threads (blocking jobs) can finish, and the same span of virtual
+    /// time, never more, so a leaked timer is not skipped past; a busy runtime with a
+    /// paused clock still ends, after twice the budget in real time. Zero means one
+    /// immediate scan.
     pub fn budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
         self

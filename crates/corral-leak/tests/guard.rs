@@ -345,7 +345,9 @@ async fn check_waits_while_a_task_is_alive_and_ends_when_it_finishes() {
             report = Some(r);
             break;
         }
-        tokio::time::advance(Duration::from_millis(1)).await;
+        // A sleep, not `advance`: each wait also spends real time in a blocking
+        // sleep, and tokio holds a paused clock while that runs.
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let report = report.expect("the check ends once the worker is gone");
     assert!(report.is_clean(), "{report}");
@@ -477,4 +479,21 @@ fn a_guard_made_in_a_plain_task_on_a_shared_runtime_says_it_could_not_narrow() {
         "{message}"
     );
     assert!(message.contains("plain tokio task"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_paused_time_a_task_waiting_on_a_real_thread_gets_its_grace_period() {
+    // The task waits on work done in real time (a corral blocking job): a paused
+    // clock must not spend the whole grace period before that work can finish.
+    let guard = LeakGuard::builder().blocking_threads(false).build();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    corral_blocking::spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let report = guard.check().await;
+    assert!(report.is_clean(), "{report}");
 }

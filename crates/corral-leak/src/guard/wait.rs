@@ -1,12 +1,20 @@
 //! The grace period: rescans with exponential backoff until clean or out of budget.
 //!
-//! Waiting uses `tokio::time::sleep`, so with paused time (`start_paused = true`) the
-//! clock auto-advances whenever the runtime is idle and the whole budget passes in
-//! virtual time, instantly. Auto-advance needs an idle runtime, though: a leaked task
-//! that never stops being ready (a `yield_now` loop) keeps a paused clock still, and
-//! the sleep would never end. So every wait also races a wall-clock watchdog (a plain
-//! thread, started only once a wait is needed) that ends the grace period after the
-//! same budget in real time.
+//! Each wait between scans is a `tokio::time::sleep` *and* the same span of real time,
+//! spent in a `spawn_blocking` sleep. With paused time (`start_paused = true`) the
+//! clock auto-advances whenever the runtime is idle, so a sleep alone would pass the
+//! whole budget in virtual time in microseconds, before work done on real threads (a
+//! corral blocking job, a stray pool thread finishing) could end. tokio does not
+//! auto-advance while a `spawn_blocking` task runs, so the blocking sleep holds the
+//! paused clock for the real span, then the runtime's sleep advances it by the same
+//! span: the grace period is the budget in both clocks, and a paused clock never runs
+//! past it.
+//!
+//! Auto-advance also needs an idle runtime: a leaked task that never stops being
+//! ready (a `yield_now` loop) keeps a paused clock still, and the sleep would never
+//! end. So every wait also races a wall-clock watchdog (a plain thread, started only
+//! once a wait is needed) that ends the grace period after twice the budget in real
+//! time.
 
 use std::future::Future;
 use std::pin::pin;
@@ -42,15 +50,25 @@ pub(crate) async fn retry<R>(
     if done(&last) || budget.is_zero() {
         return (last, attempts, start.elapsed());
     }
-    let mut watchdog = Watchdog::start(budget);
+    // Twice the budget: with both clocks moving together (see the module docs), the
+    // real-time waits run a little ahead of the runtime clock, and the watchdog is
+    // only the backstop for a runtime too busy to let a paused clock move.
+    let mut watchdog = Watchdog::start(budget.saturating_mul(2));
     let mut backoff = FIRST_BACKOFF;
     loop {
         let elapsed = start.elapsed();
         if done(&last) || elapsed >= budget || watchdog.fired {
             return (last, attempts, elapsed);
         }
+        let wait = backoff.min(budget.saturating_sub(elapsed));
+        // Started first, so the paused clock is held from now (see the module docs).
+        let real = tokio::task::spawn_blocking(move || std::thread::sleep(wait));
         watchdog
-            .race(tokio::time::sleep(backoff.min(budget - elapsed)))
+            .race(async move {
+                tokio::time::sleep(wait).await;
+                // An error means the runtime is shutting down: nothing to wait for.
+                let _ = real.await;
+            })
             .await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         last = scan();

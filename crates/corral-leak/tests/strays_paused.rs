@@ -1,0 +1,41 @@
+//! A stray blocking thread under a paused clock. In a test binary of its own, like
+//! `strays.rs`: the stray list is process-wide.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use corral_blocking::BlockingPool;
+use corral_leak::LeakGuard;
+
+#[tokio::test(start_paused = true)]
+async fn with_paused_time_a_stray_gets_its_grace_period_in_real_time() {
+    // A pool thread finishes in real time; a paused clock skips the grace period in
+    // virtual time at once, so the check must wait in real time too.
+    let guard = LeakGuard::new();
+    let pool = BlockingPool::builder()
+        .name("paused-pool")
+        .max_threads(1)
+        .build()
+        .unwrap();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let job = pool
+        .try_run(move || {
+            started_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(30));
+        })
+        .unwrap();
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
+    pool.shutdown();
+    drop(job);
+
+    let report = guard.check().await;
+    assert!(
+        !report
+            .stray_threads()
+            .iter()
+            .any(|s| s.pool == "paused-pool"),
+        "{report}"
+    );
+}
