@@ -29,10 +29,16 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
 ///
 /// What it watches:
 /// - tracked tasks ([`corral_task::spawn`] and friends) of the guard's runtime, named
-///   with their spawn site, age and parent chain; when another guard shares the
-///   runtime, only the tasks of this guard's own task tree (spawned, directly or not,
-///   from where the guard was created, even through a parent that has finished; a
-///   plain `tokio::spawn` in between breaks the chain);
+///   with their spawn site, age and parent chain; when a guard of another task tree
+///   (another test) shares the runtime, only the tasks of this guard's own task tree
+///   (spawned, directly or not, from where the guard was created, even through a
+///   parent that has finished; a plain `tokio::spawn` in between breaks the chain). A
+///   guard made inside another guard's tree (a guard per phase inside a test-wide
+///   one) is part of that tree, so nested guards of one test never count as sharing.
+///   A guard made inside a plain `tokio::spawn` task has no tree (nothing marks that
+///   task's polls): on a shared runtime it checks every tracked task of the runtime,
+///   other tests' included, and its report says so; make it in a corral task, or in
+///   the test's own body outside any task, to narrow it;
 /// - untracked tasks (plain `tokio::spawn`), counted through the runtime's alive-task
 ///   count against the count at creation, when the runtime is not shared;
 /// - threads of dropped corral blocking pools still running a job
@@ -108,6 +114,9 @@ impl LeakGuard {
     /// still alive.
     ///
     /// A clean scan returns at once; only live tasks make it wait, up to the budget.
+    /// Each wait also holds one of the runtime's `spawn_blocking` threads for its span
+    /// (at most 50 ms), so a paused clock gives real work its grace period (see
+    /// [`Builder::budget`]); the calling thread is never blocked.
     ///
     /// # Panics
     ///
@@ -148,13 +157,8 @@ impl LeakGuard {
     }
 
     async fn check_inner(&self) -> Report {
-        let (mut report, attempts, waited) = wait::retry(
-            self.settings.budget,
-            || self.scan(),
-            Report::is_clean,
-            |report| !report.stray_threads().is_empty(),
-        )
-        .await;
+        let (mut report, attempts, waited) =
+            wait::retry(self.settings.budget, || self.scan(), Report::is_clean).await;
         report.attempts = attempts;
         report.waited = waited;
         report
@@ -177,12 +181,16 @@ impl LeakGuard {
         let mut tracked_here = 0;
         let mut ignored = 0;
         let mut leaked = Vec::new();
+        let in_tree = (shared && self.mark != 0).then(|| Registration::tree(self.mark));
         for task in snap.iter().filter(|t| t.runtime() == runtime) {
             tracked_here += 1;
             if self.baseline.contains(&task.id()) || checker.contains(&task.id()) {
                 continue;
             }
-            if shared && self.mark != 0 && task.tree_mark() != self.mark {
+            if in_tree
+                .as_ref()
+                .is_some_and(|in_tree| !in_tree(task.tree_mark()))
+            {
                 continue;
             }
             if self.settings.ignores(task) {
@@ -244,6 +252,7 @@ impl LeakGuard {
             untracked_checked,
             strays,
             shared_runtime: shared,
+            tree_checked: in_tree.is_some(),
             attempts: 0,
             waited: Duration::ZERO,
         }
@@ -339,9 +348,11 @@ impl Builder {
     }
 
     /// How long a check waits, in total, for tasks that are finishing before it
-    /// reports them (runtime time: virtual when the clock is paused, with a wall-clock
-    /// cap of the same length so a busy runtime with a paused clock still ends).
-    /// Zero means one immediate scan.
+    /// reports them. With a paused clock the wait passes in both clocks: real time, so
+    /// work on real threads (blocking jobs) can finish, and the same span of virtual
+    /// time, never more, so a leaked timer is not skipped past; a busy runtime with a
+    /// paused clock still ends, after twice the budget in real time. Zero means one
+    /// immediate scan.
     pub fn budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
         self
@@ -392,7 +403,6 @@ impl Builder {
         let handle = Handle::try_current()
             .unwrap_or_else(|_| panic!("LeakGuard must be created inside a tokio runtime"));
         let runtime = handle.id();
-        let registration = Registration::new(runtime);
         let snap = corral_task::snapshot();
         let baseline: HashSet<TaskId> = snap.iter().map(TaskInfo::id).collect();
         let tracked_here = snap.iter().filter(|t| t.runtime() == runtime).count();
@@ -407,9 +417,12 @@ impl Builder {
         };
         // Mark the tree. Inside a plain tokio task the mark would stick to the worker
         // thread and leak into unrelated tasks, so there the guard goes without one.
+        // A mark made inside another guard's tree (a guard per phase within a
+        // test-wide one) is recorded as part of it.
+        let parent = corral_task::__tree_mark();
         let (mark, restore) = match corral_task::current() {
             Some(task) => {
-                let mark = active::next_mark();
+                let mark = active::next_mark(parent);
                 let prev = corral_task::__set_tree_mark(mark);
                 (
                     mark,
@@ -420,7 +433,7 @@ impl Builder {
                 )
             }
             None if tokio::task::try_id().is_none() => {
-                let mark = active::next_mark();
+                let mark = active::next_mark(parent);
                 let prev = corral_task::__set_tree_mark(mark);
                 (
                     mark,
@@ -432,6 +445,7 @@ impl Builder {
             }
             None => (0, None),
         };
+        let registration = Registration::new(runtime, mark);
         LeakGuard {
             settings: self,
             handle,

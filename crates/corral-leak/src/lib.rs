@@ -43,6 +43,8 @@
 #![forbid(unsafe_code)]
 
 mod guard;
+#[doc(hidden)]
+pub mod macro_support;
 mod report;
 mod sync;
 

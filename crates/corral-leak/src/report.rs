@@ -21,6 +21,9 @@ pub struct Report {
     pub(crate) untracked_checked: bool,
     pub(crate) strays: Vec<StrayThread>,
     pub(crate) shared_runtime: bool,
+    /// Whether the tracked tasks were narrowed to the guard's own tree (only when the
+    /// runtime is shared and the guard has a tree).
+    pub(crate) tree_checked: bool,
     pub(crate) attempts: u32,
     pub(crate) waited: Duration,
 }
@@ -164,10 +167,15 @@ impl fmt::Display for Report {
                 stray.thread, stray.pool, stray.since_shutdown
             )?;
         }
-        if self.shared_runtime {
+        if self.shared_runtime && self.tree_checked {
             writeln!(
                 f,
                 "  (another guard shares this runtime: only this guard's task tree was checked, untracked tasks were not counted)"
+            )?;
+        } else if self.shared_runtime {
+            writeln!(
+                f,
+                "  (another guard shares this runtime, and this guard was made in a plain tokio task, so it has no task tree of its own: every tracked task of the runtime was checked, other tests' included, and untracked tasks were not counted; make the guard in a corral task or outside any task to narrow it)"
             )?;
         }
         if self.ignored > 0 {

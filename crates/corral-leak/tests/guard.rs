@@ -345,7 +345,9 @@ async fn check_waits_while_a_task_is_alive_and_ends_when_it_finishes() {
             report = Some(r);
             break;
         }
-        tokio::time::advance(Duration::from_millis(1)).await;
+        // A sleep, not `advance`: each wait also spends real time in a blocking
+        // sleep, and tokio holds a paused clock while that runs.
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let report = report.expect("the check ends once the worker is gone");
     assert!(report.is_clean(), "{report}");
@@ -377,4 +379,121 @@ async fn guards_made_inside_tracked_tasks_on_one_runtime_see_their_own_trees() {
     let (leaky, clean) = (leaky.await.unwrap(), clean.await.unwrap());
     assert_eq!(leaked_names(&leaky), ["nested-leak"]);
     assert!(clean.is_clean(), "{clean}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_guards_in_one_test_are_one_tree_not_a_shared_runtime() {
+    // A guard per phase inside a test-wide guard (or a hand-made guard inside
+    // `#[corral::test]`): same test, same tree, so neither narrows itself.
+    let whole = LeakGuard::builder()
+        .budget(Duration::from_millis(20))
+        .build();
+    let phase = LeakGuard::builder()
+        .budget(Duration::from_millis(20))
+        .build();
+    let untracked = tokio::spawn(pending::<()>());
+    let report = phase.check().await;
+    assert!(report.untracked_checked(), "{report}");
+    assert_eq!(report.untracked(), 1, "{report}");
+    untracked.abort();
+    let _ = untracked.await;
+
+    let tracked = Builder::new().name("after-phase").spawn(pending::<()>());
+    let report = whole.check().await;
+    assert_eq!(leaked_names(&report), ["after-phase"], "{report}");
+    tracked.abort();
+    let _ = tracked.await;
+    drop(phase);
+    whole.assert_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sibling_guards_inside_a_guarded_test_still_see_their_own_trees() {
+    // Two sub-tests inside one guarded test share its runtime: each is part of the
+    // outer guard's tree, but not of the other's.
+    let outer = LeakGuard::builder()
+        .budget(Duration::from_millis(30))
+        .build();
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let test = |leak: bool| {
+        let barrier = barrier.clone();
+        Builder::new().name("sub-test").spawn(async move {
+            let guard = LeakGuard::builder()
+                .budget(Duration::from_millis(30))
+                .build();
+            barrier.wait().await;
+            let leaked = leak.then(|| Builder::new().name("sub-leak").spawn(pending::<()>()));
+            let report = guard.check().await;
+            barrier.wait().await;
+            (report, leaked)
+        })
+    };
+    let (leaky, clean) = (test(true), test(false));
+    let ((leaky, leaked), (clean, _)) = (leaky.await.unwrap(), clean.await.unwrap());
+    assert_eq!(leaked_names(&leaky), ["sub-leak"]);
+    assert!(clean.is_clean(), "{clean}");
+    let report = outer.check().await;
+    assert_eq!(leaked_names(&report), ["sub-leak"], "{report}");
+    let leaked = leaked.unwrap();
+    leaked.abort();
+    let _ = leaked.await;
+    outer.assert_clean().await;
+}
+
+#[test]
+fn a_guard_made_in_a_plain_task_on_a_shared_runtime_says_it_could_not_narrow() {
+    // Tests whose bodies run as plain tokio tasks on one runtime: such a guard has no
+    // task tree of its own, so it cannot tell its tasks from the other test's. The
+    // report must say so, not claim it checked only its own tree.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let message = rt.block_on(async {
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let b = barrier.clone();
+        let other_test = tokio::spawn(async move {
+            let _guard = LeakGuard::new();
+            b.wait().await; // both guards exist
+            let leak = Builder::new().name("other-test").spawn(pending::<()>());
+            b.wait().await; // spawned before the check
+            b.wait().await; // checked
+            leak.abort();
+        });
+        let this_test = tokio::spawn(async move {
+            let guard = LeakGuard::builder().budget(Duration::ZERO).build();
+            barrier.wait().await;
+            barrier.wait().await;
+            let report = guard.check().await;
+            barrier.wait().await;
+            report
+        });
+        let report = this_test.await.unwrap();
+        other_test.await.unwrap();
+        report.to_string()
+    });
+    assert!(message.contains("other-test"), "{message}");
+    assert!(
+        !message.contains("only this guard's task tree was checked"),
+        "{message}"
+    );
+    assert!(message.contains("plain tokio task"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_paused_time_a_task_waiting_on_a_real_thread_gets_its_grace_period() {
+    // The task waits on work done in real time (a corral blocking job): a paused
+    // clock must not spend the whole grace period before that work can finish.
+    let guard = LeakGuard::builder().blocking_threads(false).build();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    corral_blocking::spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let report = guard.check().await;
+    assert!(report.is_clean(), "{report}");
 }

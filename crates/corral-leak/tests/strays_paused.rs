@@ -1,19 +1,54 @@
-//! A blocking pool dropped at the end of a paused-time test is not a leak. In a test
-//! binary of its own: the stray list is process-wide.
+//! A stray blocking thread under a paused clock. In a test binary of its own, like
+//! `strays.rs`: the stray list is process-wide.
+
+use std::sync::mpsc;
+use std::time::Duration;
 
 use corral_blocking::BlockingPool;
 use corral_leak::LeakGuard;
 
-/// With paused time the runtime's grace budget passes at once, but the dropped pool's
-/// idle thread exits on the wall clock; the guard must give it that time rather than
-/// report it as a stray (this failed `#[corral::test(start_paused = true)]` tests that
-/// used a pool).
+#[tokio::test(start_paused = true)]
+async fn with_paused_time_a_stray_gets_its_grace_period_in_real_time() {
+    // A pool thread finishes in real time; a paused clock skips the grace period in
+    // virtual time at once, so the check must wait in real time too.
+    let guard = LeakGuard::new();
+    let pool = BlockingPool::builder()
+        .name("paused-pool")
+        .max_threads(1)
+        .build()
+        .unwrap();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let job = pool
+        .try_run(move || {
+            started_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(30));
+        })
+        .unwrap();
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
+    pool.shutdown();
+    drop(job);
+
+    let report = guard.check().await;
+    assert!(
+        !report
+            .stray_threads()
+            .iter()
+            .any(|s| s.pool == "paused-pool"),
+        "{report}"
+    );
+}
+
+/// A pool dropped at the end of a paused-time test, round after round, is never
+/// reported: its idle thread exits on the wall clock, within the grace budget (this
+/// failed `#[corral::test(start_paused = true)]` tests that used a pool).
 #[tokio::test(start_paused = true)]
 async fn a_pool_dropped_at_the_end_of_a_paused_test_is_clean() {
     for round in 0..20 {
         let guard = LeakGuard::new();
         let pool = BlockingPool::builder()
-            .name("paused-pool")
+            .name("paused-pool-rounds")
             .max_threads(2)
             .build()
             .unwrap();

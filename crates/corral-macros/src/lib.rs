@@ -48,8 +48,9 @@ use proc_macro::{Delimiter, Group, Literal, Punct, Spacing, Span, TokenStream, T
 ///   `corral::leak::DEFAULT_BUDGET`).
 ///
 /// The body runs first; then the leak check runs, also when the body returned an
-/// error (the error is still the test's result). A body that panics fails the test
-/// before any check.
+/// error: the error stays the test's result when nothing leaked, and when something
+/// did, the failure shows the error above the leak report (an early `?` is a common
+/// way to leave workers behind). A body that panics fails the test before any check.
 ///
 /// A function that is not `async` is refused with a compile error:
 ///
@@ -138,7 +139,13 @@ fn expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Error> {
     new_body.extend(parse("= async move"));
     new_body.extend([TokenTree::Group(body.clone())]);
     new_body.extend(parse(
-        ".await; __corral_leak_guard.assert_clean().await; __corral_test_result",
+        ".await; {
+            #[allow(unused_imports)]
+            use ::corral::leak::macro_support::{Failed as _, NotFailed as _};
+            let __corral_failed = (&__corral_test_result).__corral_failed();
+            ::corral::leak::macro_support::finish(__corral_leak_guard, __corral_failed).await;
+        }
+        __corral_test_result",
     ));
     let mut wrapped = Group::new(Delimiter::Brace, new_body);
     wrapped.set_span(body.span());

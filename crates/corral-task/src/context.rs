@@ -93,7 +93,9 @@ pub(crate) struct Spawner {
 /// process-wide counter, so an id never names tasks of two runtimes.)
 ///
 /// The one case this gets wrong: code inside a task that enters another runtime
-/// (`Handle::enter`) and spawns there is recorded under its own task's runtime;
+/// (`Handle::enter`, or another runtime's `block_on` inside `spawn_blocking` or
+/// `block_in_place`: tokio keeps the blocking task's id there) and spawns there is
+/// recorded under the runtime cached for that task, whichever spawned first;
 /// `Builder::spawn_on` records such spawns exactly.
 ///
 /// # Panics
@@ -141,7 +143,8 @@ fn assign_shard() -> usize {
     NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % (UNASSIGNED - 1)
 }
 
-/// Sets `CURRENT` to a task's context for the length of one poll (or drop), then
+/// Sets `CURRENT` to a task's context for the length of one poll (not its drop:
+/// tasks spawned from a future's `Drop` record no parent), then
 /// restores the previous value and writes a changed tree mark back to the task.
 #[derive(Debug)]
 pub(crate) struct Enter<'a> {

@@ -84,9 +84,11 @@ impl TaskInfo {
 
     /// The runtime the task was spawned on.
     ///
-    /// One caveat: code inside a task that enters another runtime
-    /// (`Handle::enter`) and calls [`spawn`](crate::spawn) there is recorded under
-    /// the spawning task's runtime; [`Builder::spawn_on`](crate::Builder::spawn_on)
+    /// One caveat: code inside a task that enters another runtime and calls
+    /// [`spawn`](crate::spawn) there is recorded under the runtime of the first
+    /// spawn that task made. Entering covers `Handle::enter` and also running
+    /// another runtime's `block_on` inside `spawn_blocking` or `block_in_place` (a
+    /// sync wrapper with its own runtime). [`Builder::spawn_on`](crate::Builder::spawn_on)
     /// records such spawns exactly.
     pub fn runtime(&self) -> tokio::runtime::Id {
         self.runtime

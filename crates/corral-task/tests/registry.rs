@@ -324,3 +324,102 @@ fn runtime_is_right_when_one_thread_drives_several_runtimes() {
 fn spawn_outside_a_runtime_panics_like_tokio() {
     drop(corral_task::spawn(async {}));
 }
+
+/// Wraps a future and panics when dropped.
+struct PanicsOnDrop<F>(F);
+
+impl<F: Future + Unpin> Future for PanicsOnDrop<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<F> Drop for PanicsOnDrop<F> {
+    fn drop(&mut self) {
+        panic!("panic in the user's Drop");
+    }
+}
+
+#[tokio::test]
+async fn entry_leaves_when_the_futures_drop_panics() {
+    let done = Builder::new()
+        .name("drop-panics-done")
+        .spawn(PanicsOnDrop(std::future::ready(())));
+    let _ = done.await;
+    let aborted = Builder::new()
+        .name("drop-panics-aborted")
+        .spawn(PanicsOnDrop(Box::pin(pending::<()>())));
+    tokio::task::yield_now().await;
+    aborted.abort();
+    let _ = aborted.await;
+    assert!(named("drop-panics-done").is_empty());
+    assert!(named("drop-panics-aborted").is_empty());
+}
+
+#[test]
+fn never_polled_entries_leave_on_shutdown_and_on_a_dead_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    let id = handle.id();
+    for _ in 0..5 {
+        Builder::new().spawn_on(pending::<()>(), &handle);
+    }
+    let count = || {
+        corral_task::snapshot()
+            .iter()
+            .filter(|t| t.runtime() == id)
+            .count()
+    };
+    assert_eq!(count(), 5);
+    drop(rt);
+    assert_eq!(count(), 0);
+    drop(Builder::new().spawn_on(pending::<()>(), &handle));
+    assert_eq!(
+        count(),
+        0,
+        "tokio drops a task spawned on a dead runtime at once"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_tracked_poll_restores_the_current_task() {
+    let mut fut = Box::pin(Builder::new().track(async { panic!("boom in poll") }));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let _ = fut.as_mut().poll(&mut cx);
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(corral_task::current(), None);
+}
+
+#[tokio::test]
+async fn a_tracked_future_polled_inside_a_tracked_task_nests() {
+    let outer = Builder::new().spawn(async {
+        let outer = corral_task::current();
+        let inner = Builder::new().track(async {
+            let child = corral_task::spawn(async {});
+            (corral_task::current(), child)
+        });
+        let inner_id = inner.id();
+        let (seen, child) = {
+            // As `futures::executor::block_on` would poll it.
+            let mut inner = Box::pin(inner);
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            match inner.as_mut().poll(&mut cx) {
+                Poll::Ready(out) => out,
+                Poll::Pending => unreachable!("the inner future is ready at once"),
+            }
+        };
+        assert_eq!(seen, Some(inner_id));
+        assert_eq!(
+            corral_task::current(),
+            outer,
+            "restored after the inner poll"
+        );
+        child.await.unwrap();
+    });
+    outer.await.unwrap();
+}

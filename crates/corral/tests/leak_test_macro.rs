@@ -78,3 +78,42 @@ async fn an_early_return_is_still_checked() {
     #[allow(clippy::needless_return)]
     return;
 }
+
+/// The panic message of `f`, if it panicked.
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> Option<String> {
+    let payload = std::panic::catch_unwind(f).err()?;
+    Some(match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p
+            .downcast::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    })
+}
+
+#[test]
+#[allow(unnameable_test_items)]
+fn an_error_that_also_leaks_keeps_the_error_in_the_failure() {
+    // An early `?` is exactly how a test leaves its workers behind: the failure must
+    // still show the error, next to the leak report.
+    #[corral::test(leak_budget_ms = 0)]
+    async fn errs_and_leaks() -> Result<(), String> {
+        corral::task::Builder::new()
+            .name("left-behind")
+            .spawn(pending::<()>());
+        Err("the real failure".to_string())
+    }
+    let message = panic_message(|| drop(errs_and_leaks())).expect("the test fails");
+    assert!(message.contains("the real failure"), "{message}");
+    assert!(message.contains("left-behind"), "{message}");
+}
+
+#[test]
+#[allow(unnameable_test_items)]
+fn an_error_without_a_leak_is_the_result() {
+    #[corral::test]
+    async fn errs_cleanly() -> Result<(), String> {
+        Err("plain failure".to_string())
+    }
+    assert_eq!(errs_cleanly(), Err("plain failure".to_string()));
+}

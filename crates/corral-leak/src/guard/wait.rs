@@ -1,19 +1,20 @@
 //! The grace period: rescans with exponential backoff until clean or out of budget.
 //!
-//! Waiting uses `tokio::time::sleep`, so with paused time (`start_paused = true`) the
-//! clock auto-advances whenever the runtime is idle and the whole budget passes in
-//! virtual time, instantly. Auto-advance needs an idle runtime, though: a leaked task
-//! that never stops being ready (a `yield_now` loop) keeps a paused clock still, and
-//! the sleep would never end. So every wait also races a wall-clock watchdog (a plain
-//! thread, started only once a wait is needed) that ends the grace period after the
-//! same budget in real time.
+//! Each wait between scans is a `tokio::time::sleep` *and* the same span of real time,
+//! spent in a `spawn_blocking` sleep. With paused time (`start_paused = true`) the
+//! clock auto-advances whenever the runtime is idle, so a sleep alone would pass the
+//! whole budget in virtual time in microseconds, before work done on real threads (a
+//! corral blocking job, a stray pool thread finishing) could end. tokio does not
+//! auto-advance while a `spawn_blocking` task runs, so the blocking sleep holds the
+//! paused clock for the real span, then the runtime's sleep advances it by the same
+//! span: the grace period is the budget in both clocks, and a paused clock never runs
+//! past it.
 //!
-//! The other way round, what a scan finds may need *real* time to go away: a blocking
-//! thread whose pool was just dropped is an OS thread that exits on its own clock, and
-//! a paused runtime clock spends the whole budget before that thread has been
-//! scheduled. So when the runtime budget is spent and the last scan still needs real
-//! time (`needs_real_time`), the grace period goes on until the same budget has passed
-//! on the wall clock, then scans once more.
+//! Auto-advance also needs an idle runtime: a leaked task that never stops being
+//! ready (a `yield_now` loop) keeps a paused clock still, and the sleep would never
+//! end. So every wait also races a wall-clock watchdog (a plain thread, started only
+//! once a wait is needed) that ends the grace period after twice the budget in real
+//! time.
 
 use std::future::Future;
 use std::pin::pin;
@@ -32,13 +33,11 @@ pub(crate) const MAX_BACKOFF: Duration = Duration::from_millis(50);
 const YIELD_SCANS: u32 = 3;
 
 /// Calls `scan` until `done` says so or `budget` runs out, waiting in between; returns
-/// the last result, how many scans were made and how long was waited. A result for
-/// which `needs_real_time` holds gets the budget on the wall clock too.
+/// the last result, how many scans were made and how long was waited.
 pub(crate) async fn retry<R>(
     budget: Duration,
     mut scan: impl FnMut() -> R,
     done: impl Fn(&R) -> bool,
-    needs_real_time: impl Fn(&R) -> bool,
 ) -> (R, u32, Duration) {
     let start = tokio::time::Instant::now();
     let mut attempts = 1;
@@ -51,36 +50,25 @@ pub(crate) async fn retry<R>(
     if done(&last) || budget.is_zero() {
         return (last, attempts, start.elapsed());
     }
-    let mut watchdog = Watchdog::start(budget);
+    // Twice the budget: with both clocks moving together (see the module docs), the
+    // real-time waits run a little ahead of the runtime clock, and the watchdog is
+    // only the backstop for a runtime too busy to let a paused clock move.
+    let mut watchdog = Watchdog::start(budget.saturating_mul(2));
     let mut backoff = FIRST_BACKOFF;
     loop {
         let elapsed = start.elapsed();
-        if done(&last) || watchdog.fired {
+        if done(&last) || elapsed >= budget || watchdog.fired {
             return (last, attempts, elapsed);
         }
-        if elapsed >= budget {
-            if !needs_real_time(&last) {
-                return (last, attempts, elapsed);
-            }
-            // The runtime's budget is spent (a paused clock spends it at once), but
-            // OS threads may have had less than it on the wall clock: rescan with
-            // backoff on the wall clock until the watchdog says the budget has passed
-            // there too.
-            let mut backoff = FIRST_BACKOFF;
-            while !done(&last) && needs_real_time(&last) && !watchdog.fired {
-                let mut tick = Watchdog::start(backoff);
-                if tick.rx.is_none() {
-                    break; // no thread for a wall-clock wait: stop here
-                }
-                watchdog.race(tick.expired()).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                last = scan();
-                attempts += 1;
-            }
-            return (last, attempts, start.elapsed());
-        }
+        let wait = backoff.min(budget.saturating_sub(elapsed));
+        // Started first, so the paused clock is held from now (see the module docs).
+        let real = tokio::task::spawn_blocking(move || std::thread::sleep(wait));
         watchdog
-            .race(tokio::time::sleep(backoff.min(budget - elapsed)))
+            .race(async move {
+                tokio::time::sleep(wait).await;
+                // An error means the runtime is shutting down: nothing to wait for.
+                let _ = real.await;
+            })
             .await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         last = scan();
@@ -120,15 +108,6 @@ impl Watchdog {
                 fired: false,
             },
         }
-    }
-
-    /// Waits until the watchdog fires: the budget has passed on the wall clock. Returns
-    /// at once if it already fired or no watchdog thread could be started.
-    async fn expired(&mut self) {
-        if let Some(rx) = self.rx.take() {
-            let _ = rx.await;
-        }
-        self.fired = true;
     }
 
     /// Waits for `sleep` or the watchdog, whichever comes first.

@@ -330,4 +330,38 @@ mod loom_models {
             assert_eq!(trees, [2, 3]);
         });
     }
+    /// A key inserted on one thread is removed on another (a task dropped on a worker
+    /// it migrated to) while a third inserts into the same shard, possibly into the
+    /// freed slot, and the main thread takes a snapshot: the snapshot never shows the
+    /// new entry under the old id or the old entry under the new one, and the table
+    /// ends with exactly the new entry.
+    #[test]
+    fn cross_thread_remove_races_insert_and_snapshot() {
+        runtime_id();
+        loom::model(|| {
+            let reg = LArc::new(Registry::new(2));
+            let old = reg.insert(0, entry(1));
+            let r1 = reg.clone();
+            let remover = thread::spawn(move || r1.remove(old));
+            let r2 = reg.clone();
+            let inserter = thread::spawn(move || r2.insert(0, entry(2)));
+            let mut seen = Vec::new();
+            reg.for_each(|id, e| seen.push((id, e.tree)));
+            remover.join().unwrap();
+            let new = inserter.join().unwrap();
+            assert_ne!(new.id, old.id);
+            assert!(seen.len() <= 2);
+            for (id, tree) in seen {
+                match tree {
+                    1 => assert_eq!(id, old.id),
+                    2 => assert_eq!(id, new.id),
+                    other => panic!("unexpected entry {other}"),
+                }
+            }
+            let mut live = Vec::new();
+            reg.for_each(|id, e| live.push((id, e.tree)));
+            assert_eq!(live, [(new.id, 2)]);
+            assert_eq!(reg.len(), 1);
+        });
+    }
 }
