@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corral_blocking::{BlockingPool, BuildError, RunError, TryRunError};
-use support::{eventually, Latch};
+use support::{eventually, occupy, ready, Latch};
 use tokio_test::{assert_pending, assert_ready, task};
 
 fn pool(name: &str, max_threads: usize, queue: usize) -> BlockingPool {
@@ -195,14 +195,7 @@ async fn try_run_hands_the_closure_back_when_full_or_closed() {
 #[tokio::test]
 async fn zero_capacity_queue_is_a_hand_off() {
     let pool = pool("handoff", 1, 0);
-    let gate = Latch::new();
-    let first = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
-    eventually("first running", || pool.metrics().running == 1).await;
+    let (gate, first) = occupy(&pool).await;
     assert!(matches!(pool.try_run(|| ()), Err(TryRunError::Full(_))));
     gate.open();
     first.await.unwrap();
@@ -213,14 +206,7 @@ async fn zero_capacity_queue_is_a_hand_off() {
 #[tokio::test]
 async fn run_waits_for_queue_space_in_order_and_is_woken() {
     let pool = pool("space", 1, 1);
-    let gate = Latch::new();
-    let first = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
-    eventually("first running", || pool.metrics().running == 1).await;
+    let (gate, first) = occupy(&pool).await;
     let queued = pool.try_run(|| 1).unwrap();
 
     let mut a = task::spawn(pool.run(|| 'a'));
@@ -235,20 +221,10 @@ async fn run_waits_for_queue_space_in_order_and_is_woken() {
     first.await.unwrap();
     assert_eq!(queued.await.unwrap(), 1);
     eventually("a woken", || a.is_woken()).await;
-    let a_out = loop {
-        if let std::task::Poll::Ready(out) = a.poll() {
-            break out;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let a_out = ready(&mut a).await;
     assert_eq!(a_out.unwrap(), 'a');
     eventually("b woken", || b.is_woken()).await;
-    let b_out = loop {
-        if let std::task::Poll::Ready(out) = b.poll() {
-            break out;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let b_out = ready(&mut b).await;
     assert_eq!(b_out.unwrap(), 'b');
     assert_eq!(pool.metrics().waiting_for_space, 0);
 }
@@ -256,14 +232,7 @@ async fn run_waits_for_queue_space_in_order_and_is_woken() {
 #[tokio::test]
 async fn dropping_the_first_space_waiter_passes_its_turn_on() {
     let pool = pool("pass-on", 1, 0);
-    let gate = Latch::new();
-    let first = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
-    eventually("first running", || pool.metrics().running == 1).await;
+    let (gate, first) = occupy(&pool).await;
     let mut a = task::spawn(pool.run(|| 'a'));
     let mut b = task::spawn(pool.run(|| 'b'));
     assert_pending!(a.poll());
@@ -273,26 +242,14 @@ async fn dropping_the_first_space_waiter_passes_its_turn_on() {
     eventually("a woken", || a.is_woken()).await;
     drop(a);
     assert!(b.is_woken());
-    let out = loop {
-        if let std::task::Poll::Ready(out) = b.poll() {
-            break out;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let out = ready(&mut b).await;
     assert_eq!(out.unwrap(), 'b');
 }
 
 #[tokio::test]
 async fn close_while_waiting_for_space_fails_with_closed() {
     let pool = pool("close-wait", 1, 0);
-    let gate = Latch::new();
-    let first = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
-    eventually("first running", || pool.metrics().running == 1).await;
+    let (gate, first) = occupy(&pool).await;
     let mut waiting = task::spawn(pool.run(|| ()));
     assert_pending!(waiting.poll());
     pool.close();
@@ -311,14 +268,7 @@ async fn close_while_waiting_for_space_fails_with_closed() {
 #[tokio::test]
 async fn an_abandoned_job_keeps_its_slot_until_it_returns() {
     let pool = pool("abandon", 1, 4);
-    let gate = Latch::new();
-    let job = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
-    eventually("running", || pool.metrics().running == 1).await;
+    let (gate, job) = occupy(&pool).await;
     drop(job);
     let m = pool.metrics();
     assert_eq!((m.abandoned_running, m.running, m.threads_alive), (1, 1, 1));
@@ -337,14 +287,7 @@ async fn an_abandoned_job_keeps_its_slot_until_it_returns() {
 #[tokio::test]
 async fn shutdown_drops_queued_jobs_and_lists_busy_threads_as_strays() {
     let pool = pool("shutdown-strays", 1, 4);
-    let gate = Latch::new();
-    let busy = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
-    eventually("running", || pool.metrics().running == 1).await;
+    let (gate, busy) = occupy(&pool).await;
     let ran = Arc::new(AtomicBool::new(false));
     let queued = pool
         .try_run({

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corral_blocking::{BlockingPool, LookupError, Resolver, ResolverBuildError};
-use support::{eventually, Latch};
+use support::{eventually, occupy, Latch};
 use tokio_test::{assert_pending, assert_ready, task};
 
 const ONE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
@@ -266,14 +266,7 @@ async fn a_lookup_every_waiter_left_before_it_started_never_runs() {
         .max_threads(1)
         .build()
         .unwrap();
-    let gate = Latch::new();
-    let busy = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
-    eventually("pool busy", || pool.metrics().running == 1).await;
+    let (gate, busy) = occupy(&pool).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let resolver = Resolver::builder()
         .pool(pool.clone())

@@ -4,8 +4,12 @@
 
 pub mod dns;
 
+use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use corral_blocking::{BlockingPool, JobHandle};
+use tokio_test::task::Spawn;
 
 /// A one-shot gate: jobs `wait()` on it until the test `open()`s it.
 #[derive(Clone, Default)]
@@ -63,5 +67,30 @@ pub fn eventually_blocking(what: &str, mut cond: impl FnMut() -> bool) {
             "condition never held: {what}"
         );
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Occupies a one-thread `pool`: runs a job that blocks until the returned latch opens,
+/// and waits until that job is running.
+pub async fn occupy(pool: &BlockingPool) -> (Latch, JobHandle<()>) {
+    let gate = Latch::new();
+    let job = pool
+        .try_run({
+            let gate = gate.clone();
+            move || gate.wait()
+        })
+        .unwrap();
+    eventually("pool busy", || pool.metrics().running == 1).await;
+    (gate, job)
+}
+
+/// Polls a tokio-test task until it is ready (its result arrives from a pool thread,
+/// not from a wake the test controls), checking every millisecond.
+pub async fn ready<F: Future>(task: &mut Spawn<F>) -> F::Output {
+    loop {
+        if let std::task::Poll::Ready(out) = task.poll() {
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
