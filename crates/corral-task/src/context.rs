@@ -3,30 +3,23 @@
 //!
 //! # Invariants
 //!
-//! - `CURRENT` (the `current` field of this thread's `Local`) holds the context of the tracked task whose `poll` is on this thread's
-//!   stack, or whatever the thread had outside any tracked poll (normally
-//!   [`Ctx::NONE`]; a leak guard may mark a tree there, see [`set_tree`]).
-//! - [`Enter`] restores the previous value on drop, panics included, so a tracked poll
-//!   never leaks its context into whatever runs next on the thread.
+//! - `task` holds the key of the tracked task whose `poll` is on this thread's stack,
+//!   or `None` outside any tracked poll. [`Enter`] sets it for one poll and restores
+//!   the previous value on drop, panics included, so a tracked poll never leaks into
+//!   whatever runs next on the thread. That is all a poll pays: one word swapped.
+//! - `seen`, when its key equals `task`, holds that task's lineage as in its slot
+//!   (it is cleared at every [`Enter`], since a key names another task once its slot
+//!   is reused): a task's id never changes, and its tree mark changes only through [`set_tree`],
+//!   which updates both. A lookup takes a shard lock, so it is made at most once a
+//!   poll, and only when something asks (a spawn, [`current_task`]).
+//! - `tree` is the mark spawns outside any tracked task inherit (normally 0; a leak
+//!   guard may mark its tree there, see [`set_tree`]).
 
 use std::cell::Cell;
-use std::num::NonZeroU64;
 
+use crate::registry::engine::{Key, Lineage, Origin};
+use crate::registry::registry;
 use crate::sync::{AtomicUsize, Ordering};
-
-/// The context children inherit: the parent task and the tree mark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Ctx {
-    pub(crate) task: Option<NonZeroU64>,
-    pub(crate) tree: u32,
-}
-
-impl Ctx {
-    pub(crate) const NONE: Ctx = Ctx {
-        task: None,
-        tree: 0,
-    };
-}
 
 /// Marks no shard assigned yet.
 const UNASSIGNED: usize = usize::MAX;
@@ -34,18 +27,40 @@ const UNASSIGNED: usize = usize::MAX;
 /// Everything this crate keeps per thread, in one `thread_local` so a spawn reaches it
 /// with one access (each access is a TLS address computation plus a state check).
 struct Local {
-    /// See [`CURRENT`](self) in the module docs: the running tracked task's context.
-    current: Cell<Ctx>,
+    /// The tracked task being polled here (see the module docs).
+    task: Cell<Option<Key>>,
+    /// The lineage of the task with that key, once looked up.
+    seen: Cell<Option<(Key, Lineage)>>,
+    /// The tree mark of spawns from outside any tracked task.
+    tree: Cell<u32>,
     /// This thread's registry shard, or [`UNASSIGNED`].
     shard: Cell<usize>,
     /// The tokio task last seen spawning here and its runtime (see [`spawner`]).
     runtime: Cell<Option<(tokio::task::Id, tokio::runtime::Id)>>,
 }
 
+impl Local {
+    /// Where a spawn from here gets its parent and tree mark.
+    #[inline]
+    fn origin(&self) -> Origin {
+        match self.task.get() {
+            None => Origin::Thread {
+                tree: self.tree.get(),
+            },
+            Some(key) => match self.seen.get() {
+                Some((seen, lineage)) if seen == key => Origin::Known(lineage),
+                _ => Origin::Task(key),
+            },
+        }
+    }
+}
+
 thread_local! {
     static LOCAL: Local = const {
         Local {
-            current: Cell::new(Ctx::NONE),
+            task: Cell::new(None),
+            seen: Cell::new(None),
+            tree: Cell::new(0),
             shard: Cell::new(UNASSIGNED),
             runtime: Cell::new(None),
         }
@@ -55,28 +70,52 @@ thread_local! {
 /// Hands shard indices to threads round-robin.
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
-/// The context of whatever is running on this thread.
-#[inline]
-pub(crate) fn current() -> Ctx {
-    LOCAL.with(|l| l.current.get())
+/// The lineage of the tracked task being polled here, looked up at most once a poll.
+pub(crate) fn current_task() -> Option<Lineage> {
+    match LOCAL.with(Local::origin) {
+        Origin::Thread { .. } => None,
+        Origin::Known(lineage) => Some(lineage),
+        Origin::Task(key) => {
+            let lineage = registry().lineage(key);
+            remember(key, lineage);
+            Some(lineage)
+        }
+    }
 }
 
-/// Replaces this thread's tree mark, returning the previous one.
+/// The tree mark spawns from here inherit.
+pub(crate) fn tree() -> u32 {
+    match LOCAL.with(Local::origin) {
+        Origin::Thread { tree } => tree,
+        Origin::Known(_) | Origin::Task(_) => current_task().map_or(0, |l| l.tree),
+    }
+}
+
+/// Records the lineage of the task holding `key`.
+#[inline]
+fn remember(key: Key, lineage: Lineage) {
+    LOCAL.with(|l| l.seen.set(Some((key, lineage))));
+}
+
+/// Replaces the tree mark of whatever runs here (the polled tracked task, for the
+/// rest of its life, or else the thread), returning the previous one.
 pub(crate) fn set_tree(tree: u32) -> u32 {
-    LOCAL.with(|l| {
-        let mut ctx = l.current.get();
-        let prev = ctx.tree;
-        ctx.tree = tree;
-        l.current.set(ctx);
-        prev
-    })
+    match LOCAL.with(|l| l.task.get()) {
+        None => LOCAL.with(|l| l.tree.replace(tree)),
+        Some(key) => {
+            let prev = registry().set_tree(key, tree);
+            let id = registry().lineage(key).id;
+            remember(key, Lineage { id, tree });
+            prev
+        }
+    }
 }
 
 /// What a spawn from this thread records: the context children inherit, the shard to
 /// insert into, and the runtime.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Spawner {
-    pub(crate) ctx: Ctx,
+    pub(crate) origin: Origin,
     pub(crate) shard: usize,
     pub(crate) runtime: tokio::runtime::Id,
 }
@@ -127,7 +166,7 @@ pub(crate) fn spawner(runtime: Option<tokio::runtime::Id>) -> Spawner {
             l.shard.set(shard);
         }
         Spawner {
-            ctx: l.current.get(),
+            origin: l.origin(),
             shard,
             runtime,
         }
@@ -143,32 +182,39 @@ fn assign_shard() -> usize {
     NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % (UNASSIGNED - 1)
 }
 
-/// Sets `CURRENT` to a task's context for the length of one poll (not its drop:
-/// tasks spawned from a future's `Drop` record no parent), then
-/// restores the previous value and writes a changed tree mark back to the task.
+/// Sets `task` to a tracked task's key for the length of one poll (not its drop:
+/// tasks spawned from a future's `Drop` record no parent), then restores the previous
+/// value.
 #[derive(Debug)]
-pub(crate) struct Enter<'a> {
-    prev: Ctx,
-    tree: &'a mut u32,
+pub(crate) struct Enter {
+    prev: Option<Key>,
 }
 
-impl<'a> Enter<'a> {
+impl Enter {
     #[inline]
-    pub(crate) fn new(task: NonZeroU64, tree: &'a mut u32) -> Self {
-        let ctx = Ctx {
-            task: Some(task),
-            tree: *tree,
-        };
-        let prev = LOCAL.with(|l| l.current.replace(ctx));
-        Self { prev, tree }
+    pub(crate) fn new(key: Key) -> Self {
+        let prev = LOCAL.with(|l| {
+            // A key is reused once its task is gone: a lineage remembered from an
+            // earlier poll may belong to another task by now.
+            l.seen.set(None);
+            l.task.replace(Some(key))
+        });
+        Self { prev }
     }
 }
 
-impl Drop for Enter<'_> {
+impl Drop for Enter {
     #[inline]
     fn drop(&mut self) {
-        let now = LOCAL.with(|l| l.current.replace(self.prev));
-        // A leak guard created inside this poll marks the task's tree from now on.
-        *self.tree = now.tree;
+        LOCAL.with(|l| l.task.set(self.prev));
+    }
+}
+
+/// Called by the spawn path once it has looked up the spawning task's lineage, so the
+/// rest of the poll does not look it up again.
+#[inline]
+pub(crate) fn spawned_from(origin: Origin, seen: Option<Lineage>) {
+    if let (Origin::Task(key), Some(seen)) = (origin, seen) {
+        remember(key, seen);
     }
 }

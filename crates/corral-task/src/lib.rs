@@ -83,6 +83,7 @@ mod clock;
 mod context;
 mod registry;
 mod spawn;
+mod spin;
 mod sync;
 mod tracked;
 

@@ -251,7 +251,7 @@ pub fn live_count() -> usize {
 /// `None` outside a tracked task, including inside a plain `tokio::spawn` task and
 /// in the future given to `block_on`.
 pub fn current() -> Option<TaskId> {
-    context::current().task.map(TaskId)
+    context::current_task().map(|t| TaskId(t.id))
 }
 
 /// Sets the tree mark that tasks spawned from the current context inherit, returning
@@ -268,5 +268,5 @@ pub fn __set_tree_mark(mark: u32) -> u32 {
 /// The tree mark of the current context (0 when unmarked).
 #[doc(hidden)]
 pub fn __tree_mark() -> u32 {
-    context::current().tree
+    context::tree()
 }

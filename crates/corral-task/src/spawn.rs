@@ -162,12 +162,13 @@ impl Builder {
         let entry = Entry {
             name: self.name,
             location,
-            parent: spawner.ctx.task,
+            parent: None,
             runtime: spawner.runtime,
             spawned_at: registry.stamp(),
-            tree: spawner.ctx.tree,
+            tree: 0,
         };
-        let key = registry.insert(spawner.shard, entry);
-        Tracked::new(future, key, spawner.ctx.tree)
+        let (key, parent) = registry.insert(spawner.shard, entry, spawner.origin);
+        context::spawned_from(spawner.origin, parent);
+        Tracked::new(future, key)
     }
 }

@@ -1,7 +1,8 @@
 //! The one place atomics and locks come from, switched by `cfg(corral_loom)`.
 //!
-//! Loom's `Mutex` is `std`-like (it returns a `LockResult`); [`Mutex`] wraps both so
-//! the rest of the crate sees parking_lot's API.
+//! Outside loom, [`Mutex`] is the registry's spin lock ([`crate::spin`]); under loom it
+//! is loom's `Mutex` (which returns a `LockResult`) wrapped so the rest of the crate
+//! sees the same API. The spin algorithm has its own loom model in `spin.rs`.
 
 #[cfg(corral_loom)]
 mod imp {
@@ -25,7 +26,7 @@ mod imp {
 
 #[cfg(not(corral_loom))]
 mod imp {
-    pub(crate) use parking_lot::Mutex;
+    pub(crate) use crate::spin::SpinMutex as Mutex;
 }
 
 pub(crate) use imp::Mutex;

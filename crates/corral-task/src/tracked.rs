@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -34,43 +33,30 @@ pin_project! {
     }
 }
 
-/// Owns one registry entry and removes it on drop; also carries the task's tree mark.
+/// Owns one registry entry and removes it on drop.
 ///
-/// 16 bytes: it lives inside every tracked task, and tokio rounds a task's allocation
-/// up to a multiple of 128 bytes, so a few bytes more can double a small task's
-/// footprint (a nested `Key` would pad this to 24).
-struct Slot {
-    id: NonZeroU64,
-    slot: u32,
-    tree: u32,
-}
+/// Just the [`Key`] (8 bytes): see there why a tracked task carries nothing more.
+struct Slot(Key);
 
 impl Drop for Slot {
     #[inline]
     fn drop(&mut self) {
-        registry().remove(Key {
-            id: self.id,
-            slot: self.slot,
-        });
+        registry().remove(self.0);
     }
 }
 
 impl<F> Tracked<F> {
     #[inline]
-    pub(crate) fn new(future: F, key: Key, tree: u32) -> Self {
+    pub(crate) fn new(future: F, key: Key) -> Self {
         Self {
             future,
-            slot: Slot {
-                id: key.id,
-                slot: key.slot,
-                tree,
-            },
+            slot: Slot(key),
         }
     }
 
     /// The id this task has in the registry.
     pub fn id(&self) -> TaskId {
-        TaskId(self.slot.id)
+        TaskId(registry().lineage(self.slot.0).id)
     }
 }
 
@@ -80,7 +66,7 @@ impl<F: Future> Future for Tracked<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _enter = Enter::new(this.slot.id, &mut this.slot.tree);
+        let _enter = Enter::new(this.slot.0);
         this.future.poll(cx)
     }
 }
@@ -88,7 +74,7 @@ impl<F: Future> Future for Tracked<F> {
 impl<F> fmt::Debug for Tracked<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracked")
-            .field("id", &self.slot.id)
+            .field("id", &self.id())
             .finish_non_exhaustive()
     }
 }

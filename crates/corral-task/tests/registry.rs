@@ -137,6 +137,58 @@ async fn children_record_their_parent_and_current_works() {
     tx.send(()).unwrap();
 }
 
+/// A task's slot is reused once it is gone, and a thread remembers the lineage of the
+/// task it polls: a later task in the same slot must not be taken for the earlier one
+/// (its children would name the wrong parent, and inherit the wrong tree mark).
+#[tokio::test(flavor = "current_thread")]
+async fn a_reused_slot_never_lends_the_previous_tasks_lineage() {
+    // One task at a time, each asking who it is: every one reuses the slot of the one
+    // before it.
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(
+            corral_task::spawn(async { corral_task::current().unwrap() })
+                .await
+                .unwrap(),
+        );
+    }
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "each task sees its own id");
+    let mut previous = None;
+    for round in 0..50u32 {
+        let parent = Builder::new().name("reused").spawn(async move {
+            let me = corral_task::current().unwrap();
+            let inherited = corral_task::__tree_mark();
+            corral_task::__set_tree_mark(round);
+            let child = Builder::new()
+                .spawn(async { (corral_task::current().unwrap(), corral_task::__tree_mark()) });
+            let (child_id, child_tree) = child.await.unwrap();
+            (me, inherited, child_id, child_tree)
+        });
+        let (me, inherited, child_id, child_tree) = parent.await.unwrap();
+        assert_eq!(inherited, 0, "spawned from an unmarked context");
+        assert_ne!(Some(me), previous, "ids are never reused");
+        assert_ne!(child_id, me);
+        assert_eq!(child_tree, round, "the child inherits this task's mark");
+        previous = Some(me);
+    }
+    // Children spawned in a later poll of a task that reused a slot still name it.
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let late = Builder::new().name("late-spawner").spawn(async move {
+        let me = corral_task::current().unwrap();
+        let _ = go_rx.await;
+        let child = Builder::new().name("late-child").spawn(async {});
+        let _ = seen_tx.send(named("late-child")[0].parent());
+        child.await.unwrap();
+        me
+    });
+    tokio::task::yield_now().await;
+    go_tx.send(()).unwrap();
+    let parent_seen = seen_rx.await.unwrap();
+    assert_eq!(parent_seen, Some(late.await.unwrap()));
+}
+
 #[tokio::test]
 async fn untracked_tasks_have_no_current_and_no_parent() {
     let inner = tokio::spawn(async {
@@ -273,7 +325,7 @@ fn public_types_are_send_and_sync() {
 }
 
 #[test]
-fn tracking_adds_sixteen_bytes_to_a_future() {
+fn tracking_adds_eight_bytes_to_a_future() {
     let fut = async { 1u64 };
     let plain = std::mem::size_of_val(&fut);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -281,7 +333,10 @@ fn tracking_adds_sixteen_bytes_to_a_future() {
         .unwrap();
     let _enter = rt.enter();
     let tracked = Builder::new().track(async { 1u64 });
-    assert!(std::mem::size_of_val(&tracked) <= plain.next_multiple_of(8) + 16);
+    assert_eq!(
+        std::mem::size_of_val(&tracked),
+        plain.next_multiple_of(8) + 8
+    );
 }
 
 #[test]
