@@ -15,8 +15,8 @@
 //! # When not to use this
 //!
 //! If you never ask "what is still running, and who started it?", plain `tokio::spawn`
-//! costs a little less: tracking adds a coarse clock read and two short,
-//! per-thread-sharded lock sections per task (see the costs in
+//! costs a little less: tracking adds a coarse clock read, two short,
+//! per-thread-sharded lock sections and 8 bytes per task (see the costs in
 //! `crates/corral-task/README.md`, measured by
 //! `benches/corral_task.rs`). Tasks spawned with plain `tokio::spawn` or
 //! `Handle::spawn` are not in the registry; corral-leak still counts them, without
@@ -65,16 +65,35 @@
 //! On Linux, spawn times come from `CLOCK_MONOTONIC_COARSE` (about 5 ns a read, where
 //! `Instant::now()` costs 25-40 ns, most of the per-spawn budget): they may be early by
 //! up to one kernel tick (1-10 ms; `clock_getres` reports it), never late, so ages are
-//! never under-reported. That clock read is the crate's one `unsafe` block, a
-//! `libc::clock_gettime` call on a local `timespec` (`src/clock.rs`); everything else
-//! is safe code, and the crate denies `unsafe_code` outside that module.
+//! never under-reported.
+//!
+//! The crate denies `unsafe_code` except in two small places, both on the spawn path
+//! and both there because the bench measured them:
+//! - `src/clock.rs`: that clock read, a `libc::clock_gettime` call on a local
+//!   `timespec`.
+//! - `src/spin.rs`: the registry shards' spin lock, an `unsafe impl` of lock_api's
+//!   `RawMutex` (parking_lot's lock API) over one `AtomicBool`. A parking mutex
+//!   unlocks with a second atomic read-modify-write; this one unlocks with a store, so
+//!   a tracked task pays two read-modify-writes instead of four (1.12x -> 1.08x
+//!   `tokio::spawn` on the no-op bench). Every hold is short (one slot, or a snapshot
+//!   batch of 256 slots), and a waiter backs off and then yields its thread. Its
+//!   exclusion and ordering are checked by a loom model (`spin::loom_models`).
 //!
 //! # Memory ordering
 //!
-//! The registry is a set of mutex-protected slabs; a task's entry is inserted before
+//! The registry is a set of lock-protected slabs; a task's entry is inserted before
 //! the task is handed to tokio and removed after its future is dropped, so a snapshot
-//! taken after a `JoinHandle` resolves never shows the joined task (the mutex release in
+//! taken after a `JoinHandle` resolves never shows the joined task (the lock release in
 //! the removal happens-before tokio publishes the task's completion).
+//!
+//! # Memory
+//!
+//! A tracked task carries 8 bytes more than the future it wraps (the key of its
+//! registry slot). tokio allocates tasks in multiples of 128 bytes, so a no-op task
+//! stays in the same 128-byte allocation as its untracked twin
+//! (`tests/task_size.rs` checks this); a second word would tip it into 256 bytes. The
+//! registry holds 64 bytes per live task; slots are reused and the table does not
+//! shrink.
 
 #![deny(unsafe_code)]
 

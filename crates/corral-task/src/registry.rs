@@ -201,8 +201,9 @@ impl IntoIterator for Snapshot {
 
 /// Lists every live tracked task, on every runtime.
 ///
-/// Cost: one lock per registry shard, held while that shard's entries are copied
-/// (a name is shared, not copied); about 2.5 ms per 100k live tasks
+/// Cost: the registry's shard locks, each held while at most 256 entries are copied
+/// (a name is shared, not copied), so spawns on that shard wait at most that long;
+/// about 2.5 ms per 100k live tasks
 /// (`benches/corral_task.rs`, group `snapshot`).
 ///
 /// # Examples
