@@ -15,7 +15,7 @@
 //! - `tree` is the mark spawns outside any tracked task inherit (normally 0; a leak
 //!   guard may mark its tree there, see [`set_tree`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use crate::registry::engine::{Key, Lineage, Origin};
 use crate::registry::registry;
@@ -65,6 +65,47 @@ thread_local! {
             runtime: Cell::new(None),
         }
     };
+}
+
+/// How many retired slots a thread collects before it puts them back on their free
+/// lists in one pass (one lock per shard for the lot).
+const RECLAIM_BATCH: usize = 64;
+
+/// Slots this thread retired and has not reclaimed yet (see [`retire`]).
+struct Retired(RefCell<Vec<Key>>);
+
+impl Drop for Retired {
+    fn drop(&mut self) {
+        registry().reclaim(self.0.get_mut());
+    }
+}
+
+thread_local! {
+    static RETIRED: Retired = const { Retired(RefCell::new(Vec::new())) };
+}
+
+/// Removes the task holding `key` from the registry: at once from snapshots and
+/// counts (one atomic store, no lock), and from its slot a batch later, when this
+/// thread puts [`RECLAIM_BATCH`] retired slots back at once (or exits).
+///
+/// Until then a retired slot only waits: it is not reused, and keeps the task's name
+/// (if it had one) alive. A thread holds fewer than [`RECLAIM_BATCH`] such slots.
+#[inline]
+pub(crate) fn retire(key: Key) {
+    let registry = registry();
+    registry.retire(key);
+    let queued = RETIRED.try_with(|r| {
+        let mut keys = r.0.borrow_mut();
+        keys.push(key);
+        if keys.len() >= RECLAIM_BATCH {
+            registry.reclaim(&keys);
+            keys.clear();
+        }
+    });
+    if queued.is_err() {
+        // This thread's locals are being torn down: reclaim on the spot.
+        registry.reclaim(&[key]);
+    }
 }
 
 /// Hands shard indices to threads round-robin.

@@ -34,3 +34,13 @@ pub(crate) use imp::Mutex;
 /// The shard-assignment counter is a `static`, which loom cannot construct; it only
 /// spreads threads over shards (any value is correct), so it stays `std` in both builds.
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Slot tags are atomics loom checks.
+#[cfg(corral_loom)]
+pub(crate) use loom::sync::atomic::AtomicU64;
+#[cfg(not(corral_loom))]
+pub(crate) use std::sync::atomic::AtomicU64;
+
+/// Tag segments are published once, under the shard lock; loom has no `OnceLock`, and
+/// the segment's atomics are loom's, so the accesses that matter are still modelled.
+pub(crate) use std::sync::OnceLock;

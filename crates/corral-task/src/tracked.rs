@@ -41,7 +41,7 @@ struct Slot(Key);
 impl Drop for Slot {
     #[inline]
     fn drop(&mut self) {
-        registry().remove(self.0);
+        crate::context::retire(self.0);
     }
 }
 

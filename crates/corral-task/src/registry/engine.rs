@@ -2,13 +2,18 @@
 //!
 //! # Invariants
 //!
-//! - Each shard is a slab behind its own lock: `slots[i]` is either occupied (its
-//!   `tag` is the id) or a vacant link in the shard's free list (`free_head`, then each
-//!   vacant slot's `tag & !VACANT`); a vacant slot's `entry` is stale and never read,
-//!   and holds no name. `len` counts the occupied slots.
-//! - A [`Key`] (shard and slot index) names one occupied slot from [`Registry::insert`] until the single
-//!   [`Registry::remove`] that its owner (the task's wrapper) makes when it drops.
-//!   Nobody else frees a slot, so a key is never stale while its owner holds it.
+//! - Each shard is a slab behind its own lock (`entries`, the free list, the counters)
+//!   plus one atomic tag per slot, kept in segments that never move ([`Tags`]). A tag
+//!   is the occupant's id (live), [`DEAD`] (retired: the task is gone, the slot is not
+//!   free yet), or `VACANT | next` (free, linked from `free_head`). Snapshots and counts
+//!   show only live slots; an entry is read only while its tag is an id.
+//! - A [`Key`] (shard and slot index) names one live slot from [`Registry::insert`]
+//!   until its owner (the task's wrapper) calls [`Registry::retire`], exactly once, and
+//!   then hands the key to [`Registry::reclaim`], exactly once. Retiring is one
+//!   `Release` store to the tag, with no lock: that is what lets a task end without
+//!   touching its spawning thread's lock. Only reclaiming (under the lock) makes a slot
+//!   free, so a retired slot is never reused early, and nobody else frees a slot.
+//! - Every tag write except retiring happens under the shard lock.
 //! - The shard count is a power of two, `1 << shard_bits`. Task ids are
 //!   `seq << shard_bits | shard` with `seq` counting the shard's inserts from 1:
 //!   unique across shards without any shared counter, and never zero.
@@ -16,8 +21,9 @@
 //!   spawning task's slot ([`Origin::Task`]); the tree mark in a slot changes only
 //!   through [`Registry::set_tree`], called by the task that holds the key.
 //! - A thread inserts into the shard it was assigned (round-robin at first use), so
-//!   spawns on different worker threads take different locks. Removal may happen on any
-//!   thread (tasks migrate) and takes the lock of the shard the key names.
+//!   spawns on different worker threads take different locks. A task may end on any
+//!   thread (tasks migrate); its retirement touches only its tag, and reclaiming takes
+//!   the lock of the shard the key names once per batch of keys.
 //!
 //! # Lock order
 //!
@@ -32,7 +38,7 @@ use std::time::Instant;
 
 use crate::clock::Clock;
 use crate::spin::BATCH;
-use crate::sync::Mutex;
+use crate::sync::{AtomicU64, Mutex, OnceLock, Ordering};
 
 /// What the registry stores for one live task.
 #[derive(Debug, Clone)]
@@ -48,7 +54,8 @@ pub(crate) struct Entry {
 }
 
 /// Names one occupied slot: a marker bit (so a key is never zero and `Option<Key>` is
-/// one word too), the shard index, and the slot index in the low half.
+/// one word too), whether the entry has a name, the shard index (bits 32-47), and the
+/// slot index in the low half.
 ///
 /// Eight bytes, and no more: every tracked task carries its key, and tokio allocates a
 /// task in multiples of 128 bytes, so for a no-op future a second word tips the task
@@ -59,17 +66,25 @@ pub(crate) struct Key(NonZeroU64);
 
 impl Key {
     const MARK: u64 = 1 << 63;
+    /// The entry owns a name, which reclaiming the slot must drop.
+    const NAMED: u64 = 1 << 62;
 
     #[inline]
-    fn new(shard: usize, slot: u32) -> Self {
-        // Shards are fewer than 2^16, so the shard never reaches the marker bit.
-        let raw = Self::MARK | ((shard as u64) << 32) | u64::from(slot);
+    fn new(shard: usize, slot: u32, named: bool) -> Self {
+        // Shards are fewer than 2^16, so the shard stays below the flag bits.
+        let flags = Self::MARK | if named { Self::NAMED } else { 0 };
+        let raw = flags | ((shard as u64) << 32) | u64::from(slot);
         Self(NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX))
     }
 
     #[inline]
     fn shard(self) -> usize {
-        ((self.0.get() & !Self::MARK) >> 32) as usize
+        ((self.0.get() >> 32) & 0xffff) as usize
+    }
+
+    #[inline]
+    fn named(self) -> bool {
+        self.0.get() & Self::NAMED != 0
     }
 
     #[inline]
@@ -96,44 +111,78 @@ pub(crate) enum Origin {
     Task(Key),
 }
 
-/// One entry's place in a shard: `tag` is the occupant's id, or [`VACANT`] plus the
-/// next free slot; a vacant slot's `entry` holds the last occupant's plain fields (its
-/// name taken out). A struct rather than an enum, so insert and remove write only the
-/// words that change (not a whole 64-byte variant, with drop glue for the old one),
-/// and 64 bytes, one cache line.
-#[derive(Debug)]
-struct Slot {
-    tag: u64,
-    entry: Entry,
-}
-
-/// Marks a vacant [`Slot::tag`]; ids stay below it (`seq` would need 2^47 inserts in
-/// one shard to reach it).
+/// A slot's tag is the occupant's id, or has this bit set: [`DEAD`] for a slot whose
+/// task is gone but which is not back on the free list yet, or `VACANT | next` for a
+/// free slot. Ids stay below it (`seq` would need 2^47 inserts in one shard to reach
+/// it).
 const VACANT: u64 = 1 << 63;
+
+/// The tag of a retired slot, waiting to be reclaimed.
+const DEAD: u64 = u64::MAX;
 
 /// End of a shard's free list.
 const NIL: u32 = u32::MAX;
 
+/// The first tag segment holds `1 << SEG0_BITS` slots, each later one twice as many.
+const SEG0_BITS: u32 = 6;
+
+/// Enough segments for 2^32 slots in one shard (slot indices are `u32`).
+const SEGMENTS: usize = 27;
+
+/// The tags of one shard's slots, in segments that never move once allocated, so a
+/// task can retire its slot with one atomic store and no lock (the entries, in a
+/// `Vec` behind the lock, may move when it grows).
 #[derive(Debug)]
-struct Slab {
-    slots: Vec<Slot>,
-    free_head: u32,
-    len: usize,
-    seq: u64,
+struct Tags {
+    segments: [OnceLock<Box<[AtomicU64]>>; SEGMENTS],
 }
 
-impl Slab {
-    /// The id and tree mark of the occupant of `slot`.
-    #[inline]
-    fn lineage(&self, slot: usize) -> Lineage {
-        let slot = &self.slots[slot];
-        debug_assert!(slot.tag & VACANT == 0, "a key names an occupied slot");
-        Lineage {
-            // An occupied tag is an id, never zero.
-            id: NonZeroU64::new(slot.tag).unwrap_or(NonZeroU64::MAX),
-            tree: slot.entry.tree,
+impl Tags {
+    fn new() -> Self {
+        Self {
+            segments: std::array::from_fn(|_| OnceLock::new()),
         }
     }
+
+    /// The segment and offset of slot `i`.
+    #[inline]
+    fn locate(i: usize) -> (usize, usize) {
+        let n = i + (1 << SEG0_BITS);
+        let top = (usize::BITS - 1 - n.leading_zeros()) as usize;
+        (top - SEG0_BITS as usize, n - (1 << top))
+    }
+
+    /// The tag of slot `i`, whose segment exists (every slot below the slab's length).
+    #[inline]
+    fn get(&self, i: usize) -> &AtomicU64 {
+        let (segment, offset) = Self::locate(i);
+        match self.segments[segment].get() {
+            Some(tags) => &tags[offset],
+            None => unreachable!("slot {i} is below the slab's length, so its segment exists"),
+        }
+    }
+
+    /// Makes sure slot `i` has a tag (called under the shard lock, as the slab grows).
+    fn reserve(&self, i: usize) {
+        let (segment, _) = Self::locate(i);
+        self.segments[segment].get_or_init(|| {
+            (0..1usize << (segment + SEG0_BITS as usize))
+                .map(|_| AtomicU64::new(DEAD))
+                .collect()
+        });
+    }
+}
+
+/// What the lock guards: the entries, the free list and the counters.
+#[derive(Debug)]
+struct Slab {
+    /// `entries[i]` belongs to slot `i`; it is read only while the slot's tag is an id,
+    /// and a free slot's entry holds no name (reclaiming takes it out).
+    entries: Vec<Entry>,
+    free_head: u32,
+    /// Slots not on the free list: live or retired.
+    len: usize,
+    seq: u64,
 }
 
 /// One shard, padded to its own cache lines so neighbouring locks do not false-share.
@@ -141,6 +190,21 @@ impl Slab {
 #[repr(align(128))]
 struct Shard {
     slab: Mutex<Slab>,
+    tags: Tags,
+}
+
+impl Shard {
+    /// The id and tree mark of the occupant of `slot`.
+    #[inline]
+    fn lineage(&self, slab: &Slab, slot: usize) -> Lineage {
+        let tag = self.tags.get(slot).load(Ordering::Relaxed);
+        debug_assert!(tag & VACANT == 0, "a key names an occupied slot");
+        Lineage {
+            // An occupied tag is an id, never zero.
+            id: NonZeroU64::new(tag).unwrap_or(NonZeroU64::MAX),
+            tree: slab.entries[slot].tree,
+        }
+    }
 }
 
 /// The live-task table: a fixed number of independently locked slabs.
@@ -160,11 +224,12 @@ impl Registry {
         let shards = (0..shard_count)
             .map(|_| Shard {
                 slab: Mutex::new(Slab {
-                    slots: Vec::new(),
+                    entries: Vec::new(),
                     free_head: NIL,
                     len: 0,
                     seq: 0,
                 }),
+                tags: Tags::new(),
             })
             .collect();
         Self {
@@ -200,20 +265,21 @@ impl Registry {
         mut entry: Entry,
         origin: Origin,
     ) -> (Key, Option<Lineage>) {
-        let shard = shard & (self.shards.len() - 1);
+        let index = shard & (self.shards.len() - 1);
         let mut parent = match origin {
             Origin::Thread { tree } => {
                 entry.tree = tree;
                 None
             }
             Origin::Known(lineage) => Some(lineage),
-            Origin::Task(key) if key.shard() != shard => Some(self.lineage(key)),
+            Origin::Task(key) if key.shard() != index => Some(self.lineage(key)),
             Origin::Task(_) => None,
         };
-        let mut slab = self.shards[shard].slab.lock();
+        let shard = &self.shards[index];
+        let mut slab = shard.slab.lock();
         if let Origin::Task(key) = origin {
-            if key.shard() == shard {
-                parent = Some(slab.lineage(key.slot()));
+            if key.shard() == index {
+                parent = Some(shard.lineage(&slab, key.slot()));
             }
         }
         if let Some(parent) = parent {
@@ -221,58 +287,94 @@ impl Registry {
             entry.tree = parent.tree;
         }
         slab.seq += 1;
-        let raw = (slab.seq << self.shard_bits) | shard as u64;
+        let raw = (slab.seq << self.shard_bits) | index as u64;
         // `seq >= 1`, so `raw >= 1 << shard_bits > 0`.
         let id = NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX);
-        let slot = if slab.free_head == NIL {
-            let slot = slab.slots.len();
-            slab.slots.push(Slot {
-                tag: id.get(),
-                entry,
-            });
-            slot as u32
+        let named = entry.name.is_some();
+        let (slot, tag) = if slab.free_head == NIL {
+            let slot = slab.entries.len();
+            shard.tags.reserve(slot);
+            slab.entries.push(entry);
+            (slot, shard.tags.get(slot))
         } else {
-            let slot = slab.free_head;
-            let vacant = &mut slab.slots[slot as usize];
-            debug_assert!(vacant.tag & VACANT != 0, "the free list holds vacant slots");
-            let next = vacant.tag as u32;
-            vacant.tag = id.get();
-            vacant.entry = entry;
-            slab.free_head = next;
-            slot
+            let slot = slab.free_head as usize;
+            let tag = shard.tags.get(slot);
+            // A free slot's tag is only written under the lock.
+            let next = tag.load(Ordering::Relaxed);
+            debug_assert!(
+                next & VACANT != 0 && next != DEAD,
+                "the free list holds free slots"
+            );
+            slab.free_head = next as u32;
+            slab.entries[slot] = entry;
+            (slot, tag)
         };
+        // Release: a snapshot that reads the id (Acquire, under the lock anyway) sees
+        // the entry; a later retirement's store is ordered after this one.
+        tag.store(id.get(), Ordering::Release);
         slab.len += 1;
-        (Key::new(shard, slot), parent)
+        (Key::new(index, slot as u32, named), parent)
     }
 
     /// The id and tree mark of the task holding `key`.
     pub(crate) fn lineage(&self, key: Key) -> Lineage {
-        self.shards[key.shard()].slab.lock().lineage(key.slot())
+        let shard = &self.shards[key.shard()];
+        let slab = shard.slab.lock();
+        shard.lineage(&slab, key.slot())
     }
 
     /// Replaces the tree mark of the task holding `key`, returning the previous one.
     pub(crate) fn set_tree(&self, key: Key, tree: u32) -> u32 {
         let mut slab = self.shards[key.shard()].slab.lock();
-        let slot = &mut slab.slots[key.slot()];
-        debug_assert!(slot.tag & VACANT == 0, "a key names an occupied slot");
-        std::mem::replace(&mut slot.entry.tree, tree)
+        std::mem::replace(&mut slab.entries[key.slot()].tree, tree)
     }
 
-    /// Frees the slot `key` names. Called exactly once per key, by its owner.
+    /// Takes the task holding `key` out of every later snapshot and count, with one
+    /// atomic store and no lock. Called exactly once per key, by its owner, which must
+    /// then hand the key to [`reclaim`](Self::reclaim) (soon, or in a batch).
     #[inline]
+    pub(crate) fn retire(&self, key: Key) {
+        // Release: whoever sees the slot retired (a snapshot, through the lock or not)
+        // also sees everything the task did before it was dropped.
+        self.shards[key.shard()]
+            .tags
+            .get(key.slot())
+            .store(DEAD, Ordering::Release);
+    }
+
+    /// Puts retired slots back on their shards' free lists, dropping their names
+    /// after each shard's lock is released. Each run of keys of one shard takes that
+    /// shard's lock once (a batch is mostly one or two shards; sorting it cost more
+    /// than it saved).
+    pub(crate) fn reclaim(&self, keys: &[Key]) {
+        let mut names = Vec::new();
+        for group in keys.chunk_by(|a, b| a.shard() == b.shard()) {
+            let shard = &self.shards[group[0].shard()];
+            let mut slab = shard.slab.lock();
+            for key in group {
+                let tag = shard.tags.get(key.slot());
+                debug_assert_eq!(tag.load(Ordering::Relaxed), DEAD, "only retired slots");
+                // Only a named entry is touched: for the rest, reclaiming writes the
+                // tag alone (its cache line is likely still here from `retire`).
+                if key.named() {
+                    if let Some(name) = slab.entries[key.slot()].name.take() {
+                        names.push(name);
+                    }
+                }
+                tag.store(VACANT | u64::from(slab.free_head), Ordering::Relaxed);
+                slab.free_head = key.slot() as u32;
+                slab.len -= 1;
+            }
+            drop(slab);
+            names.clear();
+        }
+    }
+
+    /// Retires and reclaims at once (tests; the wrapper batches its reclaims).
+    #[cfg(test)]
     pub(crate) fn remove(&self, key: Key) {
-        let mut slab = self.shards[key.shard()].slab.lock();
-        let next = slab.free_head;
-        let slot = &mut slab.slots[key.slot()];
-        debug_assert!(slot.tag & VACANT == 0, "a key names an occupied slot");
-        // Take the name out: it is the only thing an entry owns, and it is dropped
-        // after the lock is released.
-        let name = slot.entry.name.take();
-        slot.tag = VACANT | u64::from(next);
-        slab.free_head = key.slot() as u32;
-        slab.len -= 1;
-        drop(slab);
-        drop(name);
+        self.retire(key);
+        self.reclaim(&[key]);
     }
 
     /// Calls `f` for every live entry, shard by shard, holding a shard's lock for at
@@ -286,13 +388,14 @@ impl Registry {
             let mut start = 0;
             loop {
                 let slab = shard.slab.lock();
-                let end = slab.slots.len().min(start + BATCH);
-                for slot in &slab.slots[start.min(end)..end] {
-                    if let Some(id) = NonZeroU64::new(slot.tag).filter(|_| slot.tag & VACANT == 0) {
-                        f(id, &slot.entry);
+                let end = slab.entries.len().min(start + BATCH);
+                for slot in start.min(end)..end {
+                    let tag = shard.tags.get(slot).load(Ordering::Acquire);
+                    if let Some(id) = NonZeroU64::new(tag).filter(|_| tag & VACANT == 0) {
+                        f(id, &slab.entries[slot]);
                     }
                 }
-                if end == slab.slots.len() {
+                if end == slab.entries.len() {
                     break;
                 }
                 start = end;
@@ -300,9 +403,11 @@ impl Registry {
         }
     }
 
-    /// How many entries are live, summed shard by shard.
+    /// How many entries are live: one pass over every shard's tags, nothing copied.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.slab.lock().len).sum()
+        let mut live = 0;
+        self.for_each(|_, _| live += 1);
+        live
     }
 }
 
@@ -325,8 +430,61 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_fits_one_cache_line() {
-        assert!(std::mem::size_of::<Slot>() <= 64);
+    fn an_entry_and_its_tag_fit_one_cache_line() {
+        assert!(std::mem::size_of::<Entry>() + 8 <= 64);
+    }
+
+    #[test]
+    fn tag_segments_tile_the_slot_indices() {
+        let mut expected = (0, 0);
+        for i in 0..100_000usize {
+            let at = Tags::locate(i);
+            assert_eq!(at, expected, "slot {i}");
+            expected.1 += 1;
+            if expected.1 == 1 << (expected.0 + SEG0_BITS as usize) {
+                expected = (expected.0 + 1, 0);
+            }
+        }
+        let (last, _) = Tags::locate(u32::MAX as usize);
+        assert!(last < SEGMENTS, "every u32 slot index has a segment");
+    }
+
+    #[test]
+    fn a_retired_slot_leaves_counts_at_once_and_is_reused_only_once_reclaimed() {
+        let reg = Registry::new(1);
+        let a = insert(&reg, 0, 1);
+        let b = insert(&reg, 0, 2);
+        reg.retire(a);
+        assert_eq!(reg.len(), 1, "gone from counts and snapshots at once");
+        let mut trees = Vec::new();
+        reg.for_each(|_, e| trees.push(e.tree));
+        assert_eq!(trees, [2]);
+        let c = insert(&reg, 0, 3);
+        assert_ne!(c, a, "a retired slot is not reused before it is reclaimed");
+        reg.reclaim(&[a]);
+        let d = insert(&reg, 0, 4);
+        assert_eq!(d, a, "but is once it is");
+        for k in [b, c, d] {
+            reg.remove(k);
+        }
+        assert_eq!(reg.len(), 0);
+    }
+
+    #[test]
+    fn reclaiming_drops_a_named_entrys_name() {
+        let reg = Registry::new(2);
+        let name: Arc<str> = Arc::from("worker");
+        let mut e = entry(0);
+        e.name = Some(name.clone());
+        let (named, _) = reg.insert(0, e, Origin::Thread { tree: 0 });
+        let plain = insert(&reg, 1, 0);
+        assert_eq!(Arc::strong_count(&name), 2);
+        reg.retire(named);
+        reg.retire(plain);
+        assert_eq!(Arc::strong_count(&name), 2, "kept until reclaimed");
+        reg.reclaim(&[plain, named]);
+        assert_eq!(Arc::strong_count(&name), 1, "dropped by the reclaim");
+        assert_eq!(reg.len(), 0);
     }
 
     #[test]
@@ -432,6 +590,42 @@ mod loom_models {
 
     fn insert(reg: &Registry, shard: usize, tree: u32) -> Key {
         reg.insert(shard, entry(), Origin::Thread { tree }).0
+    }
+
+    /// A task retires its slot (one store, no lock) on one thread while another thread
+    /// inserts into the same shard and the main thread takes a snapshot; the slot is
+    /// reclaimed afterwards. The snapshot never shows the retired entry once the
+    /// retirement is known to have happened, never shows a torn or foreign entry, and
+    /// the new entry never lands in the retired slot before it is reclaimed.
+    #[test]
+    fn lock_free_retire_races_insert_and_snapshot() {
+        runtime_id();
+        loom::model(|| {
+            let reg = LArc::new(Registry::new(1));
+            let old = insert(&reg, 0, 1);
+            let old_id = reg.lineage(old).id;
+            let r1 = reg.clone();
+            let retirer = thread::spawn(move || r1.retire(old));
+            let r2 = reg.clone();
+            let inserter = thread::spawn(move || insert(&r2, 0, 2));
+            let mut seen = Vec::new();
+            reg.for_each(|id, e| seen.push((id, e.tree)));
+            for (id, tree) in &seen {
+                assert!(
+                    (*tree == 1 && *id == old_id) || *tree == 2,
+                    "unexpected entry {tree}"
+                );
+            }
+            retirer.join().unwrap();
+            let new = inserter.join().unwrap();
+            assert_ne!(new, old, "a retired slot waits for its reclaim");
+            let mut live = Vec::new();
+            reg.for_each(|_, e| live.push(e.tree));
+            assert_eq!(live, [2], "retired before the join: gone");
+            reg.reclaim(&[old]);
+            reg.remove(new);
+            assert_eq!(reg.len(), 0);
+        });
     }
 
     /// A child spawned on another shard reads its parent's lineage under the parent's
