@@ -8,6 +8,13 @@
 //! - `contention`: 2 tasks on a 2-worker runtime each spawn and join 50k no-op tasks at
 //!   once, so both workers insert into (their own shards of) the registry together.
 //! - `snapshot`: `corral_task::snapshot()` with 100k live tracked tasks parked.
+//!
+//! The heap is pinned first ([`pin_heap`]): with glibc's defaults, whether the 100k
+//! freed tasks go back to the kernel after each round (and fault back in on the next)
+//! depends on the allocation history of the process, so the same `tokio::spawn` round
+//! took ~20 ms or ~33 ms depending on which bench ran before it, and a ratio measured
+//! across two regimes meant nothing (we saw corral at 0.8x tokio). Pinned, every case
+//! runs in the fast regime, where tracking's cost weighs the most.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -16,6 +23,22 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::runtime::Runtime;
 
 const TASKS: usize = 100_000;
+
+/// Stops glibc from trimming the heap or serving large blocks with `mmap`, so every
+/// round of every case finds freed memory where the last one left it.
+fn pin_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: `mallopt` only sets two allocator parameters; it is called before any
+        // runtime or bench thread exists, and both values are in range (glibc caps the
+        // mmap threshold at 32 MiB on 64-bit targets).
+        let ok = unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30) == 1
+                && libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
+        };
+        assert!(ok, "glibc refused to pin the heap");
+    }
+}
 
 fn mt2() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -124,5 +147,12 @@ fn snapshot(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, uncontended, contention, snapshot);
+fn pinned(c: &mut Criterion) {
+    pin_heap();
+    uncontended(c);
+    contention(c);
+    snapshot(c);
+}
+
+criterion_group!(benches, pinned);
 criterion_main!(benches);

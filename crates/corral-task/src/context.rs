@@ -98,13 +98,13 @@ pub(crate) fn retire(key: Key) {
         let mut keys = r.0.borrow_mut();
         keys.push(key);
         if keys.len() >= RECLAIM_BATCH {
-            registry.reclaim(&keys);
+            registry.reclaim(&mut keys);
             keys.clear();
         }
     });
     if queued.is_err() {
         // This thread's locals are being torn down: reclaim on the spot.
-        registry.reclaim(&[key]);
+        registry.reclaim(&mut [key]);
     }
 }
 

@@ -145,11 +145,22 @@ impl Tags {
     }
 
     /// The segment and offset of slot `i`.
+    ///
+    /// Within a segment, slots are spread so that the eight tags sharing a cache line
+    /// belong to slots an eighth of the segment apart: consecutive slots are handed to
+    /// tasks spawned one after another, which end on whichever worker ran them, and a
+    /// task retiring its tag on one core must not pull away the line the spawning core
+    /// is writing its neighbour's tag into.
     #[inline]
     fn locate(i: usize) -> (usize, usize) {
         let n = i + (1 << SEG0_BITS);
         let top = (usize::BITS - 1 - n.leading_zeros()) as usize;
-        (top - SEG0_BITS as usize, n - (1 << top))
+        let offset = n - (1 << top);
+        let stride = 1 << (top - 3);
+        (
+            top - SEG0_BITS as usize,
+            (offset % stride) * 8 + offset / stride,
+        )
     }
 
     /// The tag of slot `i`, whose segment exists (every slot below the slab's length).
@@ -343,10 +354,20 @@ impl Registry {
     }
 
     /// Puts retired slots back on their shards' free lists, dropping their names
-    /// after each shard's lock is released. Each run of keys of one shard takes that
-    /// shard's lock once (a batch is mostly one or two shards; sorting it cost more
-    /// than it saved).
-    pub(crate) fn reclaim(&self, keys: &[Key]) {
+    /// after each shard's lock is released.
+    ///
+    /// A batch from one shard (a current-thread runtime, or tasks that stayed on their
+    /// worker) is taken as it is. A mixed batch is sorted by shard and slot first, so
+    /// each shard's lock is taken once, not once per alternation (tasks of two
+    /// spawners finishing on one worker alternate), and the free list hands slots out
+    /// in address order again (a shuffled free list made every later spawn a cache
+    /// miss: two spawners drifted from 1.12x to 1.2x over a hundred rounds).
+    pub(crate) fn reclaim(&self, keys: &mut [Key]) {
+        if let Some(first) = keys.first() {
+            if keys.iter().any(|k| k.shard() != first.shard()) {
+                keys.sort_unstable_by_key(|k| (k.shard(), k.slot()));
+            }
+        }
         let mut names = Vec::new();
         for group in keys.chunk_by(|a, b| a.shard() == b.shard()) {
             let shard = &self.shards[group[0].shard()];
@@ -374,7 +395,7 @@ impl Registry {
     #[cfg(test)]
     pub(crate) fn remove(&self, key: Key) {
         self.retire(key);
-        self.reclaim(&[key]);
+        self.reclaim(&mut [key]);
     }
 
     /// Calls `f` for every live entry, shard by shard, holding a shard's lock for at
@@ -436,15 +457,32 @@ mod tests {
 
     #[test]
     fn tag_segments_tile_the_slot_indices() {
-        let mut expected = (0, 0);
-        for i in 0..100_000usize {
-            let at = Tags::locate(i);
-            assert_eq!(at, expected, "slot {i}");
-            expected.1 += 1;
-            if expected.1 == 1 << (expected.0 + SEG0_BITS as usize) {
-                expected = (expected.0 + 1, 0);
+        let mut seen: Vec<Vec<bool>> = Vec::new();
+        let mut count = 0;
+        for i in 0..(64 << 11) - 64usize {
+            let (segment, offset) = Tags::locate(i);
+            if seen.len() <= segment {
+                assert_eq!(segment, seen.len(), "segments fill in order");
+                seen.push(vec![false; 1 << (segment + SEG0_BITS as usize)]);
+            }
+            assert!(!seen[segment][offset], "slot {i} shares a tag");
+            seen[segment][offset] = true;
+            count += 1;
+            if i > 0 && Tags::locate(i - 1).0 == segment {
+                let prev = Tags::locate(i - 1).1;
+                assert_ne!(
+                    prev / 8,
+                    offset / 8,
+                    "slots {} and {i} share a cache line",
+                    i - 1
+                );
             }
         }
+        assert!(
+            seen.iter().all(|s| s.iter().all(|&b| b)),
+            "every tag is used"
+        );
+        assert_eq!(count, (64 << 11) - 64);
         let (last, _) = Tags::locate(u32::MAX as usize);
         assert!(last < SEGMENTS, "every u32 slot index has a segment");
     }
@@ -461,7 +499,7 @@ mod tests {
         assert_eq!(trees, [2]);
         let c = insert(&reg, 0, 3);
         assert_ne!(c, a, "a retired slot is not reused before it is reclaimed");
-        reg.reclaim(&[a]);
+        reg.reclaim(&mut [a]);
         let d = insert(&reg, 0, 4);
         assert_eq!(d, a, "but is once it is");
         for k in [b, c, d] {
@@ -482,7 +520,7 @@ mod tests {
         reg.retire(named);
         reg.retire(plain);
         assert_eq!(Arc::strong_count(&name), 2, "kept until reclaimed");
-        reg.reclaim(&[plain, named]);
+        reg.reclaim(&mut [plain, named]);
         assert_eq!(Arc::strong_count(&name), 1, "dropped by the reclaim");
         assert_eq!(reg.len(), 0);
     }
@@ -622,7 +660,7 @@ mod loom_models {
             let mut live = Vec::new();
             reg.for_each(|_, e| live.push(e.tree));
             assert_eq!(live, [2], "retired before the join: gone");
-            reg.reclaim(&[old]);
+            reg.reclaim(&mut [old]);
             reg.remove(new);
             assert_eq!(reg.len(), 0);
         });
