@@ -1,0 +1,152 @@
+//! Tracked spawn next to `tokio::spawn`, in paired rounds: `cargo bench -p
+//! corral-benches --bench corral_task_paired`.
+//!
+//! Same workload as `corral_task.rs` (spawn 100k no-op tasks from one task, then join
+//! them all; or two spawners with 50k each), measured differently. On a multi-thread
+//! runtime, tokio's own round time is bimodal on a small machine: it depends on
+//! whether the second worker joins in, which holds for stretches of rounds. Criterion
+//! times each function in its own window, so a ratio of two windows can compare two
+//! modes: we saw 0.5x in one run and 2.4x in the next for the same code. Here every
+//! round of tokio is followed at once by a round of corral on the same runtime, each
+//! pair gives one ratio, and the median of the pairs is reported with its quartiles.
+//! Rounds run after a warm-up, with glibc's heap pinned as in `corral_task.rs`.
+//!
+//! Optional arguments: `--rounds N` (default 61).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+
+const TASKS: usize = 100_000;
+
+fn pin_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: `mallopt` only sets two allocator parameters; it is called before any
+        // runtime exists, and both values are in range (glibc caps the mmap threshold
+        // at 32 MiB on 64-bit targets).
+        let ok = unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30) == 1
+                && libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
+        };
+        assert!(ok, "glibc refused to pin the heap");
+    }
+}
+
+async fn spawn_join_tokio(n: usize) {
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
+    for h in handles {
+        black_box(h.await.unwrap());
+    }
+}
+
+async fn spawn_join_corral(n: usize) {
+    let handles: Vec<_> = (0..n)
+        .map(|i| corral_task::spawn(async move { i }))
+        .collect();
+    for h in handles {
+        black_box(h.await.unwrap());
+    }
+}
+
+/// One round: `spawners` tasks each spawning and joining `TASKS / spawners`.
+fn round(rt: &Runtime, spawners: usize, corral: bool) -> Duration {
+    let start = Instant::now();
+    rt.block_on(async {
+        let each = TASKS / spawners;
+        let tasks: Vec<_> = (0..spawners)
+            .map(|_| {
+                if corral {
+                    tokio::spawn(spawn_join_corral(each))
+                } else {
+                    tokio::spawn(spawn_join_tokio(each))
+                }
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    start.elapsed()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+/// A case: its name, how to build its runtime, and how many spawners share the work.
+type Case = (&'static str, fn() -> Runtime, usize);
+
+fn main() {
+    let mut rounds = 61;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--rounds" {
+            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
+        }
+        // Anything else (cargo bench passes `--bench`) is ignored.
+    }
+    pin_heap();
+    let cases: [Case; 3] = [
+        (
+            "uncontended/ct",
+            || {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap()
+            },
+            1,
+        ),
+        (
+            "uncontended/mt2",
+            || {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .build()
+                    .unwrap()
+            },
+            1,
+        ),
+        (
+            "contention/mt2x2",
+            || {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .build()
+                    .unwrap()
+            },
+            2,
+        ),
+    ];
+    println!(
+        "{rounds} paired rounds of {TASKS} no-op tasks spawned and joined (median [quartiles])"
+    );
+    for (name, make, spawners) in cases {
+        let rt = make();
+        for _ in 0..5 {
+            round(&rt, spawners, false);
+            round(&rt, spawners, true);
+        }
+        let (mut tokio, mut corral, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = ms(round(&rt, spawners, false));
+            let c = ms(round(&rt, spawners, true));
+            tokio.push(t);
+            corral.push(c);
+            ratio.push(c / t);
+        }
+        let (t25, t50, t75) = quartiles(tokio);
+        let (c25, c50, c75) = quartiles(corral);
+        let (r25, r50, r75) = quartiles(ratio);
+        println!(
+            "{name:<18} tokio {t50:6.2} ms [{t25:.2}-{t75:.2}]  corral {c50:6.2} ms [{c25:.2}-{c75:.2}]  corral/tokio {r50:.3}x [{r25:.3}-{r75:.3}]"
+        );
+    }
+}
