@@ -15,7 +15,7 @@
 //! - `tree` is the mark spawns outside any tracked task inherit (normally 0; a leak
 //!   guard may mark its tree there, see [`set_tree`]).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use crate::registry::engine::{Key, Lineage, Origin};
 use crate::registry::registry;
@@ -37,6 +37,12 @@ struct Local {
     shard: Cell<usize>,
     /// The tokio task last seen spawning here and its runtime (see [`spawner`]).
     runtime: Cell<Option<(tokio::task::Id, tokio::runtime::Id)>>,
+    /// Slots retired here and not reclaimed yet: the first `retired_len` (see
+    /// [`retire`]).
+    retired: [Cell<Key>; RECLAIM_BATCH],
+    retired_len: Cell<usize>,
+    /// Whether [`ReclaimAtExit`] is registered for this thread.
+    reclaim_at_exit: Cell<bool>,
 }
 
 impl Local {
@@ -63,6 +69,9 @@ thread_local! {
             tree: Cell::new(0),
             shard: Cell::new(UNASSIGNED),
             runtime: Cell::new(None),
+            retired: [const { Cell::new(Key::UNUSED) }; RECLAIM_BATCH],
+            retired_len: Cell::new(0),
+            reclaim_at_exit: Cell::new(false),
         }
     };
 }
@@ -71,17 +80,33 @@ thread_local! {
 /// lists in one pass (one lock per shard for the lot).
 const RECLAIM_BATCH: usize = 64;
 
-/// Slots this thread retired and has not reclaimed yet (see [`retire`]).
-struct Retired(RefCell<Vec<Key>>);
+/// Reclaims this thread's retired slots when the thread exits. Registered at the
+/// thread's first retirement; the slots themselves are kept in [`LOCAL`], which has
+/// no destructor and so stays usable while thread-locals are torn down.
+struct ReclaimAtExit;
 
-impl Drop for Retired {
+impl Drop for ReclaimAtExit {
     fn drop(&mut self) {
-        registry().reclaim(self.0.get_mut());
+        LOCAL.with(|l| {
+            reclaim_retired(l);
+            // Tasks dropped by later thread-local destructors reclaim at once.
+            l.reclaim_at_exit.set(false);
+        });
     }
 }
 
 thread_local! {
-    static RETIRED: Retired = const { Retired(RefCell::new(Vec::new())) };
+    static RECLAIM_AT_EXIT: ReclaimAtExit = const { ReclaimAtExit };
+}
+
+/// Puts the retired slots queued in `l` back on their free lists.
+fn reclaim_retired(l: &Local) {
+    let n = l.retired_len.replace(0);
+    let mut keys = [Key::UNUSED; RECLAIM_BATCH];
+    for (key, cell) in keys.iter_mut().zip(&l.retired[..n]) {
+        *key = cell.get();
+    }
+    registry().reclaim(&mut keys[..n]);
 }
 
 /// Removes the task holding `key` from the registry: at once from snapshots and
@@ -92,20 +117,31 @@ thread_local! {
 /// (if it had one) alive. A thread holds fewer than [`RECLAIM_BATCH`] such slots.
 #[inline]
 pub(crate) fn retire(key: Key) {
-    let registry = registry();
-    registry.retire(key);
-    let queued = RETIRED.try_with(|r| {
-        let mut keys = r.0.borrow_mut();
-        keys.push(key);
-        if keys.len() >= RECLAIM_BATCH {
-            registry.reclaim(&mut keys);
-            keys.clear();
+    registry().retire(key);
+    LOCAL.with(|l| {
+        if !l.reclaim_at_exit.get() && !register_reclaim_at_exit(l) {
+            // This thread's locals are being torn down: nothing would reclaim a queued
+            // slot, so reclaim it now.
+            registry().reclaim(&mut [key]);
+            return;
+        }
+        let n = l.retired_len.get();
+        l.retired[n].set(key);
+        l.retired_len.set(n + 1);
+        if n + 1 == RECLAIM_BATCH {
+            reclaim_retired(l);
         }
     });
-    if queued.is_err() {
-        // This thread's locals are being torn down: reclaim on the spot.
-        registry.reclaim(&mut [key]);
-    }
+}
+
+/// Registers [`ReclaimAtExit`] for this thread; false if this thread's locals are
+/// already being torn down.
+#[cold]
+fn register_reclaim_at_exit(l: &Local) -> bool {
+    // Touching it registers its destructor.
+    let registered = RECLAIM_AT_EXIT.try_with(|_| ()).is_ok();
+    l.reclaim_at_exit.set(registered);
+    registered
 }
 
 /// Hands shard indices to threads round-robin.

@@ -65,6 +65,9 @@ pub(crate) struct Entry {
 pub(crate) struct Key(NonZeroU64);
 
 impl Key {
+    /// A key that names no slot, to fill buffers with (never handed to the registry).
+    pub(crate) const UNUSED: Key = Key(NonZeroU64::MAX);
+
     const MARK: u64 = 1 << 63;
     /// The entry owns a name, which reclaiming the slot must drop.
     const NAMED: u64 = 1 << 62;
