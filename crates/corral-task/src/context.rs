@@ -19,6 +19,7 @@ use std::cell::Cell;
 
 use crate::registry::engine::{Key, Lineage, Origin};
 use crate::registry::registry;
+use crate::runtimes;
 use crate::sync::{AtomicUsize, Ordering};
 
 /// Marks no shard assigned yet.
@@ -35,8 +36,9 @@ struct Local {
     tree: Cell<u32>,
     /// This thread's registry shard, or [`UNASSIGNED`].
     shard: Cell<usize>,
-    /// The tokio task last seen spawning here and its runtime (see [`spawner`]).
-    runtime: Cell<Option<(tokio::task::Id, tokio::runtime::Id)>>,
+    /// The tokio task last seen spawning here and its runtime's index (see
+    /// [`spawner`]).
+    runtime: Cell<Option<(tokio::task::Id, u32)>>,
     /// Slots retired here and not reclaimed yet: the first `retired_len` (see
     /// [`retire`]).
     retired: [Cell<Key>; RECLAIM_BATCH],
@@ -194,7 +196,8 @@ pub(crate) fn set_tree(tree: u32) -> u32 {
 pub(crate) struct Spawner {
     pub(crate) origin: Origin,
     pub(crate) shard: usize,
-    pub(crate) runtime: tokio::runtime::Id,
+    /// The runtime's index ([`crate::runtimes`]).
+    pub(crate) runtime: u32,
 }
 
 /// The [`Spawner`] for a spawn from here; `runtime` is `None` for "the runtime
@@ -226,16 +229,16 @@ pub(crate) fn spawner(runtime: Option<tokio::runtime::Id>) -> Spawner {
     };
     LOCAL.with(|l| {
         let runtime = match (runtime, task) {
-            (Some(runtime), _) => runtime,
+            (Some(runtime), _) => runtimes::intern(runtime),
             (None, Some(task)) => match l.runtime.get() {
                 Some((cached, runtime)) if cached == task => runtime,
                 _ => {
-                    let runtime = tokio::runtime::Handle::current().id();
+                    let runtime = runtimes::intern(tokio::runtime::Handle::current().id());
                     l.runtime.set(Some((task, runtime)));
                     runtime
                 }
             },
-            (None, None) => tokio::runtime::Handle::current().id(),
+            (None, None) => runtimes::intern(tokio::runtime::Handle::current().id()),
         };
         let mut shard = l.shard.get();
         if shard == UNASSIGNED {

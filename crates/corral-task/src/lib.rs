@@ -101,6 +101,7 @@ mod census;
 mod clock;
 mod context;
 mod registry;
+mod runtimes;
 mod spawn;
 // Under loom the registry uses loom's mutex; the spin lock is modelled on its own there.
 #[cfg_attr(corral_loom, allow(dead_code))]

@@ -226,13 +226,15 @@ pub fn snapshot() -> Snapshot {
     let reg = registry();
     let mut tasks = Vec::with_capacity(reg.len());
     let taken_at = Instant::now();
-    reg.for_each(|id, e| {
+    let runtimes = crate::runtimes::ids();
+    reg.for_each(|id, e, name| {
         tasks.push(TaskInfo {
             id: TaskId(id),
-            name: e.name.clone(),
+            name: name.cloned(),
             location: e.location,
             parent: e.parent.map(TaskId),
-            runtime: e.runtime,
+            // Interned before the entry was inserted, so it is in the table read above.
+            runtime: runtimes[e.runtime as usize],
             spawned_at: reg.instant(e.spawned_at),
             taken_at,
             tree: e.tree,

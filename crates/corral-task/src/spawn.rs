@@ -160,14 +160,13 @@ impl Builder {
         let spawner = context::spawner(runtime);
         let registry = registry();
         let entry = Entry {
-            name: self.name,
             location,
             parent: None,
             runtime: spawner.runtime,
             spawned_at: registry.stamp(),
             tree: 0,
         };
-        let (key, parent) = registry.insert(spawner.shard, entry, spawner.origin);
+        let (key, parent) = registry.insert(spawner.shard, entry, self.name, spawner.origin);
         context::spawned_from(spawner.origin, parent);
         Tracked::new(future, key)
     }

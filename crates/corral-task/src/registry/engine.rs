@@ -31,6 +31,7 @@
 //! another, a batch of slots at a time, so a snapshot is a union of moments, not one
 //! global instant. The locks spin ([`crate::spin`]): every hold is short.
 
+use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::panic::Location;
 use std::sync::Arc;
@@ -40,16 +41,17 @@ use crate::clock::Clock;
 use crate::spin::BATCH;
 use crate::sync::{AtomicU64, Mutex, OnceLock, Ordering};
 
-/// What the registry stores for one live task.
-#[derive(Debug, Clone)]
+/// What the registry stores for one live task: 32 bytes, two to a cache line (a
+/// name, when there is one, is kept beside the entries; the runtime is an index into
+/// [`crate::runtimes`]).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
-    pub(crate) name: Option<Arc<str>>,
     pub(crate) location: &'static Location<'static>,
     pub(crate) parent: Option<NonZeroU64>,
-    pub(crate) runtime: tokio::runtime::Id,
-    /// The spawn time as a [`Clock`] stamp (8 bytes instead of an `Instant`'s 16, so
-    /// a slot fits one cache line).
+    /// The spawn time as a [`Clock`] stamp.
     pub(crate) spawned_at: u64,
+    /// The runtime, as interned by [`crate::runtimes::intern`].
+    pub(crate) runtime: u32,
     pub(crate) tree: u32,
 }
 
@@ -190,9 +192,10 @@ impl Tags {
 /// What the lock guards: the entries, the free list and the counters.
 #[derive(Debug)]
 struct Slab {
-    /// `entries[i]` belongs to slot `i`; it is read only while the slot's tag is an id,
-    /// and a free slot's entry holds no name (reclaiming takes it out).
+    /// `entries[i]` belongs to slot `i`; it is read only while the slot's tag is an id.
     entries: Vec<Entry>,
+    /// The names of the named live (or retired, not yet reclaimed) slots.
+    names: HashMap<u32, Arc<str>>,
     free_head: u32,
     /// Slots not on the free list: live or retired.
     len: usize,
@@ -239,6 +242,7 @@ impl Registry {
             .map(|_| Shard {
                 slab: Mutex::new(Slab {
                     entries: Vec::new(),
+                    names: HashMap::new(),
                     free_head: NIL,
                     len: 0,
                     seq: 0,
@@ -277,6 +281,7 @@ impl Registry {
         &self,
         shard: usize,
         mut entry: Entry,
+        name: Option<Arc<str>>,
         origin: Origin,
     ) -> (Key, Option<Lineage>) {
         let index = shard & (self.shards.len() - 1);
@@ -304,7 +309,7 @@ impl Registry {
         let raw = (slab.seq << self.shard_bits) | index as u64;
         // `seq >= 1`, so `raw >= 1 << shard_bits > 0`.
         let id = NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX);
-        let named = entry.name.is_some();
+        let named = name.is_some();
         let (slot, tag) = if slab.free_head == NIL {
             let slot = slab.entries.len();
             shard.tags.reserve(slot);
@@ -326,6 +331,9 @@ impl Registry {
         // Release: a snapshot that reads the id (Acquire, under the lock anyway) sees
         // the entry; a later retirement's store is ordered after this one.
         tag.store(id.get(), Ordering::Release);
+        if let Some(name) = name {
+            slab.names.insert(slot as u32, name);
+        }
         slab.len += 1;
         (Key::new(index, slot as u32, named), parent)
     }
@@ -378,10 +386,11 @@ impl Registry {
             for key in group {
                 let tag = shard.tags.get(key.slot());
                 debug_assert_eq!(tag.load(Ordering::Relaxed), DEAD, "only retired slots");
-                // Only a named entry is touched: for the rest, reclaiming writes the
-                // tag alone (its cache line is likely still here from `retire`).
+                // Only a named slot looks at the names: for the rest, reclaiming
+                // writes the tag alone (its cache line is likely still here from
+                // `retire`).
                 if key.named() {
-                    if let Some(name) = slab.entries[key.slot()].name.take() {
+                    if let Some(name) = slab.names.remove(&(key.slot() as u32)) {
                         names.push(name);
                     }
                 }
@@ -407,7 +416,7 @@ impl Registry {
     /// Slots do not move between batches (a growing slab only appends), so every entry
     /// live throughout the call is seen once, and every entry seen was live at some
     /// point during it.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(NonZeroU64, &Entry)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(NonZeroU64, &Entry, Option<&Arc<str>>)) {
         for shard in self.shards.iter() {
             let mut start = 0;
             loop {
@@ -416,7 +425,12 @@ impl Registry {
                 for slot in start.min(end)..end {
                     let tag = shard.tags.get(slot).load(Ordering::Acquire);
                     if let Some(id) = NonZeroU64::new(tag).filter(|_| tag & VACANT == 0) {
-                        f(id, &slab.entries[slot]);
+                        let name = if slab.names.is_empty() {
+                            None
+                        } else {
+                            slab.names.get(&(slot as u32))
+                        };
+                        f(id, &slab.entries[slot], name);
                     }
                 }
                 if end == slab.entries.len() {
@@ -430,7 +444,7 @@ impl Registry {
     /// How many entries are live: one pass over every shard's tags, nothing copied.
     pub(crate) fn len(&self) -> usize {
         let mut live = 0;
-        self.for_each(|_, _| live += 1);
+        self.for_each(|_, _, _| live += 1);
         live
     }
 }
@@ -440,22 +454,18 @@ mod tests {
     use super::*;
 
     fn entry(tree: u32) -> Entry {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         Entry {
-            name: None,
             location: Location::caller(),
             parent: None,
-            runtime: rt.handle().id(),
+            runtime: 0,
             spawned_at: 0,
             tree,
         }
     }
 
     #[test]
-    fn an_entry_and_its_tag_fit_one_cache_line() {
-        assert!(std::mem::size_of::<Entry>() + 8 <= 64);
+    fn an_entry_is_half_a_cache_line() {
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
     }
 
     #[test]
@@ -498,7 +508,7 @@ mod tests {
         reg.retire(a);
         assert_eq!(reg.len(), 1, "gone from counts and snapshots at once");
         let mut trees = Vec::new();
-        reg.for_each(|_, e| trees.push(e.tree));
+        reg.for_each(|_, e, _| trees.push(e.tree));
         assert_eq!(trees, [2]);
         let c = insert(&reg, 0, 3);
         assert_ne!(c, a, "a retired slot is not reused before it is reclaimed");
@@ -515,9 +525,7 @@ mod tests {
     fn reclaiming_drops_a_named_entrys_name() {
         let reg = Registry::new(2);
         let name: Arc<str> = Arc::from("worker");
-        let mut e = entry(0);
-        e.name = Some(name.clone());
-        let (named, _) = reg.insert(0, e, Origin::Thread { tree: 0 });
+        let (named, _) = reg.insert(0, entry(0), Some(name.clone()), Origin::Thread { tree: 0 });
         let plain = insert(&reg, 1, 0);
         assert_eq!(Arc::strong_count(&name), 2);
         reg.retire(named);
@@ -535,7 +543,7 @@ mod tests {
     }
 
     fn insert(reg: &Registry, shard: usize, tree: u32) -> Key {
-        reg.insert(shard, entry(0), Origin::Thread { tree }).0
+        reg.insert(shard, entry(0), None, Origin::Thread { tree }).0
     }
 
     #[test]
@@ -554,7 +562,7 @@ mod tests {
         assert_eq!(d, a, "the freed slot is reused");
         assert_ne!(reg.lineage(d).id, a_id, "but the id is new");
         let mut trees = Vec::new();
-        reg.for_each(|_, e| trees.push(e.tree));
+        reg.for_each(|_, e, _| trees.push(e.tree));
         trees.sort_unstable();
         assert_eq!(trees, [2, 3, 4]);
         reg.remove(b);
@@ -570,12 +578,12 @@ mod tests {
         let lineage = reg.lineage(parent);
         assert_eq!(lineage.tree, 9);
         for shard in [1, 2] {
-            let (child, seen) = reg.insert(shard, entry(0), Origin::Task(parent));
+            let (child, seen) = reg.insert(shard, entry(0), None, Origin::Task(parent));
             assert_eq!(seen, Some(lineage), "shard {shard}");
             assert_eq!(reg.lineage(child).tree, 9, "the tree mark is inherited");
             let child_id = reg.lineage(child).id;
             let mut parents = Vec::new();
-            reg.for_each(|id, e| {
+            reg.for_each(|id, e, _| {
                 if id == child_id {
                     parents.push(e.parent);
                 }
@@ -583,7 +591,7 @@ mod tests {
             assert_eq!(parents, [Some(lineage.id)]);
             reg.remove(child);
         }
-        let (known, seen) = reg.insert(3, entry(0), Origin::Known(lineage));
+        let (known, seen) = reg.insert(3, entry(0), None, Origin::Known(lineage));
         assert_eq!(seen, Some(lineage));
         assert_eq!(reg.lineage(known).tree, 9);
         assert_eq!(reg.set_tree(parent, 4), 9);
@@ -606,31 +614,18 @@ mod loom_models {
     use loom::sync::Arc as LArc;
     use loom::thread;
 
-    /// A runtime id made outside the model (tokio is not loom-aware); only its value
-    /// is stored.
-    fn runtime_id() -> tokio::runtime::Id {
-        static ID: std::sync::OnceLock<tokio::runtime::Id> = std::sync::OnceLock::new();
-        *ID.get_or_init(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
-            rt.handle().id()
-        })
-    }
-
     fn entry() -> Entry {
         Entry {
-            name: None,
             location: Location::caller(),
             parent: None,
-            runtime: runtime_id(),
+            runtime: 0,
             spawned_at: 0,
             tree: 0,
         }
     }
 
     fn insert(reg: &Registry, shard: usize, tree: u32) -> Key {
-        reg.insert(shard, entry(), Origin::Thread { tree }).0
+        reg.insert(shard, entry(), None, Origin::Thread { tree }).0
     }
 
     /// A task retires its slot (one store, no lock) on one thread while another thread
@@ -640,7 +635,6 @@ mod loom_models {
     /// the new entry never lands in the retired slot before it is reclaimed.
     #[test]
     fn lock_free_retire_races_insert_and_snapshot() {
-        runtime_id();
         loom::model(|| {
             let reg = LArc::new(Registry::new(1));
             let old = insert(&reg, 0, 1);
@@ -650,7 +644,7 @@ mod loom_models {
             let r2 = reg.clone();
             let inserter = thread::spawn(move || insert(&r2, 0, 2));
             let mut seen = Vec::new();
-            reg.for_each(|id, e| seen.push((id, e.tree)));
+            reg.for_each(|id, e, _| seen.push((id, e.tree)));
             for (id, tree) in &seen {
                 assert!(
                     (*tree == 1 && *id == old_id) || *tree == 2,
@@ -661,7 +655,7 @@ mod loom_models {
             let new = inserter.join().unwrap();
             assert_ne!(new, old, "a retired slot waits for its reclaim");
             let mut live = Vec::new();
-            reg.for_each(|_, e| live.push(e.tree));
+            reg.for_each(|_, e, _| live.push(e.tree));
             assert_eq!(live, [2], "retired before the join: gone");
             reg.reclaim(&mut [old]);
             reg.remove(new);
@@ -675,7 +669,6 @@ mod loom_models {
     /// id and one of the two marks, never a torn or foreign one.
     #[test]
     fn cross_shard_lineage_races_set_tree_and_churn() {
-        runtime_id();
         loom::model(|| {
             let reg = LArc::new(Registry::new(2));
             let parent = insert(&reg, 0, 1);
@@ -687,7 +680,7 @@ mod loom_models {
                 let k = insert(&r2, 0, 7);
                 r2.remove(k);
             });
-            let (child, seen) = reg.insert(1, entry(), Origin::Task(parent));
+            let (child, seen) = reg.insert(1, entry(), None, Origin::Task(parent));
             let seen = seen.unwrap();
             assert_eq!(seen.id, parent_id);
             assert!(seen.tree == 1 || seen.tree == 2);
@@ -705,14 +698,13 @@ mod loom_models {
     /// slot, and the table ends empty with distinct ids.
     #[test]
     fn concurrent_insert_remove_snapshot() {
-        runtime_id();
         loom::model(|| {
             let reg = LArc::new(Registry::new(1));
             let workers: Vec<_> = (0..2u32)
                 .map(|t| {
                     let reg = reg.clone();
                     thread::spawn(move || {
-                        let (key, _) = reg.insert(0, entry(), Origin::Thread { tree: t + 1 });
+                        let (key, _) = reg.insert(0, entry(), None, Origin::Thread { tree: t + 1 });
                         let id = reg.lineage(key).id;
                         reg.remove(key);
                         id
@@ -720,7 +712,7 @@ mod loom_models {
                 })
                 .collect();
             let mut seen = 0;
-            reg.for_each(|_, e| {
+            reg.for_each(|_, e, _| {
                 assert!(e.tree == 1 || e.tree == 2);
                 seen += 1;
             });
@@ -735,7 +727,6 @@ mod loom_models {
     /// reuses: the free list never hands one slot to two entries.
     #[test]
     fn reuse_races_with_insert_on_other_shard() {
-        runtime_id();
         loom::model(|| {
             let reg = LArc::new(Registry::new(2));
             let first = insert(&reg, 0, 1);
@@ -752,7 +743,7 @@ mod loom_models {
             assert_ne!(reg.lineage(ka).id, reg.lineage(kb).id);
             assert_eq!(reg.len(), 2);
             let mut trees = Vec::new();
-            reg.for_each(|_, e| trees.push(e.tree));
+            reg.for_each(|_, e, _| trees.push(e.tree));
             trees.sort_unstable();
             assert_eq!(trees, [2, 3]);
         });
@@ -764,7 +755,6 @@ mod loom_models {
     /// ends with exactly the new entry.
     #[test]
     fn cross_thread_remove_races_insert_and_snapshot() {
-        runtime_id();
         loom::model(|| {
             let reg = LArc::new(Registry::new(2));
             let old = insert(&reg, 0, 1);
@@ -774,7 +764,7 @@ mod loom_models {
             let r2 = reg.clone();
             let inserter = thread::spawn(move || insert(&r2, 0, 2));
             let mut seen = Vec::new();
-            reg.for_each(|id, e| seen.push((id, e.tree)));
+            reg.for_each(|id, e, _| seen.push((id, e.tree)));
             remover.join().unwrap();
             let new = inserter.join().unwrap();
             let new_id = reg.lineage(new).id;
@@ -788,7 +778,7 @@ mod loom_models {
                 }
             }
             let mut live = Vec::new();
-            reg.for_each(|id, e| live.push((id, e.tree)));
+            reg.for_each(|id, e, _| live.push((id, e.tree)));
             assert_eq!(live, [(new_id, 2)]);
             assert_eq!(reg.len(), 1);
         });
