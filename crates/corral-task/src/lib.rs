@@ -74,17 +74,20 @@
 //! - `src/spin.rs`: the registry shards' spin lock, an `unsafe impl` of lock_api's
 //!   `RawMutex` (parking_lot's lock API) over one `AtomicBool`. A parking mutex
 //!   unlocks with a second atomic read-modify-write; this one unlocks with a store, so
-//!   a tracked task pays two read-modify-writes instead of four (1.12x -> 1.08x
-//!   `tokio::spawn` on the no-op bench). Every hold is short (one slot, or a snapshot
+//!   a spawn pays one read-modify-write instead of two (1.12x -> 1.08x `tokio::spawn`
+//!   on the no-op bench, measured when the end of a task still took the lock too). Every hold is short (one slot, or a snapshot
 //!   batch of 256 slots), and a waiter backs off and then yields its thread. Its
 //!   exclusion and ordering are checked by a loom model (`spin::loom_models`).
 //!
 //! # Memory ordering
 //!
-//! The registry is a set of lock-protected slabs; a task's entry is inserted before
-//! the task is handed to tokio and removed after its future is dropped, so a snapshot
-//! taken after a `JoinHandle` resolves never shows the joined task (the lock release in
-//! the removal happens-before tokio publishes the task's completion).
+//! The registry is a set of lock-protected slabs with one atomic tag per slot. A
+//! task's entry is inserted under the lock before the task is handed to tokio. When
+//! its future is dropped, the task retires its slot with a `Release` store to the
+//! tag, which snapshots read with `Acquire`. So a snapshot taken after a `JoinHandle`
+//! resolves never shows the joined task: the store happens-before tokio publishes the
+//! task's completion. The slot itself goes back on its free list later, in a batch
+//! of 64 per thread, under the lock.
 //!
 //! # Memory
 //!
@@ -92,8 +95,9 @@
 //! registry slot). tokio allocates tasks in multiples of 128 bytes, so a no-op task
 //! stays in the same 128-byte allocation as its untracked twin
 //! (`tests/task_size.rs` checks this); a second word would tip it into 256 bytes. The
-//! registry holds 64 bytes per live task; slots are reused and the table does not
-//! shrink.
+//! registry holds 40 bytes per live task (a 32-byte entry and an 8-byte tag), plus the
+//! name of a named one. Slots are reused, the table does not shrink, and each thread
+//! holds back at most 63 ended tasks' slots until its next batch.
 
 #![deny(unsafe_code)]
 

@@ -1,15 +1,15 @@
 //! The registry shards' lock: a spin lock with one compare-and-swap to lock and a
 //! plain release store to unlock.
 //!
-//! Why not parking_lot's `Mutex`: a spawn and the task's end each lock a shard once,
-//! and a parking lock's unlock is a second atomic read-modify-write (it must see
-//! whether anyone sleeps). Here unlock is a store, so a tracked task pays two atomic
-//! read-modify-writes instead of four: 1.12x -> 1.08x `tokio::spawn` on the no-op
-//! spawn + join bench (`benches/corral_task.rs`, current-thread runtime).
+//! Why not parking_lot's `Mutex`: every spawn locks a shard, and a parking lock's
+//! unlock is a second atomic read-modify-write (it must see whether anyone sleeps).
+//! Here unlock is a store. When a task's end still took the lock as well, this was
+//! 1.12x -> 1.08x `tokio::spawn` on the no-op spawn + join bench
+//! (`benches/corral_task.rs`, current-thread runtime).
 //!
 //! Why spinning is bounded here: a shard lock is held for a few dozen instructions
-//! (one slot written or freed), or by a snapshot for at most [`BATCH`] slots at a time
-//! (`Registry::for_each`). A waiter spins a few rounds with exponential backoff and
+//! (one slot written, or a batch of at most 64 retired slots freed), or by a snapshot
+//! for at most [`BATCH`] slots at a time (`Registry::for_each`). A waiter spins a few rounds with exponential backoff and
 //! then yields its thread to the scheduler between checks, so a preempted holder gets
 //! the CPU back.
 //!
