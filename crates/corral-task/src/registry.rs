@@ -244,7 +244,7 @@ pub fn snapshot() -> Snapshot {
 }
 
 /// How many tracked tasks are alive, on every runtime; cheaper than a [`snapshot`]
-/// (one pass over the slots' tags, nothing copied: ~0.4 ms per 100k live tasks).
+/// (one pass over the slots' tags, nothing copied: ~0.15 ms per 100k live tasks).
 pub fn live_count() -> usize {
     registry().len()
 }

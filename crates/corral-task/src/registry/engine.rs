@@ -31,7 +31,6 @@
 //! another, a batch of slots at a time, so a snapshot is a union of moments, not one
 //! global instant. The locks spin ([`crate::spin`]): every hold is short.
 
-use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::panic::Location;
 use std::sync::Arc;
@@ -194,8 +193,10 @@ impl Tags {
 struct Slab {
     /// `entries[i]` belongs to slot `i`; it is read only while the slot's tag is an id.
     entries: Vec<Entry>,
-    /// The names of the named live (or retired, not yet reclaimed) slots.
-    names: HashMap<u32, Arc<str>>,
+    /// `names[i]` is the name of slot `i` while it is live or retired and named. Grown
+    /// only when a named task takes a slot past its end, so a shard that never sees a
+    /// named task never allocates it, and an unnamed spawn never touches it.
+    names: Vec<Option<Arc<str>>>,
     free_head: u32,
     /// Slots not on the free list: live or retired.
     len: usize,
@@ -242,7 +243,7 @@ impl Registry {
             .map(|_| Shard {
                 slab: Mutex::new(Slab {
                     entries: Vec::new(),
-                    names: HashMap::new(),
+                    names: Vec::new(),
                     free_head: NIL,
                     len: 0,
                     seq: 0,
@@ -332,7 +333,10 @@ impl Registry {
         // the entry; a later retirement's store is ordered after this one.
         tag.store(id.get(), Ordering::Release);
         if let Some(name) = name {
-            slab.names.insert(slot as u32, name);
+            if slab.names.len() <= slot {
+                slab.names.resize(slot + 1, None);
+            }
+            slab.names[slot] = Some(name);
         }
         slab.len += 1;
         (Key::new(index, slot as u32, named), parent)
@@ -390,7 +394,7 @@ impl Registry {
                 // writes the tag alone (its cache line is likely still here from
                 // `retire`).
                 if key.named() {
-                    if let Some(name) = slab.names.remove(&(key.slot() as u32)) {
+                    if let Some(name) = slab.names.get_mut(key.slot()).and_then(Option::take) {
                         names.push(name);
                     }
                 }
@@ -425,11 +429,7 @@ impl Registry {
                 for slot in start.min(end)..end {
                     let tag = shard.tags.get(slot).load(Ordering::Acquire);
                     if let Some(id) = NonZeroU64::new(tag).filter(|_| tag & VACANT == 0) {
-                        let name = if slab.names.is_empty() {
-                            None
-                        } else {
-                            slab.names.get(&(slot as u32))
-                        };
+                        let name = slab.names.get(slot).and_then(Option::as_ref);
                         f(id, &slab.entries[slot], name);
                     }
                 }
@@ -441,11 +441,18 @@ impl Registry {
         }
     }
 
-    /// How many entries are live: one pass over every shard's tags, nothing copied.
+    /// How many entries are live: one pass over every shard's tags (each shard's
+    /// length read under its lock), nothing copied.
     pub(crate) fn len(&self) -> usize {
-        let mut live = 0;
-        self.for_each(|_, _, _| live += 1);
-        live
+        self.shards
+            .iter()
+            .map(|shard| {
+                let slots = shard.slab.lock().entries.len();
+                (0..slots)
+                    .filter(|&slot| shard.tags.get(slot).load(Ordering::Acquire) & VACANT == 0)
+                    .count()
+            })
+            .sum()
     }
 }
 
