@@ -18,21 +18,11 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
-const TASKS: usize = 100_000;
+#[path = "support/heap.rs"]
+mod heap;
+use heap::pin_heap;
 
-fn pin_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: `mallopt` only sets two allocator parameters; it is called before any
-        // runtime exists, and both values are in range (glibc caps the mmap threshold
-        // at 32 MiB on 64-bit targets).
-        let ok = unsafe {
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30) == 1
-                && libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
-        };
-        assert!(ok, "glibc refused to pin the heap");
-    }
-}
+const TASKS: usize = 100_000;
 
 async fn spawn_join_tokio(n: usize) {
     let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
