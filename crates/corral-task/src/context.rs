@@ -151,7 +151,21 @@ static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
 /// The lineage of the tracked task being polled here, looked up at most once a poll.
 pub(crate) fn current_task() -> Option<Lineage> {
+    resolve(LOCAL.with(Local::origin))
+}
+
+/// The tree mark spawns from here inherit.
+pub(crate) fn tree() -> u32 {
     match LOCAL.with(Local::origin) {
+        Origin::Thread { tree } => tree,
+        origin => resolve(origin).map_or(0, |l| l.tree),
+    }
+}
+
+/// The spawning task's lineage for `origin`, looked up (and remembered for the rest
+/// of the poll) when not known yet.
+fn resolve(origin: Origin) -> Option<Lineage> {
+    match origin {
         Origin::Thread { .. } => None,
         Origin::Known(lineage) => Some(lineage),
         Origin::Task(key) => {
@@ -159,14 +173,6 @@ pub(crate) fn current_task() -> Option<Lineage> {
             remember(key, lineage);
             Some(lineage)
         }
-    }
-}
-
-/// The tree mark spawns from here inherit.
-pub(crate) fn tree() -> u32 {
-    match LOCAL.with(Local::origin) {
-        Origin::Thread { tree } => tree,
-        Origin::Known(_) | Origin::Task(_) => current_task().map_or(0, |l| l.tree),
     }
 }
 

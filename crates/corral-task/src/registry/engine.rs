@@ -2,7 +2,7 @@
 //!
 //! # Invariants
 //!
-//! - Each shard is a slab behind its own lock (`entries`, the free list, the counters)
+//! - Each shard is a slab behind its own lock (`entries`, the free list, the id counter)
 //!   plus one atomic tag per slot, kept in segments that never move ([`Tags`]). A tag
 //!   is the occupant's id (live), [`DEAD`] (retired: the task is gone, the slot is not
 //!   free yet), or `VACANT | next` (free, linked from `free_head`). Snapshots and counts
@@ -188,7 +188,7 @@ impl Tags {
     }
 }
 
-/// What the lock guards: the entries, the free list and the counters.
+/// What the lock guards: the entries, the names, the free list and the id counter.
 #[derive(Debug)]
 struct Slab {
     /// `entries[i]` belongs to slot `i`; it is read only while the slot's tag is an id.
@@ -198,8 +198,6 @@ struct Slab {
     /// named task never allocates it, and an unnamed spawn never touches it.
     names: Vec<Option<Arc<str>>>,
     free_head: u32,
-    /// Slots not on the free list: live or retired.
-    len: usize,
     seq: u64,
 }
 
@@ -245,7 +243,6 @@ impl Registry {
                     entries: Vec::new(),
                     names: Vec::new(),
                     free_head: NIL,
-                    len: 0,
                     seq: 0,
                 }),
                 tags: Tags::new(),
@@ -338,7 +335,6 @@ impl Registry {
             }
             slab.names[slot] = Some(name);
         }
-        slab.len += 1;
         (Key::new(index, slot as u32, named), parent)
     }
 
@@ -400,7 +396,6 @@ impl Registry {
                 }
                 tag.store(VACANT | u64::from(slab.free_head), Ordering::Relaxed);
                 slab.free_head = key.slot() as u32;
-                slab.len -= 1;
             }
             drop(slab);
             names.clear();
