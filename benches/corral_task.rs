@@ -22,11 +22,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::runtime::Runtime;
 
-#[path = "support/heap.rs"]
-mod heap;
-use heap::pin_heap;
-
-const TASKS: usize = 100_000;
+#[path = "support/task.rs"]
+mod task;
+use task::{pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
 
 fn mt2() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -39,22 +37,6 @@ fn ct() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-}
-
-async fn spawn_join_tokio(n: usize) {
-    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
-    for h in handles {
-        black_box(h.await.unwrap());
-    }
-}
-
-async fn spawn_join_corral(n: usize) {
-    let handles: Vec<_> = (0..n)
-        .map(|i| corral_task::spawn(async move { i }))
-        .collect();
-    for h in handles {
-        black_box(h.await.unwrap());
-    }
 }
 
 fn uncontended(c: &mut Criterion) {

@@ -13,32 +13,13 @@
 //!
 //! Optional arguments: `--rounds N` (default 61).
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
-#[path = "support/heap.rs"]
-mod heap;
-use heap::pin_heap;
-
-const TASKS: usize = 100_000;
-
-async fn spawn_join_tokio(n: usize) {
-    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
-    for h in handles {
-        black_box(h.await.unwrap());
-    }
-}
-
-async fn spawn_join_corral(n: usize) {
-    let handles: Vec<_> = (0..n)
-        .map(|i| corral_task::spawn(async move { i }))
-        .collect();
-    for h in handles {
-        black_box(h.await.unwrap());
-    }
-}
+#[path = "support/task.rs"]
+mod task;
+use task::{pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
 
 /// One round: `spawners` tasks each spawning and joining `TASKS / spawners`.
 fn round(rt: &Runtime, spawners: usize, corral: bool) -> Duration {

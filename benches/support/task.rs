@@ -1,4 +1,28 @@
-//! Shared by the task benches (included with `#[path]`): pins glibc's heap.
+//! Shared by the two task benches (included with `#[path]`): the workload and the
+//! heap pinning, so both measure exactly the same thing.
+
+use std::hint::black_box;
+
+/// Tasks spawned and joined per round.
+pub(crate) const TASKS: usize = 100_000;
+
+/// Spawns `n` no-op tasks with `tokio::spawn`, then joins them all.
+pub(crate) async fn spawn_join_tokio(n: usize) {
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
+    for h in handles {
+        black_box(h.await.unwrap());
+    }
+}
+
+/// The same through `corral_task::spawn`.
+pub(crate) async fn spawn_join_corral(n: usize) {
+    let handles: Vec<_> = (0..n)
+        .map(|i| corral_task::spawn(async move { i }))
+        .collect();
+    for h in handles {
+        black_box(h.await.unwrap());
+    }
+}
 
 /// Stops glibc from trimming the heap or serving large blocks with `mmap`, so every
 /// round of every case finds freed memory where the last one left it.
