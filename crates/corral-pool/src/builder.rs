@@ -1,10 +1,13 @@
 //! Configuration of a [`Pool`], validated at `build()`.
 
+use std::any::Any;
+use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use crate::error::BuildError;
+use crate::error::{panic_message, BuildError};
 use crate::pool::Pool;
 
 /// The most workers a pool may have (a bound on nonsense, not a recommendation).
@@ -24,6 +27,7 @@ pub struct Builder {
     queue_capacity: usize,
     name: Option<String>,
     sample_every: u32,
+    on_panic: PanicHook,
 }
 
 impl Default for Builder {
@@ -33,13 +37,45 @@ impl Default for Builder {
             queue_capacity: 0,
             name: None,
             sample_every: DEFAULT_QUEUE_WAIT_SAMPLING,
+            on_panic: PanicHook::default(),
         }
     }
 }
 
-/// By default queue wait is measured on one job in 8: a clock read costs 20-40 ns,
-/// a sizeable share of a ~200 ns job hand-off (bench `corral_pool`).
+/// By default queue wait is measured on one job in 8, drawn at random: measuring a job
+/// takes two clock reads (when it is queued and when a worker takes it), which cost
+/// more than the 5 ns per job a default may spend (bench `corral_pool`, case
+/// `corral_pool_wait_every_job`).
 pub const DEFAULT_QUEUE_WAIT_SAMPLING: u32 = 8;
+
+/// A pool's `on_panic` hook (see [`Builder::on_panic`]).
+#[derive(Clone, Default)]
+pub(crate) struct PanicHook(Option<Arc<HookFn>>);
+
+type HookFn = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
+
+impl PanicHook {
+    /// Hands `payload` to the hook, or prints the default line on standard error.
+    pub(crate) fn report(&self, pool: &str, payload: Box<dyn Any + Send>) {
+        match &self.0 {
+            Some(hook) => hook(payload),
+            None => eprintln!(
+                "pool '{pool}': a job panicked and nobody awaited its handle: {}",
+                panic_message(&*payload)
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for PanicHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "custom"
+        } else {
+            "default"
+        })
+    }
+}
 
 impl Builder {
     /// A builder with no workers set, a hand-off queue, the name `"pool"` and queue
@@ -48,9 +84,11 @@ impl Builder {
         Self::default()
     }
 
-    /// Measures the queue wait of one accepted job in `every` (1: every job, 0: none)
-    /// for [`Metrics::queue_wait`](crate::Metrics::queue_wait). The mean stays
-    /// unbiased; the maximum is the largest sampled wait.
+    /// Measures the queue wait of accepted jobs for
+    /// [`Metrics::queue_wait`](crate::Metrics::queue_wait): each job with probability
+    /// `1 / every` (1: every job, 0: none). The draw is independent of how jobs arrive,
+    /// so a burst is sampled like anything else and the mean stays unbiased; the
+    /// maximum is the largest sampled wait.
     pub fn queue_wait_sampling(mut self, every: u32) -> Self {
         self.sample_every = every;
         self
@@ -63,9 +101,9 @@ impl Builder {
     }
 
     /// How many accepted jobs may wait for a worker; 0 ..= [`MAX_QUEUE_CAPACITY`].
-    /// With 0 (hand-off) a job is accepted only when a worker is idle: right after
-    /// `build()`, that is once the workers have started and parked, so `try_submit`
-    /// may report `Full` until then while `submit` simply waits.
+    /// With 0 (hand-off) a job is accepted only when a worker is free to take it.
+    /// `workers + queue_capacity` jobs are accepted from the moment `build()` returns:
+    /// a worker that is spawned but not yet running counts as free.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
         self
@@ -74,6 +112,26 @@ impl Builder {
     /// Names the pool; workers are tracked tasks named `<name>-worker-<n>`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// What to do with the panic of a job nobody will look at: the job's
+    /// [`JobHandle`](crate::JobHandle) was dropped before the outcome was taken. The
+    /// hook receives the payload `std::panic` caught (see
+    /// [`JobError::Panicked`](crate::JobError::Panicked)), on the worker that ran the
+    /// job (or on the thread that drops a handle whose job had already panicked). It
+    /// must not block. A panic whose handle is still held is not reported here: it is
+    /// the handle's outcome.
+    ///
+    /// The default prints one line on standard error naming the pool and the panic
+    /// message, after the panic hook's own report at the time of the panic (as
+    /// `std`'s default hook prints for a panicking `tokio::spawn` task whose
+    /// `JoinHandle` is dropped).
+    pub fn on_panic<H>(mut self, hook: H) -> Self
+    where
+        H: Fn(Box<dyn Any + Send>) + Send + Sync + 'static,
+    {
+        self.on_panic = PanicHook(Some(Arc::new(hook)));
         self
     }
 
@@ -118,6 +176,7 @@ impl Builder {
             workers,
             self.queue_capacity,
             self.sample_every,
+            self.on_panic,
             handle.clone(),
         ))
     }

@@ -48,7 +48,8 @@ impl JobError {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
+/// The message of a panic payload (a `&str` or `String`), for display.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         s
     } else if let Some(s) = payload.downcast_ref::<String>() {

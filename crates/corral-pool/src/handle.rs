@@ -3,18 +3,31 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Weak;
 use std::task::{Context, Poll};
 
+use crate::builder::PanicHook;
 use crate::error::JobError;
-use crate::pool::slot::Slot;
+use crate::pool::slot::{Payload, Slot};
 use crate::sync::Arc;
+
+/// What a handle may ask of its pool without knowing the pool's job type.
+pub(crate) trait PoolLink: Send + Sync {
+    /// Takes job `seq` out of the queue if it is still queued (resolving its handle
+    /// `Cancelled` and dropping the job); `false` if a worker took it already.
+    fn cancel_queued(&self, seq: u64) -> bool;
+    /// Hands a panic nobody looked at to the pool's `on_panic` hook.
+    fn report_panic(&self, payload: Payload);
+}
 
 /// Resolves to an accepted job's output, or to a [`JobError`] if it panicked, was
 /// cancelled, or was handed back by [`Pool::shutdown_now`](crate::Pool::shutdown_now).
 ///
 /// Dropping the handle does **not** cancel the job (it runs to completion and its output
 /// is dropped), like tokio's `JoinHandle`. To cancel, call [`JobHandle::abort`], or wrap
-/// it with [`JobHandle::abort_on_drop`].
+/// it with [`JobHandle::abort_on_drop`]. If a job whose handle was dropped panics (or
+/// had panicked, unobserved, when the handle is dropped), the payload goes to the
+/// pool's [`on_panic`](crate::Builder::on_panic) hook.
 ///
 /// # Cancel safety
 ///
@@ -23,17 +36,37 @@ use crate::sync::Arc;
 #[must_use = "dropping a JobHandle detaches the job: it still runs, its output is lost"]
 pub struct JobHandle<T> {
     slot: Arc<Slot<T>>,
+    /// The job's sequence number in its pool's queue.
+    seq: u64,
+    pool: Weak<dyn PoolLink>,
+    /// The outcome was taken (nothing left for `Drop` to look at).
+    taken: bool,
 }
 
 impl<T> JobHandle<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>) -> Self {
-        JobHandle { slot }
+    pub(crate) fn new(slot: Arc<Slot<T>>, seq: u64, pool: Weak<dyn PoolLink>) -> Self {
+        JobHandle {
+            slot,
+            seq,
+            pool,
+            taken: false,
+        }
     }
 
-    /// Cancels the job: a queued job is dropped unpolled when a worker reaches it, a
-    /// running job is dropped at its next wake-up (or at once if it is parked). The
-    /// handle then resolves to [`JobError::Cancelled`], unless the job finished first.
+    /// Cancels the job. A queued job is taken out of the queue at once, on this
+    /// thread: its handle resolves to [`JobError::Cancelled`] before `abort` returns,
+    /// its place in the queue is free for another job, and its future is dropped
+    /// unpolled (so it is never handed back by
+    /// [`Pool::shutdown_now`](crate::Pool::shutdown_now)). A running job is dropped
+    /// at its next wake-up (or at once if it is parked) and the handle then resolves to
+    /// [`JobError::Cancelled`], unless the job finished first. Either way it counts as
+    /// cancelled. Idempotent.
     pub fn abort(&self) {
+        if let Some(pool) = self.pool.upgrade() {
+            if pool.cancel_queued(self.seq) {
+                return;
+            }
+        }
         self.slot.abort();
     }
 
@@ -58,8 +91,27 @@ impl<T> Future for JobHandle<T> {
     /// # Panics
     ///
     /// If polled again after it returned `Ready`.
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.slot.poll_take(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let outcome = self.slot.poll_take(cx);
+        if outcome.is_ready() {
+            self.taken = true;
+        }
+        outcome
+    }
+}
+
+impl<T> Drop for JobHandle<T> {
+    fn drop(&mut self) {
+        if self.taken {
+            return;
+        }
+        if let Some(payload) = self.slot.detach() {
+            match self.pool.upgrade() {
+                Some(pool) => pool.report_panic(payload),
+                // The pool is gone with its hook: report it the default way.
+                None => PanicHook::default().report("pool", payload),
+            }
+        }
     }
 }
 

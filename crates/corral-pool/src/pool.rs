@@ -7,19 +7,20 @@ pub(crate) mod worker;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use crate::builder::{Builder, MAX_WORKERS};
+use crate::builder::{Builder, PanicHook, MAX_WORKERS};
 use crate::error::{ResizeError, TrySubmitError};
-use crate::handle::JobHandle;
+use crate::handle::{JobHandle, PoolLink};
 use crate::metrics::Metrics;
 use crate::submit::{Drain, Submit, SubmitUntil};
-use crate::sync::{Arc, Mutex};
-use slot::Slot;
-use state::{complete_removed, Admit, Queued, State, Wakeups};
+use crate::sync::Mutex;
+use slot::{Payload, Slot};
+use state::{Queued, State, Wakeups};
 use worker::Shared;
 
 /// A boxed job, for pools that run futures of different types:
@@ -58,7 +59,9 @@ pub type BoxJob<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// # Memory ordering
 ///
 /// All pool state sits under one mutex; a job's outcome is published through its result
-/// slot's mutex, so everything the job did happens-before its handle resolves.
+/// slot's mutex, under the pool's mutex, in the same critical section that counts it.
+/// So everything the job did happens-before its handle resolves, and the job is in
+/// [`Pool::metrics`] by then.
 #[must_use = "dropping the pool cancels its queued and running jobs"]
 pub struct Pool<F: Future> {
     shared: Arc<Shared<F>>,
@@ -81,12 +84,14 @@ where
         workers: usize,
         capacity: usize,
         sample_every: u32,
+        on_panic: PanicHook,
         handle: Handle,
     ) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(capacity, workers, sample_every)),
             name,
             handle,
+            on_panic,
         });
         worker::spawn_workers(&shared, workers);
         Pool { shared }
@@ -94,7 +99,9 @@ where
 
     /// Submits `job`, waiting for room (a free worker or queue slot) if the pool is
     /// full. Blocked submitters are served in FIFO order, and [`Pool::try_submit`] never
-    /// jumps ahead of them. While workers run ready jobs back to back, blocked
+    /// jumps ahead of them: a blocked job enters the queue the moment room is granted to
+    /// it, in the order its submitter began waiting, whatever order the runtime polls
+    /// the submitters in. While workers run ready jobs back to back, blocked
     /// submitters are woken in batches, once more than `min(queue_capacity / 2, 128)`
     /// slots are free (at least one), which saves a wake-up per job; as soon as a job
     /// waits, a worker parks or leaves, or a granted submitter gives up, every free slot
@@ -104,14 +111,36 @@ where
     /// Resolves to the job's [`JobHandle`], or to [`SubmitError::Closed`] with the job
     /// handed back if the pool is closed before the job is accepted.
     ///
+    /// # Deadlocks
+    ///
+    /// A job of this pool that submits to this same pool waits for room its own
+    /// worker may be the only one to free: with every worker running such a job and
+    /// the queue full, they wait for each other forever. Likewise a job that awaits the
+    /// handle of a job queued behind it, on a pool whose workers are all busy doing the
+    /// same, waits for a worker that never comes (only [`Pool::shutdown_now`] or
+    /// dropping the pool ends it). From inside a job use [`Pool::try_submit`] (and run
+    /// the work inline when it says `Full`) or [`Pool::submit_timeout`], and do not
+    /// await jobs of the same pool; [`Pool::is_current_worker`] tells a job that it
+    /// runs in this pool.
+    ///
     /// # Cancel safety
     ///
-    /// Dropping the future before it resolves drops `job` unsubmitted and gives up its
-    /// place in line; nothing else is lost (a slot already granted to it passes on).
+    /// Dropping the future while it waits drops `job` unsubmitted and gives up its
+    /// place in line. If room was granted meanwhile, the job was accepted then (it
+    /// entered the queue in line order and counts as submitted): dropping the future
+    /// aborts it as [`JobHandle::abort`] does, so it leaves the queue at once, unrun,
+    /// counted as cancelled, and its room passes on.
     ///
     /// [`SubmitError::Closed`]: crate::SubmitError::Closed
     pub fn submit(&self, job: F) -> Submit<'_, F> {
         Submit::new(&self.shared, job)
+    }
+
+    /// Whether the caller is running inside one of this pool's jobs (polled or dropped
+    /// by one of its workers): a thread-local read, for code that must not wait on its
+    /// own pool (see `# Deadlocks` on [`Pool::submit`]).
+    pub fn is_current_worker(&self) -> bool {
+        worker::is_current(self.shared.id())
     }
 
     /// [`Pool::submit`] returning a future that does not borrow the pool (it shares the
@@ -168,22 +197,15 @@ where
     /// Not async itself; the [`JobHandle`] it returns is cancel safe (dropping it
     /// leaves the job running).
     pub fn try_submit(&self, job: F) -> Result<JobHandle<F::Output>, TrySubmitError<F>> {
+        let slot = Arc::new(Slot::new());
         let mut wake = Wakeups::default();
-        let handle = {
-            let mut state = self.shared.state.lock();
-            match state.try_admit() {
-                Admit::Accept => {
-                    let slot = Arc::new(Slot::new());
-                    let handle = JobHandle::new(Arc::clone(&slot));
-                    state.push(Queued::new(job, slot), &mut wake);
-                    handle
-                }
-                Admit::Wait => return Err(TrySubmitError::Full(job)),
-                Admit::Closed => return Err(TrySubmitError::Closed(job)),
-            }
-        };
+        let seq = self
+            .shared
+            .state
+            .lock()
+            .try_admit(Queued::new(job, Arc::clone(&slot)), &mut wake)?;
         wake.wake();
-        Ok(handle)
+        Ok(self.shared.handle_for(slot, seq))
     }
 
     /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
@@ -235,7 +257,7 @@ where
     }
 
     /// Closes the pool (see [`Pool::close`]) and waits until every accepted job has ended
-    /// and every worker has left, or until `deadline`.
+    /// and its handle is resolved, and every worker has left, or until `deadline`.
     ///
     /// # Errors
     ///
@@ -256,8 +278,10 @@ where
     }
 
     /// Stops now: closes intake, takes every queued job out unstarted and returns the
-    /// futures (their handles resolve to [`JobError::HandedBack`]), and cancels running
-    /// jobs (their handles resolve to [`JobError::Cancelled`]) by aborting the workers.
+    /// futures in queue order (their handles resolve to [`JobError::HandedBack`] before
+    /// this returns), and cancels running jobs (their handles resolve to
+    /// [`JobError::Cancelled`]) by aborting the workers. A job aborted through its
+    /// handle has already left the queue, so it is never handed back.
     ///
     /// Running jobs are dropped when their workers are next scheduled, so they may still
     /// be settling when this returns; [`Pool::drain`] waits for that.
@@ -285,22 +309,52 @@ where
     }
 }
 
+impl<F> Shared<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    /// The handle of job `seq`, linked to this pool for aborts and unobserved panics.
+    pub(crate) fn handle_for(
+        self: &Arc<Self>,
+        slot: Arc<Slot<F::Output>>,
+        seq: u64,
+    ) -> JobHandle<F::Output> {
+        let link: Weak<dyn PoolLink> = Arc::downgrade(self) as Weak<Self>;
+        JobHandle::new(slot, seq, link)
+    }
+}
+
+impl<F> PoolLink for Shared<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn cancel_queued(&self, seq: u64) -> bool {
+        let mut wake = Wakeups::default();
+        let job = self.state.lock().cancel_queued(seq, &mut wake);
+        let found = job.is_some();
+        drop(job);
+        wake.wake();
+        found
+    }
+
+    fn report_panic(&self, payload: Payload) {
+        self.on_panic.report(&self.name, payload);
+    }
+}
+
 impl<F: Future> Shared<F> {
-    /// Stops the pool; returns the queued futures if `handed_back`, else drops them.
+    /// Stops the pool; returns the queued futures if `handed_back`, else drops them
+    /// (outside the lock).
     fn stop(&self, handed_back: bool) -> Vec<F> {
         let mut wake = Wakeups::default();
-        let (jobs, handles) = {
-            let mut state = self.state.lock();
-            let (jobs, handles) = state.stop(&mut wake);
-            state.count_removed(jobs.len(), handed_back);
-            (jobs, handles)
-        };
-        for handle in handles {
-            handle.abort();
+        let (jobs, workers) = self.state.lock().stop(handed_back, &mut wake);
+        for worker in workers {
+            worker.abort();
         }
-        let futures = complete_removed(jobs, handed_back);
         wake.wake();
-        futures
+        jobs
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
@@ -11,35 +12,41 @@ use tokio::time::{Instant, Sleep};
 use crate::error::{DrainError, SubmitError, SubmitTimeoutError};
 use crate::handle::JobHandle;
 use crate::pool::slot::Slot;
-use crate::pool::state::{Admit, Queued, Wakeups};
+use crate::pool::state::{Admit, Queued, Wakeups, Withdrawn};
 use crate::pool::worker::Shared;
-use crate::sync::Arc;
 
 /// Future of [`Pool::submit`](crate::Pool::submit): resolves once the job is accepted
 /// (to its [`JobHandle`]) or the pool is closed (to the job, handed back).
 ///
+/// While it waits, the pool holds the job, and puts it in the queue the moment room is
+/// granted to it (in line order); the next poll only collects the handle.
+///
 /// # Cancel safety
 ///
-/// Dropping it before it resolves drops the job unsubmitted and gives up its place in
-/// line; a slot that was already granted to it passes to the next blocked submitter.
+/// Dropping it while it waits drops the job unsubmitted and gives up its place in
+/// line. If room was granted meanwhile the job was accepted: dropping the future
+/// aborts it (see [`JobHandle::abort`]), so it leaves the queue unrun, counted as
+/// cancelled, and the room passes to the next blocked submitter.
 #[must_use = "futures do nothing unless polled; dropping it drops the job unsubmitted"]
 pub struct Submit<'a, F: Future> {
     shared: SharedRef<'a, F>,
-    job: Option<F>,
+    /// The job, until the pool takes it (accepted, or held while waiting).
+    job: Option<Queued<F>>,
+    /// The job's result slot, until the handle is made.
     slot: Option<Arc<Slot<F::Output>>>,
     waiter: Option<u64>,
 }
 
 /// The pool a submit future talks to: borrowed (`submit`) or shared (`submit_owned`).
 enum SharedRef<'a, F: Future> {
-    Borrowed(&'a Shared<F>),
+    Borrowed(&'a Arc<Shared<F>>),
     Owned(Arc<Shared<F>>),
 }
 
 impl<F: Future> std::ops::Deref for SharedRef<'_, F> {
-    type Target = Shared<F>;
+    type Target = Arc<Shared<F>>;
 
-    fn deref(&self) -> &Shared<F> {
+    fn deref(&self) -> &Arc<Shared<F>> {
         match self {
             SharedRef::Borrowed(shared) => shared,
             SharedRef::Owned(shared) => shared,
@@ -52,29 +59,54 @@ impl<F: Future> std::ops::Deref for SharedRef<'_, F> {
 impl<F: Future> Unpin for Submit<'_, F> {}
 
 impl<'a, F: Future> Submit<'a, F> {
-    pub(crate) fn new(shared: &'a Shared<F>, job: F) -> Self {
+    pub(crate) fn new(shared: &'a Arc<Shared<F>>, job: F) -> Self {
         Self::with(SharedRef::Borrowed(shared), job)
     }
 
     fn with(shared: SharedRef<'a, F>, job: F) -> Self {
+        let slot = Arc::new(Slot::new());
         Submit {
             shared,
-            job: Some(job),
-            slot: None,
+            job: Some(Queued::new(job, Arc::clone(&slot))),
+            slot: Some(slot),
             waiter: None,
         }
     }
+}
 
-    /// Gives up: leaves the line and returns the job.
-    fn give_up(&mut self) -> F {
-        let mut wake = Wakeups::default();
-        {
+impl<F> Submit<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    /// The handle of the accepted job `seq`.
+    fn accepted(&mut self, seq: u64) -> JobHandle<F::Output> {
+        let slot = self.slot.take().expect("Submit polled after completion");
+        self.shared.handle_for(slot, seq)
+    }
+
+    /// Gives up at the deadline: leaves the line and returns the job, unless room was
+    /// granted meanwhile (then the job is accepted and its handle returned).
+    fn give_up(&mut self) -> Result<JobHandle<F::Output>, F> {
+        let withdrawn = {
             let mut state = self.shared.state.lock();
-            state.forget_waiter(&mut self.waiter, &mut wake);
-            state.reject();
+            let withdrawn = state.withdraw(&mut self.waiter);
+            if !matches!(withdrawn, Withdrawn::Granted(_)) {
+                state.reject();
+            }
+            withdrawn
+        };
+        match withdrawn {
+            Withdrawn::Granted(seq) => Ok(self.accepted(seq)),
+            Withdrawn::Job(job) => {
+                self.slot = None;
+                Err(job)
+            }
+            Withdrawn::Nothing => {
+                self.slot = None;
+                Err(self.job.take().expect("Submit polled after completion").fut)
+            }
         }
-        wake.wake();
-        self.job.take().expect("Submit polled after completion")
     }
 }
 
@@ -84,44 +116,61 @@ impl<F: Future> Submit<'static, F> {
     }
 }
 
-impl<F: Future> Future for Submit<'_, F> {
+impl<F> Future for Submit<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     type Output = Result<JobHandle<F::Output>, SubmitError<F>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        assert!(this.job.is_some(), "Submit polled after completion");
-        let slot = this.slot.get_or_insert_with(|| Arc::new(Slot::new()));
+        assert!(this.slot.is_some(), "Submit polled after completion");
         let mut wake = Wakeups::default();
-        let result = {
-            let mut state = this.shared.state.lock();
-            match state.admit(&mut this.waiter, cx.waker()) {
-                Admit::Accept => {
-                    let fut = this.job.take().expect("checked above");
-                    state.push(Queued::new(fut, Arc::clone(slot)), &mut wake);
-                    Poll::Ready(Ok(()))
-                }
-                Admit::Wait => Poll::Pending,
-                Admit::Closed => Poll::Ready(Err(())),
-            }
-        };
+        let admit =
+            this.shared
+                .state
+                .lock()
+                .admit(&mut this.waiter, &mut this.job, cx.waker(), &mut wake);
         wake.wake();
-        result.map(|r| match r {
-            Ok(()) => Ok(JobHandle::new(this.slot.take().expect("allocated above"))),
-            Err(()) => Err(SubmitError::Closed(this.job.take().expect("not pushed"))),
-        })
+        match admit {
+            Admit::Accepted(seq) => Poll::Ready(Ok(this.accepted(seq))),
+            Admit::Wait => Poll::Pending,
+            Admit::Closed(job) => {
+                this.slot = None;
+                Poll::Ready(Err(SubmitError::Closed(job)))
+            }
+        }
     }
 }
 
 impl<F: Future> Drop for Submit<'_, F> {
     fn drop(&mut self) {
-        if self.waiter.is_some() {
-            let mut wake = Wakeups::default();
-            self.shared
-                .state
-                .lock()
-                .forget_waiter(&mut self.waiter, &mut wake);
-            wake.wake();
+        if self.waiter.is_none() {
+            return;
         }
+        let mut wake = Wakeups::default();
+        let (job, granted) = {
+            let mut state = self.shared.state.lock();
+            match state.withdraw(&mut self.waiter) {
+                Withdrawn::Job(job) => (Some(job), false),
+                // Accepted, but nobody will see the handle: abort the job.
+                Withdrawn::Granted(seq) => {
+                    let job = state.cancel_queued(seq, &mut wake);
+                    let running = job.is_none();
+                    (job, running)
+                }
+                Withdrawn::Nothing => (None, false),
+            }
+        };
+        // Jobs are dropped, and a running one aborted, outside the lock.
+        drop(job);
+        if granted {
+            if let Some(slot) = &self.slot {
+                slot.abort();
+            }
+        }
+        wake.wake();
     }
 }
 
@@ -129,7 +178,7 @@ impl<F: Future> fmt::Debug for Submit<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Submit")
             .field("pool", &self.shared.name)
-            .field("done", &self.job.is_none())
+            .field("done", &self.slot.is_none())
             .field("waiting", &self.waiter.is_some())
             .finish()
     }
@@ -142,8 +191,9 @@ impl<F: Future> fmt::Debug for Submit<'_, F> {
 ///
 /// # Cancel safety
 ///
-/// As for [`Submit`]: dropping it drops the job unsubmitted and passes on any granted
-/// slot.
+/// As for [`Submit`]: dropping it while it waits drops the job unsubmitted; a job
+/// granted room meanwhile is aborted. At the deadline, a job granted room in the
+/// meantime is accepted (`Ok`) rather than handed back.
 #[must_use = "futures do nothing unless polled; dropping it drops the job unsubmitted"]
 pub struct SubmitUntil<'a, F: Future> {
     inner: Submit<'a, F>,
@@ -152,7 +202,7 @@ pub struct SubmitUntil<'a, F: Future> {
 }
 
 impl<'a, F: Future> SubmitUntil<'a, F> {
-    pub(crate) fn new(shared: &'a Shared<F>, job: F, deadline: Instant) -> Self {
+    pub(crate) fn new(shared: &'a Arc<Shared<F>>, job: F, deadline: Instant) -> Self {
         SubmitUntil {
             inner: Submit::new(shared, job),
             deadline,
@@ -161,7 +211,11 @@ impl<'a, F: Future> SubmitUntil<'a, F> {
     }
 }
 
-impl<F: Future> Future for SubmitUntil<'_, F> {
+impl<F> Future for SubmitUntil<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     type Output = Result<JobHandle<F::Output>, SubmitTimeoutError<F>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -181,7 +235,7 @@ impl<F: Future> Future for SubmitUntil<'_, F> {
             Box::pin(tokio::time::sleep_until(deadline))
         });
         if sleep.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(SubmitTimeoutError::Timeout(this.inner.give_up())));
+            return Poll::Ready(this.inner.give_up().map_err(SubmitTimeoutError::Timeout));
         }
         Poll::Pending
     }
@@ -197,7 +251,8 @@ impl<F: Future> fmt::Debug for SubmitUntil<'_, F> {
 }
 
 /// Future of [`Pool::drain`](crate::Pool::drain): resolves once every accepted job has
-/// ended and every worker has left, or with a [`DrainError`] at the deadline.
+/// ended and its handle is resolved and every worker has left, or with a
+/// [`DrainError`] at the deadline.
 ///
 /// # Cancel safety
 ///

@@ -103,18 +103,13 @@ async fn admission_and_rejection_hand_the_job_back() {
 }
 
 #[tokio::test]
-async fn hand_off_accepts_only_when_a_worker_is_idle() {
+async fn hand_off_accepts_only_when_a_worker_is_free() {
     let pool = pool(1, 0);
-    // The worker has not started yet: nobody to hand off to.
-    assert!(matches!(
-        pool.try_submit(ready(0)),
-        Err(TrySubmitError::Full(_))
-    ));
-    settle().await;
+    // The worker has not started yet, but it will take the job when it does.
     let (gate, job) = gated(1);
-    let h = pool.try_submit(job).expect("idle worker takes it");
-    // Claimed by the worker even before it runs.
-    let back = pool.try_submit(ready(2)).expect_err("no idle worker");
+    let h = pool.try_submit(job).expect("the starting worker takes it");
+    // Promised to the worker even before it runs.
+    let back = pool.try_submit(ready(2)).expect_err("no free worker");
     assert_eq!(back.into_inner().await, 2);
     settle().await;
     assert_eq!(pool.metrics().running, 1);
@@ -177,7 +172,7 @@ async fn blocked_submitters_wake_in_fifo_order() {
 }
 
 #[tokio::test]
-async fn a_granted_waiter_keeps_its_slot_and_the_rest_is_open_to_anyone() {
+async fn a_granted_job_enters_the_queue_at_once_and_the_rest_is_open_to_anyone() {
     let pool = pool(1, 3);
     let (g1, j1) = gated(1);
     let h1 = pool.try_submit(j1).expect("room");
@@ -192,29 +187,31 @@ async fn a_granted_waiter_keeps_its_slot_and_the_rest_is_open_to_anyone() {
         Err(TrySubmitError::Full(_))
     ));
 
-    // The queue runs dry: the waiter is granted one slot, the others (two in the queue,
-    // one for the idle worker) are open to anyone.
+    // The queue runs dry: the waiter is granted a slot and its job enters the queue
+    // then (the worker runs it without the submitter being polled); the rest (three in
+    // the queue, one for the idle worker) is open to anyone.
     g1.send(()).expect("waiting");
     assert_eq!(h1.await.expect("ran"), 1);
     settle().await;
     assert!(s.is_woken());
-    let h5 = pool.try_submit(ready(5)).expect("free slot");
-    let h6 = pool.try_submit(ready(6)).expect("free slot");
-    let h7 = pool.try_submit(ready(7)).expect("free slot");
+    assert_eq!(
+        pool.metrics().completed,
+        5,
+        "jobs 1-4 and the granted job 10"
+    );
+    let more: Vec<_> = (5..9)
+        .map(|n| pool.try_submit(ready(n)).expect("free slot"))
+        .collect();
     assert!(matches!(
         pool.try_submit(ready(0)),
         Err(TrySubmitError::Full(_))
     ));
     let h10 = assert_ready!(s.poll()).expect("granted");
-    for (h, n) in [
-        (h2, 2),
-        (h3, 3),
-        (h4, 4),
-        (h5, 5),
-        (h6, 6),
-        (h7, 7),
-        (h10, 10),
-    ] {
+    assert!(h10.is_finished());
+    for (h, n) in [(h2, 2), (h3, 3), (h4, 4), (h10, 10)] {
+        assert_eq!(h.await.expect("ran"), n);
+    }
+    for (h, n) in more.into_iter().zip(5..) {
         assert_eq!(h.await.expect("ran"), n);
     }
 }
@@ -241,8 +238,10 @@ async fn dropping_a_granted_submitter_passes_the_slot_on() {
     assert!(s1.is_woken());
     assert!(!s2.is_woken());
     drop(s1);
-    // The job was dropped unsubmitted, and s2 got the slot.
+    // The job had entered the queue at the grant: it is aborted there (dropped unrun,
+    // counted cancelled), and s2 got the slot.
     assert_eq!((probe.polled(), probe.dropped()), (0, 1));
+    assert_eq!(pool.metrics().cancelled, 1);
     assert!(s2.is_woken());
     let h20 = assert_ready!(s2.poll()).expect("accepted");
     assert_eq!(pool.metrics().blocked_submitters, 0);
@@ -571,7 +570,8 @@ async fn a_waiter_is_not_held_back_behind_a_long_job_while_a_slot_is_free() {
     g1.send(()).expect("waiting");
     assert_eq!(h1.await.expect("ran"), 1);
     settle().await;
-    assert_eq!(pool.metrics().queued, 1);
+    // Job 3 and the granted job 10.
+    assert_eq!(pool.metrics().queued, 2);
     assert!(
         s.is_woken(),
         "a free slot must not sit next to a blocked submitter"
@@ -696,26 +696,22 @@ async fn a_job_that_panics_when_dropped_fails_and_the_worker_lives_on() {
 }
 
 #[tokio::test]
-async fn a_worker_kept_for_a_granted_waiter_leaves_once_the_waiter_gives_up() {
+async fn a_worker_kept_for_a_queued_job_leaves_once_the_job_is_aborted() {
     let pool = pool(2, 0);
     settle().await;
-    let (g1, j1) = gated(1);
-    let (_g2, j2) = gated(2);
-    let h1 = pool.try_submit(j1).expect("idle worker");
-    let _h2 = pool.try_submit(j2).expect("idle worker");
+    let (_g1, j1) = gated(1);
+    let _h1 = pool.try_submit(j1).expect("idle worker");
     settle().await;
-    let mut s = task::spawn(pool.submit(ready(10)));
-    assert_pending!(s.poll());
-    g1.send(()).expect("waiting");
-    assert_eq!(h1.await.expect("ran"), 1);
-    settle().await;
+    // Hand-off to the other idle worker, then a shrink before that worker runs: it
+    // stays for the job it was promised...
+    let probe = Probe::default();
+    let (_g2, j2) = probe.gated(2);
+    let h2 = pool.try_submit(j2).expect("idle worker");
     pool.resize(1).expect("valid");
-    settle().await;
-    // Kept for the waiter...
-    assert_eq!(pool.metrics().workers, 2);
-    // ...which gives up: the shrink goes on.
-    drop(s);
+    // ...until the job is aborted: then the shrink goes on, and the job never ran.
+    h2.abort();
     settle().await;
     let m = pool.metrics();
-    assert_eq!((m.workers, m.running), (1, 1));
+    assert_eq!((m.workers, m.running, m.cancelled), (1, 1, 1));
+    assert_eq!((probe.polled(), probe.dropped()), (0, 1));
 }

@@ -495,22 +495,40 @@ async fn dropping_a_drain_future_only_stops_the_waiting() {
     assert_eq!(pool.metrics().workers, 0);
 }
 
-#[tokio::test]
-async fn queue_wait_is_sampled_one_job_in_eight_by_default() {
+/// Bursts of 1 running + 3 queued jobs. Sampling every 8th job by submission index
+/// measured only the first job of every other burst (the one that never waits) and
+/// reported a mean wait of 0; a random draw per job sees the queued ones too.
+#[tokio::test(start_paused = true)]
+async fn default_queue_wait_sampling_is_unbiased_for_bursts() {
     let pool: Pool<BoxJobU32> = Builder::new()
         .workers(1)
-        .queue_capacity(16)
+        .queue_capacity(3)
         .build()
         .expect("valid");
-    let mut handles = Vec::new();
-    for n in 0..16 {
-        handles.push(pool.submit(ready(n)).await.expect("room"));
+    for _ in 0..200 {
+        let (gate, first) = gated(0);
+        let first = pool.try_submit(first).expect("room");
+        settle().await;
+        let queued: Vec<_> = (1..4)
+            .map(|n| pool.try_submit(ready(n)).expect("queue slot"))
+            .collect();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        gate.send(()).expect("waiting");
+        first.await.expect("ran");
+        for h in queued {
+            h.await.expect("ran");
+        }
     }
-    for h in handles {
-        h.await.expect("ran");
-    }
-    let m = pool.metrics();
-    assert_eq!((m.completed, m.queue_wait.count), (16, 2));
+    let wait = pool.metrics().queue_wait;
+    // 800 jobs, one in 8 measured on average; 3 in 4 of them waited 10 ms.
+    assert!((50..150).contains(&wait.count), "{wait:?}");
+    let mean = wait.mean();
+    assert!(
+        (Duration::from_millis(5)..=Duration::from_millis(10)).contains(&mean),
+        "true mean 7.5 ms, measured {mean:?} over {} jobs",
+        wait.count
+    );
+    assert_eq!(wait.max, Duration::from_millis(10));
 }
 
 #[tokio::test]

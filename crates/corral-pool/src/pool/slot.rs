@@ -6,12 +6,16 @@
 //! # Invariants
 //!
 //! - The state goes `Pending -> Ready -> Taken`, each step once, under `inner`'s lock.
+//! - `handle_gone` only goes `false -> true`, when the handle is dropped unresolved:
+//!   a panic that arrives after that is not stored but handed to the pool's `on_panic`
+//!   hook, and one stored before it is taken out for the hook by the handle's drop.
 //! - `aborted` only goes `false -> true`. A runner checks it before each poll and
 //!   again after registering its waker under the lock, and [`Slot::abort`] sets it
 //!   before taking that waker under the same lock, so an abort is never missed.
 //!
 //! [`JobHandle`]: crate::JobHandle
 
+use std::any::Any;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::JobError;
@@ -31,6 +35,20 @@ struct Inner<T> {
     /// The worker running the job, registered while the job is pending so an abort can
     /// interrupt it.
     job_waker: Option<Waker>,
+    /// The handle was dropped before the outcome was taken.
+    handle_gone: bool,
+}
+
+/// A panic payload.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// What storing an outcome asks of the caller, once its locks are released.
+pub(crate) enum Resolved {
+    Nobody,
+    /// Wake the task awaiting the handle.
+    Wake(Waker),
+    /// The job panicked and its handle is gone: report the payload (`on_panic`).
+    Unobserved(Payload),
 }
 
 #[derive(Debug)]
@@ -48,23 +66,51 @@ impl<T> Slot<T> {
                 state: State::Pending,
                 handle_waker: None,
                 job_waker: None,
+                handle_gone: false,
             }),
         }
     }
 
-    /// Stores the outcome (the first one wins) and wakes the handle.
-    pub(crate) fn complete(&self, outcome: Result<T, JobError>) {
-        let waker = {
-            let mut inner = self.inner.lock();
-            if matches!(inner.state, State::Pending) {
-                inner.state = State::Ready(outcome);
-            }
-            inner.job_waker = None;
-            inner.handle_waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
+    /// Stores the outcome (the first one wins). Returns the handle's waker to wake, or
+    /// a panic nobody will look at, for the caller to deliver outside its locks. Runs
+    /// under the pool's lock: it drops nothing of the job's (an outcome that loses, or
+    /// one whose handle is gone, stays in the slot until the slot is dropped, which the
+    /// callers do outside the pool's lock).
+    pub(crate) fn complete(&self, outcome: Result<T, JobError>) -> Resolved {
+        let mut inner = self.inner.lock();
+        inner.job_waker = None;
+        if !matches!(inner.state, State::Pending) {
+            return Resolved::Nobody;
         }
+        match outcome {
+            Err(JobError::Panicked(payload)) if inner.handle_gone => {
+                inner.state = State::Taken;
+                Resolved::Unobserved(payload)
+            }
+            outcome => {
+                inner.state = State::Ready(outcome);
+                inner
+                    .handle_waker
+                    .take()
+                    .map_or(Resolved::Nobody, Resolved::Wake)
+            }
+        }
+    }
+
+    /// The handle is dropped before it took the outcome. Returns a stored panic that
+    /// nobody looked at, for the pool's `on_panic` hook.
+    pub(crate) fn detach(&self) -> Option<Payload> {
+        let mut inner = self.inner.lock();
+        inner.handle_gone = true;
+        inner.handle_waker = None;
+        if matches!(inner.state, State::Ready(Err(JobError::Panicked(_)))) {
+            if let State::Ready(Err(JobError::Panicked(payload))) =
+                std::mem::replace(&mut inner.state, State::Taken)
+            {
+                return Some(payload);
+            }
+        }
+        None
     }
 
     /// Whether an abort was requested.

@@ -1,28 +1,47 @@
 //! The pool's state machine: queue, idle workers, blocked submitters and counters, all
-//! under one lock. No tokio in here, so loom can drive it directly.
+//! under one lock. It takes two things from tokio, both inert data (a worker's
+//! `AbortHandle`, stored and handed out, and `Instant` for queue-wait samples); nothing
+//! in here spawns, sleeps or needs a runtime, so loom drives it directly.
 //!
 //! # Invariants
 //!
-//! - `free() = capacity + claimed + idle.len() - queue.len() - reserved` (saturating) is
-//!   the number of jobs that may be admitted now. Capacity counts jobs that wait without
-//!   a worker; an idle worker (hand-off) or a worker woken for a queued job adds room.
-//! - Blocked submitters wait in `waiters`, ordered by id. The first `reserved` of them
-//!   were granted a slot (FIFO) and will push when polled; the rest are not granted.
-//!   After every change that can raise `free()`, [`State::grant`] runs. Only a worker
-//!   taking a job batches ([`State::grant_batched`]: once more than
-//!   `min(capacity / 2, GRANT_BATCH)` slots are free), so an ungranted waiter may
-//!   coexist with a little room only while that worker is running ready jobs back to
-//!   back: when it reaches a job that waits ([`Next::Run`]'s `held_back`), parks or
-//!   leaves, everything that fits is granted. A newcomer is admitted only when nobody
-//!   waits ungranted (it never jumps the line); the first ungranted waiter takes a free
-//!   slot whenever it is polled.
-//! - `claimed` (0 or 1) counts a worker taken off `idle` and woken for queued work that
-//!   has not yet looked at the queue. [`State::assign`] runs after every push, pop and
-//!   worker exit, so while a job is queued and a worker idles, one worker is on its
-//!   way: a queued job never sits next to parked workers with nobody woken.
+//! - `free() = capacity + en_route + idle.len() - queue.len()` (saturating) is the
+//!   number of jobs that may be admitted now. Capacity counts jobs that wait without
+//!   a worker; an idle worker, or a worker on its way to the queue (`en_route`), adds
+//!   room.
+//! - `en_route` counts workers that will look at the queue without being woken again:
+//!   workers spawned but not yet polled (so `workers + capacity` jobs are admitted from
+//!   the moment the pool is built), and at most one idle worker taken off `idle` and
+//!   woken for queued work. [`State::assign`] runs after every push, pop and worker
+//!   exit and wakes an idle worker only while nobody is en route, so while a job is
+//!   queued and a worker idles, one worker is on its way: a queued job never sits next
+//!   to parked workers with nobody coming.
+//! - Blocked submitters wait in `waiters`, ordered by id (arrival). The first
+//!   `reserved` of them were granted: their job already entered the queue, in line
+//!   order, when room was granted (whatever order the runtime polls them in), and they
+//!   only collect their handle. The rest hold their job, not yet admitted. After every
+//!   change that can raise `free()`, [`State::grant`] runs. Only a worker taking a job
+//!   batches ([`State::grant_batched`]: once more than `min(capacity / 2, GRANT_BATCH)`
+//!   slots are free), so an ungranted waiter may coexist with a little room only while
+//!   that worker is running ready jobs back to back: when it reaches a job that waits
+//!   ([`Next::Run`]'s `held_back`), parks or leaves, everything that fits is granted. A
+//!   newcomer is admitted only when nobody waits ungranted (it never jumps the line);
+//!   the first ungranted waiter takes a free slot whenever it is polled.
+//! - Every job gets a sequence number when it enters the queue; the queue is in
+//!   sequence order, so a job is found by binary search (an abort takes a queued job
+//!   out at once).
+//! - A job's handle is resolved under this lock, in the same critical section that
+//!   counts the job's outcome (a worker's report, an abort, a stop). So the counters
+//!   include a job before its handle resolves, and once `live == 0` every accepted job
+//!   has ended and its handle is resolved.
 //! - `live` counts worker tasks that have not exited; `running` those holding a job.
 //! - Counters only grow. At any quiescent point
 //!   `submitted = completed + failed + cancelled + handed_back`.
+//!
+//! # Lock order
+//!
+//! This lock, then a job's slot lock ([`Slot::complete`] runs under it). Nothing takes
+//! this lock while holding a slot lock.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -32,8 +51,8 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::slot::Slot;
-use crate::error::JobError;
+use super::slot::{Payload, Resolved, Slot};
+use crate::error::{JobError, TrySubmitError};
 use crate::metrics::{Metrics, QueueWait};
 use crate::sync::Arc;
 
@@ -43,10 +62,12 @@ use crate::sync::Arc;
 /// many extra job hand-offs (never for a job that waits: see [`Next::Run`]).
 const GRANT_BATCH: usize = 128;
 
-/// An accepted job waiting for a worker.
+/// An accepted job waiting for a worker (or a submitter's job waiting for room).
 pub(crate) struct Queued<F: Future> {
     pub(crate) fut: F,
     pub(crate) slot: Arc<Slot<F::Output>>,
+    /// Its place in the queue, set when it enters.
+    seq: u64,
     /// When it was queued, for the jobs whose queue wait is sampled.
     enqueued: Option<Instant>,
 }
@@ -56,22 +77,36 @@ impl<F: Future> Queued<F> {
         Queued {
             fut,
             slot,
+            seq: 0,
             enqueued: None,
         }
     }
 }
 
-#[derive(Debug)]
-struct Waiter {
+/// A blocked submitter.
+struct Waiter<F: Future> {
     id: u64,
     waker: Waker,
+    ticket: Ticket<F>,
 }
 
-/// Wakers collected under the lock, woken after it is released.
-#[derive(Debug, Default)]
+enum Ticket<F: Future> {
+    /// Not granted yet: the pool holds the job until room is granted or the submitter
+    /// gives up.
+    Waiting(Queued<F>),
+    /// Granted: the job entered the queue with this sequence number.
+    Granted(u64),
+}
+
+/// Wakers (and an unobserved panic) collected under the lock, delivered after it is
+/// released.
+#[derive(Default)]
 pub(crate) struct Wakeups {
     one: Option<Waker>,
     more: Vec<Waker>,
+    /// A panic whose handle was dropped, for the pool's `on_panic` hook (only a worker's
+    /// report produces one, at most one per visit).
+    pub(crate) panic: Option<Payload>,
 }
 
 impl Wakeups {
@@ -83,7 +118,18 @@ impl Wakeups {
         }
     }
 
+    /// Takes in what resolving a slot produced.
+    pub(crate) fn resolved(&mut self, resolved: Resolved) {
+        match resolved {
+            Resolved::Nobody => {}
+            Resolved::Wake(waker) => self.push(waker),
+            Resolved::Unobserved(payload) => self.panic = Some(payload),
+        }
+    }
+
+    /// Wakes everything collected. An unobserved panic must have been taken first.
     pub(crate) fn wake(self) {
+        debug_assert!(self.panic.is_none(), "an unobserved panic was dropped");
         if let Some(w) = self.one {
             w.wake();
         }
@@ -93,40 +139,55 @@ impl Wakeups {
     }
 }
 
-/// How a job left a worker, applied to the counters at the worker's next visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Completed,
-    Failed,
-    Cancelled,
+/// What a submitter's visit decided.
+pub(crate) enum Admit<F> {
+    /// The job is in the queue with this sequence number.
+    Accepted(u64),
+    /// Blocked; the pool holds the job and the waker is registered.
+    Wait,
+    /// The pool is closed; the job is handed back.
+    Closed(F),
 }
 
-/// What a submitter's visit decided.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Admit {
-    /// Push the job now.
-    Accept,
-    /// Blocked; the waker is registered.
-    Wait,
-    /// The pool is closed.
-    Closed,
+/// What a submitter that stops waiting gets back.
+pub(crate) enum Withdrawn<F> {
+    /// It was not waiting.
+    Nothing,
+    /// Not granted: its job, handed back.
+    Job(F),
+    /// Granted meanwhile: its job is in the queue with this sequence number.
+    Granted(u64),
+}
+
+/// Where a worker stands, kept in its own task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// Spawned, not yet polled: counted in `en_route`.
+    Starting,
+    /// Running a job or between visits.
+    Busy,
+    /// Put itself on `idle` at its last visit (it may have been taken off and woken
+    /// since: then it is counted in `en_route`).
+    Idle,
 }
 
 /// A worker's view of itself, kept in its own task.
 #[derive(Debug)]
 pub(crate) struct WorkerLocal {
     pub(crate) id: u64,
-    /// Whether it put itself on `idle` at its last visit.
-    parked: bool,
+    at: At,
 }
 
 /// What a worker's visit decided.
 pub(crate) enum Next<F: Future> {
-    /// Run this job. If `held_back` (the second field), blocked submitters were left
-    /// ungranted next to free slots to batch their wake-up: the worker must call
-    /// [`State::grant`] if the job does not finish in its first poll, or a submitter
-    /// could wait with room free for as long as the job runs.
-    Run(Queued<F>, bool),
+    /// Run `job`. If `held_back`, blocked submitters were left ungranted next to free
+    /// slots to batch their wake-up: the worker must call [`State::grant`] if the job
+    /// does not finish in its first poll, or a submitter could wait with room free for
+    /// as long as the job runs.
+    Run {
+        job: Queued<F>,
+        held_back: bool,
+    },
     /// Nothing queued: the worker is on `idle`, but yields once and looks again before
     /// it parks (saves a park/unpark round trip when work arrives right behind the
     /// last job).
@@ -134,6 +195,11 @@ pub(crate) enum Next<F: Future> {
     Park,
     Exit,
 }
+
+/// A job that ended, reported at its worker's next visit: its slot and outcome. The
+/// worker keeps its own reference to the slot and drops it after the lock is released,
+/// so an outcome nobody takes is never dropped under the lock.
+pub(crate) type Done<'a, T> = (&'a Slot<T>, Result<T, JobError>);
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Counters {
@@ -152,10 +218,11 @@ pub(crate) struct State<F: Future> {
     queue: VecDeque<Queued<F>>,
     capacity: usize,
     idle: Vec<(u64, Waker)>,
-    claimed: usize,
-    waiters: VecDeque<Waiter>,
+    en_route: usize,
+    waiters: VecDeque<Waiter<F>>,
     reserved: usize,
     next_waiter: u64,
+    next_seq: u64,
     closed: bool,
     stopped: bool,
     target: usize,
@@ -166,8 +233,11 @@ pub(crate) struct State<F: Future> {
     /// filled in once the task is spawned.
     handles: Vec<(u64, Option<AbortHandle>)>,
     drain_wakers: Vec<Waker>,
-    /// Queue wait is measured on one job in `sample_every` (0: never).
+    /// Queue wait is measured on each job with probability `1 / sample_every` (0:
+    /// never, 1: every job), drawn from `rng`: independent of arrival order, so bursts
+    /// are sampled as often as anything else.
     sample_every: u64,
+    rng: u64,
     counters: Counters,
 }
 
@@ -177,10 +247,11 @@ impl<F: Future> State<F> {
             queue: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             idle: Vec::with_capacity(workers),
-            claimed: 0,
+            en_route: 0,
             waiters: VecDeque::new(),
             reserved: 0,
             next_waiter: 0,
+            next_seq: 0,
             closed: false,
             stopped: false,
             target: workers,
@@ -190,13 +261,13 @@ impl<F: Future> State<F> {
             handles: Vec::with_capacity(workers),
             drain_wakers: Vec::new(),
             sample_every: u64::from(sample_every),
+            rng: 0x9E37_79B9_7F4A_7C15,
             counters: Counters::default(),
         }
     }
 
     fn free(&self) -> usize {
-        (self.capacity + self.claimed + self.idle.len())
-            .saturating_sub(self.queue.len() + self.reserved)
+        (self.capacity + self.en_route + self.idle.len()).saturating_sub(self.queue.len())
     }
 
     /// Whether a newcomer may take a slot now: room, and nobody waiting ahead of it.
@@ -204,7 +275,8 @@ impl<F: Future> State<F> {
         self.reserved == self.waiters.len() && self.free() > 0
     }
 
-    /// Grants every free slot to blocked submitters, oldest first.
+    /// Grants every free slot to blocked submitters, oldest first: each one's job enters
+    /// the queue now, so jobs queue in line order.
     pub(crate) fn grant(&mut self, wake: &mut Wakeups) {
         if self.closed {
             return;
@@ -212,6 +284,12 @@ impl<F: Future> State<F> {
         while self.reserved < self.waiters.len() && self.free() > 0 {
             let waiter = &mut self.waiters[self.reserved];
             wake.push(std::mem::replace(&mut waiter.waker, Waker::noop().clone()));
+            let Ticket::Waiting(job) = std::mem::replace(&mut waiter.ticket, Ticket::Granted(0))
+            else {
+                unreachable!("waiters past `reserved` are not granted");
+            };
+            let seq = self.push(job, wake);
+            self.waiters[self.reserved].ticket = Ticket::Granted(seq);
             self.reserved += 1;
         }
     }
@@ -236,14 +314,24 @@ impl<F: Future> State<F> {
         false
     }
 
-    /// Wakes an idle worker for queued work, one at a time: while a woken worker is on
-    /// its way (`claimed > 0`) no other is woken; when it takes a job it calls this
-    /// again, so wake-ups chain through the idle workers only as far as the queue needs
-    /// (no thundering herd on a burst, one wake-up per idle period on a trickle).
+    /// Room was freed by a job leaving the queue unrun or a submitter giving up: it
+    /// goes to the submitters in line, and a surplus worker that may have stayed for it
+    /// is woken to leave.
+    fn room_freed(&mut self, wake: &mut Wakeups) {
+        self.grant(wake);
+        if self.live > self.target {
+            self.wake_idle(wake);
+        }
+    }
+
+    /// Wakes an idle worker for queued work, one at a time: while a worker is on its
+    /// way (`en_route > 0`) no other is woken; when it takes a job it calls this again,
+    /// so wake-ups chain through the idle workers only as far as the queue needs (no
+    /// thundering herd on a burst, one wake-up per idle period on a trickle).
     fn assign(&mut self, wake: &mut Wakeups) {
-        if self.claimed == 0 && !self.queue.is_empty() {
+        if self.en_route == 0 && !self.queue.is_empty() {
             if let Some((_, waker)) = self.idle.pop() {
-                self.claimed = 1;
+                self.en_route = 1;
                 wake.push(waker);
             }
         }
@@ -253,80 +341,102 @@ impl<F: Future> State<F> {
         self.waiters.binary_search_by_key(&id, |w| w.id).ok()
     }
 
-    /// A submitter's visit. `waiter` is its registration, kept across visits.
-    pub(crate) fn admit(&mut self, waiter: &mut Option<u64>, waker: &Waker) -> Admit {
-        if self.closed {
-            self.forget_waiter(waiter, &mut Wakeups::default());
-            self.counters.rejected += 1;
-            return Admit::Closed;
-        }
-        match *waiter {
-            None if self.admissible() => Admit::Accept,
-            None => {
-                let id = self.next_waiter;
-                self.next_waiter += 1;
-                self.waiters.push_back(Waiter {
-                    id,
-                    waker: waker.clone(),
-                });
-                *waiter = Some(id);
-                Admit::Wait
+    /// A submitter's visit. `waiter` is its registration, kept across visits; `job` is
+    /// its job until the pool takes it (admitted, or held while it waits).
+    pub(crate) fn admit(
+        &mut self,
+        waiter: &mut Option<u64>,
+        job: &mut Option<Queued<F>>,
+        waker: &Waker,
+        wake: &mut Wakeups,
+    ) -> Admit<F> {
+        let Some(id) = *waiter else {
+            let job = job.take().expect("a new submitter has its job");
+            if self.closed {
+                self.counters.rejected += 1;
+                return Admit::Closed(job.fut);
             }
-            Some(id) => {
-                let idx = self
-                    .waiter_index(id)
-                    .expect("a registered submitter is in the waiter list");
-                if idx < self.reserved {
-                    self.waiters.remove(idx);
-                    self.reserved -= 1;
-                    *waiter = None;
-                    Admit::Accept
-                } else if idx == self.reserved && self.free() > 0 {
-                    // First in line and there is room (held back only to batch
-                    // wake-ups): take it rather than wait on.
-                    self.waiters.remove(idx);
-                    *waiter = None;
-                    Admit::Accept
-                } else {
-                    let w = &mut self.waiters[idx].waker;
-                    if !w.will_wake(waker) {
-                        *w = waker.clone();
-                    }
-                    Admit::Wait
-                }
+            if self.admissible() {
+                return Admit::Accepted(self.push(job, wake));
             }
+            let id = self.next_waiter;
+            self.next_waiter += 1;
+            self.waiters.push_back(Waiter {
+                id,
+                waker: waker.clone(),
+                ticket: Ticket::Waiting(job),
+            });
+            *waiter = Some(id);
+            return Admit::Wait;
+        };
+        let idx = self
+            .waiter_index(id)
+            .expect("a registered submitter is in the waiter list");
+        if let Ticket::Granted(seq) = self.waiters[idx].ticket {
+            self.waiters.remove(idx);
+            self.reserved -= 1;
+            *waiter = None;
+            return Admit::Accepted(seq);
         }
+        if self.closed || (idx == self.reserved && self.free() > 0) {
+            // Closed: the job goes back. Or first in line with room (held back only to
+            // batch wake-ups): take it rather than wait on.
+            let Some(Waiter {
+                ticket: Ticket::Waiting(job),
+                ..
+            }) = self.waiters.remove(idx)
+            else {
+                unreachable!("checked above");
+            };
+            *waiter = None;
+            if self.closed {
+                self.counters.rejected += 1;
+                return Admit::Closed(job.fut);
+            }
+            return Admit::Accepted(self.push(job, wake));
+        }
+        let w = &mut self.waiters[idx].waker;
+        if !w.will_wake(waker) {
+            *w = waker.clone();
+        }
+        Admit::Wait
     }
 
-    /// A submitter without a registration asking once, never waiting.
-    pub(crate) fn try_admit(&mut self) -> Admit {
+    /// A submitter without a registration asking once, never waiting: the job's
+    /// sequence number, or the job handed back (`Full` or `Closed`).
+    pub(crate) fn try_admit(
+        &mut self,
+        job: Queued<F>,
+        wake: &mut Wakeups,
+    ) -> Result<u64, TrySubmitError<F>> {
         if self.closed {
             self.counters.rejected += 1;
-            Admit::Closed
+            Err(TrySubmitError::Closed(job.fut))
         } else if self.admissible() {
-            Admit::Accept
+            Ok(self.push(job, wake))
         } else {
             self.counters.rejected += 1;
-            Admit::Wait
+            Err(TrySubmitError::Full(job.fut))
         }
     }
 
-    /// Removes a submitter's registration (it gave up or was dropped). A slot granted
-    /// to it passes to the next in line.
-    pub(crate) fn forget_waiter(&mut self, waiter: &mut Option<u64>, wake: &mut Wakeups) {
+    /// Removes a submitter's registration (it gave up at its deadline, or was dropped).
+    /// A job not yet granted comes back; a granted one is already queued, and the
+    /// caller decides what to do with it.
+    pub(crate) fn withdraw(&mut self, waiter: &mut Option<u64>) -> Withdrawn<F> {
         let Some(id) = waiter.take() else {
-            return;
+            return Withdrawn::Nothing;
         };
-        if let Some(idx) = self.waiter_index(id) {
-            self.waiters.remove(idx);
-            if idx < self.reserved {
+        let Some(idx) = self.waiter_index(id) else {
+            return Withdrawn::Nothing;
+        };
+        match self.waiters.remove(idx).map(|w| w.ticket) {
+            Some(Ticket::Granted(seq)) => {
                 self.reserved -= 1;
-                self.grant(wake);
-                if self.live > self.target {
-                    // A surplus worker may have stayed for this slot: let it leave.
-                    self.wake_idle(wake);
-                }
+                Withdrawn::Granted(seq)
             }
+            Some(Ticket::Waiting(job)) => Withdrawn::Job(job.fut),
+            None => Withdrawn::Nothing,
         }
     }
 
@@ -335,23 +445,63 @@ impl<F: Future> State<F> {
         self.counters.rejected += 1;
     }
 
-    /// Queues an admitted job.
-    pub(crate) fn push(&mut self, mut job: Queued<F>, wake: &mut Wakeups) {
-        if self.sample_every != 0 && self.counters.submitted % self.sample_every == 0 {
+    /// Queues an admitted job; returns its sequence number.
+    fn push(&mut self, mut job: Queued<F>, wake: &mut Wakeups) -> u64 {
+        if self.sample() {
             job.enqueued = Some(Instant::now());
         }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        job.seq = seq;
         self.queue.push_back(job);
         self.counters.submitted += 1;
         self.assign(wake);
+        seq
     }
 
-    /// Registers a new worker; returns its local view.
+    /// Whether to measure the next job's queue wait: a Bernoulli draw (xorshift64), so
+    /// which jobs are measured does not depend on how they arrive.
+    fn sample(&mut self) -> bool {
+        match self.sample_every {
+            0 => false,
+            1 => true,
+            n => {
+                let mut x = self.rng;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                self.rng = x;
+                x % n == 0
+            }
+        }
+    }
+
+    /// Takes job `seq` out of the queue if it is still there (an abort through its
+    /// handle, or its submitter dropped after the grant): its handle resolves
+    /// `Cancelled` now, it counts as cancelled, and its room is free at once. Returns
+    /// the future, for the caller to drop outside the lock; `None` if a worker already
+    /// took it (or it is long gone).
+    pub(crate) fn cancel_queued(&mut self, seq: u64, wake: &mut Wakeups) -> Option<F> {
+        let idx = self.queue.binary_search_by_key(&seq, |j| j.seq).ok()?;
+        let job = self.queue.remove(idx).expect("found above");
+        self.counters.cancelled += 1;
+        wake.resolved(job.slot.complete(Err(JobError::Cancelled)));
+        self.room_freed(wake);
+        Some(job.fut)
+    }
+
+    /// Registers a new worker; returns its local view. It counts as room (`en_route`)
+    /// until its first visit.
     pub(crate) fn add_worker(&mut self) -> WorkerLocal {
         let id = self.next_worker;
         self.next_worker += 1;
         self.live += 1;
+        self.en_route += 1;
         self.handles.push((id, None));
-        WorkerLocal { id, parked: false }
+        WorkerLocal {
+            id,
+            at: At::Starting,
+        }
     }
 
     /// Records a spawned worker's abort handle. Returns it if the pool was stopped
@@ -366,41 +516,54 @@ impl<F: Future> State<F> {
         None
     }
 
-    /// A worker's visit: first it reports how its previous job ended (if any), then it
-    /// takes the next job, parks, or leaves.
+    /// Where the worker stands as it arrives: its index on `idle` if it is still there.
+    /// A worker that was en route (starting, or taken off `idle` and woken) no longer is.
+    fn arrive(&mut self, me: &mut WorkerLocal) -> Option<usize> {
+        match me.at {
+            At::Starting => {
+                self.en_route -= 1;
+                me.at = At::Busy;
+                None
+            }
+            At::Idle => {
+                let idle_at = self.idle.iter().position(|(id, _)| *id == me.id);
+                if idle_at.is_none() {
+                    self.en_route -= 1;
+                    me.at = At::Busy;
+                }
+                idle_at
+            }
+            At::Busy => None,
+        }
+    }
+
+    /// A worker's visit: first it reports how its previous job ended (if any; its
+    /// handle resolves here), then it takes the next job, parks, or leaves.
     pub(crate) fn next(
         &mut self,
         me: &mut WorkerLocal,
-        finished: Option<Outcome>,
+        done: Option<Done<'_, F::Output>>,
         spin: bool,
         waker: &Waker,
         wake: &mut Wakeups,
     ) -> Next<F> {
-        if let Some(outcome) = finished {
-            self.finish(outcome);
+        if let Some((slot, result)) = done {
+            self.finish(slot, result, wake);
         }
-        let mut idle_at = None;
-        if me.parked {
-            idle_at = self.idle.iter().position(|(id, _)| *id == me.id);
-            if idle_at.is_none() {
-                // Taken off `idle` and woken for a job.
-                self.claimed -= 1;
-                me.parked = false;
-            }
-        }
+        let idle_at = self.arrive(me);
         let surplus = self.live > self.target && !self.promised(idle_at.is_some());
         if self.stopped || surplus || (self.closed && self.queue.is_empty()) {
             if let Some(i) = idle_at {
                 self.idle.swap_remove(i);
             }
-            me.parked = false;
+            me.at = At::Busy;
             self.exit_worker(me.id, wake);
             return Next::Exit;
         }
         if let Some(job) = self.queue.pop_front() {
             if let Some(i) = idle_at {
                 self.idle.swap_remove(i);
-                me.parked = false;
+                me.at = At::Busy;
             }
             self.running += 1;
             self.assign(wake);
@@ -412,7 +575,7 @@ impl<F: Future> State<F> {
                 c.wait_max = c.wait_max.max(waited);
             }
             let held_back = self.grant_batched(wake);
-            return Next::Run(job, held_back);
+            return Next::Run { job, held_back };
         }
         match idle_at {
             Some(i) => {
@@ -423,7 +586,7 @@ impl<F: Future> State<F> {
             }
             None => {
                 self.idle.push((me.id, waker.clone()));
-                me.parked = true;
+                me.at = At::Idle;
             }
         }
         // An idle worker is room in hand-off mode.
@@ -437,24 +600,30 @@ impl<F: Future> State<F> {
         }
     }
 
-    /// Whether the calling worker is needed for work already promised: queued jobs and
-    /// granted submitters that the room left without it (`is_idle`: it is counted on
-    /// `idle`) cannot cover. A surplus worker stays for those instead of leaving, or a
-    /// hand-off job could be accepted for a worker that then leaves, and wait for
-    /// others that may be busy for good.
+    /// Whether the calling worker is needed for work already promised: queued jobs that
+    /// the room left without it (`is_idle`: it is counted on `idle`) cannot cover. A
+    /// surplus worker stays for those instead of leaving, or a hand-off job could be
+    /// accepted for a worker that then leaves, and wait for others that may be busy for
+    /// good.
     fn promised(&self, is_idle: bool) -> bool {
-        self.queue.len() + self.reserved + usize::from(is_idle)
-            > self.capacity + self.claimed + self.idle.len()
+        self.queue.len() + usize::from(is_idle) > self.capacity + self.en_route + self.idle.len()
     }
 
-    fn finish(&mut self, outcome: Outcome) {
+    /// Counts a job that left its worker and resolves its handle.
+    fn finish(
+        &mut self,
+        slot: &Slot<F::Output>,
+        result: Result<F::Output, JobError>,
+        wake: &mut Wakeups,
+    ) {
         self.running -= 1;
         let c = &mut self.counters;
-        match outcome {
-            Outcome::Completed => c.completed += 1,
-            Outcome::Failed => c.failed += 1,
-            Outcome::Cancelled => c.cancelled += 1,
+        match &result {
+            Ok(_) => c.completed += 1,
+            Err(JobError::Panicked(_)) => c.failed += 1,
+            Err(_) => c.cancelled += 1,
         }
+        wake.resolved(slot.complete(result));
     }
 
     fn exit_worker(&mut self, id: u64, wake: &mut Wakeups) {
@@ -472,41 +641,33 @@ impl<F: Future> State<F> {
     }
 
     /// A worker task dropped without leaving through [`State::next`] (aborted, or its
-    /// runtime shut down), maybe in the middle of a job.
-    /// `finished` is a job that ended but was not yet reported; `had_job` one that was
-    /// still running (it is cancelled).
+    /// runtime shut down), maybe in the middle of a job. `done` is a job that ended but
+    /// was not yet reported; `running` one that was still running (it is cancelled).
     ///
     /// If it was the last worker and the pool was not stopped (its runtime is shutting
-    /// down), nobody will ever run the queue: the pool stops, and the queued jobs are
-    /// returned (counted cancelled) for the caller to complete outside the lock.
+    /// down), nobody will ever run the queue: the pool stops and the queued jobs are
+    /// cancelled. Their futures are returned for the caller to drop outside the lock.
     pub(crate) fn worker_dropped(
         &mut self,
         me: &mut WorkerLocal,
-        finished: Option<Outcome>,
-        had_job: bool,
+        done: Option<Done<'_, F::Output>>,
+        running: Option<&Slot<F::Output>>,
         wake: &mut Wakeups,
-    ) -> Vec<Queued<F>> {
-        if let Some(outcome) = finished {
-            self.finish(outcome);
+    ) -> Vec<F> {
+        if let Some((slot, result)) = done {
+            self.finish(slot, result, wake);
         }
-        if had_job {
-            self.finish(Outcome::Cancelled);
+        if let Some(slot) = running {
+            self.finish(slot, Err(JobError::Cancelled), wake);
         }
-        if me.parked {
-            match self.idle.iter().position(|(id, _)| *id == me.id) {
-                Some(i) => {
-                    self.idle.swap_remove(i);
-                }
-                None => self.claimed -= 1,
-            }
-            me.parked = false;
+        if let Some(i) = self.arrive(me) {
+            self.idle.swap_remove(i);
         }
         self.exit_worker(me.id, wake);
         if self.live > 0 || self.stopped {
             return Vec::new();
         }
-        let (jobs, _no_workers_left) = self.stop(wake);
-        self.count_removed(jobs.len(), false);
+        let (jobs, _no_workers_left) = self.stop(false, wake);
         jobs
     }
 
@@ -524,28 +685,42 @@ impl<F: Future> State<F> {
         }
     }
 
-    /// Closes, takes every queued job out and aborts every worker. The caller completes
-    /// the returned jobs' slots outside the lock.
-    pub(crate) fn stop(&mut self, wake: &mut Wakeups) -> (Vec<Queued<F>>, Vec<AbortHandle>) {
+    /// Closes, takes every queued job out (handed back if `handed_back`, else cancelled;
+    /// counted, handles resolved) and returns the futures, for the caller to return or
+    /// drop outside the lock, with the abort handles of every worker.
+    pub(crate) fn stop(
+        &mut self,
+        handed_back: bool,
+        wake: &mut Wakeups,
+    ) -> (Vec<F>, Vec<AbortHandle>) {
         self.close(wake);
         self.stopped = true;
-        let jobs: Vec<_> = self.queue.drain(..).collect();
+        let n = self.queue.len() as u64;
+        if handed_back {
+            self.counters.handed_back += n;
+        } else {
+            self.counters.cancelled += n;
+        }
+        let jobs = self
+            .queue
+            .drain(..)
+            .map(|job| {
+                let error = if handed_back {
+                    JobError::HandedBack
+                } else {
+                    JobError::Cancelled
+                };
+                wake.resolved(job.slot.complete(Err(error)));
+                job.fut
+            })
+            .collect();
         let handles = self.handles.iter().filter_map(|(_, h)| h.clone()).collect();
         (jobs, handles)
     }
 
-    /// Counts jobs handed back (`true`) or dropped (`false`) by [`State::stop`].
-    pub(crate) fn count_removed(&mut self, n: usize, handed_back: bool) {
-        if handed_back {
-            self.counters.handed_back += n as u64;
-        } else {
-            self.counters.cancelled += n as u64;
-        }
-    }
-
     /// Sets the worker target. Returns how many workers to spawn; surplus workers leave
     /// after their current job (idle ones are woken to leave now, unless the room they
-    /// stand for was already promised to a queued job or a granted submitter).
+    /// stand for was already promised to a queued job).
     pub(crate) fn resize(&mut self, target: usize, wake: &mut Wakeups) -> usize {
         self.target = target;
         if self.live < target {
@@ -571,8 +746,8 @@ impl<F: Future> State<F> {
         self.target
     }
 
-    /// `Ok` once every worker has left (so every accepted job has ended); otherwise
-    /// registers `waker` and reports what is left.
+    /// `Ok` once every worker has left (so every accepted job has ended and its handle
+    /// is resolved); otherwise registers `waker` and reports what is left.
     pub(crate) fn poll_drained(&mut self, waker: &Waker) -> Result<(), (usize, usize)> {
         if self.live == 0 {
             return Ok(());
@@ -590,7 +765,7 @@ impl<F: Future> State<F> {
             target_workers: self.target,
             running: self.running,
             queued: self.queue.len(),
-            blocked_submitters: self.waiters.len(),
+            blocked_submitters: self.waiters.len() - self.reserved,
             queue_capacity: self.capacity,
             submitted: c.submitted,
             completed: c.completed,
@@ -606,21 +781,4 @@ impl<F: Future> State<F> {
             closed: self.closed,
         }
     }
-}
-
-/// Completes the slots of jobs removed from the queue.
-pub(crate) fn complete_removed<F: Future>(jobs: Vec<Queued<F>>, handed_back: bool) -> Vec<F> {
-    let error = || {
-        if handed_back {
-            JobError::HandedBack
-        } else {
-            JobError::Cancelled
-        }
-    };
-    jobs.into_iter()
-        .map(|job| {
-            job.slot.complete(Err(error()));
-            job.fut
-        })
-        .collect()
 }

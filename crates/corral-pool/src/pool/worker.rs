@@ -5,26 +5,74 @@
 //! into its slot; the counters are updated at the worker's next visit to the lock, so
 //! a job costs one lock round trip on the worker side.
 
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 
 use super::slot::Slot;
-use super::state::{complete_removed, Next, Outcome, Queued, State, Wakeups, WorkerLocal};
+use super::state::{Next, Queued, State, Wakeups, WorkerLocal};
+use crate::builder::PanicHook;
 use crate::error::JobError;
-use crate::sync::{Arc, Mutex};
+use crate::sync::Mutex;
 
 /// Jobs a worker runs back to back before it yields to its runtime.
 const BUDGET: u32 = 128;
 
+/// The core of a pool, shared by the `Pool`, its workers, owned submit futures and (as
+/// a weak link) job handles. It lives in a plain `std` `Arc` even under loom: only the
+/// lock inside it is modelled.
 pub(crate) struct Shared<F: Future> {
     pub(crate) state: Mutex<State<F>>,
     pub(crate) name: String,
     pub(crate) handle: Handle,
+    pub(crate) on_panic: PanicHook,
+}
+
+impl<F: Future> Shared<F> {
+    /// Collected wake-ups delivered, and an unobserved panic reported, outside the lock.
+    pub(crate) fn deliver(&self, mut wake: Wakeups) {
+        if let Some(payload) = wake.panic.take() {
+            self.on_panic.report(&self.name, payload);
+        }
+        wake.wake();
+    }
+
+    /// This pool's identity for [`is_current`]: the address of its core.
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self).addr()
+    }
+}
+
+thread_local! {
+    /// The pool whose job this thread is polling now (0: none).
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether this thread is inside a job of the pool `id` (polling or dropping it).
+pub(crate) fn is_current(id: usize) -> bool {
+    CURRENT_POOL.with(Cell::get) == id
+}
+
+/// Marks this thread as inside a job of a pool until dropped (restores what was there,
+/// so it nests).
+struct InPool(usize);
+
+impl InPool {
+    fn enter(id: usize) -> Self {
+        InPool(CURRENT_POOL.with(|c| c.replace(id)))
+    }
+}
+
+impl Drop for InPool {
+    fn drop(&mut self) {
+        CURRENT_POOL.with(|c| c.set(self.0));
+    }
 }
 
 /// Spawns `n` workers as tracked tasks named `<pool>-worker-<id>`.
@@ -57,16 +105,18 @@ where
     }
 }
 
-/// A job that ended, waiting for its worker's next visit to the lock: the counters are
-/// updated there first, then the slot is completed, so when a handle resolves the
-/// metrics already include its job.
-type Done<T> = (Arc<Slot<T>>, Result<T, JobError>);
+/// A job that ended, waiting for its worker's next visit to the lock, where it is
+/// counted and its handle resolved in one critical section.
+type Ended<T> = (Arc<Slot<T>>, Outcome<T>);
 
-fn outcome_of<T>(result: &Result<T, JobError>) -> Outcome {
-    match result {
-        Ok(_) => Outcome::Completed,
-        Err(JobError::Panicked(_)) => Outcome::Failed,
-        Err(_) => Outcome::Cancelled,
+type Outcome<T> = Result<T, JobError>;
+
+/// Splits an ended job into the slot the worker keeps (dropped after the lock is
+/// released) and the report the state takes.
+fn split<T>(ended: Option<Ended<T>>) -> (Option<Arc<Slot<T>>>, Option<Outcome<T>>) {
+    match ended {
+        Some((slot, result)) => (Some(slot), Some(result)),
+        None => (None, None),
     }
 }
 
@@ -78,7 +128,7 @@ struct Guard<F: Future> {
     /// The job being run.
     job: Option<Arc<Slot<F::Output>>>,
     /// The job that ended, not yet reported.
-    done: Option<Done<F::Output>>,
+    done: Option<Ended<F::Output>>,
     exited: bool,
 }
 
@@ -88,27 +138,22 @@ impl<F: Future> Drop for Guard<F> {
             return;
         }
         let mut wake = Wakeups::default();
-        let finished = self.done.as_ref().map(|(_, result)| outcome_of(result));
+        let (slot, result) = split(self.done.take());
+        let running = self.job.take();
         let orphans = self.shared.state.lock().worker_dropped(
             &mut self.me,
-            finished,
-            self.job.is_some(),
+            slot.as_deref().zip(result),
+            running.as_deref(),
             &mut wake,
         );
-        drop(complete_removed(orphans, false));
-        if let Some((slot, result)) = self.done.take() {
-            slot.complete(result);
-        }
-        if let Some(slot) = self.job.take() {
-            slot.complete(Err(JobError::Cancelled));
-        }
-        wake.wake();
+        drop((orphans, slot, running));
+        self.shared.deliver(wake);
     }
 }
 
 /// The worker's future. The guard is built before the `async` block so that a worker
 /// dropped before its first poll (aborted at once) is settled too.
-fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal) -> impl Future<Output = ()> + Send
+pub(crate) fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal) -> impl Future<Output = ()> + Send
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -130,21 +175,22 @@ where
 {
     let mut budget = BUDGET;
     let mut spin = true;
+    let pool = guard.shared.id();
     loop {
         let next = poll_fn(|cx| {
             let mut wake = Wakeups::default();
             let g = &mut guard;
-            let done = g.done.take();
-            let finished = done.as_ref().map(|(_, result)| outcome_of(result));
-            let next = g
-                .shared
-                .state
-                .lock()
-                .next(&mut g.me, finished, spin, cx.waker(), &mut wake);
-            if let Some((slot, result)) = done {
-                slot.complete(result);
-            }
-            wake.wake();
+            let (slot, result) = split(g.done.take());
+            let next = g.shared.state.lock().next(
+                &mut g.me,
+                slot.as_deref().zip(result),
+                spin,
+                cx.waker(),
+                &mut wake,
+            );
+            // The job's last reference may go here, with its output: outside the lock.
+            drop(slot);
+            g.shared.deliver(wake);
             match next {
                 Next::Park => Poll::Pending,
                 other => Poll::Ready(other),
@@ -152,7 +198,10 @@ where
         })
         .await;
         let (fut, slot, held_back) = match next {
-            Next::Run(Queued { fut, slot, .. }, held_back) => (fut, slot, held_back),
+            Next::Run {
+                job: Queued { fut, slot, .. },
+                held_back,
+            } => (fut, slot, held_back),
             Next::Spin => {
                 spin = false;
                 tokio::task::yield_now().await;
@@ -168,6 +217,7 @@ where
         let outcome = RunJob {
             job: Job::Running { fut },
             slot: &**guard.job.insert(slot),
+            pool,
             grant_on_wait: held_back.then_some(&guard.shared.state),
         }
         .await;
@@ -198,6 +248,8 @@ pin_project! {
         #[pin]
         job: Job<F>,
         slot: &'a Slot<F::Output>,
+        // The pool's identity, for `Pool::is_current_worker` inside the job.
+        pool: usize,
         // Set when taking this job held blocked submitters back to batch their
         // wake-up: if the job waits, they are granted the free slots at once.
         grant_on_wait: Option<&'a Mutex<State<F>>>,
@@ -209,6 +261,7 @@ impl<F: Future> Future for RunJob<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _in_pool = InPool::enter(*this.pool);
         let outcome = if this.slot.is_aborted() {
             Err(JobError::Cancelled)
         } else {
@@ -224,6 +277,7 @@ impl<F: Future> Future for RunJob<'_, F> {
                     if let Some(state) = this.grant_on_wait.take() {
                         let mut wake = Wakeups::default();
                         state.lock().grant(&mut wake);
+                        // Granting resolves no handle, so there is no panic to report.
                         wake.wake();
                     }
                     return Poll::Pending;
