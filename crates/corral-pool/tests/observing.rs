@@ -11,10 +11,9 @@ use common::{gated, pool, ready, settle, BoxJobU32};
 use corral_pool::{BoxJob, Builder, JobError, Pool, TrySubmitError};
 use tokio::time::Instant;
 
-fn payloads() -> (
-    Arc<Mutex<Vec<String>>>,
-    impl Fn(Box<dyn std::any::Any + Send>) + Send + Sync,
-) {
+type Seen = Arc<Mutex<Vec<String>>>;
+
+fn payloads() -> (Seen, impl Fn(Box<dyn std::any::Any + Send>) + Send + Sync) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
     let hook = move |payload: Box<dyn std::any::Any + Send>| {
