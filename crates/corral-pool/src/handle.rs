@@ -3,13 +3,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use crate::builder::PanicHook;
 use crate::error::JobError;
 use crate::pool::slot::{Payload, Slot};
-use crate::sync::Arc;
 
 /// What a handle may ask of its pool without knowing the pool's job type.
 pub(crate) trait PoolLink: Send + Sync {

@@ -1,154 +1,197 @@
-//! Loom models of the queue/worker handshake and of the result slot.
+//! Loom models of the pool, running the code that ships: the real worker loop
+//! ([`worker::run`], the same future `Pool` spawns as a task), the real submit, drain
+//! and handle futures and the real `Pool` methods. Only the spawning differs: each
+//! worker is a loom thread driving `worker::run` with loom's `block_on`, whose wakers
+//! unpark the blocked thread, so a lost wake-up shows up as a deadlock.
 //!
-//! The engine (`pool::state`, `pool::slot`) has no tokio in it, so these drive it with
-//! loom threads and loom's `block_on`, whose wakers unpark the blocked thread: a lost
-//! wake-up shows up as a deadlock.
+//! The pool's core carries a tokio `Handle` (used only to spawn workers and to arm the
+//! drain/enqueue timers); the models take it from one current-thread runtime built
+//! outside the model and never driven. Its internals are not loom-aware, which is
+//! fine: nothing in them is shared between the model's threads.
 
 use std::future::{poll_fn, Ready};
+use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use loom::future::block_on;
 use loom::thread;
+use tokio::runtime::Handle;
+use tokio::time::Instant;
 
+use crate::builder::PanicHook;
 use crate::error::JobError;
+use crate::handle::JobHandle;
 use crate::pool::slot::Slot;
-use crate::pool::state::{Admit, Next, Outcome, Queued, State, Wakeups};
-use crate::sync::{Arc, Mutex};
+use crate::pool::state::State;
+use crate::pool::worker::{self, Shared};
+use crate::pool::Pool;
+use crate::sync::Mutex;
 
 type Job = Ready<u32>;
 
-/// Runs one worker until the pool tells it to leave; returns how many jobs it ran.
-fn worker(state: &Mutex<State<Job>>) -> usize {
-    let mut me = state.lock().add_worker();
-    // Like the real worker: a finished job is reported at the next visit, and its slot
-    // completed after that, so the counters include a job before its handle resolves.
-    let mut done: Option<(Arc<Slot<u32>>, u32)> = None;
-    let mut ran = 0;
-    let mut spin = true;
-    block_on(poll_fn(|cx| loop {
-        let mut wake = Wakeups::default();
-        let finished = done.as_ref().map(|_| Outcome::Completed);
-        let next = state
-            .lock()
-            .next(&mut me, finished, spin, cx.waker(), &mut wake);
-        if let Some((slot, value)) = done.take() {
-            slot.complete(Ok(value));
-        }
-        wake.wake();
-        match next {
-            Next::Run(job, _) => {
-                done = Some((job.slot, job.fut.into_inner()));
-                ran += 1;
-                spin = true;
-            }
-            // Registered idle, then one more look before parking (the yield).
-            Next::Spin => spin = false,
-            Next::Park => return Poll::Pending,
-            Next::Exit => return Poll::Ready(()),
-        }
-    }));
-    ran
+/// A runtime handle for the pool's core; built once per test, never driven.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
 }
 
-/// Submits one job, waiting for room; `None` if the pool closed first.
-fn submit(state: &Mutex<State<Job>>, value: u32) -> Option<Arc<Slot<u32>>> {
-    let mut waiter = None;
-    block_on(poll_fn(|cx| {
-        let mut wake = Wakeups::default();
-        let result = {
-            let mut st = state.lock();
-            match st.admit(&mut waiter, cx.waker()) {
-                Admit::Accept => {
-                    let slot = Arc::new(Slot::new());
-                    st.push(
-                        Queued::new(std::future::ready(value), Arc::clone(&slot)),
-                        &mut wake,
-                    );
-                    Poll::Ready(Some(slot))
-                }
-                Admit::Wait => Poll::Pending,
-                Admit::Closed => Poll::Ready(None),
-            }
-        };
-        wake.wake();
-        result
-    }))
+/// A pool with `workers` worker threads running the shipped worker loop. Join the
+/// threads after the pool is closed; each returns when its worker leaves.
+fn pool(
+    handle: &Handle,
+    workers: usize,
+    capacity: usize,
+) -> (Pool<Job>, Vec<thread::JoinHandle<()>>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::new(capacity, workers, 0)),
+        name: "loom".to_owned(),
+        handle: handle.clone(),
+        on_panic: PanicHook::default(),
+    });
+    // Registered before the pool is used, as `spawn_workers` does.
+    let locals: Vec<_> = {
+        let mut state = shared.state.lock();
+        (0..workers).map(|_| state.add_worker()).collect()
+    };
+    let threads = locals
+        .into_iter()
+        .map(|me| {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || block_on(worker::run(shared, me)))
+        })
+        .collect();
+    (Pool::from_shared(shared), threads)
 }
 
-fn close(state: &Mutex<State<Job>>) {
-    let mut wake = Wakeups::default();
-    state.lock().close(&mut wake);
-    wake.wake();
+fn submit(pool: &Pool<Job>, value: u32) -> Option<JobHandle<u32>> {
+    block_on(pool.submit(std::future::ready(value))).ok()
 }
 
-/// Hand-off mode: a job is accepted only when the worker is idle; the worker parks and
-/// is woken for it; close lets it leave. Every accepted job runs exactly once.
+fn join(threads: Vec<thread::JoinHandle<()>>) {
+    for t in threads {
+        t.join().expect("worker");
+    }
+}
+
+/// Hand-off mode: the job is accepted for the worker before it has even started; the
+/// worker takes it, parks, and close lets it leave. The counters include the job
+/// before its handle resolves.
 #[test]
 fn hand_off_submit_and_park() {
-    loom::model(|| {
-        let state = Arc::new(Mutex::new(State::<Job>::new(0, 1, 0)));
-        let w = {
-            let state = Arc::clone(&state);
-            thread::spawn(move || worker(&state))
-        };
-        let slot = submit(&state, 7).expect("pool is open");
-        let value = block_on(poll_fn(|cx| slot.poll_take(cx)));
-        assert_eq!(value.expect("job ran"), 7);
-        // The counters include a job before its handle resolves.
-        assert_eq!(state.lock().metrics().completed, 1);
-        close(&state);
-        assert_eq!(w.join().expect("worker"), 1);
-        let m = state.lock().metrics();
+    let rt = runtime();
+    loom::model(move || {
+        let (pool, workers) = pool(rt.handle(), 1, 0);
+        let h = submit(&pool, 7).expect("pool is open");
+        assert_eq!(block_on(h).expect("job ran"), 7);
+        assert_eq!(pool.metrics().completed, 1);
+        pool.close();
+        join(workers);
+        let m = pool.metrics();
         assert_eq!((m.submitted, m.completed, m.workers), (1, 1, 0));
     });
 }
 
-/// Two submitters race a worker through a one-slot queue, then close races the
-/// second: accepted = completed, and a refused submitter was counted as rejected.
+/// Two submitters race a worker through a one-slot queue, then close races the second:
+/// accepted = completed, and a refused submitter was counted as rejected.
 #[test]
 fn submitters_race_close() {
-    loom::model(|| {
-        let state = Arc::new(Mutex::new(State::<Job>::new(1, 1, 0)));
-        let w = {
-            let state = Arc::clone(&state);
-            thread::spawn(move || worker(&state))
-        };
+    let rt = runtime();
+    loom::model(move || {
+        let (pool, workers) = pool(rt.handle(), 1, 1);
+        let pool = Arc::new(pool);
         let s = {
-            let state = Arc::clone(&state);
-            thread::spawn(move || submit(&state, 1).is_some())
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || submit(&pool, 1).map(|h| block_on(h).expect("ran")))
         };
-        let mine = submit(&state, 2).is_some();
-        close(&state);
+        let mine = submit(&pool, 2);
+        pool.close();
         let theirs = s.join().expect("submitter");
-        let ran = w.join().expect("worker");
-        let accepted = usize::from(mine) + usize::from(theirs);
-        assert_eq!(ran, accepted);
-        let m = state.lock().metrics();
-        assert_eq!(m.submitted, accepted as u64);
-        assert_eq!(m.completed, accepted as u64);
-        assert_eq!(m.rejected, 2 - accepted as u64);
+        let mine = mine.map(|h| block_on(h).expect("ran"));
+        join(workers);
+        let accepted = u64::from(mine.is_some()) + u64::from(theirs.is_some());
+        let m = pool.metrics();
+        assert_eq!((m.submitted, m.completed), (accepted, accepted));
+        assert_eq!(m.rejected, 2 - accepted);
     });
 }
 
-/// Two idle workers, two hand-off jobs: only one worker is woken per push while another
-/// is on its way, and the woken one chains the next wake-up; no job is stranded.
+/// Two workers, two hand-off jobs: only one idle worker is woken per push while
+/// another is on its way, and the woken one chains the next wake-up; no job is
+/// stranded.
 #[test]
 fn chained_worker_wake_ups() {
-    loom::model(|| {
-        let state = Arc::new(Mutex::new(State::<Job>::new(0, 2, 0)));
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let state = Arc::clone(&state);
-                thread::spawn(move || worker(&state))
-            })
-            .collect();
-        let a = submit(&state, 1).expect("pool is open");
-        let b = submit(&state, 2).expect("pool is open");
+    let rt = runtime();
+    loom::model(move || {
+        let (pool, workers) = pool(rt.handle(), 2, 0);
+        let a = submit(&pool, 1).expect("pool is open");
+        let b = submit(&pool, 2).expect("pool is open");
         // Closing leaves accepted jobs to run; workers leave once the queue is empty.
-        close(&state);
-        let ran: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
-        assert_eq!(ran, 2);
+        pool.close();
+        join(workers);
         assert!(a.is_finished() && b.is_finished());
+        assert_eq!(pool.metrics().completed, 2);
+    });
+}
+
+/// Promise 1: a drain that returns `Ok` finds every handle resolved, whichever way the
+/// worker's last visit and the drain's polls interleave.
+#[test]
+fn drain_ok_means_every_handle_is_resolved() {
+    let rt = runtime();
+    loom::model(move || {
+        let (pool, workers) = pool(rt.handle(), 1, 1);
+        let h = submit(&pool, 3).expect("pool is open");
+        block_on(pool.drain(Instant::now() + Duration::from_secs(3600))).expect("drains");
+        assert!(
+            h.is_finished(),
+            "drain returned Ok with a handle unresolved"
+        );
+        join(workers);
+    });
+}
+
+/// Promise 2: an abort races the worker taking the job. The job is either taken out
+/// of the queue (cancelled, never run) or cancelled or finished by the worker; never
+/// handed back, and the accounting is exact.
+#[test]
+fn abort_races_the_worker() {
+    let rt = runtime();
+    loom::model(move || {
+        let (pool, workers) = pool(rt.handle(), 1, 1);
+        let h = submit(&pool, 5).expect("pool is open");
+        h.abort();
+        let back = pool.shutdown_now();
+        assert!(back.is_empty(), "an aborted job was handed back");
+        match block_on(h) {
+            Ok(5) | Err(JobError::Cancelled) => {}
+            other => panic!("aborted job ended {other:?}"),
+        }
+        join(workers);
+        let m = pool.metrics();
+        assert_eq!(m.handed_back, 0);
+        assert_eq!(m.submitted, m.completed + m.cancelled);
+    });
+}
+
+/// Promise 3: a blocked submitter hands its job to the pool, which queues it when room
+/// is granted (here, when the worker finishes the first job), whenever the submitter
+/// is polled again; the job runs exactly once and no wake-up is lost.
+#[test]
+fn a_blocked_submitter_is_granted_room() {
+    let rt = runtime();
+    loom::model(move || {
+        let (pool, workers) = pool(rt.handle(), 1, 0);
+        let first = submit(&pool, 1).expect("pool is open");
+        let second = submit(&pool, 2).expect("granted");
+        assert_eq!(block_on(first).expect("ran"), 1);
+        assert_eq!(block_on(second).expect("ran"), 2);
+        pool.close();
+        join(workers);
+        let m = pool.metrics();
+        assert_eq!((m.submitted, m.completed, m.blocked_submitters), (2, 2, 0));
     });
 }
 
@@ -169,7 +212,7 @@ fn slot_abort_wakes_runner() {
                 Poll::Pending
             }
         }));
-        slot.complete(Err(JobError::Cancelled));
+        let _ = slot.complete(Err(JobError::Cancelled));
         aborter.join().expect("aborter");
         let outcome = block_on(poll_fn(|cx| slot.poll_take(cx)));
         assert!(outcome.expect_err("aborted").is_cancelled());
@@ -183,7 +226,11 @@ fn slot_complete_wakes_handle() {
         let slot = Arc::new(Slot::<u32>::new());
         let runner = {
             let slot = Arc::clone(&slot);
-            thread::spawn(move || slot.complete(Ok(5)))
+            thread::spawn(move || {
+                if let crate::pool::slot::Resolved::Wake(waker) = slot.complete(Ok(5)) {
+                    waker.wake();
+                }
+            })
         };
         let outcome = block_on(poll_fn(|cx| slot.poll_take(cx)));
         assert_eq!(outcome.expect("completed"), 5);

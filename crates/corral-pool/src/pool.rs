@@ -97,6 +97,13 @@ where
         Pool { shared }
     }
 
+    /// A pool over a core whose workers the caller runs (the loom models drive the
+    /// shipped worker loop on loom threads).
+    #[cfg(all(test, corral_loom))]
+    pub(crate) fn from_shared(shared: Arc<Shared<F>>) -> Self {
+        Pool { shared }
+    }
+
     /// Submits `job`, waiting for room (a free worker or queue slot) if the pool is
     /// full. Blocked submitters are served in FIFO order, and [`Pool::try_submit`] never
     /// jumps ahead of them: a blocked job enters the queue the moment room is granted to

@@ -1,18 +1,15 @@
 //! The one place this crate takes its atomics and locks from, so loom can replace them.
 //!
 //! Under `--cfg corral_loom` everything comes from loom; otherwise from `std` and
-//! `parking_lot`. The rest of the crate sees one API: [`Mutex::lock`] returns the guard
+//! `parking_lot`. Reference counts are plain `std::sync::Arc` in both: the pool's
+//! handles hold a `Weak<dyn _>` link to the pool, which loom's `Arc` cannot give. The rest of the crate sees one API: [`Mutex::lock`] returns the guard
 //! directly (loom's poisoning `LockResult` is unwrapped here).
 
 #[cfg(corral_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
-#[cfg(corral_loom)]
-pub(crate) use loom::sync::Arc;
 
 #[cfg(not(corral_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
-#[cfg(not(corral_loom))]
-pub(crate) use std::sync::Arc;
 
 /// A mutex with a non-poisoning `lock()`: `parking_lot` normally, loom's under the model.
 #[derive(Debug)]

@@ -54,7 +54,7 @@ use tokio::time::Instant;
 use super::slot::{Payload, Resolved, Slot};
 use crate::error::{JobError, TrySubmitError};
 use crate::metrics::{Metrics, QueueWait};
-use crate::sync::Arc;
+use std::sync::Arc;
 
 /// While a worker runs ready jobs back to back, blocked submitters are granted room
 /// once more than `min(capacity / 2, GRANT_BATCH)` slots are free: one submitter
