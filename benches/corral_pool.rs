@@ -1,4 +1,5 @@
-//! corral-pool next to the peers it replaces, same workload, same run.
+//! corral-pool next to the peers it replaces, same workload, same run. For ratios use
+//! `corral_pool_paired` (paired rounds); criterion times each case in its own window.
 //!
 //! Workload: a 2-thread runtime; one driver submits `JOBS` no-op jobs to 8 workers with
 //! a queue of 1024 (waiting for room when it is full), then awaits every job's handle.
@@ -8,6 +9,9 @@
 //! runtime.
 //!
 //! - `corral_pool`: `Pool::submit(job).await`, then `handle.await`.
+//! - `corral_pool_wait_every_job`: the same with queue wait measured on every job
+//!   (`queue_wait_sampling(1)`; the default draws one job in 8), for the cost of the
+//!   clock reads.
 //! - `corral_pool_boxed`: the same with `Pool<BoxJob<()>>` (one extra allocation).
 //! - `mpmc_channel_oneshot` (peer): a hand-rolled bounded MPMC channel, tokio's bounded
 //!   `mpsc` shared by 8 worker tasks through an `Arc<tokio::sync::Mutex<Receiver>>`,
@@ -19,14 +23,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use corral_pool::{BoxJob, Builder, Pool};
+use corral_pool::{BoxJob, Pool, DEFAULT_QUEUE_WAIT_SAMPLING};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::sync::Semaphore;
 
-const JOBS: u64 = 20_000;
-const WORKERS: usize = 8;
-const QUEUE: usize = 1024;
+#[path = "support/pool.rs"]
+mod support;
+use support::{
+    corral_pool, corral_round, mpmc_round, noop, spawn_semaphore_round, MpmcPool, JOBS, QUEUE,
+    WORKERS,
+};
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -34,43 +41,6 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-async fn noop() {}
-
-/// The hand-rolled peer: a bounded channel drained by `WORKERS` tasks.
-struct MpmcPool<F: Future> {
-    tx: mpsc::Sender<(F, oneshot::Sender<F::Output>)>,
-}
-
-impl<F> MpmcPool<F>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn new(workers: usize, queue: usize) -> Self {
-        let (tx, rx) = mpsc::channel::<(F, oneshot::Sender<F::Output>)>(queue);
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..workers {
-            let rx = Arc::clone(&rx);
-            tokio::spawn(async move {
-                loop {
-                    let next = rx.lock().await.recv().await;
-                    let Some((job, result)) = next else { break };
-                    let _ = result.send(job.await);
-                }
-            });
-        }
-        MpmcPool { tx }
-    }
-
-    async fn submit(&self, job: F) -> oneshot::Receiver<F::Output> {
-        let (result, rx) = oneshot::channel();
-        if self.tx.send((job, result)).await.is_err() {
-            panic!("peer pool closed");
-        }
-        rx
-    }
 }
 
 type RoundFut = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -92,37 +62,13 @@ fn in_task(rt: &Runtime, iters: u64, round: &Round) -> Duration {
     })
 }
 
-async fn corral_round<F: Future<Output = ()> + Send + 'static>(
-    pool: &Pool<F>,
-    job: impl Fn() -> F,
-) {
-    let mut handles = Vec::with_capacity(JOBS as usize);
-    for _ in 0..JOBS {
-        handles.push(pool.submit(job()).await.expect("open"));
-    }
-    for h in handles {
-        h.await.expect("job ran");
-    }
-}
-
-/// The four cases, each a round of `JOBS` jobs, on pools built on `rt`.
+/// The cases, each a round of `JOBS` jobs, on pools built on `rt`.
 fn cases(rt: &Runtime) -> Vec<(&'static str, Round)> {
-    let pool = Arc::new(rt.block_on(async {
-        Builder::new()
-            .workers(WORKERS)
-            .queue_capacity(QUEUE)
-            .name("bench")
-            .build()
-            .expect("pool")
-    }));
-    let boxed: Arc<Pool<BoxJob<()>>> = Arc::new(rt.block_on(async {
-        Builder::new()
-            .workers(WORKERS)
-            .queue_capacity(QUEUE)
-            .name("bench-boxed")
-            .build()
-            .expect("pool")
-    }));
+    let pool: Arc<Pool<_>> =
+        Arc::new(rt.block_on(async { corral_pool("bench", DEFAULT_QUEUE_WAIT_SAMPLING) }));
+    let every: Arc<Pool<_>> = Arc::new(rt.block_on(async { corral_pool("bench-every", 1) }));
+    let boxed: Arc<Pool<BoxJob<()>>> =
+        Arc::new(rt.block_on(async { corral_pool("bench-boxed", DEFAULT_QUEUE_WAIT_SAMPLING) }));
     let peer = Arc::new(rt.block_on(async { MpmcPool::new(WORKERS, QUEUE) }));
     let semaphore = Arc::new(Semaphore::new(WORKERS));
     vec![
@@ -132,6 +78,13 @@ fn cases(rt: &Runtime) -> Vec<(&'static str, Round)> {
                 let pool = Arc::clone(&pool);
                 Box::pin(async move { corral_round(&pool, noop).await })
             }) as Round,
+        ),
+        (
+            "corral_pool_wait_every_job",
+            Box::new(move || -> RoundFut {
+                let pool = Arc::clone(&every);
+                Box::pin(async move { corral_round(&pool, noop).await })
+            }),
         ),
         (
             "corral_pool_boxed",
@@ -146,34 +99,14 @@ fn cases(rt: &Runtime) -> Vec<(&'static str, Round)> {
             "mpmc_channel_oneshot",
             Box::new(move || -> RoundFut {
                 let peer = Arc::clone(&peer);
-                Box::pin(async move {
-                    let mut results = Vec::with_capacity(JOBS as usize);
-                    for _ in 0..JOBS {
-                        results.push(peer.submit(noop()).await);
-                    }
-                    for r in results {
-                        r.await.expect("job ran");
-                    }
-                })
+                Box::pin(async move { mpmc_round(&peer, noop).await })
             }),
         ),
         (
             "spawn_semaphore",
             Box::new(move || -> RoundFut {
                 let semaphore = Arc::clone(&semaphore);
-                Box::pin(async move {
-                    let mut handles = Vec::with_capacity(JOBS as usize);
-                    for _ in 0..JOBS {
-                        let permit = Arc::clone(&semaphore).acquire_owned().await.expect("open");
-                        handles.push(tokio::spawn(async move {
-                            noop().await;
-                            drop(permit);
-                        }));
-                    }
-                    for h in handles {
-                        h.await.expect("job ran");
-                    }
-                })
+                Box::pin(async move { spawn_semaphore_round(&semaphore).await })
             }),
         ),
     ]
