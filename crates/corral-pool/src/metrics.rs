@@ -19,7 +19,8 @@ pub struct Metrics {
     pub running: usize,
     /// Jobs accepted and waiting for a worker.
     pub queued: usize,
-    /// Submitters blocked in `submit` waiting for room.
+    /// Submitters blocked in `submit` waiting for room (not those granted room whose
+    /// job is already queued).
     pub blocked_submitters: usize,
     /// The queue bound (0 = hand-off).
     pub queue_capacity: usize,
@@ -31,12 +32,14 @@ pub struct Metrics {
     pub failed: u64,
     /// Jobs refused: `try_submit` full or closed, `submit` closed, enqueue deadline hit.
     pub rejected: u64,
-    /// Accepted jobs that were cancelled: aborted through their handle, stopped by
-    /// `shutdown_now`, or dropped with the pool or its runtime.
+    /// Accepted jobs that were cancelled: aborted through their handle (or by dropping
+    /// a submit future after room was granted to it), stopped by `shutdown_now`, or
+    /// dropped with the pool or its runtime.
     pub cancelled: u64,
     /// Queued jobs that `shutdown_now` handed back unstarted.
     pub handed_back: u64,
-    /// Time accepted jobs spent queued before a worker took them (sampled).
+    /// Time accepted jobs spent queued before a worker took them (sampled: see
+    /// [`Builder::queue_wait_sampling`](crate::Builder::queue_wait_sampling)).
     pub queue_wait: QueueWait,
     /// Whether intake is closed.
     pub closed: bool,
