@@ -111,8 +111,8 @@ where
     /// the submitters in. While workers run ready jobs back to back, blocked
     /// submitters are woken in batches, once more than `min(queue_capacity / 2, 128)`
     /// slots are free (at least one), which saves a wake-up per job; as soon as a job
-    /// waits, a worker parks or leaves, or a granted submitter gives up, every free slot
-    /// goes to the submitters in line, so none waits next to room for longer than a few
+    /// waits, a worker parks or leaves, or a queued job is aborted, every free slot goes
+    /// to the submitters in line, so none waits next to room for longer than a few
     /// ready jobs take.
     ///
     /// Resolves to the job's [`JobHandle`], or to [`SubmitError::Closed`] with the job
@@ -217,8 +217,8 @@ where
 
     /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
     /// idle workers leave now, busy ones after their current job. A surplus worker whose
-    /// room was already promised (a job accepted for it in hand-off mode, a blocked
-    /// submitter granted it) stays for that job first.
+    /// room was already promised (a job accepted for it in hand-off mode, or granted to
+    /// a blocked submitter) stays for that job first, unless the job is aborted.
     ///
     /// # Errors
     ///
