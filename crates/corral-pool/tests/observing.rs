@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{gated, pool, ready, settle, BoxJobU32};
+use common::{gated, multi_thread, pool, ready, settle, BoxJobU32};
 use corral_pool::{BoxJob, Builder, JobError, Pool, TrySubmitError};
 use tokio::time::Instant;
 
@@ -153,11 +153,7 @@ async fn on_panic_gets_the_panics_nobody_awaits() {
 #[test]
 fn on_panic_runs_on_a_multi_thread_runtime_for_every_detached_panic() {
     quiet_panics();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = multi_thread();
     let (seen, hook) = payloads();
     rt.block_on(async {
         let pool: Pool<BoxJobU32> = Builder::new()
@@ -189,11 +185,7 @@ fn on_panic_runs_on_a_multi_thread_runtime_for_every_detached_panic() {
 #[test]
 fn metrics_count_a_job_before_its_handle_resolves_on_a_multi_thread_runtime() {
     quiet_panics();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = multi_thread();
     rt.block_on(async {
         let pool = Arc::new(pool(2, 4));
         for n in 0..300u32 {

@@ -10,18 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{gated, pool, ready, settle, BoxJobU32, Probe};
+use common::{gated, multi_thread, pool, ready, settle, BoxJobU32, Probe};
 use corral_pool::{BoxJob, Builder, JobError, Pool};
 use tokio::time::Instant;
 use tokio_test::{assert_ready, task};
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// Promise 1. The worker's last visit used to retire it (`live` reaches 0) under the
 /// lock and complete the job's slot only after releasing it; a `Drain` polled in that

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{gated, pool, ready, settle, BoxJobU32, Probe};
+use common::{gated, multi_thread, pool, ready, settle, BoxJobU32, Probe};
 use corral_pool::{
     BoxJob, Builder, DrainError, JobError, Pool, SubmitTimeoutError, TrySubmitError,
 };
@@ -456,11 +456,7 @@ fn accounting_is_exact_under_random_shutdown() {
             eprintln!("{info}");
         }
     }));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = multi_thread();
     let mut seen = [0u64; 7];
     for seed in 0..1000 {
         let (m, granted_then_abandoned) = rt.block_on(stress_round(seed));

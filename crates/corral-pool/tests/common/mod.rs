@@ -86,3 +86,12 @@ impl Probe {
 }
 
 pub type BoxJobU32 = BoxJob<u32>;
+
+/// A multi-thread runtime with 2 workers and every driver, for races that need one.
+pub fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
