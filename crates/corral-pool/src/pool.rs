@@ -152,8 +152,9 @@ where
 
     /// [`Pool::submit`] returning a future that does not borrow the pool (it shares the
     /// pool's core), for code that must store it: a tower-style service future, a
-    /// struct field, a `'static` task. If the pool is dropped or stopped meanwhile, it
-    /// resolves to `Closed` with the job.
+    /// struct field, a `'static` task. If the pool is dropped or stopped while it
+    /// waits, it resolves to `Closed` with the job (a job granted room before that was
+    /// accepted: its handle resolves as the stop decides, `HandedBack` or `Cancelled`).
     ///
     /// # Cancel safety
     ///
