@@ -3,14 +3,14 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::builder::PanicHook;
 use crate::error::JobError;
 use crate::pool::slot::{Payload, Slot};
 
-/// What a handle may ask of its pool without knowing the pool's job type.
+/// What a job's slot may ask of its pool without knowing the pool's job type.
 pub(crate) trait PoolLink: Send + Sync {
     /// Takes job `seq` out of the queue if it is still queued (resolving its handle
     /// `Cancelled` and dropping the job); `false` if a worker took it already.
@@ -34,22 +34,13 @@ pub(crate) trait PoolLink: Send + Sync {
 /// job running and loses only its output.
 #[must_use = "dropping a JobHandle detaches the job: it still runs, its output is lost"]
 pub struct JobHandle<T> {
-    slot: Arc<Slot<T>>,
-    /// The job's sequence number in its pool's queue.
-    seq: u64,
-    pool: Weak<dyn PoolLink>,
-    /// The outcome was taken (nothing left for `Drop` to look at).
-    taken: bool,
+    /// `None` once the outcome was taken.
+    slot: Option<Arc<Slot<T>>>,
 }
 
 impl<T> JobHandle<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>, seq: u64, pool: Weak<dyn PoolLink>) -> Self {
-        JobHandle {
-            slot,
-            seq,
-            pool,
-            taken: false,
-        }
+    pub(crate) fn new(slot: Arc<Slot<T>>) -> Self {
+        JobHandle { slot: Some(slot) }
     }
 
     /// Cancels the job. A queued job is taken out of the queue at once, on this
@@ -61,17 +52,20 @@ impl<T> JobHandle<T> {
     /// [`JobError::Cancelled`], unless the job finished first. Either way it counts as
     /// cancelled. Idempotent.
     pub fn abort(&self) {
-        if let Some(pool) = self.pool.upgrade() {
-            if pool.cancel_queued(self.seq) {
+        let Some(slot) = &self.slot else {
+            return; // the outcome was taken: the job is over
+        };
+        if let Some(pool) = slot.pool() {
+            if pool.cancel_queued(slot.seq()) {
                 return;
             }
         }
-        self.slot.abort();
+        slot.interrupt();
     }
 
     /// Whether the job has ended (its outcome is stored or was taken).
     pub fn is_finished(&self) -> bool {
-        self.slot.is_finished()
+        self.slot.as_ref().is_none_or(|slot| slot.is_finished())
     }
 
     /// Wraps the handle so that dropping it aborts the job.
@@ -91,9 +85,13 @@ impl<T> Future for JobHandle<T> {
     ///
     /// If polled again after it returned `Ready`.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = self.slot.poll_take(cx);
+        let slot = self
+            .slot
+            .as_ref()
+            .expect("JobHandle polled after it returned its outcome");
+        let outcome = slot.poll_take(cx);
         if outcome.is_ready() {
-            self.taken = true;
+            self.slot = None;
         }
         outcome
     }
@@ -101,11 +99,11 @@ impl<T> Future for JobHandle<T> {
 
 impl<T> Drop for JobHandle<T> {
     fn drop(&mut self) {
-        if self.taken {
+        let Some(slot) = self.slot.take() else {
             return;
-        }
-        if let Some(payload) = self.slot.detach() {
-            match self.pool.upgrade() {
+        };
+        if let Some(payload) = slot.detach() {
+            match slot.pool() {
                 Some(pool) => pool.report_panic(payload),
                 // The pool is gone with its hook: report it the default way.
                 None => PanicHook::default().report("pool", payload),
@@ -174,4 +172,17 @@ impl<T> fmt::Debug for AbortOnDrop<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("AbortOnDrop").field(&self.handle).finish()
     }
+}
+
+/// A link to no pool, for slots that the loom models drive without one.
+#[cfg(all(test, corral_loom))]
+pub(crate) fn no_pool() -> std::sync::Weak<dyn PoolLink> {
+    struct NoPool;
+    impl PoolLink for NoPool {
+        fn cancel_queued(&self, _: u64) -> bool {
+            false
+        }
+        fn report_panic(&self, _: Payload) {}
+    }
+    std::sync::Weak::<NoPool>::new()
 }

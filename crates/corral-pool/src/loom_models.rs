@@ -45,11 +45,12 @@ fn pool(
     workers: usize,
     capacity: usize,
 ) -> (Pool<Job>, Vec<thread::JoinHandle<()>>) {
-    let shared = Arc::new(Shared {
+    let shared = Arc::new_cyclic(|link| Shared {
         state: Mutex::new(State::new(capacity, workers, 0)),
         name: "loom".to_owned(),
         handle: handle.clone(),
         on_panic: PanicHook::default(),
+        link: std::sync::Weak::clone(link),
     });
     // Registered before the pool is used, as `spawn_workers` does.
     let locals: Vec<_> = {
@@ -200,10 +201,10 @@ fn a_blocked_submitter_is_granted_room() {
 #[test]
 fn slot_abort_wakes_runner() {
     loom::model(|| {
-        let slot = Arc::new(Slot::<u32>::new());
+        let slot = Arc::new(Slot::<u32>::new(crate::handle::no_pool()));
         let aborter = {
             let slot = Arc::clone(&slot);
-            thread::spawn(move || slot.abort())
+            thread::spawn(move || slot.interrupt())
         };
         block_on(poll_fn(|cx| {
             if slot.is_aborted() || slot.register_runner(cx.waker()) {
@@ -223,7 +224,7 @@ fn slot_abort_wakes_runner() {
 #[test]
 fn slot_complete_wakes_handle() {
     loom::model(|| {
-        let slot = Arc::new(Slot::<u32>::new());
+        let slot = Arc::new(Slot::<u32>::new(crate::handle::no_pool()));
         let runner = {
             let slot = Arc::clone(&slot);
             thread::spawn(move || {

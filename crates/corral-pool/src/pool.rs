@@ -87,11 +87,12 @@ where
         on_panic: PanicHook,
         handle: Handle,
     ) -> Self {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|link: &Weak<Shared<F>>| Shared {
             state: Mutex::new(State::new(capacity, workers, sample_every)),
             name,
             handle,
             on_panic,
+            link: link.clone(),
         });
         worker::spawn_workers(&shared, workers);
         Pool { shared }
@@ -205,15 +206,14 @@ where
     /// Not async itself; the [`JobHandle`] it returns is cancel safe (dropping it
     /// leaves the job running).
     pub fn try_submit(&self, job: F) -> Result<JobHandle<F::Output>, TrySubmitError<F>> {
-        let slot = Arc::new(Slot::new());
+        let slot = self.shared.slot();
         let mut wake = Wakeups::default();
-        let seq = self
-            .shared
+        self.shared
             .state
             .lock()
             .try_admit(Queued::new(job, Arc::clone(&slot)), &mut wake)?;
         wake.wake();
-        Ok(self.shared.handle_for(slot, seq))
+        Ok(JobHandle::new(slot))
     }
 
     /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
@@ -322,14 +322,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    /// The handle of job `seq`, linked to this pool for aborts and unobserved panics.
-    pub(crate) fn handle_for(
-        self: &Arc<Self>,
-        slot: Arc<Slot<F::Output>>,
-        seq: u64,
-    ) -> JobHandle<F::Output> {
-        let link: Weak<dyn PoolLink> = Arc::downgrade(self) as Weak<Self>;
-        JobHandle::new(slot, seq, link)
+    /// A new job's result slot, linked to this pool for aborts and unobserved panics.
+    pub(crate) fn slot(&self) -> Arc<Slot<F::Output>> {
+        // A clone of the pool's own weak link (one increment), not `Arc::downgrade`
+        // (a load and a compare-exchange loop): it is paid on every job.
+        let link: Weak<dyn PoolLink> = self.link.clone();
+        Arc::new(Slot::new(link))
     }
 }
 

@@ -58,13 +58,17 @@ impl<F: Future> std::ops::Deref for SharedRef<'_, F> {
 // future never moves a pinned value.
 impl<F: Future> Unpin for Submit<'_, F> {}
 
-impl<'a, F: Future> Submit<'a, F> {
+impl<'a, F> Submit<'a, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     pub(crate) fn new(shared: &'a Arc<Shared<F>>, job: F) -> Self {
         Self::with(SharedRef::Borrowed(shared), job)
     }
 
     fn with(shared: SharedRef<'a, F>, job: F) -> Self {
-        let slot = Arc::new(Slot::new());
+        let slot = shared.slot();
         Submit {
             shared,
             job: Some(Queued::new(job, Arc::clone(&slot))),
@@ -79,10 +83,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    /// The handle of the accepted job `seq`.
-    fn accepted(&mut self, seq: u64) -> JobHandle<F::Output> {
-        let slot = self.slot.take().expect("Submit polled after completion");
-        self.shared.handle_for(slot, seq)
+    /// The handle of the accepted job.
+    fn accepted(&mut self) -> JobHandle<F::Output> {
+        JobHandle::new(self.slot.take().expect("Submit polled after completion"))
     }
 
     /// Gives up at the deadline: leaves the line and returns the job, unless room was
@@ -97,7 +100,7 @@ where
             withdrawn
         };
         match withdrawn {
-            Withdrawn::Granted(seq) => Ok(self.accepted(seq)),
+            Withdrawn::Granted(_) => Ok(self.accepted()),
             Withdrawn::Job(job) => {
                 self.slot = None;
                 Err(job)
@@ -110,7 +113,11 @@ where
     }
 }
 
-impl<F: Future> Submit<'static, F> {
+impl<F> Submit<'static, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     pub(crate) fn owned(shared: Arc<Shared<F>>, job: F) -> Self {
         Self::with(SharedRef::Owned(shared), job)
     }
@@ -134,7 +141,7 @@ where
                 .admit(&mut this.waiter, &mut this.job, cx.waker(), &mut wake);
         wake.wake();
         match admit {
-            Admit::Accepted(seq) => Poll::Ready(Ok(this.accepted(seq))),
+            Admit::Accepted => Poll::Ready(Ok(this.accepted())),
             Admit::Wait => Poll::Pending,
             Admit::Closed(job) => {
                 this.slot = None;
@@ -167,7 +174,7 @@ impl<F: Future> Drop for Submit<'_, F> {
         drop(job);
         if granted {
             if let Some(slot) = &self.slot {
-                slot.abort();
+                slot.interrupt();
             }
         }
         wake.wake();
@@ -201,7 +208,11 @@ pub struct SubmitUntil<'a, F: Future> {
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
-impl<'a, F: Future> SubmitUntil<'a, F> {
+impl<'a, F> SubmitUntil<'a, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     pub(crate) fn new(shared: &'a Arc<Shared<F>>, job: F, deadline: Instant) -> Self {
         SubmitUntil {
             inner: Submit::new(shared, job),

@@ -6,10 +6,10 @@
 //! directly (loom's poisoning `LockResult` is unwrapped here).
 
 #[cfg(corral_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[cfg(not(corral_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A mutex with a non-poisoning `lock()`: `parking_lot` normally, loom's under the model.
 #[derive(Debug)]

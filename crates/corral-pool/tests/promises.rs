@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{gated, multi_thread, pool, ready, settle, BoxJobU32, Probe};
 use corral_pool::{BoxJob, Builder, JobError, Pool};
 use tokio::time::Instant;
-use tokio_test::{assert_ready, task};
+use tokio_test::{assert_pending, assert_ready, task};
 
 /// Promise 1. The worker's last visit used to retire it (`live` reaches 0) under the
 /// lock and complete the job's slot only after releasing it; a `Drain` polled in that
@@ -243,6 +243,46 @@ fn blocked_submitters_run_in_fifo_order_on_a_multi_thread_runtime() {
             );
         });
     }
+}
+
+/// Promise 3, deterministically: three blocked submitters are granted room and then
+/// polled newest first (as tokio's LIFO slot may do); their jobs still run in the order
+/// the submitters began waiting, because each job entered the queue at its grant.
+#[tokio::test]
+async fn granted_jobs_queue_in_line_order_whatever_the_poll_order() {
+    let pool = pool(1, 3);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let job = |i: u32| -> BoxJob<u32> {
+        let order = Arc::clone(&order);
+        Box::pin(async move {
+            order.lock().expect("order").push(i);
+            i
+        })
+    };
+    let (gate, busy) = gated(0);
+    let busy = pool.try_submit(busy).expect("room");
+    settle().await;
+    let fill: Vec<_> = (10..13)
+        .map(|n| pool.try_submit(ready(n)).expect("queue slot"))
+        .collect();
+    let mut waiting: Vec<_> = (1..4).map(|i| task::spawn(pool.submit(job(i)))).collect();
+    for s in &mut waiting {
+        assert_pending!(s.poll());
+    }
+    assert_eq!(pool.metrics().blocked_submitters, 3);
+    // Open the gate and let the worker run until it parks: all three are granted.
+    gate.send(()).expect("waiting");
+    busy.await.expect("ran");
+    settle().await;
+    let mut handles = Vec::new();
+    for s in waiting.iter_mut().rev() {
+        assert!(s.is_woken());
+        handles.push(assert_ready!(s.poll()).expect("granted"));
+    }
+    for h in handles.into_iter().chain(fill) {
+        h.await.expect("ran");
+    }
+    assert_eq!(*order.lock().expect("order"), [1, 2, 3]);
 }
 
 /// Promise 4. Right after `build()` the workers are spawned but not yet polled; they

@@ -16,14 +16,22 @@
 //! [`JobHandle`]: crate::JobHandle
 
 use std::any::Any;
+use std::sync::Weak;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::JobError;
-use crate::sync::{AtomicBool, Mutex, Ordering};
+use crate::handle::PoolLink;
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct Slot<T> {
     aborted: AtomicBool,
+    /// The job's sequence number in its pool's queue, set when it enters the queue.
+    seq: AtomicU64,
+    /// The pool, for an abort (to take the job out of the queue) and for a panic nobody
+    /// looked at (its `on_panic` hook). Held here rather than in the handle so a
+    /// handle stays one pointer.
+    pool: Weak<dyn PoolLink>,
     inner: Mutex<Inner<T>>,
 }
 
@@ -59,9 +67,11 @@ enum State<T> {
 }
 
 impl<T> Slot<T> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(pool: Weak<dyn PoolLink>) -> Self {
         Slot {
             aborted: AtomicBool::new(false),
+            seq: AtomicU64::new(0),
+            pool,
             inner: Mutex::new(Inner {
                 state: State::Pending,
                 handle_waker: None,
@@ -72,8 +82,8 @@ impl<T> Slot<T> {
     }
 
     /// Stores the outcome (the first one wins). Returns the handle's waker to wake, or
-    /// a panic nobody will look at, for the caller to deliver outside its locks. Runs
-    /// under the pool's lock: it drops nothing of the job's (an outcome that loses, or
+    /// a panic nobody will look at, for the caller to deliver outside its locks. May run
+    /// under the pool's lock, so it drops nothing of the job's (an outcome that loses, or
     /// one whose handle is gone, stays in the slot until the slot is dropped, which the
     /// callers do outside the pool's lock).
     pub(crate) fn complete(&self, outcome: Result<T, JobError>) -> Resolved {
@@ -120,8 +130,26 @@ impl<T> Slot<T> {
         self.aborted.load(Ordering::Acquire)
     }
 
+    /// Records the job's place in the queue (under the pool's lock, as it enters).
+    pub(crate) fn set_seq(&self, seq: u64) {
+        // Relaxed: written under the pool's lock before anyone can hold the handle;
+        // whoever aborts got the handle through that lock (the submitter) or from it,
+        // which orders this store before their load.
+        self.seq.store(seq, Ordering::Relaxed);
+    }
+
+    /// The job's place in the queue (see [`Slot::set_seq`] for the ordering).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    /// The job's pool, if it is still there.
+    pub(crate) fn pool(&self) -> Option<std::sync::Arc<dyn PoolLink>> {
+        self.pool.upgrade()
+    }
+
     /// Asks the runner to drop the job; wakes it if it is parked inside the job.
-    pub(crate) fn abort(&self) {
+    pub(crate) fn interrupt(&self) {
         self.aborted.store(true, Ordering::Release);
         let waker = self.inner.lock().job_waker.take();
         if let Some(waker) = waker {

@@ -30,10 +30,14 @@
 //! - Every job gets a sequence number when it enters the queue; the queue is in
 //!   sequence order, so a job is found by binary search (an abort takes a queued job
 //!   out at once).
-//! - A job's handle is resolved under this lock, in the same critical section that
-//!   counts the job's outcome (a worker's report, an abort, a stop). So the counters
-//!   include a job before its handle resolves, and once `live == 0` every accepted job
-//!   has ended and its handle is resolved.
+//! - A job is counted before its handle is resolved. A worker counts its job at its
+//!   next visit and resolves the handle right after releasing the lock (the hot path
+//!   keeps the slot's lock out of this one); it stays in `live` until a later visit, so
+//!   that resolution happens-before anyone sees it gone. A worker that leaves at the
+//!   visit that reports a job counts that job in `unresolved` until it has resolved the
+//!   handle and said so ([`State::resolved`]). Aborts, stops and dropped workers resolve
+//!   handles under this lock. So once `live == 0 && unresolved == 0`, every accepted
+//!   job has ended and its handle is resolved: that is what a drain waits for.
 //! - `live` counts worker tasks that have not exited; `running` those holding a job.
 //! - Counters only grow. At any quiescent point
 //!   `submitted = completed + failed + cancelled + handed_back`.
@@ -141,8 +145,8 @@ impl Wakeups {
 
 /// What a submitter's visit decided.
 pub(crate) enum Admit<F> {
-    /// The job is in the queue with this sequence number.
-    Accepted(u64),
+    /// The job is in the queue.
+    Accepted,
     /// Blocked; the pool holds the job and the waker is registered.
     Wait,
     /// The pool is closed; the job is handed back.
@@ -196,9 +200,27 @@ pub(crate) enum Next<F: Future> {
     Exit,
 }
 
-/// A job that ended, reported at its worker's next visit: its slot and outcome. The
-/// worker keeps its own reference to the slot and drops it after the lock is released,
-/// so an outcome nobody takes is never dropped under the lock.
+/// How a job left its worker, reported at the worker's next visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Outcome {
+    pub(crate) fn of<T>(result: &Result<T, JobError>) -> Self {
+        match result {
+            Ok(_) => Outcome::Completed,
+            Err(JobError::Panicked(_)) => Outcome::Failed,
+            Err(_) => Outcome::Cancelled,
+        }
+    }
+}
+
+/// A job that ended and is resolved under the lock (a dropped worker's): its slot and
+/// outcome. The worker keeps its own reference to the slot and drops it after the lock
+/// is released, so an outcome nobody takes is never dropped under the lock.
 pub(crate) type Done<'a, T> = (&'a Slot<T>, Result<T, JobError>);
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -227,6 +249,9 @@ pub(crate) struct State<F: Future> {
     stopped: bool,
     target: usize,
     live: usize,
+    /// Jobs counted by a worker that left at the same visit, whose handles it has not
+    /// yet resolved (see the invariants).
+    unresolved: usize,
     running: usize,
     next_worker: u64,
     /// One entry per live worker, from `add_worker` to its exit; the abort handle is
@@ -256,6 +281,7 @@ impl<F: Future> State<F> {
             stopped: false,
             target: workers,
             live: 0,
+            unresolved: 0,
             running: 0,
             next_worker: 0,
             handles: Vec::with_capacity(workers),
@@ -357,7 +383,8 @@ impl<F: Future> State<F> {
                 return Admit::Closed(job.fut);
             }
             if self.admissible() {
-                return Admit::Accepted(self.push(job, wake));
+                self.push(job, wake);
+                return Admit::Accepted;
             }
             let id = self.next_waiter;
             self.next_waiter += 1;
@@ -372,11 +399,11 @@ impl<F: Future> State<F> {
         let idx = self
             .waiter_index(id)
             .expect("a registered submitter is in the waiter list");
-        if let Ticket::Granted(seq) = self.waiters[idx].ticket {
+        if let Ticket::Granted(_) = self.waiters[idx].ticket {
             self.waiters.remove(idx);
             self.reserved -= 1;
             *waiter = None;
-            return Admit::Accepted(seq);
+            return Admit::Accepted;
         }
         if self.closed || (idx == self.reserved && self.free() > 0) {
             // Closed: the job goes back. Or first in line with room (held back only to
@@ -393,7 +420,8 @@ impl<F: Future> State<F> {
                 self.counters.rejected += 1;
                 return Admit::Closed(job.fut);
             }
-            return Admit::Accepted(self.push(job, wake));
+            self.push(job, wake);
+            return Admit::Accepted;
         }
         let w = &mut self.waiters[idx].waker;
         if !w.will_wake(waker) {
@@ -402,18 +430,19 @@ impl<F: Future> State<F> {
         Admit::Wait
     }
 
-    /// A submitter without a registration asking once, never waiting: the job's
-    /// sequence number, or the job handed back (`Full` or `Closed`).
+    /// A submitter without a registration asking once, never waiting: queued, or the
+    /// job handed back (`Full` or `Closed`).
     pub(crate) fn try_admit(
         &mut self,
         job: Queued<F>,
         wake: &mut Wakeups,
-    ) -> Result<u64, TrySubmitError<F>> {
+    ) -> Result<(), TrySubmitError<F>> {
         if self.closed {
             self.counters.rejected += 1;
             Err(TrySubmitError::Closed(job.fut))
         } else if self.admissible() {
-            Ok(self.push(job, wake))
+            self.push(job, wake);
+            Ok(())
         } else {
             self.counters.rejected += 1;
             Err(TrySubmitError::Full(job.fut))
@@ -453,6 +482,7 @@ impl<F: Future> State<F> {
         let seq = self.next_seq;
         self.next_seq += 1;
         job.seq = seq;
+        job.slot.set_seq(seq);
         self.queue.push_back(job);
         self.counters.submitted += 1;
         self.assign(wake);
@@ -537,18 +567,20 @@ impl<F: Future> State<F> {
         }
     }
 
-    /// A worker's visit: first it reports how its previous job ended (if any; its
-    /// handle resolves here), then it takes the next job, parks, or leaves.
+    /// A worker's visit: first it reports how its previous job ended (if any; the
+    /// worker resolves its handle after this visit, and if the visit returns
+    /// [`Next::Exit`] it then calls [`State::resolved`]), then it takes the next job,
+    /// parks, or leaves.
     pub(crate) fn next(
         &mut self,
         me: &mut WorkerLocal,
-        done: Option<Done<'_, F::Output>>,
+        finished: Option<Outcome>,
         spin: bool,
         waker: &Waker,
         wake: &mut Wakeups,
     ) -> Next<F> {
-        if let Some((slot, result)) = done {
-            self.finish(slot, result, wake);
+        if let Some(outcome) = finished {
+            self.count(outcome);
         }
         let idle_at = self.arrive(me);
         let surplus = self.live > self.target && !self.promised(idle_at.is_some());
@@ -557,6 +589,9 @@ impl<F: Future> State<F> {
                 self.idle.swap_remove(i);
             }
             me.at = At::Busy;
+            if finished.is_some() {
+                self.unresolved += 1;
+            }
             self.exit_worker(me.id, wake);
             return Next::Exit;
         }
@@ -609,21 +644,42 @@ impl<F: Future> State<F> {
         self.queue.len() + usize::from(is_idle) > self.capacity + self.en_route + self.idle.len()
     }
 
-    /// Counts a job that left its worker and resolves its handle.
+    /// Counts a job that left its worker.
+    fn count(&mut self, outcome: Outcome) {
+        self.running -= 1;
+        let c = &mut self.counters;
+        match outcome {
+            Outcome::Completed => c.completed += 1,
+            Outcome::Failed => c.failed += 1,
+            Outcome::Cancelled => c.cancelled += 1,
+        }
+    }
+
+    /// Counts a job that left its worker and resolves its handle, under the lock.
     fn finish(
         &mut self,
         slot: &Slot<F::Output>,
         result: Result<F::Output, JobError>,
         wake: &mut Wakeups,
     ) {
-        self.running -= 1;
-        let c = &mut self.counters;
-        match &result {
-            Ok(_) => c.completed += 1,
-            Err(JobError::Panicked(_)) => c.failed += 1,
-            Err(_) => c.cancelled += 1,
-        }
+        self.count(Outcome::of(&result));
         wake.resolved(slot.complete(result));
+    }
+
+    /// A worker that left at the visit reporting its last job has resolved that job's
+    /// handle.
+    pub(crate) fn resolved(&mut self, wake: &mut Wakeups) {
+        self.unresolved -= 1;
+        self.wake_drainers(wake);
+    }
+
+    /// Wakes the drains once every worker has left and every handle is resolved.
+    fn wake_drainers(&mut self, wake: &mut Wakeups) {
+        if self.live == 0 && self.unresolved == 0 {
+            for w in self.drain_wakers.drain(..) {
+                wake.push(w);
+            }
+        }
     }
 
     fn exit_worker(&mut self, id: u64, wake: &mut Wakeups) {
@@ -633,11 +689,7 @@ impl<F: Future> State<F> {
         }
         self.assign(wake);
         self.grant(wake);
-        if self.live == 0 {
-            for w in self.drain_wakers.drain(..) {
-                wake.push(w);
-            }
-        }
+        self.wake_drainers(wake);
     }
 
     /// A worker task dropped without leaving through [`State::next`] (aborted, or its
@@ -746,10 +798,10 @@ impl<F: Future> State<F> {
         self.target
     }
 
-    /// `Ok` once every worker has left (so every accepted job has ended and its handle
-    /// is resolved); otherwise registers `waker` and reports what is left.
+    /// `Ok` once every worker has left and every handle is resolved (so every accepted
+    /// job has ended); otherwise registers `waker` and reports what is left.
     pub(crate) fn poll_drained(&mut self, waker: &Waker) -> Result<(), (usize, usize)> {
-        if self.live == 0 {
+        if self.live == 0 && self.unresolved == 0 {
             return Ok(());
         }
         if !self.drain_wakers.iter().any(|w| w.will_wake(waker)) {

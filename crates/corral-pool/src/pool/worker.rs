@@ -9,14 +9,14 @@ use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 
 use super::slot::Slot;
-use super::state::{Next, Queued, State, Wakeups, WorkerLocal};
+use super::state::{Next, Outcome, Queued, State, Wakeups, WorkerLocal};
 use crate::builder::PanicHook;
 use crate::error::JobError;
 use crate::sync::Mutex;
@@ -27,11 +27,17 @@ const BUDGET: u32 = 128;
 /// The core of a pool, shared by the `Pool`, its workers, owned submit futures and (as
 /// a weak link) job handles. It lives in a plain `std` `Arc` even under loom: only the
 /// lock inside it is modelled.
+///
+/// Aligned to 128 bytes so that the `Arc`'s reference counts, which every job handle
+/// touches (a weak count per handle), sit on another cache line than the pool's lock.
+#[repr(align(128))]
 pub(crate) struct Shared<F: Future> {
     pub(crate) state: Mutex<State<F>>,
     pub(crate) name: String,
     pub(crate) handle: Handle,
     pub(crate) on_panic: PanicHook,
+    /// A weak link to itself, cloned into every job's slot.
+    pub(crate) link: Weak<Shared<F>>,
 }
 
 impl<F: Future> Shared<F> {
@@ -106,14 +112,14 @@ where
 }
 
 /// A job that ended, waiting for its worker's next visit to the lock, where it is
-/// counted and its handle resolved in one critical section.
-type Ended<T> = (Arc<Slot<T>>, Outcome<T>);
+/// counted; its handle is resolved right after that visit.
+type Ended<T> = (Arc<Slot<T>>, JobResult<T>);
 
-type Outcome<T> = Result<T, JobError>;
+type JobResult<T> = Result<T, JobError>;
 
 /// Splits an ended job into the slot the worker keeps (dropped after the lock is
 /// released) and the report the state takes.
-fn split<T>(ended: Option<Ended<T>>) -> (Option<Arc<Slot<T>>>, Option<Outcome<T>>) {
+fn split<T>(ended: Option<Ended<T>>) -> (Option<Arc<Slot<T>>>, Option<JobResult<T>>) {
     match ended {
         Some((slot, result)) => (Some(slot), Some(result)),
         None => (None, None),
@@ -180,16 +186,21 @@ where
         let next = poll_fn(|cx| {
             let mut wake = Wakeups::default();
             let g = &mut guard;
-            let (slot, result) = split(g.done.take());
-            let next = g.shared.state.lock().next(
-                &mut g.me,
-                slot.as_deref().zip(result),
-                spin,
-                cx.waker(),
-                &mut wake,
-            );
-            // The job's last reference may go here, with its output: outside the lock.
-            drop(slot);
+            let done = g.done.take();
+            let finished = done.as_ref().map(|(_, result)| Outcome::of(result));
+            let next = g
+                .shared
+                .state
+                .lock()
+                .next(&mut g.me, finished, spin, cx.waker(), &mut wake);
+            // Counted above; resolved here, outside the pool's lock (where the job's last
+            // reference, and its output, may go too).
+            if let Some((slot, result)) = done {
+                wake.resolved(slot.complete(result));
+            }
+            if finished.is_some() && matches!(next, Next::Exit) {
+                g.shared.state.lock().resolved(&mut wake);
+            }
             g.shared.deliver(wake);
             match next {
                 Next::Park => Poll::Pending,
