@@ -59,9 +59,10 @@ pub type BoxJob<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// # Memory ordering
 ///
 /// All pool state sits under one mutex; a job's outcome is published through its result
-/// slot's mutex, under the pool's mutex, in the same critical section that counts it.
-/// So everything the job did happens-before its handle resolves, and the job is in
-/// [`Pool::metrics`] by then.
+/// slot's mutex, after the job was counted under the pool's mutex. So everything the
+/// job did happens-before its handle resolves, and the job is in [`Pool::metrics`] by
+/// then. A worker stays counted as alive until after it resolved its last handle, so a
+/// [`Pool::drain`] that returns `Ok` happens-after every handle's resolution.
 #[must_use = "dropping the pool cancels its queued and running jobs"]
 pub struct Pool<F: Future> {
     shared: Arc<Shared<F>>,
