@@ -11,7 +11,8 @@
 //! corral against `tokio::spawn` + `Semaphore(8)`, and queue wait measured on every job
 //! against the default sampling (the cost of the clock reads, per job).
 //!
-//! Optional arguments: `--rounds N` (default 41).
+//! Optional arguments: `--rounds N` (default 41), `--only <peer case>` (one pairing, for
+//! profiling).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -103,7 +104,12 @@ fn main() {
         "{rounds} paired rounds of {JOBS} no-op jobs, {WORKERS} workers, queue {QUEUE}, mt2 \
          (ns per job, median [quartiles])"
     );
+    // `--only <case>` runs one pairing (for profiling).
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
     for (name, other) in &cases {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
         for _ in 0..3 {
             other(&rt);
             corral(&rt);

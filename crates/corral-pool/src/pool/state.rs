@@ -262,6 +262,8 @@ pub(crate) struct State<F: Future> {
     /// never, 1: every job), drawn from `rng`: independent of arrival order, so bursts
     /// are sampled as often as anything else.
     sample_every: u64,
+    /// `u64::MAX / sample_every`: a draw at or below it selects the job.
+    sample_below: u64,
     rng: u64,
     counters: Counters,
 }
@@ -287,6 +289,7 @@ impl<F: Future> State<F> {
             handles: Vec::with_capacity(workers),
             drain_wakers: Vec::new(),
             sample_every: u64::from(sample_every),
+            sample_below: u64::MAX.checked_div(u64::from(sample_every)).unwrap_or(0),
             rng: 0x9E37_79B9_7F4A_7C15,
             counters: Counters::default(),
         }
@@ -490,18 +493,19 @@ impl<F: Future> State<F> {
     }
 
     /// Whether to measure the next job's queue wait: a Bernoulli draw (xorshift64), so
-    /// which jobs are measured does not depend on how they arrive.
+    /// which jobs are measured does not depend on how they arrive. A draw below
+    /// `u64::MAX / sample_every` has probability `1 / sample_every` (no division here).
     fn sample(&mut self) -> bool {
         match self.sample_every {
             0 => false,
             1 => true,
-            n => {
+            _ => {
                 let mut x = self.rng;
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 self.rng = x;
-                x % n == 0
+                x <= self.sample_below
             }
         }
     }

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 
-use super::slot::Slot;
+use super::slot::{Resolved, Slot};
 use super::state::{Next, Outcome, Queued, State, Wakeups, WorkerLocal};
 use crate::builder::PanicHook;
 use crate::error::JobError;
@@ -196,7 +196,12 @@ where
             // Counted above; resolved here, outside the pool's lock (where the job's last
             // reference, and its output, may go too).
             if let Some((slot, result)) = done {
-                wake.resolved(slot.complete(result));
+                match slot.complete(result) {
+                    // The handle first, as soon as the lock is released, and without
+                    // growing the wake-up list.
+                    Resolved::Wake(waker) => waker.wake(),
+                    other => wake.resolved(other),
+                }
             }
             if finished.is_some() && matches!(next, Next::Exit) {
                 g.shared.state.lock().resolved(&mut wake);
