@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 use crate::stray::PoolRecord;
 use crate::sync::{spawn_thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard};
 
-/// A type-erased queued job.
-pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;
+/// A type-erased queued job. The thread that runs it passes the pool, so the job can
+/// book its completion ([`Shared::job_returned`]) before its caller sees the result.
+pub(crate) type Task = Box<dyn FnOnce(&Shared) + Send + 'static>;
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -315,6 +316,15 @@ impl Shared {
         false
     }
 
+    /// A job's closure has returned (or panicked): it is no longer running and counts
+    /// as completed. Called by the job itself before it hands the result over, so a
+    /// caller that has the result also sees it in the metrics.
+    pub(crate) fn job_returned(&self) {
+        let mut st = self.lock();
+        st.running -= 1;
+        st.completed += 1;
+    }
+
     /// Takes a slot and spawns a thread for it. Called with the lock held.
     fn spawn_worker(this: &Arc<Self>, st: &mut State) -> std::io::Result<()> {
         let name = format!("{}-{}", this.config.name, st.next_thread);
@@ -360,12 +370,13 @@ impl Shared {
                 if let Some(waker) = next {
                     waker.wake();
                 }
-                // The completer catches the closure's panic; this catches one from
-                // dropping an abandoned result, so the thread's accounting survives.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job.task));
+                // The completer catches the closure's panic (and books the job as
+                // completed); this catches one from dropping an abandoned result, so
+                // the thread's accounting survives.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    (job.task)(self);
+                }));
                 st = self.lock();
-                st.running -= 1;
-                st.completed += 1;
             }
             if st.closed {
                 break 'work;

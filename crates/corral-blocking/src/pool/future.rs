@@ -18,7 +18,8 @@ where
 {
     let cell = Cell::new();
     let completer = Completer::new(Arc::clone(&cell), Arc::clone(&shared.abandoned));
-    (Box::new(move || completer.run(f)), cell)
+    let task: Task = Box::new(move |pool: &Shared| completer.run(f, || pool.job_returned()));
+    (task, cell)
 }
 
 /// Future of [`BlockingPool::run`](crate::BlockingPool::run): waits for queue space,
