@@ -78,7 +78,8 @@ pub use default::{
 pub use error::{BuildError, LookupError, ResolverBuildError, RunError, TryRunError};
 pub use pool::{BlockingPool, Builder, JobHandle, PoolMetrics, Run, Stopped, MIN_STACK_SIZE};
 pub use resolver::{
-    default_resolver, lookup_host, system_lookup, LookupAddrs, LookupFn, LookupHost, Resolver,
-    ResolverBuilder, DEFAULT_DNS_MAX_THREADS, DEFAULT_DNS_QUEUE_CAPACITY, DEFAULT_LOOKUP_TIMEOUT,
+    default_resolver, lookup_host, system_lookup, Family, LookupAddrs, LookupFn, LookupHost,
+    Resolver, ResolverBuilder, ResolverMetrics, ToHostPort, DEFAULT_DNS_MAX_THREADS,
+    DEFAULT_DNS_QUEUE_CAPACITY, DEFAULT_LOOKUP_TIMEOUT,
 };
 pub use stray::{stray_threads, StrayThread};

@@ -134,7 +134,7 @@
 //! corral's [`blocking::Resolver`] runs lookups on a capped pool and coalesces
 //! identical lookups in flight (the lookup belongs to all its waiters, so one caller's
 //! timeout fails nobody else). [`lookup_host`] is the same on a process-wide resolver
-//! of 32 threads (`lookup_host("api.example.com", 443)`); here is one with a cap of 4
+//! of 32 threads (`lookup_host("api.example.com:443")`); here is one with a cap of 4
 //! and the same stalled stub:
 //!
 //! ```
@@ -550,7 +550,7 @@
 //! # Adopting corral across a codebase
 //!
 //! Replace the imports (`tokio::spawn` to [`spawn`], `tokio::task::spawn_blocking` to
-//! [`spawn_blocking`], `tokio::net::lookup_host(..)` to [`lookup_host`]`(host, port)`,
+//! [`spawn_blocking`], `tokio::net::lookup_host` to [`lookup_host`] (same inputs),
 //! `#[tokio::test]` to `#[corral::test]`), then keep them replaced with clippy's
 //! `disallowed-methods` in `clippy.toml`:
 //!
