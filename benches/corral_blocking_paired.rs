@@ -11,7 +11,8 @@
 //! `corral_blocking::spawn_blocking` (the drop-in), each against tokio's
 //! `spawn_blocking`.
 //!
-//! Optional arguments: `--rounds N` (default 41).
+//! Optional arguments: `--rounds N` (default 41); `--profile tokio|pool|spawn` runs
+//! only that side's rounds (for `perf`), printing µs per trip.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -63,10 +64,13 @@ fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 fn main() {
     let mut rounds = 41;
+    let mut profile = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--rounds" {
             rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
+        } else if arg == "--profile" {
+            profile = args.next();
         }
         // Anything else (cargo bench passes `--bench`) is ignored.
     }
@@ -79,6 +83,19 @@ fn main() {
         .name("paired")
         .build()
         .expect("pool");
+    if let Some(side) = profile {
+        let case = match side.as_str() {
+            "tokio" => Case::Tokio,
+            "pool" => Case::PoolRun,
+            _ => Case::SpawnBlocking,
+        };
+        let times: Vec<f64> = (0..rounds)
+            .map(|_| us_per_trip(round(&rt, &pool, case)))
+            .collect();
+        let (q25, q50, q75) = quartiles(times);
+        println!("{side}: {q50:.2} µs per trip [{q25:.2}-{q75:.2}]");
+        return;
+    }
     println!(
         "{rounds} paired rounds of {TRIPS} sequential round trips, mt2 (µs per trip: median [quartiles])"
     );

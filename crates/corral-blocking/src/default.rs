@@ -41,20 +41,24 @@ use tokio::task::JoinHandle;
 /// [`BlockingPool`](crate::BlockingPool).
 pub const DEFAULT_MAX_THREADS: usize = 64;
 
-/// The process-wide cap and its counters.
+/// The process-wide cap and its counters. The slots held (jobs handed to a runtime's
+/// blocking pool and not yet returned) are the semaphore's permits in use.
 struct Gate {
     slots: Arc<Semaphore>,
-    /// Slots held: jobs handed to a runtime's blocking pool and not yet returned.
-    running: AtomicUsize,
     running_high_water: AtomicUsize,
     completed: AtomicU64,
+}
+
+impl Gate {
+    fn running(&self) -> usize {
+        (DEFAULT_MAX_THREADS as u64 - self.slots.available()) as usize
+    }
 }
 
 fn gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
     GATE.get_or_init(|| Gate {
         slots: Arc::new(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
-        running: AtomicUsize::new(0),
         running_high_water: AtomicUsize::new(0),
         completed: AtomicU64::new(0),
     })
@@ -69,10 +73,13 @@ struct Slot {
 impl Slot {
     fn new(permit: OwnedPermit) -> Slot {
         let gate = gate();
-        // Relaxed: metrics only; the semaphore orders the slots themselves.
-        let running = gate.running.fetch_add(1, Ordering::Relaxed) + 1;
-        gate.running_high_water
-            .fetch_max(running, Ordering::Relaxed);
+        // Relaxed: a metric; the semaphore orders the slots themselves. Read first so
+        // the common case (no new high) writes nothing.
+        let running = gate.running();
+        if running > gate.running_high_water.load(Ordering::Relaxed) {
+            gate.running_high_water
+                .fetch_max(running, Ordering::Relaxed);
+        }
         Slot {
             _permit: permit,
             ran: false,
@@ -82,14 +89,12 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let gate = gate();
-        // Relaxed: metrics. Both happen before the permit is released (fields drop
-        // after this body) and before tokio stores the job's output, so a caller that
-        // has the value sees the job as completed.
+        // Relaxed: a metric. Counted before the permit is released (fields drop after
+        // this body) and before tokio stores the job's output, so a caller that has
+        // the value sees the job as completed.
         if self.ran {
-            gate.completed.fetch_add(1, Ordering::Relaxed);
+            gate().completed.fetch_add(1, Ordering::Relaxed);
         }
-        gate.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -219,7 +224,7 @@ pub fn spawn_blocking_metrics() -> SpawnBlockingMetrics {
     // Relaxed: independent metrics (see `Slot`).
     SpawnBlockingMetrics {
         max_running: DEFAULT_MAX_THREADS,
-        running: gate.running.load(Ordering::Relaxed),
+        running: gate.running(),
         waiting: gate.slots.waiters(),
         running_high_water: gate.running_high_water.load(Ordering::Relaxed),
         completed: gate.completed.load(Ordering::Relaxed),

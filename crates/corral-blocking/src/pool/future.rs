@@ -18,7 +18,7 @@ where
 {
     let cell = Cell::new();
     let completer = Completer::new(Arc::clone(&cell), Arc::clone(&shared.abandoned));
-    let task: Task = Box::new(move |pool: &Shared| completer.run(f, || pool.job_returned()));
+    let task: Task = Box::new(move |returned: &mut dyn FnMut()| completer.run(f, returned));
     (task, cell)
 }
 
