@@ -446,14 +446,13 @@ impl Shared {
             }
             let deadline = Instant::now() + keep_alive;
             loop {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                let (guard, timed_out) = self.work.wait_timeout(st, remaining);
+                let (guard, timed_out) = self.work.wait_until(st, deadline);
                 st = guard;
                 if st.num_notify > 0 {
                     st.num_notify -= 1;
                     continue 'work;
                 }
-                if st.closed || timed_out || Instant::now() >= deadline {
+                if st.closed || timed_out {
                     st.num_idle -= 1;
                     break 'work;
                 }
