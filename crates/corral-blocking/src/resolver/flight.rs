@@ -383,6 +383,23 @@ mod loom_models {
         });
     }
 
+    /// A lone waiter, the answer coming from a pool thread at any point of its poll:
+    /// the wake-up is never lost (the waiter parks before it drives the lookup).
+    #[test]
+    fn a_lone_waiter_is_always_woken() {
+        loom::model(|| {
+            let inflight = Arc::new(Inflight::default());
+            let pending: Pending = Arc::default();
+            let (a, _) = inflight.join("h.test", Family::Any, |_, _| lookup(&pending));
+            let pool = loom::thread::spawn({
+                let pending = Arc::clone(&pending);
+                move || answer(&pending)
+            });
+            assert!(wait(&a).is_ok());
+            pool.join().unwrap();
+        });
+    }
+
     /// The last waiter leaving while the answer arrives: the flight (and its lookup
     /// future) is dropped, the map entry goes with it, and a later join starts afresh.
     #[test]
