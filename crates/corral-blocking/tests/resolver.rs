@@ -29,6 +29,29 @@ fn gated(
     }
 }
 
+/// A resolver whose lookups block on `gate`, with no timeout of its own.
+fn gated_resolver(gate: &Latch, calls: &Arc<AtomicUsize>) -> Resolver {
+    Resolver::builder()
+        .lookup_fn(gated(gate, calls, found))
+        .no_timeout()
+        .build()
+        .unwrap()
+}
+
+/// A mock task waiting for `host` with a timeout of `ms`.
+fn waiter(
+    resolver: &Resolver,
+    host: &str,
+    port: u16,
+    ms: u64,
+) -> task::Spawn<corral_blocking::LookupHost> {
+    task::spawn(
+        resolver
+            .lookup_host(host, port)
+            .timeout(Duration::from_millis(ms)),
+    )
+}
+
 fn found(_: &str) -> io::Result<Vec<IpAddr>> {
     Ok(vec![ONE])
 }
@@ -133,18 +156,8 @@ async fn one_waiters_timeout_does_not_fail_the_others() {
 async fn a_waiter_times_out_after_a_late_tick_expired_two_others() {
     let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
     let _open = support::OpenOnDrop(gate.clone());
-    let resolver = Resolver::builder()
-        .lookup_fn(gated(&gate, &calls, found))
-        .no_timeout()
-        .build()
-        .unwrap();
-    let lookup = |ms| {
-        task::spawn(
-            resolver
-                .lookup_host("x.test", 80)
-                .timeout(Duration::from_millis(ms)),
-        )
-    };
+    let resolver = gated_resolver(&gate, &calls);
+    let lookup = |ms| waiter(&resolver, "x.test", 80, ms);
     let mut a = lookup(50);
     assert_pending!(a.poll());
     tokio::time::advance(Duration::from_millis(1)).await;
@@ -176,18 +189,8 @@ async fn a_waiter_times_out_after_a_late_tick_expired_two_others() {
 #[tokio::test(start_paused = true)]
 async fn every_waiter_has_its_own_deadline() {
     let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
-    let resolver = Resolver::builder()
-        .lookup_fn(gated(&gate, &calls, found))
-        .no_timeout()
-        .build()
-        .unwrap();
-    let lookup = |ms| {
-        task::spawn(
-            resolver
-                .lookup_host("timers.test", 1)
-                .timeout(Duration::from_millis(ms)),
-        )
-    };
+    let resolver = gated_resolver(&gate, &calls);
+    let lookup = |ms| waiter(&resolver, "timers.test", 1, ms);
     let mut late = lookup(300);
     let mut first = lookup(100); // parks after `late`, with an earlier deadline
     let mut dropped = lookup(50); // the earliest, then gone

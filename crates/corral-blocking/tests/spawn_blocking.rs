@@ -85,28 +85,34 @@ fn abort_after_the_job_started_keeps_its_value() {
     }
 }
 
+/// Starts a job on `rt` that runs until the returned latch opens, then sets the
+/// returned flag; drops its handle (detached, as at the end of `main`); returns once
+/// the job is running.
+fn detached_job_holding(rt: &tokio::runtime::Runtime, which: Which) -> (Latch, Arc<AtomicBool>) {
+    let (gate, started, done) = (
+        Latch::new(),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let _enter = rt.enter();
+    drop(which.spawn({
+        let (gate, started, done) = (gate.clone(), started.clone(), done.clone());
+        move || {
+            started.store(true, Ordering::SeqCst);
+            gate.wait();
+            done.store(true, Ordering::SeqCst);
+        }
+    }));
+    eventually_blocking("job started", || started.load(Ordering::SeqCst));
+    (gate, done)
+}
+
 #[test]
 fn dropping_the_runtime_waits_for_the_jobs_it_started() {
     for which in BOTH {
         let rt = multi_thread();
-        let (gate, started, done) = (
-            Latch::new(),
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
+        let (gate, done) = detached_job_holding(&rt, which);
         let _open = OpenOnDrop(gate.clone());
-        let enter = rt.enter();
-        // The handle is dropped: the job is detached, as at the end of `main`.
-        drop(which.spawn({
-            let (gate, started, done) = (gate.clone(), started.clone(), done.clone());
-            move || {
-                started.store(true, Ordering::SeqCst);
-                gate.wait();
-                done.store(true, Ordering::SeqCst);
-            }
-        }));
-        drop(enter);
-        eventually_blocking("job started", || started.load(Ordering::SeqCst));
         // Opened from another thread while this one is inside `drop(rt)`: drop must
         // not return before the job has finished, however long that takes.
         let opener = std::thread::spawn({
@@ -129,24 +135,8 @@ fn dropping_the_runtime_waits_for_the_jobs_it_started() {
 fn shutdown_timeout_bounds_the_wait_for_a_job_that_never_returns() {
     for which in BOTH {
         let rt = multi_thread();
-        let (gate, started, done) = (
-            Latch::new(),
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
+        let (gate, done) = detached_job_holding(&rt, which);
         let _open = OpenOnDrop(gate.clone());
-        let enter = rt.enter();
-        // The handle is dropped: the job is detached, as at the end of `main`.
-        drop(which.spawn({
-            let (gate, started, done) = (gate.clone(), started.clone(), done.clone());
-            move || {
-                started.store(true, Ordering::SeqCst);
-                gate.wait();
-                done.store(true, Ordering::SeqCst);
-            }
-        }));
-        drop(enter);
-        eventually_blocking("job started", || started.load(Ordering::SeqCst));
         // The job only returns once the latch opens, after this: shutdown_timeout
         // returning at all shows it bounds the wait.
         rt.shutdown_timeout(Duration::from_millis(10));

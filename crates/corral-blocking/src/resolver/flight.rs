@@ -339,6 +339,20 @@ mod loom_models {
         }
     }
 
+    fn answer_from_a_pool_thread(pending: &Pending) -> loom::thread::JoinHandle<()> {
+        let pending = Arc::clone(pending);
+        loom::thread::spawn(move || answer(&pending))
+    }
+
+    /// One poll, then gone (a waiter whose own timeout fired), unless answered.
+    fn park_and_leave(flight: &Flight) {
+        let mut slot = NO_SLOT;
+        let mut cx = Context::from_waker(Waker::noop());
+        if flight.poll_wait(&mut slot, &mut cx).is_pending() {
+            flight.leave(slot);
+        }
+    }
+
     fn wait(flight: &Flight) -> Answer {
         let mut slot = NO_SLOT;
         let answer = loom::future::block_on(poll_fn(|cx| flight.poll_wait(&mut slot, cx)));
@@ -361,18 +375,11 @@ mod loom_models {
             assert!(coalesced);
             let (c, _) = inflight.join("h.test", Family::Any, |_, _| unreachable!());
 
-            let pool = loom::thread::spawn({
-                let pending = Arc::clone(&pending);
-                move || answer(&pending)
-            });
+            let pool = answer_from_a_pool_thread(&pending);
             let other = loom::thread::spawn(move || wait(&b).is_ok());
 
             // c parks once and leaves, whatever happened meanwhile.
-            let mut slot = NO_SLOT;
-            let mut cx = Context::from_waker(Waker::noop());
-            if c.poll_wait(&mut slot, &mut cx).is_pending() {
-                c.leave(slot);
-            }
+            park_and_leave(&c);
             drop(c);
 
             assert!(wait(&a).is_ok());
@@ -391,10 +398,7 @@ mod loom_models {
             let inflight = Arc::new(Inflight::default());
             let pending: Pending = Arc::default();
             let (a, _) = inflight.join("h.test", Family::Any, |_, _| lookup(&pending));
-            let pool = loom::thread::spawn({
-                let pending = Arc::clone(&pending);
-                move || answer(&pending)
-            });
+            let pool = answer_from_a_pool_thread(&pending);
             assert!(wait(&a).is_ok());
             pool.join().unwrap();
         });
@@ -408,15 +412,8 @@ mod loom_models {
             let inflight = Arc::new(Inflight::default());
             let pending: Pending = Arc::default();
             let (a, _) = inflight.join("h.test", Family::Any, |_, _| lookup(&pending));
-            let pool = loom::thread::spawn({
-                let pending = Arc::clone(&pending);
-                move || answer(&pending)
-            });
-            let mut slot = NO_SLOT;
-            let mut cx = Context::from_waker(Waker::noop());
-            if a.poll_wait(&mut slot, &mut cx).is_pending() {
-                a.leave(slot);
-            }
+            let pool = answer_from_a_pool_thread(&pending);
+            park_and_leave(&a);
             drop(a);
             assert_eq!(inflight.len(), 0);
             let (again, coalesced) =
