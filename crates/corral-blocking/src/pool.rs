@@ -268,7 +268,7 @@ pub struct PoolMetrics {
     pub threads_high_water: usize,
     /// The most jobs ever running at once.
     pub running_high_water: usize,
-    /// Jobs that returned or panicked.
+    /// Jobs that returned or panicked, counted before their caller gets the result.
     pub completed: u64,
     /// `try_run` calls refused as full.
     pub rejected: u64,

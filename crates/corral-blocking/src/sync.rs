@@ -7,9 +7,10 @@
 //! lock is held; parking_lot does not poison), and `Condvar::wait_until` takes the
 //! guard by value and says whether the deadline passed.
 //!
-//! The resolver's maps and the process-wide stray-thread registry are deliberately not
-//! switched: they are process-global or live outside the models, and loom cannot host a
-//! `static`.
+//! The resolver's in-flight map and waiters use this shim too (their loom models are in
+//! `resolver/flight.rs`). The resolver's cache and the process-wide stray-thread
+//! registry are deliberately not switched: no model exercises them, and loom cannot
+//! host a `static`.
 
 #[cfg(corral_loom)]
 use loom::sync as imp;
