@@ -20,8 +20,11 @@
 //! hands the job over; the returned handle is that task's. Aborting it before it got
 //! its slot means the job never runs.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use corral_semaphore::{OwnedPermit, Semaphore};
 use tokio::runtime::Handle;
@@ -131,7 +134,8 @@ where
 ///
 /// Different from tokio:
 /// - at most [`DEFAULT_MAX_THREADS`] such jobs run at once, process-wide (tokio's pool
-///   runs up to 512); later ones wait, in arrival order, as a tracked task named
+///   runs up to 512); later ones wait, in the order `spawn_blocking` was called, as a
+///   tracked task named
 ///   `"corral::spawn_blocking"` (visible in the live-task registry);
 /// - a job that had to wait for a slot is started by that task. Aborting the handle
 ///   before the job got its slot means it never runs (tokio would run it). Aborting it
@@ -179,7 +183,16 @@ where
     if let Ok(permit) = gate.slots.try_acquire_owned(1) {
         return hand_over(&runtime, Slot::new(permit), f);
     }
-    let acquire = gate.slots.acquire_owned(1);
+    // Polled once here, so the job takes its place in the FIFO queue now, in call order,
+    // not when the task below is first polled (tasks may be polled in any order). The
+    // task's poll replaces the no-op waker.
+    let mut acquire = gate.slots.acquire_owned(1);
+    if let Poll::Ready(permit) =
+        Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()))
+    {
+        let permit = permit.expect("the spawn_blocking semaphore is never closed");
+        return hand_over(&runtime, Slot::new(permit), f);
+    }
     static BUILDER: OnceLock<corral_task::Builder> = OnceLock::new();
     let task_runtime = runtime.clone();
     BUILDER

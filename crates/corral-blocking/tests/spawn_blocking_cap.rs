@@ -105,4 +105,40 @@ async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_
         holder.await.unwrap();
     }
     eventually("slots back", || spawn_blocking_metrics().running == 0).await;
+
+    // Waiting jobs get their slots in the order `spawn_blocking` was called, whatever
+    // order the runtime first polls their tasks in (tokio polls the newest first).
+    let latches: Vec<Latch> = (0..DEFAULT_MAX_THREADS).map(|_| Latch::new()).collect();
+    let _open: Vec<_> = latches.iter().cloned().map(OpenOnDrop).collect();
+    let holders: Vec<_> = latches
+        .iter()
+        .map(|latch| {
+            let latch = latch.clone();
+            spawn_blocking(move || latch.wait())
+        })
+        .collect();
+    eventually("cap reached", || {
+        spawn_blocking_metrics().running == DEFAULT_MAX_THREADS
+    })
+    .await;
+    let ran = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let waiters: Vec<_> = (0..4)
+        .map(|i| {
+            let ran = ran.clone();
+            spawn_blocking(move || ran.lock().unwrap().push(i))
+        })
+        .collect();
+    eventually("all waiting", || spawn_blocking_metrics().waiting == 4).await;
+    // Exactly one slot frees; the four pass it on one at a time, in grant order.
+    latches[0].open();
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    assert_eq!(*ran.lock().unwrap(), vec![0, 1, 2, 3]);
+    for latch in &latches {
+        latch.open();
+    }
+    for holder in holders {
+        holder.await.unwrap();
+    }
 }
