@@ -1,15 +1,37 @@
-//! The process-wide default pool and [`spawn_blocking`], the drop-in for
-//! `tokio::task::spawn_blocking`.
+//! [`spawn_blocking`], the drop-in for `tokio::task::spawn_blocking`: tokio's blocking
+//! pool behind a process-wide cap of [`DEFAULT_MAX_THREADS`] jobs.
+//!
+//! # Why jobs run on tokio's blocking threads
+//!
+//! Code written for tokio depends on three things a job gets from running *as a tokio
+//! blocking task*, and on nothing else: the runtime context is entered on its thread,
+//! `abort()` has no effect once it runs (its value is kept), and dropping the runtime
+//! waits for it. A job run on a thread of our own, with a task relaying its result to a
+//! `JoinHandle`, can have the first but not the other two (aborting the relay task
+//! loses the value, and the runtime does not know the thread), and it costs a second
+//! hop through the scheduler per call. So a job is handed to the runtime's own blocking
+//! pool, carrying one of [`DEFAULT_MAX_THREADS`] slots of a process-wide FIFO
+//! semaphore: the cap is on jobs, hence on the threads they hold. The slot is taken
+//! before the job is handed over and given back when the closure returns (or unwinds,
+//! or is dropped unrun).
+//!
+//! When every slot is taken, a tracked task (named `"corral::spawn_blocking"`, so the
+//! queue shows in the live-task registry) waits for one in arrival order and then
+//! hands the job over; the returned handle is that task's. Aborting it before it got
+//! its slot means the job never runs.
 
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
 
+use corral_semaphore::{OwnedPermit, Semaphore};
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::error::RunError;
-use crate::pool::BlockingPool;
-
-/// Threads of the default pool behind [`spawn_blocking`]: **64**.
+/// Jobs of [`spawn_blocking`] running at once, process-wide: **64** (so at most 64
+/// threads are ever busy with them).
 ///
 /// Why 64: `spawn_blocking` mostly carries file-system calls and short CPU-bound
 /// sections. A SATA disk's command queue holds 32 requests, and an NVMe drive reaches
@@ -18,56 +40,117 @@ use crate::pool::BlockingPool;
 /// unbounded". Each thread reserves a 2 MiB stack, so the cap also bounds that at
 /// 128 MiB of address space. (Trio picked 40 for the same job and later could not say
 /// why, python-trio/trio#230 and #2364; this is the reason written down.) Code with a
-/// different class of blocking work should build its own [`BlockingPool`].
+/// different class of blocking work should build its own
+/// [`BlockingPool`](crate::BlockingPool).
 pub const DEFAULT_MAX_THREADS: usize = 64;
 
-/// Queue of the default pool: **16,384** jobs waiting for a thread.
-///
-/// Why: `spawn_blocking` must accept work like tokio's does (its queue is unbounded),
-/// so this only guards against a runaway producer; beyond it, each `spawn_blocking`
-/// task waits for space (visible as a tracked task) instead of growing a hidden queue.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 16_384;
+/// The process-wide cap and its counters. The slots held (jobs handed to a runtime's
+/// blocking pool and not yet returned) are the semaphore's permits in use.
+struct Gate {
+    slots: Arc<Semaphore>,
+    running_high_water: AtomicUsize,
+    completed: AtomicU64,
+}
 
-/// Keep-alive of the default pool's idle threads: 10 s, tokio's blocking-pool value.
-pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+impl Gate {
+    fn running(&self) -> usize {
+        (DEFAULT_MAX_THREADS as u64 - self.slots.available()) as usize
+    }
+}
 
-/// The process-wide pool behind [`spawn_blocking`], named `"corral-blocking"`, built on
-/// first use with [`DEFAULT_MAX_THREADS`], [`DEFAULT_QUEUE_CAPACITY`] and
-/// [`DEFAULT_KEEP_ALIVE`]. It is never shut down.
-pub fn default_pool() -> &'static BlockingPool {
-    static POOL: OnceLock<BlockingPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        BlockingPool::builder()
-            .name("corral-blocking")
-            .max_threads(DEFAULT_MAX_THREADS)
-            .queue_capacity(DEFAULT_QUEUE_CAPACITY)
-            .keep_alive(DEFAULT_KEEP_ALIVE)
-            .build()
-            .expect("the default pool configuration is valid")
+fn gate() -> &'static Gate {
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    GATE.get_or_init(|| Gate {
+        slots: Arc::new(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
+        running_high_water: AtomicUsize::new(0),
+        completed: AtomicU64::new(0),
     })
 }
 
-/// Runs `f` on the process-wide capped pool ([`default_pool`]); a drop-in for
+/// One of the cap's slots, held by a job from hand-over until its closure is done.
+struct Slot {
+    _permit: OwnedPermit,
+    ran: bool,
+}
+
+impl Slot {
+    fn new(permit: OwnedPermit) -> Slot {
+        let gate = gate();
+        // Relaxed: a metric; the semaphore orders the slots themselves. Read first so
+        // the common case (no new high) writes nothing.
+        let running = gate.running();
+        if running > gate.running_high_water.load(Ordering::Relaxed) {
+            gate.running_high_water
+                .fetch_max(running, Ordering::Relaxed);
+        }
+        Slot {
+            _permit: permit,
+            ran: false,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Relaxed: a metric. Counted before the permit is released (fields drop after
+        // this body) and before tokio stores the job's output, so a caller that has
+        // the value sees the job as completed.
+        if self.ran {
+            gate().completed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Hands `f` to `runtime`'s blocking pool with `slot`.
+fn hand_over<F, R>(runtime: &Handle, slot: Slot, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    runtime.spawn_blocking(move || {
+        let mut slot = slot;
+        slot.ran = true;
+        let value = f();
+        // The slot goes back (and the job is booked) before tokio hands `value` over.
+        drop(slot);
+        value
+    })
+}
+
+/// Runs `f` on the runtime's blocking pool under a process-wide cap of
+/// [`DEFAULT_MAX_THREADS`] running jobs; a drop-in for
 /// [`tokio::task::spawn_blocking`] with the same signature and the same `JoinHandle`.
 ///
-/// The job is handed to the pool at once (so it may start before the returned handle is
-/// first polled, as with tokio), and a small tracked task (named
-/// `"corral::spawn_blocking"`) waits for its result, so it shows in the live-task
-/// registry while it waits or runs.
-/// Differences from tokio: at most [`DEFAULT_MAX_THREADS`] threads run such jobs (the
-/// rest wait in the queue), and `abort()` on the handle before the job started means it
-/// never runs.
+/// Same as tokio, because the job runs as a tokio blocking task (see the module docs,
+/// "Why jobs run on tokio's blocking threads"):
+/// - the caller's runtime context is entered inside `f` (`Handle::current()`,
+///   `tokio::spawn` work there);
+/// - `abort()` after `f` started has no effect: the handle still yields its value;
+/// - dropping the runtime waits for the jobs it started (`shutdown_timeout` bounds the
+///   wait), and a job not yet started when the runtime shuts down never runs;
+/// - a panic in `f` reaches the handle as
+///   [`JoinError::is_panic`](tokio::task::JoinError::is_panic) with its payload;
+/// - with paused time, a running job stops the clock from auto-advancing.
 ///
-/// A panic in `f` is resumed in the task, so the handle reports it as
-/// [`JoinError::is_panic`](tokio::task::JoinError::is_panic) with the original payload,
-/// as tokio does.
+/// Different from tokio:
+/// - at most [`DEFAULT_MAX_THREADS`] such jobs run at once, process-wide (tokio's pool
+///   runs up to 512); later ones wait, in the order `spawn_blocking` was called, as a
+///   tracked task named
+///   `"corral::spawn_blocking"` (visible in the live-task registry);
+/// - a job that had to wait for a slot is started by that task. Aborting the handle
+///   before the job got its slot means it never runs (tokio would run it). Aborting it
+///   *after* the job started does not stop the job (it runs to completion and holds its
+///   slot until then) but, unlike tokio, the handle then reports
+///   [`JoinError::is_cancelled`](tokio::task::JoinError::is_cancelled) and the value
+///   is dropped. Jobs that found a free slot (all of them while fewer than
+///   [`DEFAULT_MAX_THREADS`] run) are exactly tokio's.
+///
+/// [`spawn_blocking_metrics`] shows the cap at work.
 ///
 /// # Cancel safety
 ///
-/// As with tokio, dropping the `JoinHandle` detaches: the job still runs. Calling
-/// `abort()` on it before a pool thread took the job removes the job, so it never runs;
-/// after that, the job runs to completion and its thread stays counted (as
-/// `abandoned_running`) until it returns.
+/// As with tokio, dropping the `JoinHandle` detaches: the job still runs. For
+/// `abort()`, see above.
 ///
 /// # Panics
 ///
@@ -75,8 +158,8 @@ pub fn default_pool() -> &'static BlockingPool {
 ///
 /// # Blocking
 ///
-/// `f` blocks one of the default pool's threads for as long as it runs, never a runtime
-/// worker.
+/// `f` blocks one of the runtime's blocking threads for as long as it runs, never a
+/// runtime worker.
 ///
 /// # Examples
 ///
@@ -93,23 +176,70 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    // Outside a runtime this panics (as tokio does) before the job is offered to the pool.
-    let runtime = tokio::runtime::Handle::current();
-    // Offered to the pool before the task exists: the job can start on a pool thread
-    // while the runtime is still scheduling the task that will hand its result over.
-    let run = default_pool().run_now(f);
+    // Outside a runtime this panics (as tokio does) before a slot is taken.
+    let runtime = Handle::current();
+    let gate = gate();
+    // `try_acquire` never overtakes a job already waiting (FIFO).
+    if let Ok(permit) = gate.slots.try_acquire_owned(1) {
+        return hand_over(&runtime, Slot::new(permit), f);
+    }
+    // Polled once here, so the job takes its place in the FIFO queue now, in call order,
+    // not when the task below is first polled (tasks may be polled in any order). The
+    // task's poll replaces the no-op waker.
+    let mut acquire = gate.slots.acquire_owned(1);
+    if let Poll::Ready(permit) =
+        Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()))
+    {
+        let permit = permit.expect("the spawn_blocking semaphore is never closed");
+        return hand_over(&runtime, Slot::new(permit), f);
+    }
     static BUILDER: OnceLock<corral_task::Builder> = OnceLock::new();
+    let task_runtime = runtime.clone();
     BUILDER
         .get_or_init(|| corral_task::Builder::new().name("corral::spawn_blocking"))
         .clone()
         .spawn_on(
             async move {
-                match run.await {
+                let permit = acquire
+                    .await
+                    .expect("the spawn_blocking semaphore is never closed");
+                match hand_over(&runtime, Slot::new(permit), f).await {
                     Ok(value) => value,
-                    Err(RunError::Panicked(payload)) => std::panic::resume_unwind(payload),
+                    Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                    // The runtime is shutting down: this task is being dropped too.
                     Err(err) => panic!("corral::spawn_blocking: {err}"),
                 }
             },
-            &runtime,
+            &task_runtime,
         )
+}
+
+/// A snapshot of [`spawn_blocking`]'s cap ([`spawn_blocking_metrics`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpawnBlockingMetrics {
+    /// The cap: [`DEFAULT_MAX_THREADS`].
+    pub max_running: usize,
+    /// Jobs holding a slot: running, or handed to a runtime's blocking pool and about
+    /// to run.
+    pub running: usize,
+    /// Jobs waiting for a slot.
+    pub waiting: usize,
+    /// The most jobs ever holding a slot at once; never above `max_running`.
+    pub running_high_water: usize,
+    /// Jobs that ran (returned or panicked). Counted before the caller gets the value.
+    pub completed: u64,
+}
+
+/// The counters of [`spawn_blocking`]'s process-wide cap.
+pub fn spawn_blocking_metrics() -> SpawnBlockingMetrics {
+    let gate = gate();
+    // Relaxed: independent metrics (see `Slot`).
+    SpawnBlockingMetrics {
+        max_running: DEFAULT_MAX_THREADS,
+        running: gate.running(),
+        waiting: gate.slots.waiters(),
+        running_high_water: gate.running_high_water.load(Ordering::Relaxed),
+        completed: gate.completed.load(Ordering::Relaxed),
+    }
 }

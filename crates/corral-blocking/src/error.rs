@@ -197,6 +197,13 @@ pub enum LookupError {
     Closed,
     /// No pool thread could be spawned.
     Spawn(Arc<std::io::Error>),
+    /// The target given to [`lookup_host`](crate::lookup_host) or
+    /// [`Resolver::lookup`](crate::Resolver::lookup) is not `"host:port"` (or
+    /// `"[v6]:port"`).
+    InvalidInput {
+        /// The target as given.
+        target: Arc<str>,
+    },
 }
 
 impl LookupError {
@@ -241,6 +248,12 @@ impl fmt::Display for LookupError {
             },
             LookupError::Closed => f.write_str("resolver pool is shut down"),
             LookupError::Spawn(err) => write!(f, "could not spawn a resolver thread: {err}"),
+            LookupError::InvalidInput { target } => {
+                write!(
+                    f,
+                    "invalid socket address {target:?}: expected \"host:port\""
+                )
+            }
         }
     }
 }
@@ -263,6 +276,7 @@ impl From<LookupError> for std::io::Error {
             LookupError::TimedOut { .. } => std::io::ErrorKind::TimedOut,
             LookupError::Resolve { source, .. } => source.kind(),
             LookupError::NoAddresses { .. } => std::io::ErrorKind::NotFound,
+            LookupError::InvalidInput { .. } => std::io::ErrorKind::InvalidInput,
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, err)

@@ -12,7 +12,8 @@
 //!   caller left before it started never runs; a started job holds its slot until it
 //!   really returns, and the [metrics](BlockingPool::metrics) say so.
 //! - [`spawn_blocking`]: the drop-in for `tokio::task::spawn_blocking` (same signature,
-//!   same `JoinHandle`) on the process-wide [`default_pool`], as a tracked task.
+//!   same `JoinHandle`, same behaviour inside and around the job): tokio's blocking
+//!   pool behind a process-wide cap of [`DEFAULT_MAX_THREADS`] running jobs.
 //! - [`Resolver`] and [`lookup_host`]: `getaddrinfo` on a capped pool, with identical
 //!   in-flight lookups coalesced (the lookup belongs to all its waiters, so one
 //!   caller's timeout or cancellation fails nobody else), a per-waiter timeout and an
@@ -23,6 +24,7 @@
 //!
 //! Every default cap is a documented constant with its reason:
 //! [`DEFAULT_MAX_THREADS`], [`DEFAULT_DNS_MAX_THREADS`], [`DEFAULT_LOOKUP_TIMEOUT`].
+//! [`Resolver::metrics`] and [`spawn_blocking_metrics`] count what they do.
 //!
 //! # When not to use this
 //!
@@ -73,12 +75,13 @@ mod stray;
 mod sync;
 
 pub use default::{
-    default_pool, spawn_blocking, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_QUEUE_CAPACITY,
+    spawn_blocking, spawn_blocking_metrics, SpawnBlockingMetrics, DEFAULT_MAX_THREADS,
 };
 pub use error::{BuildError, LookupError, ResolverBuildError, RunError, TryRunError};
 pub use pool::{BlockingPool, Builder, JobHandle, PoolMetrics, Run, Stopped, MIN_STACK_SIZE};
 pub use resolver::{
-    default_resolver, lookup_host, system_lookup, LookupAddrs, LookupFn, LookupHost, Resolver,
-    ResolverBuilder, DEFAULT_DNS_MAX_THREADS, DEFAULT_DNS_QUEUE_CAPACITY, DEFAULT_LOOKUP_TIMEOUT,
+    default_resolver, lookup_host, system_lookup, Family, LookupAddrs, LookupFn, LookupHost,
+    Resolver, ResolverBuilder, ResolverMetrics, ToHostPort, DEFAULT_DNS_MAX_THREADS,
+    DEFAULT_DNS_QUEUE_CAPACITY, DEFAULT_LOOKUP_TIMEOUT,
 };
 pub use stray::{stray_threads, StrayThread};

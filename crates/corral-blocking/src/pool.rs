@@ -132,17 +132,6 @@ impl BlockingPool {
         Run::new(Arc::clone(self.shared()), f)
     }
 
-    /// As [`run`](Self::run), but the job is offered to the pool right away rather than
-    /// at the first poll (for [`spawn_blocking`](crate::spawn_blocking), whose task is
-    /// polled only after a scheduling hop).
-    pub(crate) fn run_now<F, R>(&self, f: F) -> Run<F, R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        Run::submitted(Arc::clone(self.shared()), f)
-    }
-
     /// Submits `f` if a thread or queue space is free right now; never waits.
     ///
     /// Await the returned [`JobHandle`] for the result (same errors as
@@ -279,7 +268,7 @@ pub struct PoolMetrics {
     pub threads_high_water: usize,
     /// The most jobs ever running at once.
     pub running_high_water: usize,
-    /// Jobs that returned or panicked.
+    /// Jobs that returned or panicked, counted before their caller gets the result.
     pub completed: u64,
     /// `try_run` calls refused as full.
     pub rejected: u64,

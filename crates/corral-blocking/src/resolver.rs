@@ -2,20 +2,26 @@
 
 mod cache;
 mod flight;
+mod target;
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::time::Sleep;
+
 use self::cache::{Answer, Cache};
 use self::flight::{Flight, FlightFuture, Inflight, NO_SLOT};
+use self::target::Target;
+pub use self::target::ToHostPort;
 use crate::error::{panic_message, LookupError, ResolverBuildError, RunError};
-use crate::pool::{BlockingPool, Builder};
+use crate::pool::{BlockingPool, Builder, PoolMetrics};
 
 /// Threads of the default resolver's `"dns"` pool: **32**.
 ///
@@ -44,6 +50,93 @@ pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The signature of an injectable lookup function: a blocking call from a host name to
 /// its addresses (the port is added by the resolver).
 pub type LookupFn = dyn Fn(&str) -> io::Result<Vec<IpAddr>> + Send + Sync + 'static;
+
+/// A lookup function that is told the address family asked for
+/// ([`ResolverBuilder::lookup_fn_with_family`]).
+type FamilyLookupFn = dyn Fn(&str, Family) -> io::Result<Vec<IpAddr>> + Send + Sync + 'static;
+
+/// Which addresses a lookup wants: Go's `"ip"`, `"ip4"` and `"ip6"` networks
+/// (`net.Resolver.LookupNetIP`).
+///
+/// Part of the coalescing key and of the cache key: an IPv4-only lookup of a host never
+/// joins (or is answered by) an any-family lookup of it, nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Family {
+    /// IPv4 and IPv6 addresses (`AF_UNSPEC`), in the lookup function's order.
+    #[default]
+    Any,
+    /// IPv4 addresses only.
+    Ipv4,
+    /// IPv6 addresses only.
+    Ipv6,
+}
+
+impl Family {
+    /// Whether `ip` belongs to this family.
+    pub fn matches(self, ip: &IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::Ipv4 => ip.is_ipv4(),
+            Family::Ipv6 => ip.is_ipv6(),
+        }
+    }
+
+    /// Index into per-family tables.
+    fn index(self) -> usize {
+        match self {
+            Family::Any => 0,
+            Family::Ipv4 => 1,
+            Family::Ipv6 => 2,
+        }
+    }
+}
+
+/// A snapshot of a [`Resolver`]'s counters ([`Resolver::metrics`]), with its pool's.
+///
+/// Counters only grow; `in_flight` and `cached` are the gauges of the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolverMetrics {
+    /// Every lookup request (each `LookupHost` made), IP literals and invalid input
+    /// included.
+    pub requests: u64,
+    /// Lookup functions started: one per flight, so this is the load put on DNS.
+    pub lookups: u64,
+    /// Requests that joined a lookup already in flight instead of starting one.
+    pub coalesced: u64,
+    /// Requests answered from the cache.
+    pub cache_hits: u64,
+    /// Requests that found no fresh cache entry (counted only while a cache is on).
+    pub cache_misses: u64,
+    /// Waiters whose own timeout expired before the answer.
+    pub timeouts: u64,
+    /// Lookups (flights, not waiters) that ended in an error: resolve failure, no
+    /// address, panic, pool shut down or spawn failure.
+    pub errors: u64,
+    /// (host, family) pairs with a lookup in flight right now.
+    pub in_flight: usize,
+    /// Cached answers right now.
+    pub cached: usize,
+    /// The resolver's pool.
+    pub pool: PoolMetrics,
+}
+
+/// The resolver's counters. `Relaxed` throughout: each is an independent metric, read
+/// in snapshots that promise no ordering between counters.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    lookups: AtomicU64,
+    coalesced: AtomicU64,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    timeouts: AtomicU64,
+    errors: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
 
 /// The system resolver: libc `getaddrinfo`, through std's `ToSocketAddrs`.
 ///
@@ -103,7 +196,7 @@ pub struct Resolver {
 
 struct Inner {
     pool: BlockingPool,
-    lookup: Arc<LookupFn>,
+    lookup: Arc<FamilyLookupFn>,
     inflight: Arc<Inflight>,
     cache: Option<Arc<Cache>>,
     timeout: Option<Duration>,
@@ -134,12 +227,71 @@ impl Resolver {
     /// started, the lookup is dropped and never runs; if it had started, it finishes on
     /// its pool thread (counted as abandoned) and its answer is discarded.
     pub fn lookup_host(&self, host: &str, port: u16) -> LookupHost {
+        self.resolve(host, port, Family::Any)
+    }
+
+    /// Resolves a `tokio::net::lookup_host`-style target: `"host:port"`,
+    /// `(host, port)` or a socket address (see [`ToHostPort`]). Otherwise as
+    /// [`lookup_host`](Self::lookup_host).
+    ///
+    /// # Errors
+    ///
+    /// As [`lookup_host`](Self::lookup_host), plus [`LookupError::InvalidInput`] for a
+    /// string that is not `"host:port"`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`lookup_host`](Self::lookup_host).
+    pub fn lookup(&self, target: impl ToHostPort) -> LookupHost {
+        self.lookup_family(Family::Any, target)
+    }
+
+    /// As [`lookup`](Self::lookup), for the addresses of one [`Family`] only (Go's
+    /// `LookupNetIP(ctx, "ip4", host)`). The family is part of the coalescing and cache
+    /// key.
+    ///
+    /// The lookup function made with [`ResolverBuilder::lookup_fn_with_family`] is told
+    /// the family; the answer is filtered to it in any case. The default
+    /// [`system_lookup`] cannot pass the family to `getaddrinfo` (std exposes no hints,
+    /// and this crate has no unsafe code), so it still asks for both families and the
+    /// answer is filtered.
+    ///
+    /// # Errors
+    ///
+    /// As [`lookup`](Self::lookup); [`LookupError::NoAddresses`] when the host has no
+    /// address of that family (also for an IP literal of the other family).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`lookup_host`](Self::lookup_host).
+    pub fn lookup_family(&self, family: Family, target: impl ToHostPort) -> LookupHost {
+        match target.to_target() {
+            Ok(Target::HostPort(host, port)) => self.resolve(host, port, family),
+            Ok(Target::Addr(addr)) => {
+                bump(&self.inner.counters().requests);
+                LookupHost::literal(addr.ip(), addr.port(), family)
+            }
+            Err(target) => {
+                bump(&self.inner.counters().requests);
+                LookupHost::done(
+                    0,
+                    Err(LookupError::InvalidInput {
+                        target: Arc::from(target),
+                    }),
+                )
+            }
+        }
+    }
+
+    fn resolve(&self, host: &str, port: u16, family: Family) -> LookupHost {
+        let counters = self.inner.counters();
+        bump(&counters.requests);
         let literal = host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
         if let Ok(ip) = literal.parse::<IpAddr>() {
-            return LookupHost::done(port, Ok(Arc::from([ip])));
+            return LookupHost::literal(ip, port, family);
         }
         // Keys are lowercase; only a name with capitals pays for a copy.
         let lowered;
@@ -149,20 +301,48 @@ impl Resolver {
         } else {
             host
         };
-        if let Some(answer) = self.inner.cache.as_ref().and_then(|c| c.get(key)) {
-            return LookupHost::done(port, answer);
+        if let Some(cache) = &self.inner.cache {
+            if let Some(answer) = cache.get(key, family) {
+                bump(&counters.cache_hits);
+                return LookupHost::done(port, answer);
+            }
+            bump(&counters.cache_misses);
         }
-        let flight = self
+        let (flight, coalesced) = self
             .inner
             .inflight
-            .join(key, |key, id| self.inner.start(key, id));
+            .join(key, family, |host, id| self.inner.start(host, family, id));
+        bump(if coalesced {
+            &counters.coalesced
+        } else {
+            &counters.lookups
+        });
         LookupHost {
             state: State::Waiting {
                 flight,
                 slot: NO_SLOT,
             },
             timeout: self.inner.timeout,
+            sleep: None,
             port,
+        }
+    }
+
+    /// A snapshot of the resolver's counters and its pool's.
+    pub fn metrics(&self) -> ResolverMetrics {
+        let c = self.inner.counters();
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        ResolverMetrics {
+            requests: get(&c.requests),
+            lookups: get(&c.lookups),
+            coalesced: get(&c.coalesced),
+            cache_hits: get(&c.cache_hits),
+            cache_misses: get(&c.cache_misses),
+            timeouts: get(&c.timeouts),
+            errors: get(&c.errors),
+            in_flight: self.in_flight(),
+            cached: self.cached(),
+            pool: self.inner.pool.metrics(),
         }
     }
 
@@ -183,12 +363,21 @@ impl Resolver {
 }
 
 impl Inner {
+    fn counters(&self) -> &Counters {
+        self.inflight.counters()
+    }
+
     /// The future of one flight: run the lookup on the pool, cache, leave the map.
-    fn start(&self, host: Arc<str>, id: u64) -> FlightFuture {
+    fn start(&self, host: Arc<str>, family: Family, id: u64) -> FlightFuture {
         let lookup = Arc::clone(&self.lookup);
         let run = {
             let host = host.clone();
-            self.pool.run(move || lookup(&host))
+            self.pool.run(move || {
+                lookup(&host, family).map(|mut addrs| {
+                    addrs.retain(|ip| family.matches(ip));
+                    addrs
+                })
+            })
         };
         let cache = self.cache.clone();
         let inflight = Arc::clone(&self.inflight);
@@ -209,10 +398,13 @@ impl Inner {
                 Err(RunError::Spawn(err)) => Err(LookupError::Spawn(Arc::new(err))),
                 Err(_) => Err(LookupError::Closed),
             };
-            if let Some(cache) = &cache {
-                cache.put(&host, &answer);
+            if answer.is_err() {
+                bump(&inflight.counters().errors);
             }
-            inflight.finish(&host, id);
+            if let Some(cache) = &cache {
+                cache.put(&host, family, &answer);
+            }
+            inflight.finish(&host, family, id);
             answer
         })
     }
@@ -233,7 +425,7 @@ impl fmt::Debug for Resolver {
 pub struct ResolverBuilder {
     pool: Option<BlockingPool>,
     pool_builder: Builder,
-    lookup: Option<Arc<LookupFn>>,
+    lookup: Option<Arc<FamilyLookupFn>>,
     timeout: Option<Duration>,
     positive_ttl: Option<Duration>,
     negative_ttl: Option<Duration>,
@@ -298,6 +490,18 @@ impl ResolverBuilder {
         mut self,
         lookup: impl Fn(&str) -> io::Result<Vec<IpAddr>> + Send + Sync + 'static,
     ) -> Self {
+        self.lookup = Some(Arc::new(move |host: &str, _: Family| lookup(host)));
+        self
+    }
+
+    /// As [`lookup_fn`](Self::lookup_fn), for a lookup function that can ask for one
+    /// address family only (an A or an AAAA query): it is told the [`Family`] of the
+    /// request ([`Resolver::lookup_family`]). Its answer is still filtered to that
+    /// family.
+    pub fn lookup_fn_with_family(
+        mut self,
+        lookup: impl Fn(&str, Family) -> io::Result<Vec<IpAddr>> + Send + Sync + 'static,
+    ) -> Self {
         self.lookup = Some(Arc::new(lookup));
         self
     }
@@ -358,7 +562,9 @@ impl ResolverBuilder {
         Ok(Resolver {
             inner: Arc::new(Inner {
                 pool,
-                lookup: self.lookup.unwrap_or_else(|| Arc::new(system_lookup)),
+                lookup: self
+                    .lookup
+                    .unwrap_or_else(|| Arc::new(|host: &str, _: Family| system_lookup(host))),
                 inflight: Arc::default(),
                 cache: Cache::new(self.positive_ttl, self.negative_ttl, self.cache_capacity)
                     .map(Arc::new),
@@ -394,13 +600,15 @@ pub fn default_resolver() -> &'static Resolver {
     })
 }
 
-/// Resolves `host` with `port` through the process-wide [`default_resolver`]: libc
-/// `getaddrinfo` on a capped, coalescing pool. The bounded replacement for
-/// `tokio::net::lookup_host`.
+/// Resolves a host through the process-wide [`default_resolver`]: libc `getaddrinfo`
+/// on a capped, coalescing pool. The bounded replacement for `tokio::net::lookup_host`,
+/// with the same inputs (`"host:port"`, `(host, port)`, socket addresses; see
+/// [`ToHostPort`]): replacing the import is the migration.
 ///
 /// # Errors
 ///
-/// See [`Resolver::lookup_host`].
+/// See [`Resolver::lookup`]. [`LookupError`] converts into `io::Error`, so `?` works in
+/// code written for tokio's `io::Result`.
 ///
 /// # Cancel safety
 ///
@@ -410,26 +618,31 @@ pub fn default_resolver() -> &'static Resolver {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), corral_blocking::LookupError> {
-/// for addr in corral_blocking::lookup_host("localhost", 443).await? {
+/// # async fn main() -> std::io::Result<()> {
+/// for addr in corral_blocking::lookup_host("localhost:443").await? {
 ///     assert!(addr.ip().is_loopback());
 /// }
+/// let first = corral_blocking::lookup_host(("localhost", 80)).await?.next();
+/// assert_eq!(first.map(|a| a.port()), Some(80));
 /// # Ok(())
 /// # }
 /// ```
-pub fn lookup_host(host: &str, port: u16) -> LookupHost {
-    default_resolver().lookup_host(host, port)
+pub fn lookup_host(target: impl ToHostPort) -> LookupHost {
+    default_resolver().lookup(target)
 }
 
 /// Future of [`Resolver::lookup_host`] and [`lookup_host`].
 ///
-/// Small on purpose (40 bytes on 64-bit targets): one is held by every task that
-/// resolves, and a storm has thousands. The waker and deadline of a waiter live in its
-/// flight only once it parks, and a flight has one timer for all its waiters.
+/// Small on purpose (48 bytes on 64-bit targets): one is held by every task that
+/// resolves, and a storm has thousands. A waiter's waker lives in its flight once it
+/// parks, and its timer (a boxed `tokio::time::Sleep`, its own, so its deadline never
+/// depends on another waiter) is created on its first poll.
 #[must_use = "futures do nothing unless polled; dropping it leaves the lookup's group"]
 pub struct LookupHost {
     state: State,
     timeout: Option<Duration>,
+    /// This waiter's deadline, armed on the first poll of a flight that has no answer.
+    sleep: Option<Pin<Box<Sleep>>>,
     port: u16,
 }
 
@@ -445,12 +658,24 @@ impl LookupHost {
         LookupHost {
             state: State::Done(Some(Box::new(answer))),
             timeout: None,
+            sleep: None,
             port,
         }
     }
 
-    /// Overrides this waiter's timeout (from its first poll); other waiters of the same
-    /// lookup keep theirs.
+    fn literal(ip: IpAddr, port: u16, family: Family) -> Self {
+        let answer = if family.matches(&ip) {
+            Ok(Arc::from([ip]))
+        } else {
+            Err(LookupError::NoAddresses {
+                host: Arc::from(ip.to_string()),
+            })
+        };
+        LookupHost::done(port, answer)
+    }
+
+    /// Overrides this waiter's timeout (counted from its next poll); other waiters of
+    /// the same lookup keep theirs.
     ///
     /// # Cancel safety
     ///
@@ -458,17 +683,14 @@ impl LookupHost {
     /// this waiter from the lookup's group.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
-        if let State::Waiting { flight, slot } = &mut self.state {
-            // Already parked with the old deadline: park afresh on the next poll.
-            if *slot != NO_SLOT {
-                flight.leave(std::mem::replace(slot, NO_SLOT));
-            }
-        }
+        // Re-armed from the next poll.
+        self.sleep = None;
         self
     }
 
     fn finish(&mut self, answer: Answer) -> Result<LookupAddrs, LookupError> {
         self.state = State::Done(None);
+        self.sleep = None;
         answer.map(|addrs| LookupAddrs {
             addrs,
             port: self.port,
@@ -484,9 +706,27 @@ impl Future for LookupHost {
         let this = self.get_mut();
         let answer = match &mut this.state {
             State::Done(answer) => *answer.take().expect("`LookupHost` polled after completion"),
-            State::Waiting { flight, slot } => {
-                std::task::ready!(flight.poll_wait(slot, this.timeout, cx))
-            }
+            State::Waiting { flight, slot } => match flight.poll_wait(slot, cx) {
+                Poll::Ready(answer) => answer,
+                Poll::Pending => {
+                    let Some(after) = this.timeout else {
+                        return Poll::Pending;
+                    };
+                    let sleep = this
+                        .sleep
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    // This waiter's own deadline: it leaves; the group is untouched.
+                    flight.leave(std::mem::replace(slot, NO_SLOT));
+                    bump(&flight.counters().timeouts);
+                    Err(LookupError::TimedOut {
+                        host: flight.host().clone(),
+                        after,
+                    })
+                }
+            },
         };
         Poll::Ready(this.finish(answer))
     }

@@ -426,3 +426,25 @@ async fn a_thread_running_thread_local_destructors_is_still_a_stray() {
     })
     .await;
 }
+
+/// The metrics never lag the result: once a caller has its value (or the panic), the
+/// job is booked as completed and no longer running. Many rounds on a multi-thread
+/// runtime, since the old order (book after handing over) lost this race often.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_booked_as_completed_before_its_caller_gets_the_result() {
+    let pool = BlockingPool::builder()
+        .name("booked")
+        .max_threads(2)
+        .build()
+        .unwrap();
+    for round in 1..=2_000u64 {
+        if round % 100 == 0 {
+            assert!(pool.run(|| panic!("booked too")).await.is_err());
+        } else {
+            pool.run(|| ()).await.unwrap();
+        }
+        let metrics = pool.metrics();
+        assert_eq!(metrics.completed, round, "{metrics:?}");
+        assert_eq!(metrics.running, 0, "{metrics:?}");
+    }
+}

@@ -1,92 +1,219 @@
-//! `spawn_blocking`: the drop-in for `tokio::task::spawn_blocking` on the default pool.
+//! `spawn_blocking`: the drop-in for `tokio::task::spawn_blocking`. Every behaviour
+//! code written for tokio depends on is checked with the same assertions against
+//! tokio's function and corral's. (The cap itself, which saturates the process-wide
+//! slots, is in `spawn_blocking_cap.rs`, its own process.)
 
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use corral_blocking::{default_pool, spawn_blocking, DEFAULT_MAX_THREADS};
-use support::{eventually, Latch, OpenOnDrop};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
-#[tokio::test]
-async fn returns_the_value_on_a_default_pool_thread() {
-    let name = spawn_blocking(|| std::thread::current().name().map(str::to_owned))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(name.starts_with("corral-blocking-"), "{name}");
-    assert_eq!(default_pool().max_threads(), DEFAULT_MAX_THREADS);
+use corral_blocking::{spawn_blocking, spawn_blocking_metrics, DEFAULT_MAX_THREADS};
+use support::{eventually, eventually_blocking, Latch, OpenOnDrop};
+
+/// The two functions under test.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Tokio,
+    Corral,
 }
 
-#[tokio::test]
-async fn a_panic_reaches_the_join_handle_like_tokio() {
-    let err = spawn_blocking(|| -> u8 { panic!("kaboom") })
-        .await
-        .unwrap_err();
-    assert!(err.is_panic());
-    let payload = err.into_panic();
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"kaboom"));
-}
+const BOTH: [Which; 2] = [Which::Tokio, Which::Corral];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn abort_before_the_job_started_means_it_never_runs() {
-    // Fill every thread of the default pool, so the next job must queue. (Other tests
-    // share the default pool; their jobs just wait behind these.)
-    let gate = Latch::new();
-    let _open = OpenOnDrop(gate.clone());
-    let busy: Vec<_> = (0..DEFAULT_MAX_THREADS)
-        .map(|_| {
-            let gate = gate.clone();
-            spawn_blocking(move || gate.wait())
-        })
-        .collect();
-    eventually("default pool saturated", || {
-        default_pool().metrics().running == DEFAULT_MAX_THREADS
-    })
-    .await;
-    let ran = Arc::new(AtomicBool::new(false));
-    let queued = spawn_blocking({
-        let ran = ran.clone();
-        move || ran.store(true, Ordering::SeqCst)
-    });
-    eventually("job queued", || default_pool().metrics().queued >= 1).await;
-    queued.abort();
-    assert!(queued.await.unwrap_err().is_cancelled());
-
-    gate.open();
-    for job in busy {
-        job.await.unwrap();
+impl Which {
+    fn spawn<R: Send + 'static>(self, f: impl FnOnce() -> R + Send + 'static) -> JoinHandle<R> {
+        match self {
+            Which::Tokio => tokio::task::spawn_blocking(f),
+            Which::Corral => spawn_blocking(f),
+        }
     }
-    // Anything still queued would have run by now: the pool is drained.
-    spawn_blocking(|| ()).await.unwrap();
-    assert!(!ran.load(Ordering::SeqCst));
-    assert!(default_pool().metrics().threads_high_water <= DEFAULT_MAX_THREADS);
 }
 
-#[tokio::test]
-async fn same_signature_as_tokio() {
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_runtime_context_is_entered_inside_the_job() {
+    for which in BOTH {
+        let rt = multi_thread();
+        let outside = rt.handle().id();
+        let (inside, spawned) = rt.block_on(async move {
+            which
+                .spawn(|| {
+                    let handle = Handle::try_current().expect("a runtime context in the job");
+                    // What code written for tokio does from a blocking job.
+                    let task = tokio::spawn(async { 5 });
+                    (handle.id(), handle.block_on(task).unwrap())
+                })
+                .await
+                .unwrap()
+        });
+        assert_eq!((inside, spawned), (outside, 5), "{which:?}");
+    }
+}
+
+#[test]
+fn abort_after_the_job_started_keeps_its_value() {
+    for which in BOTH {
+        let rt = multi_thread();
+        let (gate, started) = (Latch::new(), Arc::new(AtomicBool::new(false)));
+        let _open = OpenOnDrop(gate.clone());
+        let value = rt.block_on(async {
+            let handle = which.spawn({
+                let (gate, started) = (gate.clone(), started.clone());
+                move || {
+                    started.store(true, Ordering::SeqCst);
+                    gate.wait();
+                    7
+                }
+            });
+            eventually("job started", || started.load(Ordering::SeqCst)).await;
+            handle.abort();
+            gate.open();
+            handle.await
+        });
+        assert_eq!(value.unwrap(), 7, "{which:?}");
+    }
+}
+
+/// Starts a job on `rt` that runs until the returned latch opens, then sets the
+/// returned flag; drops its handle (detached, as at the end of `main`); returns once
+/// the job is running.
+fn detached_job_holding(rt: &tokio::runtime::Runtime, which: Which) -> (Latch, Arc<AtomicBool>) {
+    let (gate, started, done) = (
+        Latch::new(),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let _enter = rt.enter();
+    drop(which.spawn({
+        let (gate, started, done) = (gate.clone(), started.clone(), done.clone());
+        move || {
+            started.store(true, Ordering::SeqCst);
+            gate.wait();
+            done.store(true, Ordering::SeqCst);
+        }
+    }));
+    eventually_blocking("job started", || started.load(Ordering::SeqCst));
+    (gate, done)
+}
+
+#[test]
+fn dropping_the_runtime_waits_for_the_jobs_it_started() {
+    for which in BOTH {
+        let rt = multi_thread();
+        let (gate, done) = detached_job_holding(&rt, which);
+        let _open = OpenOnDrop(gate.clone());
+        // Opened from another thread while this one is inside `drop(rt)`: drop must
+        // not return before the job has finished, however long that takes.
+        let opener = std::thread::spawn({
+            let gate = gate.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(50));
+                gate.open();
+            }
+        });
+        drop(rt);
+        assert!(
+            done.load(Ordering::SeqCst),
+            "{which:?}: drop returned first"
+        );
+        opener.join().unwrap();
+    }
+}
+
+#[test]
+fn shutdown_timeout_bounds_the_wait_for_a_job_that_never_returns() {
+    for which in BOTH {
+        let rt = multi_thread();
+        let (gate, done) = detached_job_holding(&rt, which);
+        let _open = OpenOnDrop(gate.clone());
+        // The job only returns once the latch opens, after this: shutdown_timeout
+        // returning at all shows it bounds the wait.
+        rt.shutdown_timeout(Duration::from_millis(10));
+        assert!(!done.load(Ordering::SeqCst), "{which:?}");
+        gate.open();
+        eventually_blocking("job finished", || done.load(Ordering::SeqCst));
+    }
+}
+
+#[test]
+fn a_job_not_started_when_the_runtime_shuts_down_never_runs_and_a_panic_keeps_its_payload() {
+    for which in BOTH {
+        let rt = multi_thread();
+        let err = rt
+            .block_on(async { which.spawn(|| -> u8 { panic!("kaboom") }).await })
+            .unwrap_err();
+        assert!(err.is_panic(), "{which:?}");
+        assert_eq!(err.into_panic().downcast_ref::<&str>(), Some(&"kaboom"));
+        // Shut down first: the spawn is refused quietly, the job dropped unrun.
+        let ran = Arc::new(AtomicBool::new(false));
+        let handle = rt.handle().clone();
+        rt.shutdown_background();
+        let _enter = handle.enter();
+        let job = which.spawn({
+            let ran = ran.clone();
+            move || ran.store(true, Ordering::SeqCst)
+        });
+        drop(job);
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(!ran.load(Ordering::SeqCst), "{which:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_running_job_holds_the_paused_clock() {
+    for which in BOTH {
+        // tokio does not auto-advance paused time while a blocking job runs, so a
+        // timeout around real work on a paused clock does not fire at once.
+        let slept = tokio::time::timeout(
+            Duration::from_secs(1),
+            which.spawn(|| std::thread::sleep(Duration::from_millis(20))),
+        )
+        .await;
+        assert!(slept.is_ok(), "{which:?}");
+    }
+}
+
+#[test]
+fn same_signature_as_tokio() {
     // Both coerce to the same function-pointer type: the import swap is the migration.
-    type SpawnBlocking = fn(fn() -> u8) -> tokio::task::JoinHandle<u8>;
+    type SpawnBlocking = fn(fn() -> u8) -> JoinHandle<u8>;
     let ours: SpawnBlocking = spawn_blocking;
     let theirs: SpawnBlocking = tokio::task::spawn_blocking;
-    assert_eq!(ours(|| 7).await.unwrap(), theirs(|| 7).await.unwrap());
+    let rt = multi_thread();
+    assert_eq!(
+        rt.block_on(async { ours(|| 7).await }).unwrap(),
+        rt.block_on(async { theirs(|| 7).await }).unwrap()
+    );
 }
 
 #[test]
 fn the_job_starts_before_its_handle_is_polled() {
-    // On a current-thread runtime that this test keeps blocked, the wrapper task can
-    // never be polled: the job runs only because it was offered to the pool at once.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let _guard = rt.enter();
-    let ran = Arc::new(AtomicBool::new(false));
-    let handle = spawn_blocking({
-        let ran = ran.clone();
-        move || ran.store(true, Ordering::SeqCst)
-    });
-    support::eventually_blocking("job ran", || ran.load(Ordering::SeqCst));
-    rt.block_on(handle).unwrap();
+    // On a current-thread runtime that this test keeps blocked, no task can run: the
+    // job runs only because it went to the blocking pool at once.
+    for which in BOTH {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let ran = Arc::new(AtomicBool::new(false));
+        let handle = which.spawn({
+            let ran = ran.clone();
+            move || ran.store(true, Ordering::SeqCst)
+        });
+        eventually_blocking("job ran", || ran.load(Ordering::SeqCst));
+        rt.block_on(handle).unwrap();
+    }
 }
 
 #[test]
@@ -113,7 +240,8 @@ fn outside_a_runtime_it_panics_before_the_job_is_accepted() {
         outcome.is_err(),
         "spawn_blocking outside a runtime must panic"
     );
-    // Dropped unrun on the spot: it never reached the pool.
+    // Dropped unrun on the spot: it never reached a pool.
     assert!(dropped.load(Ordering::SeqCst));
     assert!(!ran.load(Ordering::SeqCst));
+    assert_eq!(spawn_blocking_metrics().max_running, DEFAULT_MAX_THREADS);
 }

@@ -17,8 +17,8 @@
 //! | corral | replaces | what changes |
 //! |---|---|---|
 //! | [`spawn`] | `tokio::spawn` | the task is in a live-task registry: name, spawn site, parent, age |
-//! | [`spawn_blocking`] | `tokio::task::spawn_blocking` | runs on a pool capped at 64 threads, not 512 |
-//! | [`lookup_host`] | `tokio::net::lookup_host` | capped DNS threads, identical lookups coalesced, a timeout |
+//! | [`spawn_blocking`] | `tokio::task::spawn_blocking` | at most 64 jobs run at once, not 512; a job that waited for a slot and is aborted after it started reports cancelled |
+//! | [`lookup_host`] | `tokio::net::lookup_host` (same inputs) | capped DNS threads, identical lookups coalesced, a timeout per caller |
 //! | [`scope()`] | `tokio::spawn` + `JoinHandle`s | children are cancelled and joined with their owner |
 //! | [`#[corral::test]`](macro@test) | `#[tokio::test]` | the test fails if it leaks a task |
 //!
@@ -134,7 +134,7 @@
 //! corral's [`blocking::Resolver`] runs lookups on a capped pool and coalesces
 //! identical lookups in flight (the lookup belongs to all its waiters, so one caller's
 //! timeout fails nobody else). [`lookup_host`] is the same on a process-wide resolver
-//! of 32 threads (`lookup_host("api.example.com", 443)`); here is one with a cap of 4
+//! of 32 threads (`lookup_host("api.example.com:443")`); here is one with a cap of 4
 //! and the same stalled stub:
 //!
 //! ```
@@ -175,8 +175,8 @@
 //! # }
 //! ```
 //!
-//! For other blocking calls, [`spawn_blocking`] is the drop-in (a pool of at most
-//! [`blocking::DEFAULT_MAX_THREADS`]), and a [`blocking::BlockingPool`] per call class
+//! For other blocking calls, [`spawn_blocking`] is the drop-in (at most
+//! [`blocking::DEFAULT_MAX_THREADS`] jobs at once), and a [`blocking::BlockingPool`] per call class
 //! (`fs`, a synchronous client) gives each its own cap and bounded queue, with
 //! [`try_run`](blocking::BlockingPool::try_run) handing the closure back when full.
 //!
@@ -541,16 +541,16 @@
 //! - [`pool::Pool`]: one allocation per job and no task of its own; faster per job than
 //!   a bounded channel with workers, far faster than a spawn per job behind a
 //!   semaphore.
-//! - [`blocking::BlockingPool::run`]: a round trip on par with `spawn_blocking`;
-//!   [`spawn_blocking`] adds a tracked task and one more wake per call (a few tens of
-//!   microseconds), in exchange for its cap.
+//! - [`blocking::BlockingPool::run`] and [`spawn_blocking`]: a round trip on par with
+//!   tokio's `spawn_blocking` (`spawn_blocking` is tokio's own path plus a semaphore
+//!   slot).
 //! - [`leak`] and [`#[corral::test]`](macro@test): test-only; a clean check is one
 //!   registry snapshot.
 //!
 //! # Adopting corral across a codebase
 //!
 //! Replace the imports (`tokio::spawn` to [`spawn`], `tokio::task::spawn_blocking` to
-//! [`spawn_blocking`], `tokio::net::lookup_host(..)` to [`lookup_host`]`(host, port)`,
+//! [`spawn_blocking`], `tokio::net::lookup_host` to [`lookup_host`] (same inputs),
 //! `#[tokio::test]` to `#[corral::test]`), then keep them replaced with clippy's
 //! `disallowed-methods` in `clippy.toml`:
 //!

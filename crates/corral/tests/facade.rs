@@ -20,7 +20,9 @@ use corral::task::{Builder, Census, Snapshot, TaskInfo};
 fn root_functions_have_tokio_signatures() {
     let _spawn: fn(std::future::Ready<u8>) -> tokio::task::JoinHandle<u8> = corral::spawn;
     let _spawn_blocking: fn(fn() -> u8) -> tokio::task::JoinHandle<u8> = corral::spawn_blocking;
-    let _lookup_host: fn(&str, u16) -> corral::blocking::LookupHost = corral::lookup_host;
+    // tokio's `lookup_host(impl ToSocketAddrs)`: the same input shapes.
+    let _lookup_host: fn(&'static str) -> corral::blocking::LookupHost = corral::lookup_host;
+    let _lookup_pair: fn((&'static str, u16)) -> corral::blocking::LookupHost = corral::lookup_host;
 }
 
 /// The module `corral::scope` and the function `corral::scope` coexist (a module lives in
@@ -60,7 +62,7 @@ async fn root_calls_work_through_the_facade() {
     assert_eq!(corral::spawn_blocking(|| 2u8).await.unwrap(), 2);
 
     // An IP literal resolves without a lookup.
-    let addr: SocketAddr = corral::lookup_host("127.0.0.1", 80)
+    let addr: SocketAddr = corral::lookup_host("127.0.0.1:80")
         .await
         .unwrap()
         .next()
@@ -154,7 +156,7 @@ fn facade_futures_are_send() {
     fn send<T: Send>(_: &T) {}
     let scope = corral::scope(|_s: Scope<()>| async { Ok::<_, ()>(()) });
     send(&scope);
-    let lookup = corral::lookup_host("127.0.0.1", 1);
+    let lookup = corral::lookup_host(("127.0.0.1", 1));
     send(&lookup);
     fn is_future<F: Future>(_: &F) {}
     is_future(&scope);

@@ -11,9 +11,12 @@
 //! - A queued job is either in `queue` (and can still be removed by its caller, in which
 //!   case it never runs) or has been popped by exactly one thread (and then it runs to
 //!   completion). Both happen under the lock, so there is no third state.
-//! - `num_idle` counts threads asleep on the condvar that nobody has yet handed a job;
-//!   `num_notify` counts hand-offs not yet consumed. A notification moves one unit from
-//!   `num_idle` to `num_notify`; whichever sleeping thread wakes first consumes it.
+//! - `num_idle` counts threads that nobody has yet handed a job and that are asleep on
+//!   the condvar or on their way there (a thread counts itself idle as its last job
+//!   returns, if the queue is empty, before handing the result over);
+//!   `num_notify` counts hand-offs not yet consumed. A hand-off moves one unit from
+//!   `num_idle` to `num_notify`; whichever idle thread next holds the lock consumes it,
+//!   so a notification that reaches no sleeper is never lost.
 //! - Unassigned queued jobs (`queue.len() - num_notify - starting`, saturating) never
 //!   exceed `queue_capacity` at admission time.
 //! - Once `closed` is set, nothing is admitted, the queue is empty, and no thread is
@@ -27,8 +30,10 @@ use std::time::{Duration, Instant};
 use crate::stray::PoolRecord;
 use crate::sync::{spawn_thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard};
 
-/// A type-erased queued job.
-pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;
+/// A type-erased queued job. The thread that runs it passes a callback the job calls
+/// once its closure has returned and before its caller sees the result, so the pool
+/// books it ([`Shared::job_returned`]) first.
+pub(crate) type Task = Box<dyn FnOnce(&mut dyn FnMut()) + Send + 'static>;
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -158,10 +163,14 @@ impl Shared {
         if !first_in_line {
             return Admit::Full;
         }
-        if st.num_idle > 0 {
+        // The hand-off is booked under the lock, the idle thread woken after it is
+        // released: woken under the lock, the thread would at once block on the lock
+        // we hold, one more context switch per job (measured in BENCHMARKS.md). The
+        // booked `num_notify` keeps a wake-up that arrives before the thread sleeps.
+        let wake_idle = st.num_idle > 0;
+        if wake_idle {
             st.num_idle -= 1;
             st.num_notify += 1;
-            this.work.notify_one();
         } else if st.threads_alive < this.config.max_threads {
             if let Err(err) = Self::spawn_worker(this, &mut st) {
                 if st.threads_alive == 0 {
@@ -192,6 +201,9 @@ impl Shared {
             .then(|| st.front_waker())
             .flatten();
         drop(st);
+        if wake_idle {
+            this.work.notify_one();
+        }
         if let Some(waker) = next {
             waker.wake();
         }
@@ -315,6 +327,34 @@ impl Shared {
         false
     }
 
+    /// A job's closure has returned (or panicked): it is no longer running and counts
+    /// as completed. Called (through the job's callback) before the result is handed
+    /// over, so a caller that has the result also sees it in the metrics.
+    ///
+    /// If no job is queued, the thread also counts itself idle now, returning `true`:
+    /// its caller's next job (submitted as soon as the result arrives) is then handed
+    /// to this warm thread instead of finding no idle thread and spawning one. A
+    /// hand-off booked before the thread sleeps waits in `num_notify`, as for any idle
+    /// thread that has released the lock.
+    fn job_returned(&self) -> bool {
+        let mut st = self.lock();
+        st.running -= 1;
+        st.completed += 1;
+        let idle = st.queue.is_empty() && !st.closed;
+        let next = if idle {
+            st.num_idle += 1;
+            // An idle thread is room for one more job.
+            st.front_waker()
+        } else {
+            None
+        };
+        drop(st);
+        if let Some(waker) = next {
+            waker.wake();
+        }
+        idle
+    }
+
     /// Takes a slot and spawns a thread for it. Called with the lock held.
     fn spawn_worker(this: &Arc<Self>, st: &mut State) -> std::io::Result<()> {
         let name = format!("{}-{}", this.config.name, st.next_thread);
@@ -352,6 +392,8 @@ impl Shared {
         let mut st = self.lock();
         st.starting -= 1;
         'work: loop {
+            // Whether this thread already counted itself idle (in `job_returned`).
+            let mut counted_idle = false;
             while let Some(job) = st.queue.pop_front() {
                 st.running += 1;
                 st.running_high_water = st.running_high_water.max(st.running);
@@ -360,19 +402,35 @@ impl Shared {
                 if let Some(waker) = next {
                     waker.wake();
                 }
-                // The completer catches the closure's panic; this catches one from
-                // dropping an abandoned result, so the thread's accounting survives.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job.task));
+                // The completer catches the closure's panic (and books the job as
+                // completed); this catches one from dropping an abandoned result, so
+                // the thread's accounting survives.
+                let mut idle = false;
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    (job.task)(&mut || idle = self.job_returned());
+                }));
                 st = self.lock();
-                st.running -= 1;
-                st.completed += 1;
+                if idle {
+                    if st.num_notify > 0 {
+                        // Handed a job meanwhile: busy again.
+                        st.num_notify -= 1;
+                        continue;
+                    }
+                    counted_idle = true;
+                    break;
+                }
             }
             if st.closed {
+                if counted_idle {
+                    st.num_idle -= 1;
+                }
                 break 'work;
             }
-            st.num_idle += 1;
+            if !counted_idle {
+                st.num_idle += 1;
+            }
             // An idle thread is room for one more job, even with a zero-capacity queue.
-            if let Some(waker) = st.front_waker() {
+            if let Some(waker) = st.front_waker().filter(|_| !counted_idle) {
                 drop(st);
                 waker.wake();
                 st = self.lock();
@@ -388,14 +446,13 @@ impl Shared {
             }
             let deadline = Instant::now() + keep_alive;
             loop {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                let (guard, timed_out) = self.work.wait_timeout(st, remaining);
+                let (guard, timed_out) = self.work.wait_until(st, deadline);
                 st = guard;
                 if st.num_notify > 0 {
                     st.num_notify -= 1;
                     continue 'work;
                 }
-                if st.closed || timed_out || Instant::now() >= deadline {
+                if st.closed || timed_out {
                     st.num_idle -= 1;
                     break 'work;
                 }

@@ -18,7 +18,8 @@ where
 {
     let cell = Cell::new();
     let completer = Completer::new(Arc::clone(&cell), Arc::clone(&shared.abandoned));
-    (Box::new(move || completer.run(f)), cell)
+    let task: Task = Box::new(move |returned: &mut dyn FnMut()| completer.run(f, returned));
+    (task, cell)
 }
 
 /// Future of [`BlockingPool::run`](crate::BlockingPool::run): waits for queue space,
@@ -54,16 +55,6 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    /// A `Run` whose job is offered to the pool at once, without waiting for a poll: if
-    /// a thread or queue space is free, the job starts while the caller is still on its
-    /// way to the first poll. Otherwise the first poll waits for space as usual.
-    pub(crate) fn submitted(shared: Arc<Shared>, f: F) -> Self {
-        let mut run = Run::new(shared, f);
-        // Any refusal is reported (or waited out) by the first poll, which admits again.
-        let _ = run.admit();
-        run
-    }
-
     /// One admission attempt. On `Queued`, `job` is set; otherwise `f` is kept.
     fn admit(&mut self) -> Admit {
         let Some(f) = self.f.take() else {

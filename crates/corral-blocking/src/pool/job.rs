@@ -96,12 +96,14 @@ impl<R> Completer<R> {
         }
     }
 
-    /// Runs `f` (catching a panic) and hands the outcome to the caller.
-    pub(crate) fn run<F: FnOnce() -> R>(mut self, f: F) {
+    /// Runs `f` (catching a panic), calls `returned` (the pool books the job as
+    /// completed), then hands the outcome to the caller.
+    pub(crate) fn run<F: FnOnce() -> R>(mut self, f: F, returned: impl FnOnce()) {
         let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(value) => Outcome::Value(value),
             Err(payload) => Outcome::Panicked(payload),
         };
+        returned();
         self.complete(outcome);
     }
 
@@ -147,7 +149,7 @@ mod loom_models {
             let abandoned = Arc::new(AtomicUsize::new(0));
             let cell: Arc<Cell<u32>> = Cell::new();
             let completer = Completer::new(Arc::clone(&cell), Arc::clone(&abandoned));
-            let worker = loom::thread::spawn(move || completer.run(|| 5));
+            let worker = loom::thread::spawn(move || completer.run(|| 5, || ()));
             cell.abandon(&abandoned);
             worker.join().unwrap();
             assert_eq!(abandoned.load(Ordering::SeqCst), 0);

@@ -11,16 +11,22 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use super::Family;
 use crate::error::LookupError;
 
 pub(super) type Answer = Result<Arc<[IpAddr]>, LookupError>;
+
+/// Cached answers of one family, by host, with their expiry.
+type Entries = HashMap<Arc<str>, (Instant, Answer)>;
 
 #[derive(Debug)]
 pub(super) struct Cache {
     positive_ttl: Option<Duration>,
     negative_ttl: Option<Duration>,
     capacity: usize,
-    entries: Mutex<HashMap<Arc<str>, (Instant, Answer)>>,
+    /// One map per [`Family`] (indexed by [`Family::index`]); `capacity` bounds them
+    /// together.
+    entries: Mutex<[Entries; 3]>,
 }
 
 impl Cache {
@@ -36,13 +42,14 @@ impl Cache {
             positive_ttl,
             negative_ttl,
             capacity,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::default(),
         })
     }
 
-    /// The cached answer for `host`, if fresh.
-    pub(super) fn get(&self, host: &str) -> Option<Answer> {
-        let mut entries = self.entries.lock();
+    /// The cached answer for `host` and `family`, if fresh.
+    pub(super) fn get(&self, host: &str, family: Family) -> Option<Answer> {
+        let mut maps = self.entries.lock();
+        let entries = &mut maps[family.index()];
         let (expires, answer) = entries.get(host)?;
         if Instant::now() < *expires {
             return Some(answer.clone());
@@ -53,7 +60,7 @@ impl Cache {
 
     /// Caches `answer` if its kind is cached: addresses under the positive TTL; "not
     /// found" under the negative TTL. Other failures (panics, shutdown) are not cached.
-    pub(super) fn put(&self, host: &Arc<str>, answer: &Answer) {
+    pub(super) fn put(&self, host: &Arc<str>, family: Family, answer: &Answer) {
         let ttl = match answer {
             Ok(_) => self.positive_ttl,
             Err(err) if err.is_not_found() => self.negative_ttl,
@@ -61,18 +68,21 @@ impl Cache {
         };
         let Some(ttl) = ttl else { return };
         let now = Instant::now();
-        let mut entries = self.entries.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(host) {
-            entries.retain(|_, (expires, _)| now < *expires);
-            if entries.len() >= self.capacity {
+        let mut maps = self.entries.lock();
+        let len = |maps: &[Entries; 3]| maps.iter().map(HashMap::len).sum::<usize>();
+        if len(&maps) >= self.capacity && !maps[family.index()].contains_key(host) {
+            for entries in maps.iter_mut() {
+                entries.retain(|_, (expires, _)| now < *expires);
+            }
+            if len(&maps) >= self.capacity {
                 // Full of fresh entries: skip rather than evict, the bound holds.
                 return;
             }
         }
-        entries.insert(host.clone(), (now + ttl, answer.clone()));
+        maps[family.index()].insert(host.clone(), (now + ttl, answer.clone()));
     }
 
     pub(super) fn len(&self) -> usize {
-        self.entries.lock().len()
+        self.entries.lock().iter().map(HashMap::len).sum()
     }
 }

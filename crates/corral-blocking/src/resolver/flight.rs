@@ -1,4 +1,9 @@
-//! Coalescing: one lookup per host in flight, owned by the group of its waiters.
+//! Coalescing: one lookup per key in flight, owned by the group of its waiters.
+//!
+//! Timeouts are not this module's business: each waiter ([`LookupHost`](crate::LookupHost))
+//! carries its own `tokio::time::Sleep` and, when it fires, simply [leaves](Flight::leave)
+//! the group. So no waiter's deadline depends on any other waiter's, and a flight has no
+//! timer at all.
 //!
 //! # Invariants
 //!
@@ -9,16 +14,10 @@
 //!   started never runs).
 //! - Whichever waiter polls drives the lookup future, with the flight's own waker (which
 //!   wakes every parked waiter); its answer is stored once and cloned to each waiter.
-//! - A waiter takes a slot (its waker and deadline) on its first poll of an unanswered
-//!   flight, *before* it drives the lookup (whose poll may wake the waiters at once);
-//!   the slot is freed when it gets the answer, times out or is dropped.
-//! - One timer per flight, armed for the earliest deadline of a parked waiter (`armed`)
-//!   and polled with that waiter's waker. When the waiter owning `armed` leaves,
-//!   `armed` is cleared, every waiter due by then is woken (to time out), and so is the
-//!   earliest one due later, to re-arm it from its own task. So no waiter with a
-//!   deadline is ever parked without a timer that fires at or before its deadline, and
-//!   the timer is only touched from inside a poll, on the runtime it was created on (a
-//!   waiter on another runtime re-creates it on its own).
+//! - A waiter takes a slot (its waker) on its first poll of an unanswered flight,
+//!   *before* it drives the lookup (whose poll may wake the waiters at once); the slot is
+//!   freed when it gets the answer or leaves. So a parked waiter is woken by every wake
+//!   of the lookup future, and by the answer.
 //! - A map entry is removed by the flight that owns it (matched by id): when its lookup
 //!   completes (after the answer is cached) or when the flight is dropped. A dead entry
 //!   found by `join` is replaced.
@@ -29,19 +28,22 @@
 //!
 //! `drive` before `waiters` before the map. The flight's waker takes only `waiters`, so
 //! it may be called while the lookup future is polled under `drive`.
+//!
+//! # Loom
+//!
+//! The locks come from the crate's `sync` shim, so the model at the end of this file
+//! checks this code under loom. `Arc`/`Weak` are std's even then (loom has no `Weak`):
+//! the model explores the lock interleavings, and trusts std's reference counts.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
-
-use parking_lot::Mutex;
-use tokio::time::{Instant, Sleep};
 
 use super::cache::Answer;
-use crate::error::LookupError;
+use super::{Counters, Family};
+use crate::sync::Mutex;
 
 pub(super) type FlightFuture = Pin<Box<dyn Future<Output = Answer> + Send + 'static>>;
 
@@ -51,17 +53,28 @@ pub(super) const NO_SLOT: u32 = u32::MAX;
 /// A map entry: the flight's id and a weak handle on it.
 type Entry = (u64, Weak<Flight>);
 
-/// The lookups in flight, by host.
+/// The lookups in flight, by address family and (lowercase) host.
 #[derive(Debug, Default)]
 pub(super) struct Inflight {
-    map: Mutex<HashMap<Arc<str>, Entry>>,
-    next_id: Mutex<u64>,
+    map: Mutex<Map>,
+    /// The resolver's counters, here so that every waiter (through its flight) and
+    /// every flight future can count.
+    counters: Counters,
+}
+
+#[derive(Debug, Default)]
+struct Map {
+    /// One map per [`Family`] (indexed by [`Family::index`]), so a lookup by `&str`
+    /// needs no allocation.
+    entries: [HashMap<Arc<str>, Entry>; 3],
+    next_id: u64,
 }
 
 /// One in-flight lookup and its parked waiters.
 pub(super) struct Flight {
     id: u64,
     host: Arc<str>,
+    family: Family,
     inflight: Arc<Inflight>,
     /// Handed to the lookup future: wakes every parked waiter. Holds only a `Weak`.
     waker: Waker,
@@ -74,16 +87,9 @@ struct Drive {
     /// `None` once answered.
     fut: Option<FlightFuture>,
     answer: Option<Answer>,
-    /// The flight's one timer, created when the first waiter with a deadline parks.
-    timer: Option<Pin<Box<Sleep>>>,
-    /// The deadline the timer is armed for, while it is.
-    armed: Option<Instant>,
-    /// The runtime whose timer driver `timer` is registered with: waiters of one
-    /// flight may poll from different runtimes, and one may shut down first.
-    timer_runtime: Option<tokio::runtime::Id>,
 }
 
-/// Parked waiters: a slab of slots with a free list.
+/// Parked waiters: a slab of wakers with a free list.
 #[derive(Default)]
 struct Waiters {
     slots: Vec<Slot>,
@@ -91,13 +97,8 @@ struct Waiters {
 }
 
 enum Slot {
-    Free {
-        next: Option<u32>,
-    },
-    Parked {
-        waker: Waker,
-        deadline: Option<Instant>,
-    },
+    Free { next: Option<u32> },
+    Parked(Waker),
 }
 
 /// Wakes every parked waiter of a flight, if it still exists.
@@ -116,52 +117,58 @@ impl Wake for WakeAll {
 }
 
 impl Inflight {
-    /// Joins the flight for `host`, or starts one with `start(host, id)`.
+    /// Joins the flight for `host` (lowercase) and `family`, or starts one with
+    /// `start(host, id)`. The second value says whether it joined a flight already in
+    /// the air (the waiter was coalesced).
     pub(super) fn join(
         self: &Arc<Self>,
         host: &str,
+        family: Family,
         start: impl FnOnce(Arc<str>, u64) -> FlightFuture,
-    ) -> Arc<Flight> {
+    ) -> (Arc<Flight>, bool) {
         let mut map = self.map.lock();
-        if let Some(flight) = map.get(host).and_then(|(_, weak)| weak.upgrade()) {
-            return flight;
+        let entries = &map.entries[family.index()];
+        if let Some(flight) = entries.get(host).and_then(|(_, weak)| weak.upgrade()) {
+            return (flight, true);
         }
-        let id = {
-            let mut next = self.next_id.lock();
-            *next += 1;
-            *next
-        };
+        map.next_id += 1;
+        let id = map.next_id;
         let host: Arc<str> = Arc::from(host);
         let fut = start(host.clone(), id);
         let flight = Arc::new_cyclic(|weak| Flight {
             id,
             host: host.clone(),
+            family,
             inflight: Arc::clone(self),
             waker: Waker::from(Arc::new(WakeAll(weak.clone()))),
             drive: Mutex::new(Drive {
                 fut: Some(fut),
                 answer: None,
-                timer: None,
-                armed: None,
-                timer_runtime: None,
             }),
             waiters: Mutex::new(Waiters::default()),
         });
-        map.insert(host, (id, Arc::downgrade(&flight)));
-        flight
+        // Replacing a dead entry drops only a `Weak`: no `Flight::drop` under the lock.
+        map.entries[family.index()].insert(host, (id, Arc::downgrade(&flight)));
+        (flight, false)
     }
 
-    /// Flight `id` for `host` is over: later lookups start afresh (or hit the cache).
-    pub(super) fn finish(&self, host: &str, id: u64) {
+    /// Flight `id` for `host` and `family` is over: later lookups start afresh (or hit
+    /// the cache).
+    pub(super) fn finish(&self, host: &str, family: Family, id: u64) {
         let mut map = self.map.lock();
-        if map.get(host).is_some_and(|(entry, _)| *entry == id) {
-            map.remove(host);
+        let entries = &mut map.entries[family.index()];
+        if entries.get(host).is_some_and(|(entry, _)| *entry == id) {
+            entries.remove(host);
         }
     }
 
-    /// How many hosts have a lookup in flight.
+    pub(super) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// How many (host, family) pairs have a lookup in flight.
     pub(super) fn len(&self) -> usize {
-        self.map.lock().len()
+        self.map.lock().entries.iter().map(HashMap::len).sum()
     }
 }
 
@@ -171,39 +178,33 @@ impl Flight {
         &self.host
     }
 
-    /// Polls for the answer as the waiter in `slot` (`NO_SLOT` before it first parks).
-    /// On its first poll, the waiter's deadline is `timeout` from now; once it passes, the
-    /// waiter gets `TimedOut`. Whenever this returns `Ready`, `slot` is `NO_SLOT`.
-    pub(super) fn poll_wait(
-        &self,
-        slot: &mut u32,
-        timeout: Option<Duration>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Answer> {
+    /// The resolver's counters.
+    pub(super) fn counters(&self) -> &Counters {
+        self.inflight.counters()
+    }
+
+    /// Polls for the answer as the waiter in `slot` (`NO_SLOT` before it first parks),
+    /// driving the lookup if it is still running. Whenever this returns `Ready`, `slot`
+    /// is `NO_SLOT`.
+    pub(super) fn poll_wait(&self, slot: &mut u32, cx: &mut Context<'_>) -> Poll<Answer> {
         let mut drive = self.drive.lock();
-        let mut deadline = None;
         if drive.answer.is_none() {
             // Park (or refresh the waker) *before* driving the lookup: driving it may
             // wake the flight's waiters at once (the pool saying "space is free now"
             // while this waiter's admission is still in progress), and that wake-up
             // must reach this waiter.
-            let now = Instant::now();
             let mut waiters = self.waiters.lock();
-            deadline = if *slot == NO_SLOT {
-                let deadline = timeout.map(|after| now + after);
-                *slot = waiters.insert(cx.waker().clone(), deadline);
-                deadline
+            if *slot == NO_SLOT {
+                *slot = waiters.insert(cx.waker().clone());
             } else {
-                waiters.refresh(*slot, cx.waker())
-            };
+                waiters.refresh(*slot, cx.waker());
+            }
             drop(waiters);
             if let Some(fut) = drive.fut.as_mut() {
                 if let Poll::Ready(answer) =
                     fut.as_mut().poll(&mut Context::from_waker(&self.waker))
                 {
                     drive.fut = None;
-                    drive.timer = None;
-                    drive.armed = None;
                     drive.answer = Some(answer);
                     let mut waiters = self.waiters.lock();
                     waiters.remove(std::mem::replace(slot, NO_SLOT));
@@ -211,69 +212,26 @@ impl Flight {
                 }
             }
         }
-        if let Some(answer) = &drive.answer {
-            let answer = answer.clone();
-            if *slot != NO_SLOT {
-                self.waiters.lock().remove(std::mem::replace(slot, NO_SLOT));
-            }
-            return Poll::Ready(answer);
-        }
-        let now = Instant::now();
-        let Some(deadline) = deadline else {
+        let Some(answer) = &drive.answer else {
             return Poll::Pending;
         };
-        let mut expired = now >= deadline;
-        if !expired && drive.armed.is_none_or(|armed| deadline <= armed) {
-            drive.armed = Some(deadline);
-            // The timer is re-created on this waiter's runtime if it was another's.
-            let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
-            if drive.timer_runtime != runtime {
-                drive.timer = None;
-                drive.timer_runtime = runtime;
-            }
-            let timer = match &mut drive.timer {
-                Some(timer) => {
-                    if timer.deadline() != deadline {
-                        timer.as_mut().reset(deadline);
-                    }
-                    timer
-                }
-                none => none.insert(Box::pin(tokio::time::sleep_until(deadline))),
-            };
-            expired = timer.as_mut().poll(cx).is_ready();
+        let answer = answer.clone();
+        drop(drive);
+        if *slot != NO_SLOT {
+            self.waiters.lock().remove(std::mem::replace(slot, NO_SLOT));
         }
-        if !expired {
-            return Poll::Pending;
-        }
-        let mut waiters = self.waiters.lock();
-        Self::leave_locked(&mut drive, &mut waiters, std::mem::replace(slot, NO_SLOT));
-        Poll::Ready(Err(LookupError::TimedOut {
-            host: self.host.clone(),
-            after: timeout.unwrap_or_default(),
-        }))
+        Poll::Ready(answer)
     }
 
-    /// The waiter in `slot` goes away without the answer.
+    /// The waiter in `slot` goes away without the answer (timed out or dropped).
     pub(super) fn leave(&self, slot: u32) {
-        let mut drive = self.drive.lock();
-        let mut waiters = self.waiters.lock();
-        Self::leave_locked(&mut drive, &mut waiters, slot);
-    }
-
-    fn leave_locked(drive: &mut Drive, waiters: &mut Waiters, slot: u32) {
-        let deadline = waiters.remove(slot);
-        if let Some(due) = deadline.filter(|_| deadline == drive.armed) {
-            // The timer was armed for this waiter: every waiter due by then times out
-            // now, and the earliest later one re-arms it from its own poll.
-            drive.armed = None;
-            waiters.wake_due(due);
-        }
+        self.waiters.lock().remove(slot);
     }
 }
 
 impl Waiters {
-    fn insert(&mut self, waker: Waker, deadline: Option<Instant>) -> u32 {
-        let parked = Slot::Parked { waker, deadline };
+    fn insert(&mut self, waker: Waker) -> u32 {
+        let parked = Slot::Parked(waker);
         match self.free {
             Some(at) => {
                 let slot = &mut self.slots[at as usize];
@@ -292,62 +250,37 @@ impl Waiters {
         }
     }
 
-    /// Updates the waker of a parked waiter; returns its deadline.
-    fn refresh(&mut self, at: u32, new: &Waker) -> Option<Instant> {
+    /// Updates the waker of a parked waiter.
+    fn refresh(&mut self, at: u32, new: &Waker) {
         match &mut self.slots[at as usize] {
-            Slot::Parked { waker, deadline } => {
+            Slot::Parked(waker) => {
                 if !waker.will_wake(new) {
                     waker.clone_from(new);
                 }
-                *deadline
             }
             Slot::Free { .. } => unreachable!("a waiter's slot is parked until it leaves"),
         }
     }
 
-    /// Frees a slot; returns the deadline it had.
-    fn remove(&mut self, at: u32) -> Option<Instant> {
+    /// Frees a slot.
+    fn remove(&mut self, at: u32) {
         let freed = std::mem::replace(&mut self.slots[at as usize], Slot::Free { next: self.free });
         self.free = Some(at);
-        match freed {
-            Slot::Parked { deadline, .. } => deadline,
-            Slot::Free { .. } => unreachable!("a slot is freed once"),
-        }
+        debug_assert!(matches!(freed, Slot::Parked(_)), "a slot is freed once");
     }
 
     fn wake_all(&self) {
         for slot in &self.slots {
-            if let Slot::Parked { waker, .. } = slot {
+            if let Slot::Parked(waker) = slot {
                 waker.wake_by_ref();
             }
-        }
-    }
-
-    /// Wakes every waiter due by `due`, and the earliest one due later.
-    fn wake_due(&self, due: Instant) {
-        let mut later: Option<(Instant, &Waker)> = None;
-        for slot in &self.slots {
-            if let Slot::Parked {
-                waker,
-                deadline: Some(deadline),
-            } = slot
-            {
-                if *deadline <= due {
-                    waker.wake_by_ref();
-                } else if later.is_none_or(|(earliest, _)| *deadline < earliest) {
-                    later = Some((*deadline, waker));
-                }
-            }
-        }
-        if let Some((_, waker)) = later {
-            waker.wake_by_ref();
         }
     }
 }
 
 impl Drop for Flight {
     fn drop(&mut self) {
-        self.inflight.finish(&self.host, self.id);
+        self.inflight.finish(&self.host, self.family, self.id);
     }
 }
 
@@ -356,6 +289,7 @@ impl std::fmt::Debug for Flight {
         f.debug_struct("Flight")
             .field("id", &self.id)
             .field("host", &self.host)
+            .field("family", &self.family)
             .finish_non_exhaustive()
     }
 }
@@ -366,7 +300,128 @@ mod tests {
     /// them small (a storm has thousands; see `examples/dns_storm.rs`).
     #[test]
     fn per_waiter_state_stays_small() {
-        assert_eq!(std::mem::size_of::<super::Slot>(), 32);
-        assert!(std::mem::size_of::<crate::LookupHost>() <= 40);
+        assert_eq!(std::mem::size_of::<super::Slot>(), 16);
+        assert!(std::mem::size_of::<crate::LookupHost>() <= 48);
+    }
+}
+
+#[cfg(all(test, corral_loom))]
+mod loom_models {
+    use std::future::poll_fn;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+
+    /// The pool side of a lookup: an answer slot and the waker of whoever polled last.
+    type Pending = Arc<Mutex<(Option<Answer>, Option<Waker>)>>;
+
+    fn lookup(pending: &Pending) -> FlightFuture {
+        let pending = Arc::clone(pending);
+        Box::pin(poll_fn(move |cx| {
+            let mut slot = pending.lock();
+            match slot.0.take() {
+                Some(answer) => Poll::Ready(answer),
+                None => {
+                    slot.1 = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        }))
+    }
+
+    fn answer(pending: &Pending) {
+        let mut slot = pending.lock();
+        slot.0 = Some(Ok(Arc::from([IpAddr::V4(Ipv4Addr::LOCALHOST)])));
+        let waker = slot.1.take();
+        drop(slot);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn answer_from_a_pool_thread(pending: &Pending) -> loom::thread::JoinHandle<()> {
+        let pending = Arc::clone(pending);
+        loom::thread::spawn(move || answer(&pending))
+    }
+
+    /// One poll, then gone (a waiter whose own timeout fired), unless answered.
+    fn park_and_leave(flight: &Flight) {
+        let mut slot = NO_SLOT;
+        let mut cx = Context::from_waker(Waker::noop());
+        if flight.poll_wait(&mut slot, &mut cx).is_pending() {
+            flight.leave(slot);
+        }
+    }
+
+    fn wait(flight: &Flight) -> Answer {
+        let mut slot = NO_SLOT;
+        let answer = loom::future::block_on(poll_fn(|cx| flight.poll_wait(&mut slot, cx)));
+        assert_eq!(slot, NO_SLOT);
+        answer
+    }
+
+    /// Three waiters of one flight, the answer coming from a pool thread: one waiter
+    /// on its own thread, one that parks and leaves (its own timeout firing), and one
+    /// that waits. Whoever drives the lookup, every waiter still waiting is woken with
+    /// the answer, and the map is empty once they are all gone.
+    #[test]
+    fn every_waiter_still_waiting_gets_the_answer() {
+        loom::model(|| {
+            let inflight = Arc::new(Inflight::default());
+            let pending: Pending = Arc::default();
+            let (a, coalesced) = inflight.join("h.test", Family::Any, |_, _| lookup(&pending));
+            assert!(!coalesced);
+            let (b, coalesced) = inflight.join("h.test", Family::Any, |_, _| unreachable!());
+            assert!(coalesced);
+            let (c, _) = inflight.join("h.test", Family::Any, |_, _| unreachable!());
+
+            let pool = answer_from_a_pool_thread(&pending);
+            let other = loom::thread::spawn(move || wait(&b).is_ok());
+
+            // c parks once and leaves, whatever happened meanwhile.
+            park_and_leave(&c);
+            drop(c);
+
+            assert!(wait(&a).is_ok());
+            assert!(other.join().unwrap());
+            pool.join().unwrap();
+            drop(a);
+            assert_eq!(inflight.len(), 0);
+        });
+    }
+
+    /// A lone waiter, the answer coming from a pool thread at any point of its poll:
+    /// the wake-up is never lost (the waiter parks before it drives the lookup).
+    #[test]
+    fn a_lone_waiter_is_always_woken() {
+        loom::model(|| {
+            let inflight = Arc::new(Inflight::default());
+            let pending: Pending = Arc::default();
+            let (a, _) = inflight.join("h.test", Family::Any, |_, _| lookup(&pending));
+            let pool = answer_from_a_pool_thread(&pending);
+            assert!(wait(&a).is_ok());
+            pool.join().unwrap();
+        });
+    }
+
+    /// The last waiter leaving while the answer arrives: the flight (and its lookup
+    /// future) is dropped, the map entry goes with it, and a later join starts afresh.
+    #[test]
+    fn the_last_waiter_leaving_ends_the_flight() {
+        loom::model(|| {
+            let inflight = Arc::new(Inflight::default());
+            let pending: Pending = Arc::default();
+            let (a, _) = inflight.join("h.test", Family::Any, |_, _| lookup(&pending));
+            let pool = answer_from_a_pool_thread(&pending);
+            park_and_leave(&a);
+            drop(a);
+            assert_eq!(inflight.len(), 0);
+            let (again, coalesced) =
+                inflight.join("h.test", Family::Ipv4, |_, _| lookup(&Arc::default()));
+            assert!(!coalesced);
+            assert_eq!(inflight.len(), 1);
+            drop(again);
+            pool.join().unwrap();
+        });
     }
 }

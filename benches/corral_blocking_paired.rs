@@ -1,0 +1,125 @@
+//! One blocking round trip next to `tokio::task::spawn_blocking`, in paired rounds:
+//! `cargo bench -p corral-benches --bench corral_blocking_paired`.
+//!
+//! A round is 2,000 sequential round trips (submit a no-op job, await its value) from
+//! one task on a 2-worker multi-thread runtime. Every tokio round is followed at once
+//! by a corral round on the same runtime; each pair gives one ratio, and the median of
+//! the pairs is reported with its quartiles (see `corral_task_paired.rs` for why
+//! criterion's separate windows mislead on this machine).
+//!
+//! Cases: `BlockingPool::run` (a pool of the default size) and
+//! `corral_blocking::spawn_blocking` (the drop-in), each against tokio's
+//! `spawn_blocking`.
+//!
+//! Optional arguments: `--rounds N` (default 41); `--profile tokio|pool|spawn` runs
+//! only that side's rounds (for `perf`), printing µs per trip.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use corral_blocking::BlockingPool;
+use tokio::runtime::Runtime;
+
+/// Round trips per round.
+const TRIPS: usize = 2_000;
+
+#[derive(Clone, Copy)]
+enum Case {
+    Tokio,
+    PoolRun,
+    SpawnBlocking,
+}
+
+fn round(rt: &Runtime, pool: &BlockingPool, case: Case) -> Duration {
+    let pool = pool.clone();
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let start = Instant::now();
+            for i in 0..TRIPS {
+                let v = match case {
+                    Case::Tokio => tokio::task::spawn_blocking(move || i).await.unwrap(),
+                    Case::PoolRun => pool.run(move || i).await.unwrap(),
+                    Case::SpawnBlocking => {
+                        corral_blocking::spawn_blocking(move || i).await.unwrap()
+                    }
+                };
+                black_box(v);
+            }
+            start.elapsed()
+        })
+        .await
+        .unwrap()
+    })
+}
+
+fn us_per_trip(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6 / TRIPS as f64
+}
+
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+fn main() {
+    let mut rounds = 41;
+    let mut profile = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--rounds" {
+            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
+        } else if arg == "--profile" {
+            profile = args.next();
+        }
+        // Anything else (cargo bench passes `--bench`) is ignored.
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = BlockingPool::builder()
+        .name("paired")
+        .build()
+        .expect("pool");
+    if let Some(side) = profile {
+        let case = match side.as_str() {
+            "tokio" => Case::Tokio,
+            "pool" => Case::PoolRun,
+            _ => Case::SpawnBlocking,
+        };
+        let times: Vec<f64> = (0..rounds)
+            .map(|_| us_per_trip(round(&rt, &pool, case)))
+            .collect();
+        let (q25, q50, q75) = quartiles(times);
+        println!("{side}: {q50:.2} µs per trip [{q25:.2}-{q75:.2}]");
+        return;
+    }
+    println!(
+        "{rounds} paired rounds of {TRIPS} sequential round trips, mt2 (µs per trip: median [quartiles])"
+    );
+    for (name, case) in [
+        ("pool.run", Case::PoolRun),
+        ("spawn_blocking", Case::SpawnBlocking),
+    ] {
+        for _ in 0..3 {
+            round(&rt, &pool, Case::Tokio);
+            round(&rt, &pool, case);
+        }
+        let (mut tokio, mut corral, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = us_per_trip(round(&rt, &pool, Case::Tokio));
+            let c = us_per_trip(round(&rt, &pool, case));
+            tokio.push(t);
+            corral.push(c);
+            ratio.push(c / t);
+        }
+        let (t25, t50, t75) = quartiles(tokio);
+        let (c25, c50, c75) = quartiles(corral);
+        let (r25, r50, r75) = quartiles(ratio);
+        println!(
+            "{name:<15} tokio {t50:6.2} µs [{t25:.2}-{t75:.2}]  corral {c50:6.2} µs [{c25:.2}-{c75:.2}]  corral/tokio {r50:.3}x [{r25:.3}-{r75:.3}]"
+        );
+    }
+}

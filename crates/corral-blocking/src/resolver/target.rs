@@ -1,0 +1,95 @@
+//! [`ToHostPort`]: the `tokio::net::lookup_host`-style inputs (`"host:port"`,
+//! `(host, port)`, socket addresses).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// What a lookup is for: a name (or IP literal) and a port.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// An address that needs no lookup.
+    Addr(SocketAddr),
+    /// A host (name or IP literal, `[v6]` allowed) and a port.
+    HostPort(&'a str, u16),
+}
+
+/// Inputs [`lookup_host`](crate::lookup_host) and
+/// [`Resolver::lookup`](crate::Resolver::lookup) accept: the same shapes as
+/// `tokio::net::lookup_host`'s `ToSocketAddrs`, so replacing the import is the migration.
+///
+/// Implemented for `"host:port"` strings (`&str`, `String`; `"[::1]:443"` for IPv6
+/// literals), `(host, port)` tuples (`(&str, u16)`, `(String, u16)`), [`SocketAddr`],
+/// [`SocketAddrV4`], [`SocketAddrV6`], `(IpAddr, u16)`, `(Ipv4Addr, u16)`,
+/// `(Ipv6Addr, u16)`, and references to any of these. Sealed: it cannot be implemented
+/// outside this crate.
+pub trait ToHostPort: sealed::Sealed {
+    /// The host and port, or `Err` with the input when it is not `"host:port"`.
+    #[doc(hidden)]
+    fn to_target(&self) -> Result<Target<'_>, String>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for str {}
+impl ToHostPort for str {
+    fn to_target(&self) -> Result<Target<'_>, String> {
+        // As std and tokio: a socket address literal first, then "host:port" split at
+        // the last colon.
+        if let Ok(addr) = self.parse::<SocketAddr>() {
+            return Ok(Target::Addr(addr));
+        }
+        let (host, port) = self.rsplit_once(':').ok_or_else(|| self.to_owned())?;
+        let port = port.parse::<u16>().map_err(|_| self.to_owned())?;
+        Ok(Target::HostPort(host, port))
+    }
+}
+
+impl sealed::Sealed for String {}
+impl ToHostPort for String {
+    fn to_target(&self) -> Result<Target<'_>, String> {
+        self.as_str().to_target()
+    }
+}
+
+impl sealed::Sealed for (&str, u16) {}
+impl ToHostPort for (&str, u16) {
+    fn to_target(&self) -> Result<Target<'_>, String> {
+        Ok(Target::HostPort(self.0, self.1))
+    }
+}
+
+impl sealed::Sealed for (String, u16) {}
+impl ToHostPort for (String, u16) {
+    fn to_target(&self) -> Result<Target<'_>, String> {
+        Ok(Target::HostPort(&self.0, self.1))
+    }
+}
+
+macro_rules! addr_targets {
+    ($($ty:ty => |$v:ident| $addr:expr;)*) => {$(
+        impl sealed::Sealed for $ty {}
+        impl ToHostPort for $ty {
+            fn to_target(&self) -> Result<Target<'_>, String> {
+                let $v = self;
+                Ok(Target::Addr($addr))
+            }
+        }
+    )*};
+}
+
+addr_targets! {
+    SocketAddr => |a| *a;
+    SocketAddrV4 => |a| SocketAddr::V4(*a);
+    SocketAddrV6 => |a| SocketAddr::V6(*a);
+    (IpAddr, u16) => |a| SocketAddr::new(a.0, a.1);
+    (Ipv4Addr, u16) => |a| SocketAddr::new(IpAddr::V4(a.0), a.1);
+    (Ipv6Addr, u16) => |a| SocketAddr::new(IpAddr::V6(a.0), a.1);
+}
+
+impl<T: ToHostPort + ?Sized> sealed::Sealed for &T {}
+impl<T: ToHostPort + ?Sized> ToHostPort for &T {
+    fn to_target(&self) -> Result<Target<'_>, String> {
+        (**self).to_target()
+    }
+}
