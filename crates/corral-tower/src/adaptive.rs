@@ -1,0 +1,77 @@
+//! Adaptive limits: the algorithms of Netflix's concurrency-limits, with guardrails.
+//!
+//! Each algorithm sees one [`Sample`] per completed request (its latency, the weight
+//! in flight when it was admitted, and whether it was a drop) and answers the new
+//! limit, always within its `[min_limit, max_limit]` guardrails. [`LimitLayer`]
+//! applies the answer to its semaphore at once: growing admits waiters, shrinking is
+//! absorbed as permits come back.
+//!
+//! | algorithm | grows when | shrinks when | suits |
+//! |---|---|---|---|
+//! | [`Aimd`] | a sample succeeds with the limit in use | a drop, or a sample slower than its timeout | a known latency budget |
+//! | [`Gradient2`] | latency stays within `tolerance` x its long-run average | latency rises beyond that, or a drop | no known budget, latency that drifts |
+//! | [`Vegas`] | the estimated queue (from latency over the no-load latency) is short | it is long, or a drop | a stable no-load latency |
+//!
+//! Two failure modes of the originals are avoided, and tested:
+//!
+//! - Netflix concurrency-limits#137: Gradient2 ignores drops, so under steady timeouts
+//!   (only the fast answers are samples) its gradient stays 1 and the limit creeps to
+//!   its max. Here every algorithm backs off multiplicatively on a drop.
+//! - envoyproxy/envoy#8337: Envoy's gradient controller re-measures its minimum RTT by
+//!   dropping the limit to a floor for a window, shedding every burst that lands in it.
+//!   Nothing here lowers the limit to measure: Vegas refreshes its no-load latency from
+//!   live samples, without touching the limit.
+//!
+//! [`LimitLayer`]: crate::LimitLayer
+
+mod aimd;
+mod gradient2;
+mod vegas;
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+pub use self::aimd::Aimd;
+pub use self::gradient2::Gradient2;
+pub use self::vegas::Vegas;
+
+/// One completed request, as an adaptive limit sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// From admission to the response.
+    pub rtt: Duration,
+    /// The weight in flight when the request was admitted, itself included.
+    pub inflight: u64,
+    /// Whether the response was classified [`Outcome::Dropped`](crate::Outcome::Dropped).
+    pub dropped: bool,
+}
+
+/// An adaptive limit algorithm: [`Aimd`], [`Gradient2`], [`Vegas`], or your own.
+pub trait Algorithm: Debug + Send + 'static {
+    /// The limit before any sample.
+    fn initial_limit(&self) -> u64;
+
+    /// Takes one sample and returns the new limit (at least 1).
+    fn update(&mut self, sample: &Sample) -> u64;
+}
+
+/// Guardrails shared by the algorithms: `[min, max]`, with `min >= 1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Guardrails {
+    min: f64,
+    max: f64,
+}
+
+impl Guardrails {
+    fn new(min: u64, max: u64) -> Self {
+        let min = min.max(1);
+        Guardrails {
+            min: min as f64,
+            max: max.max(min) as f64,
+        }
+    }
+
+    fn clamp(&self, limit: f64) -> f64 {
+        limit.clamp(self.min, self.max)
+    }
+}
