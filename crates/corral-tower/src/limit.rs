@@ -436,6 +436,7 @@ where
     /// the inner service. A refusal is not an error here: the service is ready and the
     /// next `call` fails with [`Overloaded`] without touching the inner service (as
     /// tower's `LoadShed` does), so one refused request does not fail a connection.
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if self.permit.is_none() && self.refused.is_none() {
             match ready!(self.admit.poll_admit(cx, &self.shared, 1)) {
@@ -455,6 +456,7 @@ where
     /// # Panics
     ///
     /// If `poll_ready` did not return `Ready(Ok(()))` first.
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         if let Some(refused) = self.refused.take() {
             return ResponseFuture::refused(refused, self.classify.clone());
@@ -463,7 +465,7 @@ where
             .permit
             .take()
             .expect("LimitService::call before poll_ready returned Ready");
-        let admitted = Admitted::new(permit, self.shared.clone());
+        let admitted = Admitted::new(permit, &self.shared);
         ResponseFuture::running(self.inner.call(req), admitted, self.classify.clone())
     }
 }
@@ -481,10 +483,12 @@ where
 
     /// Polls the inner service only: a weighted request is admitted in its response
     /// future, once its weight is known.
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let weight = (self.weight.0)(&req);
         let clone = self.inner.clone();

@@ -40,18 +40,41 @@ impl Admit {
     /// Polls for `n` permits under the layer's queue rules: admitted (FIFO), or refused
     /// with the reason once the queue is full, the wait ran out, or the request is
     /// stale in a standing queue. A refused request has left the queue.
+    #[inline]
     pub(crate) fn poll_admit(
         &mut self,
         cx: &mut Context<'_>,
         shared: &Shared,
         n: u64,
     ) -> Poll<Result<OwnedPermit, Overloaded>> {
+        let polled = self.poll.poll_acquire(cx, n);
+        if self.queued_at.is_none() {
+            if let Poll::Ready(Ok(permit)) = polled {
+                // Admitted without waiting: the queue was empty, and the queue's
+                // current busy period (if any) was marked when its first waiter
+                // arrived, so nothing to record and no clock read on this path.
+                return Poll::Ready(Ok(permit));
+            }
+        }
+        self.settle(cx, shared, n, polled)
+    }
+
+    /// Everything but the uncontended grant: queue rules, timers, refusals.
+    fn settle(
+        &mut self,
+        cx: &mut Context<'_>,
+        shared: &Shared,
+        n: u64,
+        mut polled: Poll<Result<OwnedPermit, AcquireError>>,
+    ) -> Poll<Result<OwnedPermit, Overloaded>> {
         loop {
-            match self.poll.poll_acquire(cx, n) {
+            match polled {
                 Poll::Ready(Ok(permit)) => {
-                    let waited = self.queued_at.take().is_some();
-                    if shared.tracks_empty() && (!waited || shared.sem.waiters() == 0) {
-                        // Admitted with nobody left behind: the queue is empty now.
+                    if self.queued_at.take().is_some()
+                        && shared.tracks_empty()
+                        && shared.sem.waiters() == 0
+                    {
+                        // The last waiter left: the queue is empty now.
                         shared.mark_empty(Instant::now());
                     }
                     return Poll::Ready(Ok(permit));
@@ -80,7 +103,7 @@ impl Admit {
                     // means the queue was full.
                     let waiting = shared.sem.waiters();
                     if waiting > shared.max_queue {
-                        self.withdraw();
+                        self.withdraw(shared);
                         let max_queue = shared.max_queue;
                         return Poll::Ready(Err(refuse(
                             shared,
@@ -99,7 +122,7 @@ impl Admit {
                 Ok(Some(at)) => at,
                 Ok(None) => return Poll::Pending,
                 Err(reason) => {
-                    self.withdraw();
+                    self.withdraw(shared);
                     return Poll::Ready(Err(refuse(shared, reason)));
                 }
             };
@@ -118,6 +141,7 @@ impl Admit {
                 return Poll::Pending;
             }
             // The timer fired already: check the rules again.
+            polled = self.poll.poll_acquire(cx, n);
         }
     }
 
@@ -154,9 +178,12 @@ impl Admit {
     }
 
     /// Leaves the queue; no permit is lost.
-    fn withdraw(&mut self) {
+    fn withdraw(&mut self, shared: &Shared) {
         self.queued_at = None;
         self.poll = self.poll.clone();
+        if shared.tracks_empty() && shared.sem.waiters() == 0 {
+            shared.mark_empty(Instant::now());
+        }
     }
 }
 

@@ -22,31 +22,29 @@ use crate::error::{BoxError, Overloaded};
 /// nothing and gives the permit back.
 pub(crate) struct Admitted {
     permit: OwnedPermit,
-    // Set only with an adaptive limit: start time and inflight weight at admission.
-    started: Option<(Instant, u64)>,
-    shared: Arc<Shared>,
+    // Only with an adaptive limit: start time, inflight weight at admission, and where
+    // to report. A fixed limit keeps nothing but the permit.
+    adaptive: Option<(Instant, u64, Arc<Shared>)>,
 }
 
 impl Admitted {
-    pub(crate) fn new(permit: OwnedPermit, shared: Arc<Shared>) -> Self {
-        let started = shared.adaptive.is_some().then(|| {
+    #[inline]
+    pub(crate) fn new(permit: OwnedPermit, shared: &Arc<Shared>) -> Self {
+        let adaptive = shared.adaptive.is_some().then(|| {
             // Relaxed: a gauge for the algorithm's "limit in use" check; no memory
             // is published through it.
             let inflight = shared.inflight.fetch_add(permit.count(), Relaxed) + permit.count();
-            (Instant::now(), inflight)
+            (Instant::now(), inflight, shared.clone())
         });
-        Admitted {
-            permit,
-            started,
-            shared,
-        }
+        Admitted { permit, adaptive }
     }
 
+    #[inline]
     fn finish(mut self, outcome: Outcome) {
-        if let Some((start, inflight)) = self.started.take() {
-            self.shared.inflight.fetch_sub(self.permit.count(), Relaxed);
+        if let Some((start, inflight, shared)) = self.adaptive.take() {
+            shared.inflight.fetch_sub(self.permit.count(), Relaxed);
             if outcome != Outcome::Ignore {
-                self.shared.record(Sample {
+                shared.record(Sample {
                     rtt: start.elapsed(),
                     inflight,
                     dropped: outcome == Outcome::Dropped,
@@ -57,9 +55,10 @@ impl Admitted {
 }
 
 impl Drop for Admitted {
+    #[inline]
     fn drop(&mut self) {
-        if self.started.take().is_some() {
-            self.shared.inflight.fetch_sub(self.permit.count(), Relaxed);
+        if let Some((_, _, shared)) = self.adaptive.take() {
+            shared.inflight.fetch_sub(self.permit.count(), Relaxed);
         }
     }
 }
@@ -158,7 +157,7 @@ where
                             let (mut svc, req) = request
                                 .take()
                                 .expect("ResponseFuture polled after completion");
-                            let admitted = Admitted::new(permit, shared.clone());
+                            let admitted = Admitted::new(permit, shared);
                             State::Running {
                                 fut: svc.call(req),
                                 admitted: Some(admitted),

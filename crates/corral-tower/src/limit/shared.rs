@@ -4,8 +4,9 @@
 //!
 //! - `sem`'s capacity is the current limit: fixed, or the adaptive algorithm's last
 //!   answer, set only under the `adaptive` lock.
-//! - `last_empty` is the latest time (nanoseconds after `base`) at which a request was
-//!   admitted and no request was left waiting: the queue was empty then. It only grows.
+//! - `last_empty` (nanoseconds after `base`) is when the queue's current busy period
+//!   began: marked when a request joins an empty queue, and when the last waiter
+//!   leaves (admitted or withdrawn). It only grows.
 //! - `inflight` counts admitted weight not yet released, kept only with an adaptive
 //!   limit (the algorithms' "is the limit in use" check needs it).
 
