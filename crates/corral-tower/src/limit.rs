@@ -391,7 +391,7 @@ pub struct LimitService<S, W = One, C = ErrorsAreDrops> {
     shared: Arc<Shared>,
     admit: Admit,
     permit: Option<OwnedPermit>,
-    refused: Option<Overloaded>,
+    refused: Option<Box<Overloaded>>,
     weight: W,
     classify: C,
 }
@@ -442,7 +442,7 @@ where
             match ready!(self.admit.poll_admit(cx, &self.shared, 1)) {
                 Ok(permit) => self.permit = Some(permit),
                 Err(refused) => {
-                    self.refused = Some(refused);
+                    self.refused = Some(Box::new(refused));
                     return Poll::Ready(Ok(()));
                 }
             }
@@ -458,8 +458,10 @@ where
     /// If `poll_ready` did not return `Ready(Ok(()))` first.
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        if let Some(refused) = self.refused.take() {
-            return ResponseFuture::refused(refused, self.classify.clone());
+        if self.refused.is_some() {
+            if let Some(refused) = self.refused.take() {
+                return ResponseFuture::refused(refused, self.classify.clone());
+            }
         }
         let permit = self
             .permit

@@ -66,11 +66,20 @@ async fn server_and_client_connection_tasks_are_tracked_by_role() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"hello");
     assert_eq!(named("http-client-conn"), 1, "the pooled connection's task");
-    until("the server's connection task", || named("http-server-conn") == 1).await;
+    until("the server's connection task", || {
+        named("http-server-conn") == 1
+    })
+    .await;
 
     drop(client); // closes the pooled connection
-    until("client connection task ends", || named("http-client-conn") == 0).await;
-    until("server connection task ends", || named("http-server-conn") == 0).await;
+    until("client connection task ends", || {
+        named("http-client-conn") == 0
+    })
+    .await;
+    until("server connection task ends", || {
+        named("http-server-conn") == 0
+    })
+    .await;
     stop.send(()).unwrap();
     server.await.unwrap();
 }

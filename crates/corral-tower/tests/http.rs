@@ -152,7 +152,12 @@ async fn overload_gives_exactly_the_expected_503s() {
             }),
         )
         .with_state(gate.clone());
-    let server = serve(edge(limit.clone(), ScopeLayer::new(Duration::from_secs(60)), routes)).await;
+    let server = serve(edge(
+        limit.clone(),
+        ScopeLayer::new(Duration::from_secs(60)),
+        routes,
+    ))
+    .await;
     let addr = server.addr;
 
     let mut admitted = Vec::new();
@@ -172,7 +177,11 @@ async fn overload_gives_exactly_the_expected_503s() {
         refused += 1;
     }
     assert_eq!(refused, EXTRA);
-    assert_eq!(gate.entered.load(SeqCst), LIMIT, "refused requests never reached the handler");
+    assert_eq!(
+        gate.entered.load(SeqCst),
+        LIMIT,
+        "refused requests never reached the handler"
+    );
     open.send(true).unwrap();
     for request in admitted {
         assert_eq!(request.await.unwrap().0, StatusCode::OK);
@@ -236,8 +245,15 @@ async fn a_client_hang_up_leaves_no_request_task_and_no_upstream_call() {
         .write_all(b"GET /fanout HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         .await
         .unwrap();
-    until("three upstream calls in flight", || upstream.load(SeqCst) == 3).await;
-    assert_eq!(request_tasks("/fanout"), 3, "children named after the route");
+    until("three upstream calls in flight", || {
+        upstream.load(SeqCst) == 3
+    })
+    .await;
+    assert_eq!(
+        request_tasks("/fanout"),
+        3,
+        "children named after the route"
+    );
     drop(client); // the client hangs up
 
     until("no upstream call in flight", || upstream.load(SeqCst) == 0).await;

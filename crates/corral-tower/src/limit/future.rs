@@ -39,8 +39,15 @@ impl Admitted {
         Admitted { permit, adaptive }
     }
 
+    /// Whether the adaptive limit wants this request's outcome.
     #[inline]
-    fn finish(mut self, outcome: Outcome) {
+    fn wants_sample(&self) -> bool {
+        self.adaptive.is_some()
+    }
+
+    /// Reports the outcome to the adaptive limit; the permit goes back when `self`
+    /// is dropped.
+    fn finish(&mut self, outcome: Outcome) {
         if let Some((start, inflight, shared)) = self.adaptive.take() {
             shared.inflight.fetch_sub(self.permit.count(), Relaxed);
             if outcome != Outcome::Ignore {
@@ -87,14 +94,25 @@ pin_project_lite::pin_project! {
     where
         S: Service<Req>,
     {
-        Refused { err: Option<Overloaded> },
-        Waiting { admit: Admit, weight: u64, request: Option<(S, Req)>, shared: Arc<Shared> },
+        // Boxed, so the future an admitted request moves around stays small: a
+        // refusal allocates anyway (it becomes a `BoxError`), and a weighted request
+        // that waits is the slow path.
+        Refused { err: Option<Box<Overloaded>> },
+        Waiting { waiting: Box<Waiting<S, Req>> },
         Running { #[pin] fut: S::Future, admitted: Option<Admitted> },
     }
 }
 
+/// A weighted request waiting for admission, with the ready service that will take it.
+struct Waiting<S, Req> {
+    admit: Admit,
+    weight: u64,
+    request: Option<(S, Req)>,
+    shared: Arc<Shared>,
+}
+
 impl<S: Service<Req>, Req, C> ResponseFuture<S, Req, C> {
-    pub(crate) fn refused(err: Overloaded, classify: C) -> Self {
+    pub(crate) fn refused(err: Box<Overloaded>, classify: C) -> Self {
         ResponseFuture {
             state: State::Refused { err: Some(err) },
             classify,
@@ -120,10 +138,12 @@ impl<S: Service<Req>, Req, C> ResponseFuture<S, Req, C> {
     ) -> Self {
         ResponseFuture {
             state: State::Waiting {
-                admit: Admit::new(&shared),
-                weight,
-                request: Some((svc, request)),
-                shared,
+                waiting: Box::new(Waiting {
+                    admit: Admit::new(&shared),
+                    weight,
+                    request: Some((svc, request)),
+                    shared,
+                }),
             },
             classify,
         }
@@ -144,14 +164,15 @@ where
             match this.state.as_mut().project() {
                 StateProj::Refused { err } => {
                     let err = err.take().expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Err(err.into()));
+                    return Poll::Ready(Err(err));
                 }
-                StateProj::Waiting {
-                    admit,
-                    weight,
-                    request,
-                    shared,
-                } => {
+                StateProj::Waiting { waiting } => {
+                    let Waiting {
+                        admit,
+                        weight,
+                        request,
+                        shared,
+                    } = &mut **waiting;
                     let next = match ready!(admit.poll_admit(cx, shared, *weight)) {
                         Ok(permit) => {
                             let (mut svc, req) = request
@@ -163,15 +184,21 @@ where
                                 admitted: Some(admitted),
                             }
                         }
-                        Err(err) => State::Refused { err: Some(err) },
+                        Err(err) => State::Refused {
+                            err: Some(Box::new(err)),
+                        },
                     };
                     this.state.set(next);
                 }
                 StateProj::Running { fut, admitted } => {
                     let result = ready!(fut.poll(cx));
-                    if let Some(admitted) = admitted.take() {
-                        admitted.finish(this.classify.classify(result.as_ref()));
+                    if let Some(admitted) = admitted.as_mut() {
+                        if admitted.wants_sample() {
+                            admitted.finish(this.classify.classify(result.as_ref()));
+                        }
                     }
+                    // Dropped in place (not moved out): the permit goes back now.
+                    *admitted = None;
                     return Poll::Ready(result.map_err(Into::into));
                 }
             }
