@@ -12,11 +12,19 @@
 //! | [`Gradient2`] | latency stays within `tolerance` x its long-run average | latency rises beyond that, or a drop | no known budget, latency that drifts |
 //! | [`Vegas`] | the estimated queue (from latency over the no-load latency) is short | it is long, or a drop | a stable no-load latency |
 //!
-//! Two failure modes of the originals are avoided, and tested:
+//! Failure modes of the originals that are avoided, and tested:
 //!
 //! - Netflix concurrency-limits#137: Gradient2 ignores drops, so under steady timeouts
 //!   (only the fast answers are samples) its gradient stays 1 and the limit creeps to
-//!   its max. Here every algorithm backs off multiplicatively on a drop.
+//!   its max. Here every algorithm backs off on a drop, and [`Aimd`] and [`Gradient2`]
+//!   take a `timeout` above which a sample counts as a drop.
+//! - Gradient2 under mild, lasting overload: the long-run average absorbs the queueing
+//!   delay, the gradient returns to 1 and the limit creeps to its max, latency with it
+//!   (the brownout run shows it). A `timeout` (the latency you can afford, below the SLO)
+//!   bounds the creep: past it, samples are drops.
+//! - Backoff storms: cutting the limit on every drop cuts it once per request in
+//!   flight when a downstream slows, down to the floor. Cuts here happen at most once
+//!   per round trip (drops of requests admitted before the last cut are ignored).
 //! - envoyproxy/envoy#8337: Envoy's gradient controller re-measures its minimum RTT by
 //!   dropping the limit to a floor for a window, shedding every burst that lands in it.
 //!   Nothing here lowers the limit to measure: Vegas refreshes its no-load latency from
@@ -31,6 +39,8 @@ mod vegas;
 use std::fmt::Debug;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 pub use self::aimd::Aimd;
 pub use self::gradient2::Gradient2;
 pub use self::vegas::Vegas;
@@ -44,6 +54,8 @@ pub struct Sample {
     pub inflight: u64,
     /// Whether the response was classified [`Outcome::Dropped`](crate::Outcome::Dropped).
     pub dropped: bool,
+    /// When the request was admitted (tokio's clock, so paused time applies).
+    pub admitted: Instant,
 }
 
 /// An adaptive limit algorithm: [`Aimd`], [`Gradient2`], [`Vegas`], or your own.
@@ -53,6 +65,26 @@ pub trait Algorithm: Debug + Send + 'static {
 
     /// Takes one sample and returns the new limit (at least 1).
     fn update(&mut self, sample: &Sample) -> u64;
+}
+
+/// Multiplicative decrease at most once per round trip: a drop from a request admitted
+/// before the last decrease was caused by the old limit, which is already cut. Without
+/// this, the hundreds of requests in flight when a downstream slows each cut the limit
+/// again, and it collapses to its floor.
+#[derive(Debug, Clone, Copy, Default)]
+struct Backoff {
+    last: Option<Instant>,
+}
+
+impl Backoff {
+    /// Whether this drop should cut the limit (and if so, records the cut).
+    fn cut(&mut self, sample: &Sample) -> bool {
+        if self.last.is_some_and(|last| sample.admitted < last) {
+            return false;
+        }
+        self.last = Some(sample.admitted + sample.rtt);
+        true
+    }
 }
 
 /// Guardrails shared by the algorithms: `[min, max]`, with `min >= 1`.

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use super::{Algorithm, Guardrails, Sample};
+use super::{Algorithm, Backoff, Guardrails, Sample};
 
 /// Additive increase, multiplicative decrease, as Netflix's `AIMDLimit`: +1 per
 /// successful sample while the limit is in use (in flight at least half of it),
-/// `x backoff` (default 0.9) on a drop or a sample slower than `timeout`.
+/// `x backoff` (default 0.9) on a drop or a sample slower than `timeout`, at most once
+/// per round trip (see the [module docs](crate::Algorithm)).
 ///
 /// # Examples
 ///
@@ -14,11 +15,16 @@ use super::{Algorithm, Guardrails, Sample};
 /// use std::time::Duration;
 /// use corral_tower::{Aimd, Algorithm, Sample};
 ///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let mut aimd = Aimd::new(10).guardrails(5, 100).timeout(Duration::from_millis(100));
-/// let ok = Sample { rtt: Duration::from_millis(20), inflight: 10, dropped: false };
+/// let admitted = tokio::time::Instant::now();
+/// let ok = Sample { rtt: Duration::from_millis(20), inflight: 10, dropped: false, admitted };
 /// assert_eq!(aimd.update(&ok), 11);
 /// let slow = Sample { rtt: Duration::from_millis(150), ..ok };
 /// assert_eq!(aimd.update(&slow), 9);
+/// // Another slow answer from a request admitted before that cut: no second cut.
+/// assert_eq!(aimd.update(&slow), 9);
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Aimd {
@@ -26,6 +32,7 @@ pub struct Aimd {
     rails: Guardrails,
     backoff: f64,
     timeout: Duration,
+    cuts: Backoff,
 }
 
 impl Aimd {
@@ -38,6 +45,7 @@ impl Aimd {
             rails,
             backoff: 0.9,
             timeout: Duration::from_secs(5),
+            cuts: Backoff::default(),
         }
     }
 
@@ -68,7 +76,9 @@ impl Algorithm for Aimd {
 
     fn update(&mut self, sample: &Sample) -> u64 {
         if sample.dropped || sample.rtt > self.timeout {
-            self.limit = self.rails.clamp((self.limit * self.backoff).floor());
+            if self.cuts.cut(sample) {
+                self.limit = self.rails.clamp((self.limit * self.backoff).floor());
+            }
         } else if sample.inflight as f64 * 2.0 >= self.limit {
             self.limit = self.rails.clamp(self.limit + 1.0);
         }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Algorithm, Guardrails, Sample};
+use super::{Algorithm, Backoff, Guardrails, Sample};
 
 /// Netflix's `Gradient2Limit`: compares each sample's latency with a long-run
 /// exponential average (window 600 samples, the first 10 a plain mean) and sets
@@ -12,7 +12,8 @@ use super::{Algorithm, Guardrails, Sample};
 /// twice the sample (latency back to normal after a long overload), it decays 5% per
 /// sample.
 ///
-/// Unlike the original, a drop multiplies the limit by `backoff` (default 0.9):
+/// Unlike the original, a drop (or a sample slower than [`timeout`](Self::timeout))
+/// multiplies the limit by `backoff` (default 0.9), at most once per round trip:
 /// without it, steady timeouts leave only fast samples and the limit creeps to its max
 /// (Netflix concurrency-limits#137).
 ///
@@ -22,12 +23,17 @@ use super::{Algorithm, Guardrails, Sample};
 /// use std::time::Duration;
 /// use corral_tower::{Algorithm, Gradient2, Sample};
 ///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// let mut g = Gradient2::new(50).guardrails(10, 400);
-/// let timeout = Sample { rtt: Duration::from_millis(5), inflight: 50, dropped: true };
+/// // Steady timeouts, one round trip apart: the limit goes to its floor, not its max.
 /// for _ in 0..100 {
-///     g.update(&timeout);
+///     let admitted = tokio::time::Instant::now();
+///     tokio::time::advance(Duration::from_millis(5)).await;
+///     g.update(&Sample { rtt: Duration::from_millis(5), inflight: 50, dropped: true, admitted });
 /// }
-/// assert_eq!(g.update(&timeout), 10, "steady drops drive it to its floor, not its max");
+/// let admitted = tokio::time::Instant::now();
+/// assert_eq!(g.update(&Sample { rtt: Duration::from_millis(5), inflight: 50, dropped: true, admitted }), 10);
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Gradient2 {
@@ -37,7 +43,9 @@ pub struct Gradient2 {
     tolerance: f64,
     backoff: f64,
     queue_size: f64,
+    timeout: Duration,
     long: ExpAvg,
+    cuts: Backoff,
 }
 
 impl Gradient2 {
@@ -53,7 +61,9 @@ impl Gradient2 {
             tolerance: 1.5,
             backoff: 0.9,
             queue_size: 4.0,
+            timeout: Duration::MAX,
             long: ExpAvg::new(600, 10),
+            cuts: Backoff::default(),
         }
     }
 
@@ -88,6 +98,14 @@ impl Gradient2 {
         self.backoff = ratio.clamp(0.5, 0.999);
         self
     }
+
+    /// A sample slower than this counts as a drop (default: none). Set it to the
+    /// latency you can afford: it bounds the creep under lasting mild overload, where
+    /// the long-run average absorbs the queueing and the gradient alone says "fine".
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
 }
 
 impl Algorithm for Gradient2 {
@@ -96,8 +114,10 @@ impl Algorithm for Gradient2 {
     }
 
     fn update(&mut self, sample: &Sample) -> u64 {
-        if sample.dropped {
-            self.limit = self.rails.clamp((self.limit * self.backoff).floor());
+        if sample.dropped || sample.rtt > self.timeout {
+            if self.cuts.cut(sample) {
+                self.limit = self.rails.clamp((self.limit * self.backoff).floor());
+            }
             return self.limit as u64;
         }
         let short = secs(sample.rtt).max(1e-9);

@@ -21,10 +21,13 @@ use super::{Algorithm, Guardrails, Sample};
 /// use std::time::Duration;
 /// use corral_tower::{Algorithm, Sample, Vegas};
 ///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let mut vegas = Vegas::new(20).guardrails(5, 500);
-/// let fast = Sample { rtt: Duration::from_millis(20), inflight: 20, dropped: false };
+/// let admitted = tokio::time::Instant::now();
+/// let fast = Sample { rtt: Duration::from_millis(20), inflight: 20, dropped: false, admitted };
 /// vegas.update(&fast); // learns the no-load latency
 /// assert!(vegas.update(&fast) > 20, "no queue: grows");
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Vegas {

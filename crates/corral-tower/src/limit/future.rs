@@ -55,6 +55,7 @@ impl Admitted {
                     rtt: start.elapsed(),
                     inflight,
                     dropped: outcome == Outcome::Dropped,
+                    admitted: start,
                 });
             }
         }
