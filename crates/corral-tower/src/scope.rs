@@ -305,7 +305,7 @@ fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(corral_loom)))]
 mod tests {
     use super::*;
 
