@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Extension, MatchedPath, Path, State};
-use axum::routing::get;
 use axum::http::StatusCode;
+use axum::routing::get;
 use axum::Router;
 use corral::tower::{
     error_response, BoxError, Gradient2, LimitLayer, RequestScope, ScopeLayer, TrackedExecutor,
@@ -101,7 +101,9 @@ async fn burst(
         if i % 10 == 0 {
             req = req.header("x-timeout-ms", "20");
         }
-        requests.push(corral::spawn(async move { req.send().await.map(|r| r.status()) }));
+        requests.push(corral::spawn(async move {
+            req.send().await.map(|r| r.status())
+        }));
         tokio::time::sleep(gap).await;
     }
     let mut statuses = BTreeMap::new();
@@ -202,7 +204,9 @@ async fn main() -> Result<(), BoxError> {
     // request task or upstream call left over from the requests above.
     let mut by_name = BTreeMap::new();
     for task in corral::task::snapshot().iter() {
-        *by_name.entry(task.name().unwrap_or("(unnamed)").to_owned()).or_insert(0u32) += 1;
+        *by_name
+            .entry(task.name().unwrap_or("(unnamed)").to_owned())
+            .or_insert(0u32) += 1;
     }
     println!("\ntracked tasks by name:");
     for (name, count) in &by_name {

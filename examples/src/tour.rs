@@ -452,6 +452,9 @@ mod tests {
             accounted: Some(true),
             wall: Some(Duration::from_millis(410)),
             caught: Some("examples/src/shapes/leak.rs:10:5".into()),
+            goodput: Some(220_794),
+            oracle_goodput: Some(225_000),
+            recovery_s: Some(2),
             stopped_after: None,
             outcome: "DeadlineExceeded after 200 ms".into(),
         };

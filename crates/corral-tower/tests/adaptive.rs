@@ -23,7 +23,9 @@ async fn closed_loop(algorithm: &mut dyn Algorithm, c: u64, rounds: u32) -> u64 
         let rtt = 20 * limit.div_ceil(c).max(1);
         let admitted = Instant::now();
         tokio::time::advance(Duration::from_millis(rtt)).await;
-        for _ in 0..limit {
+        // One round trip: `limit` answers, each seeing the limit as it moves.
+        let answers = limit;
+        for _ in 0..answers {
             limit = algorithm.update(&sample(rtt, limit, false, admitted));
         }
     }
