@@ -71,19 +71,28 @@ pub trait Algorithm: Debug + Send + 'static {
 /// before the last decrease was caused by the old limit, which is already cut. Without
 /// this, the hundreds of requests in flight when a downstream slows each cut the limit
 /// again, and it collapses to its floor.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Backoff {
+    ratio: f64,
     last: Option<Instant>,
 }
 
 impl Backoff {
-    /// Whether this drop should cut the limit (and if so, records the cut).
-    fn cut(&mut self, sample: &Sample) -> bool {
+    fn new(ratio: f64) -> Self {
+        Backoff {
+            ratio: ratio.clamp(0.5, 0.999),
+            last: None,
+        }
+    }
+
+    /// The limit after this drop: cut by `ratio` unless the request was admitted
+    /// before the last cut (the old limit caused it, and is already cut).
+    fn cut(&mut self, limit: f64, rails: &Guardrails, sample: &Sample) -> f64 {
         if self.last.is_some_and(|last| sample.admitted < last) {
-            return false;
+            return limit;
         }
         self.last = Some(sample.admitted + sample.rtt);
-        true
+        rails.clamp((limit * self.ratio).floor())
     }
 }
 

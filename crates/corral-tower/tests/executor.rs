@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+mod support;
+use support::{named, until};
+
 use corral_tower::TrackedExecutor;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
@@ -10,23 +13,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-
-fn named(role: &str) -> usize {
-    corral::task::snapshot()
-        .iter()
-        .filter(|t| t.name() == Some(role))
-        .count()
-}
-
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..10_000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("never happened: {what}");
-}
 
 #[corral::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_and_client_connection_tasks_are_tracked_by_role() {

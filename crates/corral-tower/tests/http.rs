@@ -13,6 +13,9 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Extension, MatchedPath, State};
 use axum::routing::get;
 use axum::Router;
+mod support;
+use support::{named, until};
+
 use corral_tower::{error_response, BoxError, LimitLayer, RequestScope, ScopeLayer};
 use http::StatusCode;
 use http_body_util::{BodyExt, Empty};
@@ -81,18 +84,6 @@ async fn get_status(
     (status, retry_after)
 }
 
-/// Waits until `cond` holds (a latch, not a timing assertion); fails after a generous
-/// guard so a broken promise fails the test instead of hanging it.
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..10_000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("never happened: {what}");
-}
-
 fn edge(limit: LimitLayer, scope: ScopeLayer, routes: Router) -> Router {
     routes.layer(
         ServiceBuilder::new()
@@ -110,14 +101,6 @@ fn route_name(parts: &http::request::Parts) -> String {
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned()
-}
-
-/// Children of request scopes named `name` still alive.
-fn request_tasks(name: &str) -> usize {
-    corral::task::snapshot()
-        .iter()
-        .filter(|t| t.name() == Some(name))
-        .count()
 }
 
 #[derive(Clone)]
@@ -249,15 +232,11 @@ async fn a_client_hang_up_leaves_no_request_task_and_no_upstream_call() {
         upstream.load(SeqCst) == 3
     })
     .await;
-    assert_eq!(
-        request_tasks("/fanout"),
-        3,
-        "children named after the route"
-    );
+    assert_eq!(named("/fanout"), 3, "children named after the route");
     drop(client); // the client hangs up
 
     until("no upstream call in flight", || upstream.load(SeqCst) == 0).await;
-    until("no request task alive", || request_tasks("/fanout") == 0).await;
+    until("no request task alive", || named("/fanout") == 0).await;
     until("the limit is released", || limit.in_flight() == 0).await;
     server.stop().await;
 }
@@ -306,7 +285,7 @@ async fn the_deadline_gives_a_504_within_the_deadline_plus_one_tick() {
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert!(took >= timeout && took <= timeout + TICK, "took {took:?}");
     assert_eq!(upstream.load(SeqCst), 0, "the upstream call was cancelled");
-    assert_eq!(request_tasks("/hang"), 0);
+    assert_eq!(named("/hang"), 0);
     server.stop().await;
 }
 

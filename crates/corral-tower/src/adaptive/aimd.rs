@@ -30,7 +30,6 @@ use super::{Algorithm, Backoff, Guardrails, Sample};
 pub struct Aimd {
     limit: f64,
     rails: Guardrails,
-    backoff: f64,
     timeout: Duration,
     cuts: Backoff,
 }
@@ -43,9 +42,8 @@ impl Aimd {
         Aimd {
             limit: rails.clamp(initial as f64),
             rails,
-            backoff: 0.9,
             timeout: Duration::from_secs(5),
-            cuts: Backoff::default(),
+            cuts: Backoff::new(0.9),
         }
     }
 
@@ -58,7 +56,7 @@ impl Aimd {
 
     /// The factor applied on a drop, clamped to `[0.5, 1.0)`.
     pub fn backoff(mut self, ratio: f64) -> Self {
-        self.backoff = ratio.clamp(0.5, 0.999);
+        self.cuts = Backoff::new(ratio);
         self
     }
 
@@ -76,9 +74,7 @@ impl Algorithm for Aimd {
 
     fn update(&mut self, sample: &Sample) -> u64 {
         if sample.dropped || sample.rtt > self.timeout {
-            if self.cuts.cut(sample) {
-                self.limit = self.rails.clamp((self.limit * self.backoff).floor());
-            }
+            self.limit = self.cuts.cut(self.limit, &self.rails, sample);
         } else if sample.inflight as f64 * 2.0 >= self.limit {
             self.limit = self.rails.clamp(self.limit + 1.0);
         }

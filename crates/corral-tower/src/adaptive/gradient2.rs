@@ -41,7 +41,6 @@ pub struct Gradient2 {
     rails: Guardrails,
     smoothing: f64,
     tolerance: f64,
-    backoff: f64,
     queue_size: f64,
     timeout: Duration,
     long: ExpAvg,
@@ -59,11 +58,10 @@ impl Gradient2 {
             rails,
             smoothing: 0.2,
             tolerance: 1.5,
-            backoff: 0.9,
             queue_size: 4.0,
             timeout: Duration::MAX,
             long: ExpAvg::new(600, 10),
-            cuts: Backoff::default(),
+            cuts: Backoff::new(0.9),
         }
     }
 
@@ -95,7 +93,7 @@ impl Gradient2 {
 
     /// The factor applied on a drop, clamped to `[0.5, 1.0)`.
     pub fn backoff(mut self, ratio: f64) -> Self {
-        self.backoff = ratio.clamp(0.5, 0.999);
+        self.cuts = Backoff::new(ratio);
         self
     }
 
@@ -115,9 +113,7 @@ impl Algorithm for Gradient2 {
 
     fn update(&mut self, sample: &Sample) -> u64 {
         if sample.dropped || sample.rtt > self.timeout {
-            if self.cuts.cut(sample) {
-                self.limit = self.rails.clamp((self.limit * self.backoff).floor());
-            }
+            self.limit = self.cuts.cut(self.limit, &self.rails, sample);
             return self.limit as u64;
         }
         let short = secs(sample.rtt).max(1e-9);
