@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Waits until `cond` holds (a latch, not a timing assertion); fails after a generous
 /// guard so a broken promise fails the test instead of hanging it.
-pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..10_000 {
         if cond() {
             return;
@@ -16,7 +16,7 @@ pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Tracked tasks alive now under `name`.
-pub fn named(name: &str) -> usize {
+pub(crate) fn named(name: &str) -> usize {
     corral::task::snapshot()
         .iter()
         .filter(|t| t.name() == Some(name))
