@@ -1,8 +1,6 @@
 //! `TrackedExecutor` with hyper-util's server (`auto::Builder`) and legacy client:
 //! their tasks are in corral's registry under their role, and end with their owners.
 
-use std::time::Duration;
-
 mod support;
 use support::{named, until};
 
