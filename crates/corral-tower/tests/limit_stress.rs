@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use corral_tower::{LimitLayer, Overloaded};
+use corral_tower::{Aimd, LimitLayer, Overloaded};
 use tower::{service_fn, Layer, ServiceExt};
 
-const ROUNDS: u64 = 300;
+const ROUNDS: u64 = 1_000;
 const REQUESTS: u64 = 48;
 
 fn xorshift(state: &mut u64) -> u64 {
@@ -21,7 +21,18 @@ fn xorshift(state: &mut u64) -> u64 {
 
 async fn round(seed: u64, weighted: bool) {
     let limit = 4 + seed % 5;
-    let builder = LimitLayer::builder(limit).max_queue((seed % 7) as usize);
+    // Every fourth round the limit is adaptive (AIMD between 2 and `limit`, samples
+    // slower than 1 ms are drops), so it moves while requests wait and run.
+    let builder = if seed % 4 == 2 {
+        LimitLayer::adaptive(
+            Aimd::new(limit)
+                .guardrails(2, limit)
+                .timeout(Duration::from_millis(1)),
+        )
+    } else {
+        LimitLayer::builder(limit)
+    };
+    let builder = builder.max_queue((seed % 7) as usize);
     let builder = if seed % 3 == 0 {
         builder.max_wait(Duration::from_micros(50 + seed % 200))
     } else {
