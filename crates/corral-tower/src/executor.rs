@@ -55,6 +55,11 @@ impl TrackedExecutor {
     /// hyper hands back instead of spawning, such as a connection's serve future). The
     /// task is detached; the registry still lists it until it ends.
     ///
+    /// # Cancel safety
+    ///
+    /// As `tokio::spawn`: dropping the returned `JoinHandle` detaches the task, it does
+    /// not stop it.
+    ///
     /// # Panics
     ///
     /// Outside a tokio runtime, as `tokio::spawn` does.

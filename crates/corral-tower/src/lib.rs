@@ -33,28 +33,44 @@
 //!
 //! # Examples
 //!
-//! An axum router behind a limit of 64 requests, 64 more waiting at most 250 ms each,
-//! every request in a scope with a 2 s deadline (compile-only here; the tests and the
-//! `gateway` example run it):
+//! An axum router behind a limit of 64 requests (64 more may wait, 250 ms at most each),
+//! every request in a scope with a 2 s deadline that a header can tighten. Here the
+//! router is called directly; serve it with `axum::serve` or hyper-util (see
+//! [`TrackedExecutor`]).
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
-//! use axum::{error_handling::HandleErrorLayer, routing::get, Router};
+//! use axum::{body::Body, error_handling::HandleErrorLayer, routing::get, Router};
 //! use corral_tower::{error_response, BoxError, LimitLayer, ScopeLayer};
-//! use tower::ServiceBuilder;
+//! use tower::{ServiceBuilder, ServiceExt};
 //!
-//! # async fn run() -> Result<(), BoxError> {
-//! let limit = LimitLayer::builder(64).max_queue(64).max_wait(Duration::from_millis(250)).build()?;
-//! let app = Router::new().route("/", get(|| async { "hello" })).layer(
-//!     ServiceBuilder::new()
-//!         .layer(HandleErrorLayer::new(|err: BoxError| async move {
-//!             error_response::<axum::body::Body>(&err)
-//!         }))
-//!         .layer(limit)
-//!         .layer(ScopeLayer::new(Duration::from_secs(2))),
-//! );
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! axum::serve(listener, app).await?;
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), BoxError> {
+//! let limit = LimitLayer::builder(64)
+//!     .max_queue(64)
+//!     .max_wait(Duration::from_millis(250))
+//!     .build()?;
+//! let app = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .route("/slow", get(|| async {
+//!         tokio::time::sleep(Duration::from_secs(1)).await;
+//!         "late"
+//!     }))
+//!     .layer(
+//!         ServiceBuilder::new()
+//!             // Overloaded -> 503 + Retry-After, DeadlineExceeded -> 504.
+//!             .layer(HandleErrorLayer::new(|err: BoxError| async move {
+//!                 error_response::<Body>(&err)
+//!             }))
+//!             .layer(limit)
+//!             .layer(ScopeLayer::new(Duration::from_secs(2)).header("x-timeout-ms")),
+//!     );
+//!
+//! let hello = app.clone().oneshot(http::Request::get("/").body(Body::empty())?).await?;
+//! assert_eq!(hello.status(), 200);
+//! // The request asks for 100 ms: tighter than the configured 2 s, so it wins.
+//! let slow = http::Request::get("/slow").header("x-timeout-ms", "100").body(Body::empty())?;
+//! assert_eq!(app.oneshot(slow).await?.status(), 504);
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
