@@ -2,6 +2,8 @@
 
 mod admit;
 mod future;
+#[cfg(all(test, corral_loom))]
+mod loom_models;
 mod shared;
 
 use std::fmt;
