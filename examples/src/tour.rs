@@ -64,6 +64,13 @@ pub struct Cell {
     pub wall: Option<Duration>,
     /// A spawn site a leak guard named (`file:line:col`), if one caught something.
     pub caught: Option<String>,
+    /// Answers within the SLO (the overload shape).
+    pub goodput: Option<u64>,
+    /// The oracle's goodput on the same workload (the overload shape).
+    pub oracle_goodput: Option<u64>,
+    /// Slowest recovery, in whole seconds after a step in capacity, of p99 back under
+    /// the SLO (the overload shape); `u64::MAX` if it never recovered.
+    pub recovery_s: Option<u64>,
     /// Set by the parent (never printed by a child): the tour's safety timeout stopped
     /// the child after this long.
     pub stopped_after: Option<Duration>,
@@ -93,6 +100,9 @@ impl Cell {
         put(&mut out, "rejected", self.rejected);
         put(&mut out, "accounted", self.accounted);
         put(&mut out, "wall_ms", self.wall.map(|d| d.as_millis()));
+        put(&mut out, "goodput", self.goodput);
+        put(&mut out, "oracle", self.oracle_goodput);
+        put(&mut out, "recovery_s", self.recovery_s);
         // A spawn location has no spaces; keep it one token all the same.
         put(
             &mut out,
@@ -128,6 +138,9 @@ impl Cell {
                 "accounted" => cell.accounted = Some(value.parse().ok()?),
                 "wall_ms" => cell.wall = Some(Duration::from_millis(num()?)),
                 "caught" => cell.caught = Some(value.to_string()),
+                "goodput" => cell.goodput = Some(num()?),
+                "oracle" => cell.oracle_goodput = Some(num()?),
+                "recovery_s" => cell.recovery_s = Some(num()?),
                 _ => return None,
             }
         }
@@ -439,6 +452,9 @@ mod tests {
             accounted: Some(true),
             wall: Some(Duration::from_millis(410)),
             caught: Some("examples/src/shapes/leak.rs:10:5".into()),
+            goodput: Some(220_794),
+            oracle_goodput: Some(225_000),
+            recovery_s: Some(2),
             stopped_after: None,
             outcome: "DeadlineExceeded after 200 ms".into(),
         };

@@ -18,7 +18,8 @@
 //!   in-flight lookups coalesced (the lookup belongs to all its waiters, so one
 //!   caller's timeout or cancellation fails nobody else), a per-waiter timeout and an
 //!   optional short-TTL cache. With the `reqwest` feature it plugs into
-//!   `reqwest::ClientBuilder::dns_resolver`.
+//!   `reqwest::ClientBuilder::dns_resolver` of reqwest 0.13 (the current major);
+//!   `reqwest-012` does the same for reqwest 0.12.
 //! - [`stray_threads`]: threads of pools that were shut down or dropped but are still
 //!   finishing a job, for leak checks.
 //!
@@ -68,7 +69,7 @@
 mod default;
 mod error;
 mod pool;
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "reqwest-012"))]
 mod reqwest;
 mod resolver;
 mod stray;

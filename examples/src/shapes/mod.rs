@@ -15,6 +15,7 @@ pub mod deadline;
 pub mod dns;
 pub mod fan_out;
 pub mod leak;
+pub mod overload;
 
 /// Worker threads of every runtime under test (the tour's machine has 2 cores).
 pub const RUNTIME_WORKERS: usize = 2;
@@ -63,6 +64,13 @@ pub const SHAPES: &[Shape] = &[
         about: "cancellation not propagated: clients hang up, does the upstream work stop?",
         cell: cancel::cell,
         judge: cancel::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "overload",
+        about: "overload at the door: a downstream brownout (capacity to a quarter and back) under twice its load, simulated in paused time",
+        cell: overload::cell,
+        judge: overload::judge,
         limit: standard_limit,
     },
     Shape {

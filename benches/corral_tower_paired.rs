@@ -1,0 +1,111 @@
+//! `LimitLayer` (fixed limit, uncontended) next to tower's `ConcurrencyLimit`, in
+//! paired rounds: `cargo bench -p corral-benches --bench corral_tower_paired`.
+//!
+//! Each round sends `REQUESTS` requests one after another through one service
+//! (`ready().await` then `call(req).await`, the order hyper and axum use) to an inner
+//! service that answers at once, so the round measures the limit's own cost per
+//! request: reserve in `poll_ready`, hand the permit to the response future, release
+//! on completion. Every tower round is followed at once by a corral round on the same
+//! runtime; each pair gives one ratio and the median of the pairs is reported with its
+//! quartiles (see `corral_task_paired.rs` for why pairs, not criterion windows).
+//!
+//! Optional arguments: `--rounds N` (default 41).
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use corral_tower::LimitLayer;
+use tokio::runtime::Runtime;
+use tower::limit::ConcurrencyLimitLayer;
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+const REQUESTS: u64 = 200_000;
+const LIMIT: u64 = 100;
+
+fn echo(n: u64) -> Ready<Result<u64, Infallible>> {
+    ready(Ok(n))
+}
+
+async fn drive<S>(mut svc: S) -> u64
+where
+    S: Service<u64, Response = u64>,
+    S::Error: std::fmt::Debug,
+{
+    let mut sum = 0;
+    for n in 0..REQUESTS {
+        let fut = svc.ready().await.unwrap().call(n);
+        sum += fut.await.unwrap();
+    }
+    sum
+}
+
+fn round(rt: &Runtime, corral: bool) -> Duration {
+    let start = Instant::now();
+    let sum = rt.block_on(async {
+        if corral {
+            let layer = LimitLayer::builder(LIMIT).build().unwrap();
+            drive(layer.layer(service_fn(echo))).await
+        } else {
+            drive(ConcurrencyLimitLayer::new(LIMIT as usize).layer(service_fn(echo))).await
+        }
+    });
+    black_box(sum);
+    start.elapsed()
+}
+
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+fn main() {
+    let mut rounds = 41;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--rounds" {
+            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
+        }
+    }
+    type Case = (&'static str, fn() -> Runtime);
+    let cases: [Case; 2] = [
+        ("uncontended/ct", || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap()
+        }),
+        ("uncontended/mt2", || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+                .unwrap()
+        }),
+    ];
+    println!("{rounds} paired rounds of {REQUESTS} sequential requests, limit {LIMIT} (ns per request: median [quartiles])");
+    for (name, make) in cases {
+        let rt = make();
+        for _ in 0..3 {
+            round(&rt, false);
+            round(&rt, true);
+        }
+        let per = |d: Duration| d.as_nanos() as f64 / REQUESTS as f64;
+        let (mut tower, mut corral, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = per(round(&rt, false));
+            let c = per(round(&rt, true));
+            tower.push(t);
+            corral.push(c);
+            ratio.push(c / t);
+        }
+        let (t25, t50, t75) = quartiles(tower);
+        let (c25, c50, c75) = quartiles(corral);
+        let (r25, r50, r75) = quartiles(ratio);
+        println!(
+            "{name:<16} tower ConcurrencyLimit {t50:6.1} ns [{t25:.1}-{t75:.1}]  corral LimitLayer {c50:6.1} ns [{c25:.1}-{c75:.1}]  corral/tower {r50:.3}x [{r25:.3}-{r75:.3}]"
+        );
+    }
+}
