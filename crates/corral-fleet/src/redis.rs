@@ -458,3 +458,81 @@ fn signed(v: &Value, what: &str) -> Result<Option<u64>, Unreachable> {
         _ => Err(protocol(what)),
     }
 }
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    use super::*;
+
+    fn message(payload: &str) -> PushInfo {
+        PushInfo {
+            kind: PushKind::Message,
+            data: vec![
+                Value::BulkString(b"chan".to_vec()),
+                Value::BulkString(payload.as_bytes().to_vec()),
+            ],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn notifications_reach_their_waiter_only() {
+        let inbox = Inbox::default();
+        let a = inbox.register_waiter("o.1");
+        let b = inbox.register_waiter("o.2");
+        inbox.deliver(message("G o.1 77 900"));
+        inbox.deliver(message("G o.9 1 1")); // nobody's: ignored
+        inbox.deliver(message("garbage"));
+        assert_eq!(
+            a.next(Duration::from_secs(5)).await,
+            Some(Event::Granted {
+                fence: 77,
+                lease: Duration::from_millis(900)
+            })
+        );
+        assert_eq!(b.next(Duration::from_millis(1)).await, None);
+        inbox.deliver(message("T o.2 3"));
+        assert_eq!(
+            b.next(Duration::from_secs(5)).await,
+            Some(Event::TooLarge { capacity: 3 })
+        );
+        inbox.deliver(message("C o.2"));
+        assert_eq!(b.next(Duration::from_secs(5)).await, Some(Event::Closed));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_disconnect_never_overwrites_a_decision() {
+        let inbox = Inbox::default();
+        let a = inbox.register_waiter("o.1");
+        let b = inbox.register_waiter("o.2");
+        inbox.deliver(message("G o.1 5 100"));
+        inbox.deliver(PushInfo {
+            kind: PushKind::Disconnection,
+            data: vec![],
+        });
+        assert!(matches!(
+            a.next(Duration::from_secs(5)).await,
+            Some(Event::Granted { fence: 5, .. })
+        ));
+        assert_eq!(b.next(Duration::from_secs(5)).await, Some(Event::Recheck));
+        inbox.remove_waiter("o.2");
+        inbox.deliver(message("G o.2 6 100"));
+        assert_eq!(b.next(Duration::from_millis(1)).await, None);
+    }
+
+    #[test]
+    fn lost_lease_message_fires_the_holders_token() {
+        let inbox = Inbox::default();
+        let token = CancellationToken::new();
+        inbox.register_holder("o.3", token.clone());
+        inbox.deliver(message("L o.4"));
+        assert!(!token.is_cancelled());
+        inbox.deliver(message("L o.3"));
+        assert!(token.is_cancelled());
+    }
+
+    #[test]
+    fn owners_have_no_dot() {
+        let owner = random_owner();
+        assert!(!owner.contains('.') && !owner.is_empty());
+        assert_ne!(owner, random_owner());
+    }
+}

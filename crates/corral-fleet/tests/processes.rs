@@ -62,7 +62,10 @@ fn main() {
         match std::panic::catch_unwind(test) {
             Ok(()) => {
                 passed += 1;
-                println!("test {name} ... ok ({:.1} s)", start.elapsed().as_secs_f64());
+                println!(
+                    "test {name} ... ok ({:.1} s)",
+                    start.elapsed().as_secs_f64()
+                );
             }
             Err(_) => {
                 failed += 1;
@@ -360,7 +363,10 @@ fn sigkill_returns_permits() {
     // Inherent bound: the lease the child last renewed, plus one renewal interval (the
     // waiter's heartbeat reaps it), plus slack for a loaded machine.
     let bound = LEASE + LEASE / 3 + SLACK;
-    assert!(took <= bound, "permits came back after {took:?} > {bound:?}");
+    assert!(
+        took <= bound,
+        "permits came back after {took:?} > {bound:?}"
+    );
     println!("  sigkill: permits back {took:?} after the kill (lease {LEASE:?})");
     rt.block_on(permit.release()).unwrap();
 }

@@ -124,6 +124,9 @@ async fn pause_shorter_than_the_lease_renews() {
     // Every client's commands wait 400 ms: the lease survives, renewal catches up.
     server.command("CLIENT PAUSE 400 ALL").unwrap();
     tokio::time::sleep(Duration::from_millis(3000)).await;
-    assert!(!p.is_lost(), "the lease survived the pause, the token must not fire");
+    assert!(
+        !p.is_lost(),
+        "the lease survived the pause, the token must not fire"
+    );
     p.release().await.unwrap();
 }

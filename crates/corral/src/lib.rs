@@ -507,7 +507,7 @@
 //!
 //! # Features
 //!
-//! Every feature but `reqwest` is on by default. With `default-features = false`, pick
+//! Every feature but `reqwest` and `fleet` is on by default. With `default-features = false`, pick
 //! what you use; a feature turns on the ones it needs.
 //!
 //! | feature | gives | also enables |
@@ -520,6 +520,7 @@
 //! | `leak` | [`leak`] (`corral-leak`) | `task` |
 //! | `macros` | [`#[corral::test]`](macro@test) (`corral-macros`) | `leak` |
 //! | `reqwest` (off by default) | [`blocking::Resolver`] as a `reqwest::dns::Resolve`, for `ClientBuilder::dns_resolver` | `blocking` |
+//! | `fleet` (off by default) | `corral::fleet` (`corral-fleet`): a fleet-wide weighted FIFO semaphore on Redis, leased permits, fencing tokens | `task`, `semaphore` |
 //!
 //! `#[corral::test(start_paused = true)]` needs tokio's `test-util` feature in your
 //! dev-dependencies, as `#[tokio::test(start_paused = true)]` does.
@@ -606,6 +607,10 @@ pub use corral_leak as leak;
 
 #[cfg(feature = "macros")]
 pub use corral_macros::test;
+
+#[cfg(feature = "fleet")]
+#[doc(inline)]
+pub use corral_fleet as fleet;
 
 #[doc(hidden)]
 pub mod __private {
