@@ -249,9 +249,8 @@ impl From<AcquireError> for AcquireTimeoutError {
     }
 }
 
-/// Why [`FleetPermit::release`](crate::FleetPermit::release) (or
-/// [`forget`](crate::FleetPermit::forget_now)) could not confirm that the permits went
-/// back.
+/// Why [`FleetPermit::release`](crate::FleetPermit::release) could not confirm that
+/// the permits went back.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ReleaseError {

@@ -343,7 +343,7 @@ impl RedisBackend {
     /// knew no such id.
     pub(crate) async fn leave(&self, id: &str) -> Result<Option<u64>, Unreachable> {
         let v = self.call(&self.scripts.leave, &[&id]).await?;
-        Ok(signed(&v, "leave")?)
+        signed(&v, "leave")
     }
 
     /// Renews a lease: the lease time now left, `None` if the server holds no such
@@ -357,7 +357,7 @@ impl RedisBackend {
 
     pub(crate) async fn forget(&self, id: &str) -> Result<Option<u64>, Unreachable> {
         let v = self.call(&self.scripts.forget, &[&id]).await?;
-        Ok(signed(&v, "forget")?)
+        signed(&v, "forget")
     }
 
     pub(crate) async fn set_capacity(&self, capacity: u64) -> Result<(), Unreachable> {

@@ -101,10 +101,11 @@ async fn restart_fires_tokens_waiters_resume_fencing_holds() {
     for p in &old {
         assert!(!resource.lock().write(p.fencing_token()));
     }
-    let r = resource.lock();
-    assert!(r.accepted.windows(2).all(|w| w[0] <= w[1]));
-    assert_eq!((r.accepted.len(), r.refused.len()), (4, 2));
-    drop(r);
+    {
+        let r = resource.lock();
+        assert!(r.accepted.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!((r.accepted.len(), r.refused.len()), (4, 2));
+    }
     for p in new {
         p.release().await.unwrap();
     }
