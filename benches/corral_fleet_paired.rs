@@ -273,6 +273,14 @@ fn main() {
     println!(
         "uncontended round trips per acquire+release: naive {naive_rt:.2}, fleet {fleet_rt:.2}"
     );
+    let stats = server.command("INFO commandstats").unwrap();
+    let script_us = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))
+        .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("usec_per_call=")))
+        .unwrap_or("?")
+        .to_owned();
+    println!("server time per fleet script (EVALSHA usec_per_call): {script_us} us");
     let (n_us, f_us, (q1, med, q3)) = lat;
     println!(
         "uncontended acquire+release: naive {n_us:.1} us, fleet {f_us:.1} us; fleet/naive {med:.2}x (quartiles {q1:.2}..{q3:.2})"

@@ -36,22 +36,31 @@ impl Backend {
 
     /// Two handles on one semaphore: two connections on Redis, two clones in memory.
     async fn open2(&self, capacity: u64) -> (FleetSemaphore, FleetSemaphore) {
-        let a = self.open(capacity).await;
+        self.open2_leased(capacity, LEASE).await
+    }
+
+    /// As `open2`, with permits leased for `lease`.
+    async fn open2_leased(
+        &self,
+        capacity: u64,
+        lease: Duration,
+    ) -> (FleetSemaphore, FleetSemaphore) {
+        let a = self.open(capacity, lease).await;
         let b = match &self.server {
-            Some(_) => self.open(capacity).await,
+            Some(_) => self.open(capacity, lease).await,
             None => a.clone(),
         };
         (a, b)
     }
 
-    async fn open(&self, capacity: u64) -> FleetSemaphore {
+    async fn open(&self, capacity: u64, lease: Duration) -> FleetSemaphore {
         let url = match &self.server {
             Some(s) => s.url(),
             None => "memory://".to_owned(),
         };
         FleetSemaphore::builder(url, "contract")
             .capacity(capacity)
-            .lease(LEASE)
+            .lease(lease)
             .build()
             .await
             .expect("build")
@@ -197,7 +206,8 @@ async fn fifo_large_request_is_not_starved(b: Backend) {
 
 both!(dropped_acquire_leaves_the_queue);
 async fn dropped_acquire_leaves_the_queue(b: Backend) {
-    let (a, other) = b.open2(2).await;
+    // A minute's lease: the entry's own expiry cannot be what empties the queue.
+    let (a, other) = b.open2_leased(2, Duration::from_secs(60)).await;
     let held = a.acquire(2).await.unwrap();
     // A large waiter at the head, a small one behind it.
     let head = tokio::spawn({
@@ -227,7 +237,8 @@ async fn dropped_acquire_leaves_the_queue(b: Backend) {
 
 both!(timeout_leaves_the_queue);
 async fn timeout_leaves_the_queue(b: Backend) {
-    let (a, other) = b.open2(1).await;
+    // A minute's lease: the entry's own expiry cannot be what empties the queue.
+    let (a, other) = b.open2_leased(1, Duration::from_secs(60)).await;
     let held = a.acquire(1).await.unwrap();
     match other.acquire_timeout(1, Duration::from_millis(50)).await {
         Err(AcquireTimeoutError::Timeout { requested: 1, .. }) => {}
@@ -517,4 +528,53 @@ fn types_are_send_and_sync() {
     send_sync::<corral_fleet::FleetPermit>();
     send::<corral_fleet::Acquire>();
     send_sync::<AcquireError>();
+}
+
+both!(dropped_acquires_under_stress_leak_nothing);
+/// Seeded: tasks on a multi-thread runtime acquire with tiny timeouts, so acquire
+/// futures are dropped at every stage (before the script ran, queued, granted but not
+/// yet returned); afterwards every permit is back and nobody is queued. The lease is
+/// a minute, so it is the drops that return the permits, not the lease running out.
+async fn dropped_acquires_under_stress_leak_nothing(b: Backend) {
+    let (a, other) = b.open2_leased(3, Duration::from_secs(60)).await;
+    let seed: u64 = std::env::var("CORRAL_FLEET_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    let tasks: Vec<_> = (0..12u64)
+        .map(|t| {
+            let sem = if t % 2 == 0 { a.clone() } else { other.clone() };
+            tokio::spawn(async move {
+                let mut x = seed ^ (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let mut granted = 0u32;
+                for _ in 0..40 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let wait = Duration::from_micros(x % 3000);
+                    if let Ok(p) = sem.acquire_timeout(1 + x % 2, wait).await {
+                        granted += 1;
+                        if x % 3 == 0 {
+                            drop(p); // best-effort release
+                        } else {
+                            p.release().await.unwrap();
+                        }
+                    }
+                }
+                granted
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap();
+    }
+    assert!(granted > 0, "seed {seed}: nothing was ever granted");
+    eventually("every permit back, nobody queued", || async {
+        let s = a.status().await.unwrap();
+        s.available == 3 && s.held == 0 && s.waiters == 0
+    })
+    .await;
+    let (held, sum) = a.__held_cross_check().await.unwrap();
+    assert_eq!((held, sum), (0, 0), "seed {seed}");
 }

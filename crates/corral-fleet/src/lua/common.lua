@@ -26,10 +26,15 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
-redis.call('HSETNX', meta, 'capacity', ARGV[2])
-local capacity = tonumber(redis.call('HGET', meta, 'capacity'))
-local held = tonumber(redis.call('HGET', meta, 'held') or '0')
-local closed = redis.call('HGET', meta, 'closed') == '1'
+local m = redis.call('HMGET', meta, 'capacity', 'held', 'closed')
+if not m[1] then
+  -- New, or lost with the server's data: start from the handle's capacity.
+  redis.call('HSET', meta, 'capacity', ARGV[2])
+  m[1] = ARGV[2]
+end
+local capacity = tonumber(m[1])
+local held = tonumber(m[2] or '0')
+local closed = m[3] == '1'
 
 -- The process that owns an id listens on chan .. its prefix (ids are "prefix.n").
 local function notify(id, msg)
