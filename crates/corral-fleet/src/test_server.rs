@@ -20,10 +20,20 @@ impl RedisServer {
     ///
     /// A clear message if `redis-server` is not installed or does not come up.
     pub fn start() -> Result<RedisServer, String> {
-        let port = free_port()?;
-        let mut server = RedisServer { child: None, port };
-        server.spawn()?;
-        Ok(server)
+        // Another process may take the free port before the server binds it; then the
+        // server exits and we try another port.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let mut server = RedisServer {
+                child: None,
+                port: free_port()?,
+            };
+            match server.spawn() {
+                Ok(()) => return Ok(server),
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
     }
 
     /// Whether `redis-server` is on `PATH`.
@@ -50,10 +60,23 @@ impl RedisServer {
                     "cannot start redis-server ({e}); install it (Debian: apt-get install -y redis-server)"
                 )
             })?;
+        let pid = child.id();
         self.child = Some(child);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
-            if self.ping() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None;
+                return Err(format!(
+                    "redis-server on port {} exited at start ({status})",
+                    self.port
+                ));
+            }
+            // Answering, and it is ours (not another test's server on a reused port).
+            if self.ping()
+                && self
+                    .command("INFO server")
+                    .is_ok_and(|info| info.contains(&format!("process_id:{pid}\r\n")))
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(10));
