@@ -13,6 +13,12 @@
 //!   before small requests queued later in other processes.
 //! - `sigkill_returns_permits`: a child holding every permit is SIGKILLed; a waiter in
 //!   this process gets them within lease + one renewal interval (+ generous slack).
+//! - `restart_mid_run`: the contention run again, and Redis is restarted (losing every
+//!   key) in the middle: a task per process that holds a permit across the restart sees
+//!   its lease-lost token fire, every
+//!   process keeps getting grants afterwards (its waiters resume), and the observer sees
+//!   the capacity respected on the new server too. (Fencing across a restart is checked
+//!   in `tests/restart.rs`.)
 //!
 //! No libtest harness (the binary is also the children); the last line is
 //! `processes: N passed, N failed`.
@@ -44,10 +50,11 @@ fn main() {
         RedisServer::available(),
         "redis-server is not installed: these tests need it (Debian: apt-get install -y redis-server)"
     );
-    let tests: [(&str, fn()); 3] = [
+    let tests: [(&str, fn()); 4] = [
         ("contention", contention),
         ("fifo_across_processes", fifo_across_processes),
         ("sigkill_returns_permits", sigkill_returns_permits),
+        ("restart_mid_run", restart_mid_run),
     ];
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -185,6 +192,11 @@ async fn child(role: &str) {
 async fn worker(sem: FleetSemaphore, url: &str, capacity: u64) {
     let tasks: u64 = var("FLEET_TASKS").parse().unwrap();
     let secs: f64 = var("FLEET_SECS").parse().unwrap();
+    // In a restart run the counter below is lost with the server; leases may be lost.
+    let restart = std::env::var("FLEET_RESTART").is_ok();
+    let late_from = Instant::now() + Duration::from_secs_f64(secs * 0.75);
+    let late = Arc::new(AtomicU64::new(0));
+    let lost = Arc::new(AtomicU64::new(0));
     let inuse_key = format!("{}:inuse", var("FLEET_NAME"));
     let client = redis::Client::open(url).unwrap();
     let conn = client.get_multiplexed_async_connection().await.unwrap();
@@ -195,14 +207,40 @@ async fn worker(sem: FleetSemaphore, url: &str, capacity: u64) {
     for t in 0..tasks {
         let (sem, mut conn, key) = (sem.clone(), conn.clone(), inuse_key.clone());
         let (grants, max_inuse) = (Arc::clone(&grants), Arc::clone(&max_inuse));
+        let (late, lost) = (Arc::clone(&late), Arc::clone(&lost));
         handles.push(tokio::spawn(async move {
             let mut seed = t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(std::process::id());
+            let mut long_hold = restart && t == 0;
             while Instant::now() < stop {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 let w = 1 + seed % 3;
                 let permit = sem.acquire(w).await.expect("acquire");
+                if long_hold {
+                    // Once, from the start: holds across the restart, so its token must
+                    // fire.
+                    long_hold = false;
+                    tokio::select! {
+                        () = permit.lease_lost().cancelled() => {
+                            lost.fetch_add(1, Relaxed);
+                        }
+                        () = tokio::time::sleep(Duration::from_secs_f64(secs * 0.6)) => {}
+                    }
+                    grants.fetch_add(1, Relaxed);
+                    let _ = permit.release().await;
+                    continue;
+                }
+                if restart {
+                    tokio::time::sleep(Duration::from_millis(seed % 4)).await;
+                    if Instant::now() >= late_from {
+                        late.fetch_add(1, Relaxed);
+                    }
+                    grants.fetch_add(1, Relaxed);
+                    // LeaseLost or Unreachable near the restart: the lease covers it.
+                    let _ = permit.release().await;
+                    continue;
+                }
                 let now: u64 = redis::cmd("INCRBY")
                     .arg(&key)
                     .arg(w)
@@ -231,9 +269,11 @@ async fn worker(sem: FleetSemaphore, url: &str, capacity: u64) {
         h.await.expect("worker task");
     }
     println!(
-        "DONE grants={} max_inuse={}",
+        "DONE grants={} max_inuse={} late={} lost={}",
         grants.load(Relaxed),
-        max_inuse.load(Relaxed)
+        max_inuse.load(Relaxed),
+        late.load(Relaxed),
+        lost.load(Relaxed)
     );
 }
 
@@ -369,4 +409,69 @@ fn sigkill_returns_permits() {
     );
     println!("  sigkill: permits back {took:?} after the kill (lease {LEASE:?})");
     rt.block_on(permit.release()).unwrap();
+}
+
+fn field(line: &str, name: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+}
+
+fn restart_mid_run() {
+    let mut server = RedisServer::start().unwrap_or_else(|e| panic!("{e}"));
+    // Room for the three long holders and the largest request besides.
+    let capacity = 8;
+    let secs = 4.0;
+    let mut vars = base_vars(&server, "restart", capacity);
+    vars.push(("FLEET_TASKS", "8".to_owned()));
+    vars.push(("FLEET_SECS", secs.to_string()));
+    vars.push(("FLEET_RESTART", "1".to_owned()));
+    let children: Vec<ChildProc> = (0..3).map(|_| ChildProc::spawn("worker", &vars)).collect();
+    let rt = runtime();
+    let done = Arc::new(AtomicBool::new(false));
+    let observer = {
+        let done = Arc::clone(&done);
+        let url = server.url();
+        rt.spawn(async move {
+            let sem = open(&url, "restart", capacity).await;
+            let (mut samples, mut failed) = (0u64, 0u64);
+            while !done.load(Relaxed) {
+                // Calls fail while the server is down; every answer must hold.
+                match sem.__held_cross_check().await {
+                    Ok((held, sum)) => {
+                        assert_eq!(held, sum, "held counter disagrees with the holders");
+                        assert!(held <= capacity, "{held} held > capacity {capacity}");
+                        samples += 1;
+                    }
+                    Err(_) => failed += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (samples, failed)
+        })
+    };
+    std::thread::sleep(Duration::from_secs_f64(secs * 0.4));
+    server.restart().unwrap_or_else(|e| panic!("{e}"));
+    let (mut lost, mut total) = (0, 0);
+    for c in children {
+        let line = c.expect("DONE", Duration::from_secs_f64(secs) + SLACK * 4);
+        assert!(
+            field(&line, "late") > 0,
+            "a process got nothing after the restart: {line}"
+        );
+        lost += field(&line, "lost");
+        total += field(&line, "grants");
+        c.wait_ok();
+    }
+    done.store(true, Relaxed);
+    let (samples, failed) = rt.block_on(observer).expect("observer");
+    println!(
+        "  restart: {total} grants, {lost} of 3 long holders saw their lease lost; observer: {samples} samples, {failed} calls failed while the server was down"
+    );
+    assert!(
+        lost > 0,
+        "no long holder noticed that the restart lost its lease"
+    );
+    assert!(samples > 100);
 }
