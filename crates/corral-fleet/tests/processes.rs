@@ -348,7 +348,10 @@ fn fifo_across_processes() {
     let server = RedisServer::start().unwrap_or_else(|e| panic!("{e}"));
     let rt = runtime();
     let sem = rt.block_on(open(&server.url(), "fifo", 4));
-    let held = rt.block_on(sem.acquire(4)).unwrap();
+    // Held as four single permits, so one can go back alone.
+    let mut held: Vec<_> = (0..4)
+        .map(|_| rt.block_on(sem.acquire(1)).unwrap())
+        .collect();
     let queued = |n: u64| {
         let start = Instant::now();
         while rt.block_on(sem.waiters()).unwrap() < n {
@@ -369,7 +372,18 @@ fn fifo_across_processes() {
     queued(2);
     let small_b = spawn(1);
     queued(3);
-    rt.block_on(held.release()).unwrap();
+    // One permit back: the small requests fit, but the large one is first in line, so
+    // nobody is granted (the release script ran the queue before it answered).
+    rt.block_on(held.pop().unwrap().release()).unwrap();
+    let s = rt.block_on(sem.status()).unwrap();
+    assert_eq!(
+        (s.available, s.waiters),
+        (1, 3),
+        "a later small request jumped the queue"
+    );
+    for p in held {
+        rt.block_on(p.release()).unwrap();
+    }
     let fence = |c: &ChildProc| -> u64 {
         let line = c.expect("GRANTED", SLACK * 2);
         line.split_whitespace().nth(2).unwrap().parse().unwrap()
