@@ -361,7 +361,7 @@ pub fn run_shape(exe: &std::path::Path, shape: &Shape, quick: bool) -> [Row; 2] 
 }
 
 const USAGE: &str =
-    "usage: tour [--quick] [shape...]   (shapes: dns, fan-out, leak, cancel, deadline)
+    "usage: tour [--quick] [shape...]   (shapes: dns, fan-out, leak, cancel, deadline, fleet)
        tour --cell <shape> <tokio|corral> [--quick]";
 
 /// The tour's entry point: with `--cell <shape> <side> [--quick]` runs one cell and
@@ -371,6 +371,10 @@ const USAGE: &str =
 /// every run quick (the test uses it).
 pub fn main(args: Vec<String>, force_quick: bool) -> ExitCode {
     let quick = force_quick || args.iter().any(|a| a == "--quick");
+    // The fleet shape's worker processes are children of this binary too.
+    if let Some(code) = crate::shapes::fleet::worker_main(&args) {
+        return code;
+    }
     if let Some(at) = args.iter().position(|a| a == "--cell") {
         let shape = args
             .get(at + 1)

@@ -507,7 +507,7 @@
 //!
 //! # Features
 //!
-//! Every feature but `reqwest`, `reqwest-012` and `tower` is on by default. With `default-features = false`, pick
+//! Every feature but `reqwest`, `reqwest-012`, `tower` and `fleet` is on by default. With `default-features = false`, pick
 //! what you use; a feature turns on the ones it needs.
 //!
 //! | feature | gives | also enables |
@@ -522,6 +522,7 @@
 //! | `reqwest` (off by default) | [`blocking::Resolver`] as a `reqwest::dns::Resolve` of **reqwest 0.13** (the current major), for `ClientBuilder::dns_resolver` | `blocking` |
 //! | `reqwest-012` (off by default) | the same for **reqwest 0.12** | `blocking` |
 //! | `tower` (off by default) | `tower` (`corral-tower`): `LimitLayer`, `ScopeLayer`, a tracked hyper executor; tower 0.5, http 1, hyper 1, hyper-util 0.1 | `scope`, `semaphore` |
+//! | `fleet` (off by default) | `corral::fleet` (`corral-fleet`): a fleet-wide weighted FIFO semaphore on Redis, leased permits, fencing tokens | `task`, `semaphore` |
 //!
 //! `#[corral::test(start_paused = true)]` needs tokio's `test-util` feature in your
 //! dev-dependencies, as `#[tokio::test(start_paused = true)]` does.
@@ -612,6 +613,10 @@ pub use corral_macros::test;
 #[cfg(feature = "tower")]
 #[doc(inline)]
 pub use corral_tower as tower;
+
+#[cfg(feature = "fleet")]
+#[doc(inline)]
+pub use corral_fleet as fleet;
 
 #[doc(hidden)]
 pub mod __private {

@@ -14,6 +14,7 @@ pub mod cancel;
 pub mod deadline;
 pub mod dns;
 pub mod fan_out;
+pub mod fleet;
 pub mod leak;
 pub mod overload;
 
@@ -79,6 +80,14 @@ pub const SHAPES: &[Shape] = &[
         cell: deadline::cell,
         judge: deadline::judge,
         limit: deadline::limit,
+    },
+    Shape {
+        name: "fleet",
+        about:
+            "a fleet-wide budget on Redis: 3 processes share 6 permits, one holding 2 is SIGKILLed",
+        cell: fleet::cell,
+        judge: fleet::judge,
+        limit: fleet::limit,
     },
 ];
 
