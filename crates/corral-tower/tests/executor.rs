@@ -49,7 +49,13 @@ async fn server_and_client_connection_tasks_are_tracked_by_role() {
         .unwrap();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"hello");
-    assert_eq!(named("http-client-conn"), 1, "the pooled connection's task");
+    // hyper-util's legacy client may also run a short-lived task under the same executor
+    // that hands the connection back to its pool once it is ready again; what stays is the
+    // pooled connection's own task.
+    until("only the pooled connection's task", || {
+        named("http-client-conn") == 1
+    })
+    .await;
     until("the server's connection task", || {
         named("http-server-conn") == 1
     })
