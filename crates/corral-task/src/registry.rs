@@ -136,7 +136,9 @@ impl fmt::Display for TaskInfo {
 ///
 /// Shards are read one after another, so a task spawned or finished while the snapshot
 /// is taken may or may not be in it; every task in it was alive at some point during
-/// the call, and every task alive throughout the call is in it.
+/// the call, and every task alive throughout the call is in it. Runtimes started
+/// during the call are no exception: each task in a snapshot carries its own
+/// runtime's id.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     tasks: Vec<TaskInfo>,
@@ -223,24 +225,60 @@ impl IntoIterator for Snapshot {
 /// # }
 /// ```
 pub fn snapshot() -> Snapshot {
-    let reg = registry();
-    let mut tasks = Vec::with_capacity(reg.len());
+    snapshot_of(registry())
+}
+
+/// What [`snapshot`] does, on any registry (the loom model runs it on its own).
+///
+/// The runtime table is read after the scan, never before: an entry's runtime is
+/// interned before the entry is inserted, so once the scan has seen an entry (under
+/// its shard's lock), a later read of the table (under its lock) holds that runtime.
+/// A table read before the scan missed any runtime first seen during it, and indexing
+/// it with such an entry's runtime panicked (issue #17). The indices are kept aside
+/// during the scan and turned into ids after it.
+fn snapshot_of(reg: &Registry) -> Snapshot {
+    let capacity = reg.len();
+    let mut tasks = Vec::with_capacity(capacity);
+    let mut runtimes = Vec::with_capacity(capacity);
     let taken_at = Instant::now();
-    let runtimes = crate::runtimes::ids();
     reg.for_each(|id, e, name| {
-        tasks.push(TaskInfo {
+        tasks.push(Pending {
             id: TaskId(id),
             name: name.cloned(),
             location: e.location,
             parent: e.parent.map(TaskId),
-            // Interned before the entry was inserted, so it is in the table read above.
-            runtime: runtimes[e.runtime as usize],
             spawned_at: reg.instant(e.spawned_at),
-            taken_at,
             tree: e.tree,
         });
+        runtimes.push(e.runtime);
     });
+    let ids = reg.runtimes().ids();
+    let tasks = tasks
+        .into_iter()
+        .zip(runtimes)
+        .map(|(p, runtime)| TaskInfo {
+            id: p.id,
+            name: p.name,
+            location: p.location,
+            parent: p.parent,
+            // In the table read after the scan: see above.
+            runtime: ids[runtime as usize],
+            spawned_at: p.spawned_at,
+            taken_at,
+            tree: p.tree,
+        })
+        .collect();
     Snapshot { tasks, taken_at }
+}
+
+/// A task seen by the scan, before its runtime index is resolved.
+struct Pending {
+    id: TaskId,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+    parent: Option<TaskId>,
+    spawned_at: Instant,
+    tree: u32,
 }
 
 /// How many tracked tasks are alive, on every runtime; cheaper than a [`snapshot`]
@@ -272,4 +310,63 @@ pub fn __set_tree_mark(mark: u32) -> u32 {
 #[doc(hidden)]
 pub fn __tree_mark() -> u32 {
     context::tree()
+}
+
+#[cfg(all(test, corral_loom))]
+mod loom_models {
+    use super::*;
+    use crate::registry::engine::{Entry, Origin};
+    use loom::sync::Arc as LArc;
+    use loom::thread;
+
+    fn entry(runtime: u32, tree: u32) -> Entry {
+        Entry {
+            location: Location::caller(),
+            parent: None,
+            runtime,
+            spawned_at: 0,
+            tree,
+        }
+    }
+
+    /// A snapshot races the first spawn on a runtime the registry has never seen: the
+    /// spawner interns the runtime and inserts its entry (on the shard scanned last),
+    /// then ends the task, while the main thread takes a snapshot with the shipped
+    /// code. Whatever the interleaving, the snapshot does not panic, and every task in
+    /// it carries its own runtime's id. (With the table read before the scan, the
+    /// interleaving "table read, intern, insert, scan" indexed past its end.)
+    #[test]
+    fn a_snapshot_races_the_first_spawn_on_a_new_runtime() {
+        let ids: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap()
+                    .handle()
+                    .id()
+            })
+            .collect();
+        let (old_rt, new_rt) = (ids[0], ids[1]);
+        loom::model(move || {
+            let reg = LArc::new(Registry::new(2));
+            let old = reg.runtimes().intern(old_rt);
+            reg.insert(1, entry(old, 1), None, Origin::Thread { tree: 1 });
+            let r = reg.clone();
+            let spawner = thread::spawn(move || {
+                let new = r.runtimes().intern(new_rt);
+                let (key, _) = r.insert(1, entry(new, 2), None, Origin::Thread { tree: 2 });
+                r.retire(key);
+            });
+            let snap = snapshot_of(&reg);
+            for t in snap.iter() {
+                match t.tree_mark() {
+                    1 => assert_eq!(t.runtime(), old_rt),
+                    2 => assert_eq!(t.runtime(), new_rt),
+                    other => panic!("unexpected entry {other}"),
+                }
+            }
+            assert!(snap.iter().any(|t| t.tree_mark() == 1), "alive throughout");
+            spawner.join().unwrap();
+        });
+    }
 }

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::clock::Clock;
+use crate::runtimes::Runtimes;
 use crate::spin::BATCH;
 use crate::sync::{AtomicU64, Mutex, OnceLock, Ordering};
 
@@ -229,6 +230,7 @@ pub(crate) struct Registry {
     shards: Box<[Shard]>,
     shard_bits: u32,
     clock: Clock,
+    runtimes: Runtimes,
 }
 
 impl Registry {
@@ -252,7 +254,14 @@ impl Registry {
             shards,
             shard_bits,
             clock: Clock::new(),
+            runtimes: Runtimes::new(),
         }
+    }
+
+    /// The table the entries' [`Entry::runtime`] indices point into.
+    #[inline]
+    pub(crate) fn runtimes(&self) -> &Runtimes {
+        &self.runtimes
     }
 
     /// Now, as stored in [`Entry::spawned_at`] (up to one kernel tick early: see

@@ -1,0 +1,76 @@
+//! A snapshot is consistent with itself whatever starts or ends while it is taken: a
+//! runtime seen for the first time during the scan, tasks spawned and ended on it.
+//!
+//! In a binary of its own: it keeps thousands of tasks alive and starts a runtime per
+//! round, which would slow the other registry tests' snapshots.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+
+/// Live tasks spread over several spawning threads (so over several shards), each
+/// thread's runtime kept alive for the whole test.
+const SPAWNERS: usize = 6;
+const LIVE_PER_SPAWNER: usize = 3_000;
+const SNAPSHOTS: usize = 400;
+
+#[test]
+fn a_snapshot_never_panics_while_runtimes_start_and_end() {
+    let stop = Arc::new(AtomicBool::new(false));
+    // Keep the live tasks' runtimes (and their pending tasks) until the end.
+    let ready = Arc::new(Barrier::new(SPAWNERS + 1));
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+    let holders: Vec<_> = (0..SPAWNERS)
+        .map(|_| {
+            let ready = ready.clone();
+            let release_rx = release_rx.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    for _ in 0..LIVE_PER_SPAWNER {
+                        corral_task::spawn(std::future::pending::<()>());
+                    }
+                });
+                ready.wait();
+                let _ = release_rx.lock().unwrap().recv();
+                drop(rt);
+            })
+        })
+        .collect();
+    ready.wait();
+
+    // Thread A: a new runtime every round, whose first tracked spawn interns it.
+    let churner = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async { corral_task::spawn(async {}).await })
+                    .unwrap();
+                rounds += 1;
+            }
+            rounds
+        }
+    });
+
+    // Thread B (this one): snapshots, each of which must hold every live task with a
+    // runtime id, and never panic.
+    for _ in 0..SNAPSHOTS {
+        let snap = corral_task::snapshot();
+        assert!(snap.len() >= SPAWNERS * LIVE_PER_SPAWNER, "{}", snap.len());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = churner.join().unwrap();
+    assert!(rounds > 0, "runtimes started during the snapshots");
+    for _ in 0..SPAWNERS {
+        release_tx.send(()).unwrap();
+    }
+    for h in holders {
+        h.join().unwrap();
+    }
+}
