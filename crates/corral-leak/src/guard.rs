@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use corral_task::{TaskId, TaskInfo};
+use corral_task::{Snapshot, TaskId, TaskInfo};
 use tokio::runtime::Handle;
 
 use crate::report::{Leak, Report};
@@ -46,7 +46,8 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
 ///
 /// Tasks still finishing get a grace period: the check rescans with exponential
 /// backoff (1 ms doubling to 50 ms) for up to the budget ([`DEFAULT_BUDGET`] unless
-/// [`Builder::budget`] says otherwise).
+/// [`Builder::budget`] says otherwise, which also says what a budget of zero
+/// promises).
 ///
 /// # Examples
 ///
@@ -161,7 +162,29 @@ impl LeakGuard {
             wait::retry(self.settings.budget, || self.scan(), Report::is_clean).await;
         report.attempts = attempts;
         report.waited = waited;
+        if report.untracked_checked {
+            // tokio may still count a task that is gone (see `wait::settle`); only
+            // the untracked count can be off that way, so only it is re-read.
+            report.untracked = wait::settle(report.untracked, || {
+                let snap = corral_task::snapshot();
+                self.untracked(&snap)
+            })
+            .await;
+        }
         report
+    }
+
+    /// How many more untracked tasks the guard's runtime has than at the guard's
+    /// creation, with the tracked tasks of `snap` taken out of its alive-task count.
+    fn untracked(&self, snap: &Snapshot) -> usize {
+        let runtime = self.handle.id();
+        let tracked_here = snap.iter().filter(|t| t.runtime() == runtime).count();
+        // A plain tokio task running the check, other than the one that made the
+        // guard, is alive because it is checking.
+        let checking_task = corral_task::current().is_none()
+            && tokio::task::try_id().is_some_and(|id| Some(id) != self.creator);
+        untracked_now(&self.handle, tracked_here)
+            .saturating_sub(self.untracked_base + usize::from(checking_task))
     }
 
     fn scan(&self) -> Report {
@@ -178,12 +201,10 @@ impl LeakGuard {
             }
             next = snap.get(id).and_then(TaskInfo::parent);
         }
-        let mut tracked_here = 0;
         let mut ignored = 0;
         let mut leaked = Vec::new();
         let in_tree = (shared && self.mark != 0).then(|| Registration::tree(self.mark));
         for task in snap.iter().filter(|t| t.runtime() == runtime) {
-            tracked_here += 1;
             if self.baseline.contains(&task.id()) || checker.contains(&task.id()) {
                 continue;
             }
@@ -228,12 +249,7 @@ impl LeakGuard {
             .collect();
         let untracked_checked = self.settings.untracked && !shared;
         let untracked = if untracked_checked {
-            // A plain tokio task running the check, other than the one that made the
-            // guard, is alive because it is checking.
-            let checking_task = corral_task::current().is_none()
-                && tokio::task::try_id().is_some_and(|id| Some(id) != self.creator);
-            untracked_now(&self.handle, tracked_here)
-                .saturating_sub(self.untracked_base + usize::from(checking_task))
+            self.untracked(&snap)
         } else {
             0
         };
@@ -351,8 +367,21 @@ impl Builder {
     /// reports them. With a paused clock the wait passes in both clocks: real time, so
     /// work on real threads (blocking jobs) can finish, and the same span of virtual
     /// time, never more, so a leaked timer is not skipped past; a busy runtime with a
-    /// paused clock still ends, after twice the budget in real time. Zero means one
-    /// immediate scan.
+    /// paused clock still ends, after twice the budget in real time.
+    ///
+    /// Zero means one immediate scan, with no grace period. What it promises: a task
+    /// joined before the check (its `JoinHandle` resolved) is never reported, tracked
+    /// or not, on any runtime flavor. What it does not: a task aborted but not yet
+    /// dropped by its runtime, or one that has signalled the test (sent on a channel)
+    /// but not yet returned, is still alive and is reported; give those a budget.
+    ///
+    /// Whatever the budget, the untracked count gets one more allowance: it comes from
+    /// tokio's alive-task count, which on a multi-thread runtime still counts a task
+    /// for a moment after its `JoinHandle` was woken. When that count is above the
+    /// baseline at the end of the check, it is re-read (yields, then real-time waits
+    /// that hold a paused clock still) until it drops or 50 ms of real time have
+    /// passed; only tasks tokio was still retiring drop out that way. A clean check
+    /// never waits for it.
     pub fn budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
         self
