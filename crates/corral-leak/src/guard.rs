@@ -1,6 +1,7 @@
 //! [`LeakGuard`] and its [`Builder`].
 
 mod active;
+mod rules;
 mod wait;
 
 use std::collections::HashSet;
@@ -16,6 +17,7 @@ use tokio::runtime::Handle;
 
 use crate::report::{Leak, Report};
 use active::Registration;
+use rules::LocationRule;
 
 /// The default grace period: how long a check waits for tasks that are finishing.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
@@ -339,7 +341,7 @@ impl fmt::Debug for LeakGuard {
 pub struct Builder {
     budget: Duration,
     ignore_names: Vec<String>,
-    ignore_locations: Vec<(String, Option<u32>)>,
+    ignore_locations: Vec<LocationRule>,
     untracked: bool,
     blocking: bool,
 }
@@ -393,17 +395,16 @@ impl Builder {
         self
     }
 
-    /// Ignores tasks spawned at this location: `"path/file.rs"` (any line) or
-    /// `"path/file.rs:42"`. The path matches the end of the spawn site's file path, so
-    /// `"src/telemetry.rs"` matches `crates/app/src/telemetry.rs`.
+    /// Ignores tasks spawned at this location: `"path/file.rs"` (any line),
+    /// `"path/file.rs:42"` or `"path/file.rs:42:5"`, so a site copied from a report's
+    /// "spawned at ..." works as it is.
+    ///
+    /// The path matches whole trailing components of the spawn site's file path:
+    /// `"src/telemetry.rs"` matches `crates/app/src/telemetry.rs`, and `"peer.rs"`
+    /// does not match `tests/leak_peer.rs`. `\` and `/` are the same separator. An
+    /// empty path matches nothing.
     pub fn ignore_location(mut self, location: &str) -> Self {
-        let rule = match location.rsplit_once(':') {
-            Some((file, line)) if !file.is_empty() && line.parse::<u32>().is_ok() => {
-                (file.to_owned(), line.parse().ok())
-            }
-            _ => (location.to_owned(), None),
-        };
-        self.ignore_locations.push(rule);
+        self.ignore_locations.push(LocationRule::parse(location));
         self
     }
 
@@ -495,9 +496,7 @@ impl Builder {
             }
         }
         let loc = task.location();
-        self.ignore_locations.iter().any(|(file, line)| {
-            loc.file().ends_with(file.as_str()) && line.is_none_or(|l| l == loc.line())
-        })
+        self.ignore_locations.iter().any(|rule| rule.matches(loc))
     }
 }
 

@@ -203,6 +203,46 @@ async fn ignore_rules_by_name_and_location() {
     assert!(report.leaked().is_empty(), "{report}");
 }
 
+/// A site copied from a report ("spawned at file:line:col") is a rule that matches
+/// it; a rule matches whole path components only.
+#[tokio::test(start_paused = true)]
+async fn an_ignore_rule_copied_from_a_report_matches_and_partial_names_do_not() {
+    let probe = LeakGuard::builder().budget(Duration::ZERO).build();
+    spawn_at_known_line();
+    let report = probe.check().await;
+    let text = report.to_string();
+    let site = text
+        .split("spawned at ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("the report names the site")
+        .to_owned();
+    assert!(site.ends_with(&format!(":{KNOWN_LINE}:5")), "{site}");
+    drop(probe);
+
+    for (rule, ignored) in [
+        (site.as_str(), true),
+        ("guard.rs", true),
+        ("tests/guard.rs", true),
+        ("uard.rs", false),
+        ("s/guard.rs", false),
+        (&format!("tests/guard.rs:{KNOWN_LINE}:6"), false),
+    ] {
+        let guard = LeakGuard::builder()
+            .budget(Duration::ZERO)
+            .ignore_location(rule)
+            .build();
+        spawn_at_known_line();
+        let report = guard.check().await;
+        assert_eq!(report.ignored() == 1, ignored, "rule {rule:?}: {report}");
+        assert_eq!(
+            report.leaked().is_empty(),
+            ignored,
+            "rule {rule:?}: {report}"
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_busy_leak_with_a_paused_clock_still_ends() {
     let guard = LeakGuard::builder()
