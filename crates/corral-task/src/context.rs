@@ -189,8 +189,7 @@ pub(crate) fn set_tree(tree: u32) -> u32 {
         None => LOCAL.with(|l| l.tree.replace(tree)),
         Some(key) => {
             let prev = registry().set_tree(key, tree);
-            let id = registry().lineage(key).id;
-            remember(key, Lineage { id, tree });
+            remember(key, registry().lineage(key));
             prev
         }
     }

@@ -104,6 +104,7 @@
 mod census;
 mod clock;
 mod context;
+mod creators;
 mod registry;
 mod runtimes;
 mod spawn;
@@ -114,6 +115,7 @@ mod sync;
 mod tracked;
 
 pub use census::{Census, Site};
+pub use creators::Creator;
 pub use registry::{
     __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
 };

@@ -10,8 +10,8 @@ use std::sync::{Arc, Barrier};
 /// Live tasks spread over several spawning threads (so over several shards), each
 /// thread's runtime kept alive for the whole test.
 const SPAWNERS: usize = 6;
-const LIVE_PER_SPAWNER: usize = 3_000;
-const SNAPSHOTS: usize = 400;
+const LIVE_PER_SPAWNER: usize = 2_000;
+const SNAPSHOTS: usize = 200;
 
 #[test]
 fn a_snapshot_never_panics_while_runtimes_start_and_end() {
