@@ -171,6 +171,49 @@ async fn tasks_alive_before_the_guard_are_baseline() {
     untracked_before.abort();
 }
 
+/// The documented limit of the untracked baseline: plain tokio tasks are counted, not
+/// identified, so a new untracked leak hides behind as many baseline tasks that
+/// ended. Tracked tasks are compared by identity and never hide.
+#[tokio::test(start_paused = true)]
+async fn the_untracked_baseline_is_a_count_and_the_tracked_one_is_by_identity() {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let before: Vec<_> = (0..5)
+        .map(|_| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let _ = stop.changed().await;
+            })
+        })
+        .collect();
+    let tracked_before = {
+        let mut stop = stop_rx.clone();
+        corral_task::spawn(async move {
+            let _ = stop.changed().await;
+        })
+    };
+    let guard = LeakGuard::builder().budget(Duration::ZERO).build();
+    stop_tx.send(()).unwrap();
+    for h in before {
+        h.await.unwrap();
+    }
+    tracked_before.await.unwrap();
+    let (_keep, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = rx.await;
+    });
+    let (_keep2, rx2) = tokio::sync::oneshot::channel::<()>();
+    Builder::new().name("new-tracked").spawn(async move {
+        let _ = rx2.await;
+    });
+    let report = guard.check().await;
+    assert_eq!(
+        report.untracked(),
+        0,
+        "hidden by the five that ended: {report}"
+    );
+    assert_eq!(leaked_names(&report), ["new-tracked"], "{report}");
+}
+
 /// The line of the spawn in [`spawn_at_known_line`].
 const KNOWN_LINE: u32 = line!() + 3;
 
