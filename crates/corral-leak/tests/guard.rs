@@ -10,6 +10,9 @@ use std::time::Duration;
 use corral_leak::{LeakGuard, Report};
 use corral_task::Builder;
 
+mod support;
+use support::after_first_poll;
+
 /// Runs `assert_clean` in a task of its own and returns its panic message, if any.
 async fn assert_clean_message(guard: LeakGuard) -> Option<String> {
     let err = tokio::spawn(async move { guard.assert_clean().await })
@@ -147,10 +150,15 @@ async fn passes_for_tasks_that_finish_within_the_grace_period() {
 }
 
 #[tokio::test]
-async fn passes_for_tasks_that_finish_within_the_grace_period_in_real_time() {
+async fn passes_for_a_task_that_ends_while_the_check_waits() {
     let guard = LeakGuard::new();
-    corral_task::spawn(tokio::time::sleep(Duration::from_millis(30)));
-    guard.assert_clean().await;
+    let (latch, opened) = tokio::sync::oneshot::channel::<()>();
+    corral_task::spawn(async move {
+        let _ = opened.await;
+    });
+    let report = after_first_poll(guard.check(), || latch.send(()).unwrap()).await;
+    assert!(report.is_clean(), "{report}");
+    assert!(report.attempts() > 1, "it waited for the task: {report}");
 }
 
 #[tokio::test]
@@ -570,13 +578,15 @@ async fn with_paused_time_a_task_waiting_on_a_real_thread_gets_its_grace_period(
     // clock must not spend the whole grace period before that work can finish.
     let guard = LeakGuard::builder().blocking_threads(false).build();
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (latch, opened) = std::sync::mpsc::channel::<()>();
     corral_blocking::spawn_blocking(move || {
         started_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(30));
+        let _ = opened.recv();
     });
     tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
         .await
         .unwrap();
-    let report = guard.check().await;
+    // Opened only once the check is waiting: the job then ends on the real clock.
+    let report = after_first_poll(guard.check(), || latch.send(()).unwrap()).await;
     assert!(report.is_clean(), "{report}");
 }

@@ -786,7 +786,16 @@ mod loom_models {
             let seen = seen.unwrap();
             assert_eq!(seen.id, parent_id);
             assert!(seen.tree == 1 || seen.tree == 2);
-            assert_eq!(reg.lineage(child).tree, seen.tree);
+            assert_ne!(seen.record, 0, "the parent's creator record is made");
+            let child_lineage = reg.lineage(child);
+            assert_eq!(child_lineage.tree, seen.tree);
+            let mut creators = Vec::new();
+            reg.for_each(|id, _, _, creator| {
+                if id == child_lineage.id {
+                    creators.push(creator);
+                }
+            });
+            assert_eq!(creators, [seen.record], "the child keeps its creator");
             assert_eq!(marker.join().unwrap(), 1);
             churn.join().unwrap();
             reg.remove(child);
