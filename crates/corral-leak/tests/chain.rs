@@ -63,10 +63,13 @@ async fn the_report_names_the_chain_past_a_finished_parent() {
     acceptor.abort();
 }
 
+/// Adds one ignore rule to a guard's builder.
+type AddRule = fn(corral_leak::Builder, &str) -> corral_leak::Builder;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_created_by_hides_a_task_and_everything_it_spawned() {
     let by_site = format!("tests/chain.rs:{ACCEPTOR_LINE}");
-    let rules: [(&str, fn(corral_leak::Builder, &str) -> corral_leak::Builder); 3] = [
+    let rules: [(&str, AddRule); 3] = [
         ("acceptor", |b, r| b.ignore_created_by_name(r)),
         (&by_site, |b, r| b.ignore_created_by_location(r)),
         ("conn-handler", |b, r| b.ignore_created_by_name(r)),

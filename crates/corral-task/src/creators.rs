@@ -4,8 +4,9 @@
 //!
 //! A record is `(spawn site, name, creator's record)`: one per distinct spawn path,
 //! not per task, so a server whose connection handlers all spawn from one site holds
-//! one record for them all. A task's record is made when it spawns its first child
-//! (never for a task that spawns nothing), and the child stores its index beside its
+//! one record for them all. A task's record is made the first time its lineage is
+//! looked up: at its first child, or when it asks [`crate::current`] (never for a
+//! task that does neither), and a child stores its parent's record index beside its
 //! registry entry (`Crumb` in the engine), so spawns from outside any tracked task
 //! pay nothing for it.
 //!

@@ -25,22 +25,22 @@ fn panic_location(f: impl FnOnce() + panic::UnwindSafe) -> (String, u32) {
 #[test]
 fn spawn_and_builder_spawn_outside_a_runtime_point_at_the_caller_like_tokio() {
     let tokio_at = panic_location(|| {
-        let _ = tokio::spawn(async {});
+        drop(tokio::spawn(async {}));
     });
     let here = file!().to_owned();
     let line = line!() + 2;
     let spawn_at = panic_location(|| {
-        let _ = corral_task::spawn(async {});
+        drop(corral_task::spawn(async {}));
     });
     assert_eq!(spawn_at, (here.clone(), line), "corral_task::spawn");
     let line = line!() + 2;
     let builder_at = panic_location(|| {
-        let _ = corral_task::Builder::new().name("x").spawn(async {});
+        drop(corral_task::Builder::new().name("x").spawn(async {}));
     });
     assert_eq!(builder_at, (here.clone(), line), "Builder::spawn");
     let line = line!() + 2;
     let track_at = panic_location(|| {
-        let _ = corral_task::Builder::new().track(async {});
+        drop(corral_task::Builder::new().track(async {}));
     });
     assert_eq!(track_at, (here.clone(), line), "Builder::track");
     assert_eq!(tokio_at.0, here, "tokio points at the caller too");

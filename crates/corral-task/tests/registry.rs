@@ -539,15 +539,16 @@ async fn creators_are_per_spawn_path() {
         .map(|_| {
             let mut rx = rx.clone();
             Builder::new().name("per-path-parent").spawn(async move {
-                Builder::new().name("per-path-child").spawn(async move {
+                // Wrapped: the child's handle is returned, not awaited.
+                Some(Builder::new().name("per-path-child").spawn(async move {
                     let _ = rx.changed().await;
-                })
+                }))
             })
         })
         .collect();
     let mut children = Vec::new();
     for p in parents {
-        children.push(p.await.unwrap());
+        children.extend(p.await.unwrap());
     }
     let kids = named("per-path-child");
     assert_eq!(kids.len(), 50);

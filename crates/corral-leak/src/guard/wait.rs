@@ -38,7 +38,7 @@ pub(crate) const SETTLE: Duration = Duration::from_millis(50);
 /// Re-reads during a settle separated only by a yield, before real-time waits.
 const SETTLE_YIELDS: u32 = 16;
 /// Each real-time wait of a settle after the yields.
-const SETTLE_WAIT: Duration = Duration::from_micros(200);
+const SETTLE_WAIT: Duration = Duration::from_millis(1);
 
 /// Re-reads `count` until it is 0 or [`SETTLE`] of real time has passed, and returns
 /// the last value read (`first` if it is 0 already, without waiting).
