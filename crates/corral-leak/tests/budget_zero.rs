@@ -17,17 +17,21 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Round after round: a guard with budget 0, a tracked and a plain task joined, a
+/// check that must be clean.
+async fn join_then_check_rounds() {
+    for round in 0..ROUNDS {
+        let guard = LeakGuard::builder().budget(Duration::ZERO).build();
+        corral_task::spawn(async {}).await.unwrap();
+        tokio::spawn(async {}).await.unwrap();
+        let report = guard.check().await;
+        assert!(report.is_clean(), "round {round}: {report}");
+    }
+}
+
 #[test]
 fn budget_zero_never_reports_a_joined_task() {
-    multi_thread().block_on(async {
-        for round in 0..ROUNDS {
-            let guard = LeakGuard::builder().budget(Duration::ZERO).build();
-            corral_task::spawn(async {}).await.unwrap();
-            tokio::spawn(async {}).await.unwrap();
-            let report = guard.check().await;
-            assert!(report.is_clean(), "round {round}: {report}");
-        }
-    });
+    multi_thread().block_on(join_then_check_rounds());
 }
 
 /// The same from inside a task (as `#[corral::test(flavor = "multi_thread")]` bodies
@@ -36,17 +40,7 @@ fn budget_zero_never_reports_a_joined_task() {
 fn budget_zero_never_reports_a_joined_task_when_checked_from_a_worker() {
     let rt = multi_thread();
     rt.block_on(async {
-        corral_task::spawn(async {
-            for round in 0..ROUNDS {
-                let guard = LeakGuard::builder().budget(Duration::ZERO).build();
-                corral_task::spawn(async {}).await.unwrap();
-                tokio::spawn(async {}).await.unwrap();
-                let report = guard.check().await;
-                assert!(report.is_clean(), "round {round}: {report}");
-            }
-        })
-        .await
-        .unwrap();
+        corral_task::spawn(join_then_check_rounds()).await.unwrap();
     });
 }
 
