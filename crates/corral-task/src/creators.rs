@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use crate::sync::Mutex;
 
-/// The most records a process keeps (about 64 bytes each, plus names).
+/// The most records a process keeps (about 80 bytes each, plus names).
 pub(crate) const MAX_RECORDS: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

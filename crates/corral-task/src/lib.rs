@@ -102,7 +102,7 @@
 //! does not shrink, and each thread holds back at most 63 ended tasks' slots until
 //! its next batch. Creator records are one per distinct spawn path (site, name,
 //! creator), made at a task's first child, never freed, and capped at 16,384 per
-//! process (about 64 bytes each, plus names).
+//! process (about 80 bytes each, plus names).
 
 #![deny(unsafe_code)]
 

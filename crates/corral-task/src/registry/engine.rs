@@ -35,7 +35,11 @@
 //!
 //! At most one shard lock is held at a time; snapshots lock the shards one after
 //! another, a batch of slots at a time, so a snapshot is a union of moments, not one
-//! global instant. The locks spin ([`crate::spin`]): every hold is short.
+//! global instant. The locks spin ([`crate::spin`]): every hold is short. The
+//! creator records' lock nests inside a shard lock (a task's record is made while its
+//! slot is locked, [`crate::creators`]) and takes nothing else; the runtime table's
+//! lock is never taken under a shard lock (interned before the insert, read after a
+//! snapshot's scan).
 
 use std::num::NonZeroU64;
 use std::panic::Location;
