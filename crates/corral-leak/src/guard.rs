@@ -408,18 +408,22 @@ impl Builder {
     /// paused clock still ends, after twice the budget in real time.
     ///
     /// Zero means one immediate scan, with no grace period. What it promises: a task
-    /// joined before the check (its `JoinHandle` resolved) is never reported, tracked
-    /// or not, on any runtime flavor. What it does not: a task aborted but not yet
-    /// dropped by its runtime, or one that has signalled the test (sent on a channel)
-    /// but not yet returned, is still alive and is reported; give those a budget.
+    /// joined before the check (its `JoinHandle` resolved) is not reported, on any
+    /// runtime flavor. A tracked one never is (it leaves the registry before tokio
+    /// publishes its end); a plain one is not unless tokio takes more than the 50 ms
+    /// settle below to take it out of its count (a worker descheduled that long
+    /// between waking the `JoinHandle` and updating the count). What it does not
+    /// promise: a task aborted but not yet dropped by its runtime, or one that has
+    /// signalled the test (sent on a channel) but not yet returned, is still alive
+    /// and is reported; give those a budget.
     ///
     /// Whatever the budget, the untracked count gets one more allowance: it comes from
     /// tokio's alive-task count, which on a multi-thread runtime still counts a task
     /// for a moment after its `JoinHandle` was woken. When that count is above the
     /// baseline at the end of the check, it is re-read (yields, then real-time waits
-    /// that hold a paused clock still) until it drops or 50 ms of real time have
-    /// passed; only tasks tokio was still retiring drop out that way. A clean check
-    /// never waits for it.
+    /// that hold a paused clock still) until it drops to the baseline or 50 ms of real
+    /// time have passed. A task that stays alive keeps the count up, so only tasks
+    /// that are gone (or end meanwhile) drop out. A clean check never waits for it.
     pub fn budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
         self
