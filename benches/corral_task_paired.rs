@@ -11,6 +11,11 @@
 //! pair gives one ratio, and the median of the pairs is reported with its quartiles.
 //! Rounds run after a warm-up, with glibc's heap pinned as in `corral_task.rs`.
 //!
+//! `nested/ct` is `uncontended/ct` with corral's spawner a tracked task itself: each
+//! child then also keeps its creator's record (a 16-byte crumb beside its registry
+//! entry, the spawner's record made once), the cost of the parent breadcrumb. In the
+//! other cases the spawners are plain tokio tasks and the breadcrumb is never touched.
+//!
 //! Optional arguments: `--rounds N` (default 61).
 
 use std::time::{Duration, Instant};
@@ -21,14 +26,19 @@ use tokio::runtime::Runtime;
 mod task;
 use task::{pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
 
-/// One round: `spawners` tasks each spawning and joining `TASKS / spawners`.
-fn round(rt: &Runtime, spawners: usize, corral: bool) -> Duration {
+/// One round: `spawners` tasks each spawning and joining `TASKS / spawners`. With
+/// `nested`, corral's spawners are tracked tasks themselves (spawned with
+/// `corral_task::spawn`), so every child records its creator (the parent breadcrumb);
+/// otherwise they are plain tokio tasks, as a server's accept loop often is.
+fn round(rt: &Runtime, spawners: usize, nested: bool, corral: bool) -> Duration {
     let start = Instant::now();
     rt.block_on(async {
         let each = TASKS / spawners;
         let tasks: Vec<_> = (0..spawners)
             .map(|_| {
-                if corral {
+                if corral && nested {
+                    corral_task::spawn(spawn_join_corral(each))
+                } else if corral {
                     tokio::spawn(spawn_join_corral(each))
                 } else {
                     tokio::spawn(spawn_join_tokio(each))
@@ -52,8 +62,9 @@ fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
     (at(0.25), at(0.5), at(0.75))
 }
 
-/// A case: its name, how to build its runtime, and how many spawners share the work.
-type Case = (&'static str, fn() -> Runtime, usize);
+/// A case: its name, how to build its runtime, how many spawners share the work, and
+/// whether corral's spawners are tracked tasks.
+type Case = (&'static str, fn() -> Runtime, usize, bool);
 
 fn main() {
     let mut rounds = 61;
@@ -65,7 +76,7 @@ fn main() {
         // Anything else (cargo bench passes `--bench`) is ignored.
     }
     pin_heap();
-    let cases: [Case; 3] = [
+    let cases: [Case; 4] = [
         (
             "uncontended/ct",
             || {
@@ -74,6 +85,17 @@ fn main() {
                     .unwrap()
             },
             1,
+            false,
+        ),
+        (
+            "nested/ct",
+            || {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap()
+            },
+            1,
+            true,
         ),
         (
             "uncontended/mt2",
@@ -84,6 +106,7 @@ fn main() {
                     .unwrap()
             },
             1,
+            false,
         ),
         (
             "contention/mt2x2",
@@ -94,21 +117,22 @@ fn main() {
                     .unwrap()
             },
             2,
+            false,
         ),
     ];
     println!(
         "{rounds} paired rounds of {TASKS} no-op tasks spawned and joined (median [quartiles])"
     );
-    for (name, make, spawners) in cases {
+    for (name, make, spawners, nested) in cases {
         let rt = make();
         for _ in 0..5 {
-            round(&rt, spawners, false);
-            round(&rt, spawners, true);
+            round(&rt, spawners, nested, false);
+            round(&rt, spawners, nested, true);
         }
         let (mut tokio, mut corral, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let t = ms(round(&rt, spawners, false));
-            let c = ms(round(&rt, spawners, true));
+            let t = ms(round(&rt, spawners, nested, false));
+            let c = ms(round(&rt, spawners, nested, true));
             tokio.push(t);
             corral.push(c);
             ratio.push(c / t);

@@ -1,6 +1,8 @@
 //! What `#[corral::test]` expands to after the test body; not a public API.
 
 use std::fmt::Debug;
+use std::future::Future;
+use std::panic::Location;
 
 use crate::LeakGuard;
 
@@ -28,7 +30,8 @@ pub trait NotFailed {
 impl<T: ?Sized> NotFailed for &T {}
 
 /// Runs the leak check after a test body. A body that returned an error fails the
-/// test anyway: then a leak does not hide that error; the panic shows both.
+/// test anyway: then a leak does not hide that error; the panic shows both. The
+/// message ends with the test's place (`#[track_caller]`: the attribute's expansion).
 ///
 /// # Panics
 ///
@@ -37,14 +40,19 @@ impl<T: ?Sized> NotFailed for &T {}
 /// # Cancel safety
 ///
 /// Dropping the future stops the check without panicking.
-pub async fn finish(guard: LeakGuard, failed: Option<String>) {
-    match failed {
-        None => guard.assert_clean().await,
-        Some(error) => {
-            let report = guard.check().await;
-            if !report.is_clean() {
-                panic!("the test returned an error: {error}\nand {report}");
-            }
+#[track_caller]
+pub fn finish(guard: LeakGuard, failed: Option<String>) -> impl Future<Output = ()> {
+    let caller = Location::caller();
+    async move {
+        let report = guard.check().await;
+        if report.is_clean() {
+            return;
+        }
+        match failed {
+            None => panic!("{report}  (leak check of the test at {caller})"),
+            Some(error) => panic!(
+                "the test returned an error: {error}\nand {report}  (leak check of the test at {caller})"
+            ),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use corral_blocking::StrayThread;
-use corral_task::{TaskId, TaskInfo};
+use corral_task::{Creator, TaskId, TaskInfo};
 
 /// The result of [`LeakGuard::check`](crate::LeakGuard::check): the tracked tasks, the
 /// untracked tasks and the stray blocking threads that were still alive when the grace
@@ -84,6 +84,7 @@ pub struct Leak {
     pub(crate) task: TaskInfo,
     pub(crate) ancestors: Vec<TaskInfo>,
     pub(crate) finished_ancestor: Option<TaskId>,
+    pub(crate) finished_chain: Option<Creator>,
 }
 
 impl Leak {
@@ -102,7 +103,18 @@ impl Leak {
     pub fn finished_ancestor(&self) -> Option<TaskId> {
         self.finished_ancestor
     }
+
+    /// That finished ancestor's name and spawn site, and its own creators up the
+    /// chain, as recorded when its children were spawned
+    /// ([`TaskInfo::creator`]); `None` when no ancestor has finished (or, past
+    /// corral-task's record limit, when none was recorded).
+    pub fn finished_chain(&self) -> Option<&Creator> {
+        self.finished_chain.as_ref()
+    }
 }
+
+/// How many ancestors a report lists at most, per leaked task.
+pub(crate) const MAX_CHAIN: usize = 32;
 
 impl fmt::Display for Leak {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,7 +123,21 @@ impl fmt::Display for Leak {
             write!(f, "\n      spawned by {parent}")?;
         }
         if let Some(id) = self.finished_ancestor {
-            write!(f, "\n      spawned by task {id} (finished or aborted)")?;
+            match &self.finished_chain {
+                Some(c) => write!(f, "\n      spawned by task {id} {c} (finished or aborted)")?,
+                None => write!(f, "\n      spawned by task {id} (finished or aborted)")?,
+            }
+            let mut next = self.finished_chain.as_ref().and_then(Creator::creator);
+            let mut shown = self.ancestors.len() + 1;
+            while let Some(c) = next {
+                if shown >= MAX_CHAIN {
+                    write!(f, "\n      ...")?;
+                    break;
+                }
+                write!(f, "\n      spawned by {c}")?;
+                shown += 1;
+                next = c.creator();
+            }
         }
         Ok(())
     }

@@ -10,6 +10,9 @@ use std::time::Duration;
 use corral_leak::{LeakGuard, Report};
 use corral_task::Builder;
 
+mod support;
+use support::after_first_poll;
+
 /// Runs `assert_clean` in a task of its own and returns its panic message, if any.
 async fn assert_clean_message(guard: LeakGuard) -> Option<String> {
     let err = tokio::spawn(async move { guard.assert_clean().await })
@@ -147,10 +150,15 @@ async fn passes_for_tasks_that_finish_within_the_grace_period() {
 }
 
 #[tokio::test]
-async fn passes_for_tasks_that_finish_within_the_grace_period_in_real_time() {
+async fn passes_for_a_task_that_ends_while_the_check_waits() {
     let guard = LeakGuard::new();
-    corral_task::spawn(tokio::time::sleep(Duration::from_millis(30)));
-    guard.assert_clean().await;
+    let (latch, opened) = tokio::sync::oneshot::channel::<()>();
+    corral_task::spawn(async move {
+        let _ = opened.await;
+    });
+    let report = after_first_poll(guard.check(), || latch.send(()).unwrap()).await;
+    assert!(report.is_clean(), "{report}");
+    assert!(report.attempts() > 1, "it waited for the task: {report}");
 }
 
 #[tokio::test]
@@ -169,6 +177,49 @@ async fn tasks_alive_before_the_guard_are_baseline() {
     assert_eq!(report.attempts(), 1);
     before.abort();
     untracked_before.abort();
+}
+
+/// The documented limit of the untracked baseline: plain tokio tasks are counted, not
+/// identified, so a new untracked leak hides behind as many baseline tasks that
+/// ended. Tracked tasks are compared by identity and never hide.
+#[tokio::test(start_paused = true)]
+async fn the_untracked_baseline_is_a_count_and_the_tracked_one_is_by_identity() {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let before: Vec<_> = (0..5)
+        .map(|_| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let _ = stop.changed().await;
+            })
+        })
+        .collect();
+    let tracked_before = {
+        let mut stop = stop_rx.clone();
+        corral_task::spawn(async move {
+            let _ = stop.changed().await;
+        })
+    };
+    let guard = LeakGuard::builder().budget(Duration::ZERO).build();
+    stop_tx.send(()).unwrap();
+    for h in before {
+        h.await.unwrap();
+    }
+    tracked_before.await.unwrap();
+    let (_keep, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = rx.await;
+    });
+    let (_keep2, rx2) = tokio::sync::oneshot::channel::<()>();
+    Builder::new().name("new-tracked").spawn(async move {
+        let _ = rx2.await;
+    });
+    let report = guard.check().await;
+    assert_eq!(
+        report.untracked(),
+        0,
+        "hidden by the five that ended: {report}"
+    );
+    assert_eq!(leaked_names(&report), ["new-tracked"], "{report}");
 }
 
 /// The line of the spawn in [`spawn_at_known_line`].
@@ -201,6 +252,46 @@ async fn ignore_rules_by_name_and_location() {
     corral_task::spawn(pending::<()>());
     let report = whole_file.check().await;
     assert!(report.leaked().is_empty(), "{report}");
+}
+
+/// A site copied from a report ("spawned at file:line:col") is a rule that matches
+/// it; a rule matches whole path components only.
+#[tokio::test(start_paused = true)]
+async fn an_ignore_rule_copied_from_a_report_matches_and_partial_names_do_not() {
+    let probe = LeakGuard::builder().budget(Duration::ZERO).build();
+    spawn_at_known_line();
+    let report = probe.check().await;
+    let text = report.to_string();
+    let site = text
+        .split("spawned at ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("the report names the site")
+        .to_owned();
+    assert!(site.ends_with(&format!(":{KNOWN_LINE}:5")), "{site}");
+    drop(probe);
+
+    for (rule, ignored) in [
+        (site.as_str(), true),
+        ("guard.rs", true),
+        ("tests/guard.rs", true),
+        ("uard.rs", false),
+        ("s/guard.rs", false),
+        (&format!("tests/guard.rs:{KNOWN_LINE}:6"), false),
+    ] {
+        let guard = LeakGuard::builder()
+            .budget(Duration::ZERO)
+            .ignore_location(rule)
+            .build();
+        spawn_at_known_line();
+        let report = guard.check().await;
+        assert_eq!(report.ignored() == 1, ignored, "rule {rule:?}: {report}");
+        assert_eq!(
+            report.leaked().is_empty(),
+            ignored,
+            "rule {rule:?}: {report}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -487,13 +578,15 @@ async fn with_paused_time_a_task_waiting_on_a_real_thread_gets_its_grace_period(
     // clock must not spend the whole grace period before that work can finish.
     let guard = LeakGuard::builder().blocking_threads(false).build();
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (latch, opened) = std::sync::mpsc::channel::<()>();
     corral_blocking::spawn_blocking(move || {
         started_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(30));
+        let _ = opened.recv();
     });
     tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
         .await
         .unwrap();
-    let report = guard.check().await;
+    // Opened only once the check is waiting: the job then ends on the real clock.
+    let report = after_first_poll(guard.check(), || latch.send(()).unwrap()).await;
     assert!(report.is_clean(), "{report}");
 }

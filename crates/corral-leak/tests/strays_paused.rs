@@ -2,10 +2,12 @@
 //! `strays.rs`: the stray list is process-wide.
 
 use std::sync::mpsc;
-use std::time::Duration;
 
 use corral_blocking::BlockingPool;
 use corral_leak::LeakGuard;
+
+mod support;
+use support::after_first_poll;
 
 #[tokio::test(start_paused = true)]
 async fn with_paused_time_a_stray_gets_its_grace_period_in_real_time() {
@@ -18,10 +20,11 @@ async fn with_paused_time_a_stray_gets_its_grace_period_in_real_time() {
         .build()
         .unwrap();
     let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (latch, opened) = mpsc::channel::<()>();
     let job = pool
         .try_run(move || {
             started_tx.send(()).unwrap();
-            std::thread::sleep(Duration::from_millis(30));
+            let _ = opened.recv();
         })
         .unwrap();
     tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
@@ -30,7 +33,8 @@ async fn with_paused_time_a_stray_gets_its_grace_period_in_real_time() {
     pool.shutdown();
     drop(job);
 
-    let report = guard.check().await;
+    // Opened only once the check is waiting: the job then ends on the real clock.
+    let report = after_first_poll(guard.check(), || latch.send(()).unwrap()).await;
     assert!(
         !report
             .stray_threads()

@@ -189,8 +189,7 @@ pub(crate) fn set_tree(tree: u32) -> u32 {
         None => LOCAL.with(|l| l.tree.replace(tree)),
         Some(key) => {
             let prev = registry().set_tree(key, tree);
-            let id = registry().lineage(key).id;
-            remember(key, Lineage { id, tree });
+            remember(key, registry().lineage(key));
             prev
         }
     }
@@ -233,30 +232,53 @@ pub(crate) fn spawner(runtime: Option<tokio::runtime::Id>) -> Spawner {
         Some(_) => None,
         None => tokio::task::try_id(),
     };
-    LOCAL.with(|l| {
+    let known = LOCAL.with(|l| {
         let runtime = match (runtime, task) {
             (Some(runtime), _) => runtimes::intern(runtime),
             (None, Some(task)) => match l.runtime.get() {
                 Some((cached, runtime)) if cached == task => runtime,
-                _ => {
-                    let runtime = runtimes::intern(tokio::runtime::Handle::current().id());
-                    l.runtime.set(Some((task, runtime)));
-                    runtime
-                }
+                _ => return None,
             },
-            (None, None) => runtimes::intern(tokio::runtime::Handle::current().id()),
+            (None, None) => return None,
         };
-        let mut shard = l.shard.get();
+        Some(l.spawner(runtime))
+    });
+    match known {
+        Some(spawner) => spawner,
+        None => spawner_on_current(task),
+    }
+}
+
+/// [`spawner`] when the current runtime must be looked up: `Handle::current()` is
+/// called here, outside any `thread_local` closure, so its panic outside a runtime
+/// points at the caller of `spawn` (a closure breaks the `#[track_caller]` chain).
+#[cold]
+#[track_caller]
+fn spawner_on_current(task: Option<tokio::task::Id>) -> Spawner {
+    let runtime = runtimes::intern(tokio::runtime::Handle::current().id());
+    LOCAL.with(|l| {
+        if let Some(task) = task {
+            l.runtime.set(Some((task, runtime)));
+        }
+        l.spawner(runtime)
+    })
+}
+
+impl Local {
+    /// The [`Spawner`] for a spawn from here on the runtime with index `runtime`.
+    #[inline]
+    fn spawner(&self, runtime: u32) -> Spawner {
+        let mut shard = self.shard.get();
         if shard == UNASSIGNED {
             shard = assign_shard();
-            l.shard.set(shard);
+            self.shard.set(shard);
         }
         Spawner {
-            origin: l.origin(),
+            origin: self.origin(),
             shard,
             runtime,
         }
-    })
+    }
 }
 
 /// A new shard index for a thread's first spawn (unbounded; the registry reduces it

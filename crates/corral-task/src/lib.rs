@@ -5,7 +5,8 @@
 //! it starts is in a process-wide registry until its future is dropped (completed,
 //! aborted, panicked, or its runtime shut down), with an id, an optional name
 //! ([`Builder::name`]), its spawn location (`#[track_caller]`), its parent (the tracked
-//! task that spawned it), its runtime and its spawn time. [`snapshot`] lists them and
+//! task that spawned it, with that task's name and site kept even after it ends:
+//! [`TaskInfo::creator`]), its runtime and its spawn time. [`snapshot`] lists them and
 //! [`Snapshot::census`] groups them by spawn site with a count and the oldest age: the
 //! production view of "which call site is piling up tasks". corral-leak builds its
 //! test guard on this registry.
@@ -96,14 +97,19 @@
 //! stays in the same 128-byte allocation as its untracked twin
 //! (`tests/task_size.rs` checks this); a second word would tip it into 256 bytes. The
 //! registry holds 40 bytes per live task (a 32-byte entry and an 8-byte tag), plus the
-//! name of a named one. Slots are reused, the table does not shrink, and each thread
-//! holds back at most 63 ended tasks' slots until its next batch.
+//! name of a named one, plus a 16-byte crumb for each slot a child of a tracked task
+//! has used (its creator's record, [`TaskInfo::creator`]). Slots are reused, the table
+//! does not shrink, and each thread holds back at most 63 ended tasks' slots until
+//! its next batch. Creator records are one per distinct spawn path (site, name,
+//! creator), made at a task's first child, never freed, and capped at 16,384 per
+//! process (about 80 bytes each, plus names).
 
 #![deny(unsafe_code)]
 
 mod census;
 mod clock;
 mod context;
+mod creators;
 mod registry;
 mod runtimes;
 mod spawn;
@@ -114,6 +120,7 @@ mod sync;
 mod tracked;
 
 pub use census::{Census, Site};
+pub use creators::Creator;
 pub use registry::{
     __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
 };

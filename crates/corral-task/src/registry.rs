@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::census::Census;
 use crate::context;
+use crate::creators::Creator;
 use engine::Registry;
 
 /// The process-wide registry, sized once from the machine's parallelism.
@@ -53,6 +54,7 @@ pub struct TaskInfo {
     name: Option<Arc<str>>,
     location: &'static Location<'static>,
     parent: Option<TaskId>,
+    creator: Option<Arc<Creator>>,
     runtime: tokio::runtime::Id,
     spawned_at: Instant,
     taken_at: Instant,
@@ -77,9 +79,24 @@ impl TaskInfo {
 
     /// The tracked task that was being polled when this one was spawned, if any.
     ///
-    /// The parent may have finished since; it is then absent from the snapshot.
+    /// The parent may have finished since; it is then absent from the snapshot, and
+    /// [`creator`](Self::creator) still names it.
     pub fn parent(&self) -> Option<TaskId> {
         self.parent
+    }
+
+    /// The tracked task that spawned this one (its [`parent`](Self::parent)), as
+    /// recorded at the spawn: name, spawn site and its own creator, up the chain. It
+    /// is kept with the task, so it outlives the parent and every ancestor, finished
+    /// or aborted (goleak's "created by").
+    ///
+    /// `None` for a task spawned outside any tracked task. Also `None` in one
+    /// documented case: the process keeps at most 16,384 distinct creator records (a
+    /// record per spawn path, `(site, name, creator)`, not per task), and once full,
+    /// tasks whose creator has no record yet get none; [`parent`](Self::parent)
+    /// still holds the id.
+    pub fn creator(&self) -> Option<&Creator> {
+        self.creator.as_deref()
     }
 
     /// The runtime the task was spawned on.
@@ -136,7 +153,9 @@ impl fmt::Display for TaskInfo {
 ///
 /// Shards are read one after another, so a task spawned or finished while the snapshot
 /// is taken may or may not be in it; every task in it was alive at some point during
-/// the call, and every task alive throughout the call is in it.
+/// the call, and every task alive throughout the call is in it. Runtimes started
+/// during the call are no exception: each task in a snapshot carries its own
+/// runtime's id.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     tasks: Vec<TaskInfo>,
@@ -223,24 +242,65 @@ impl IntoIterator for Snapshot {
 /// # }
 /// ```
 pub fn snapshot() -> Snapshot {
-    let reg = registry();
-    let mut tasks = Vec::with_capacity(reg.len());
+    snapshot_of(registry())
+}
+
+/// What [`snapshot`] does, on any registry (the loom model runs it on its own).
+///
+/// The runtime table is read after the scan, never before: an entry's runtime is
+/// interned before the entry is inserted, so once the scan has seen an entry (under
+/// its shard's lock), a later read of the table (under its lock) holds that runtime.
+/// A table read before the scan missed any runtime first seen during it, and indexing
+/// it with such an entry's runtime panicked (issue #17). The indices are kept aside
+/// during the scan and turned into ids after it.
+fn snapshot_of(reg: &Registry) -> Snapshot {
+    let capacity = reg.len();
+    let mut tasks = Vec::with_capacity(capacity);
+    let mut runtimes = Vec::with_capacity(capacity);
     let taken_at = Instant::now();
-    let runtimes = crate::runtimes::ids();
-    reg.for_each(|id, e, name| {
-        tasks.push(TaskInfo {
+    reg.for_each(|id, e, name, creator| {
+        tasks.push(Pending {
             id: TaskId(id),
             name: name.cloned(),
             location: e.location,
             parent: e.parent.map(TaskId),
-            // Interned before the entry was inserted, so it is in the table read above.
-            runtime: runtimes[e.runtime as usize],
+            creator,
             spawned_at: reg.instant(e.spawned_at),
-            taken_at,
             tree: e.tree,
         });
+        runtimes.push(e.runtime);
     });
+    // Both tables are read after the scan, for the same reason.
+    let ids = reg.runtimes().ids();
+    let mut creators = reg.creators().resolver();
+    let tasks = tasks
+        .into_iter()
+        .zip(runtimes)
+        .map(|(p, runtime)| TaskInfo {
+            id: p.id,
+            name: p.name,
+            location: p.location,
+            parent: p.parent,
+            creator: creators.get(p.creator),
+            // In the table read after the scan: see above.
+            runtime: ids[runtime as usize],
+            spawned_at: p.spawned_at,
+            taken_at,
+            tree: p.tree,
+        })
+        .collect();
     Snapshot { tasks, taken_at }
+}
+
+/// A task seen by the scan, before its runtime index is resolved.
+struct Pending {
+    id: TaskId,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+    parent: Option<TaskId>,
+    creator: u32,
+    spawned_at: Instant,
+    tree: u32,
 }
 
 /// How many tracked tasks are alive, on every runtime; cheaper than a [`snapshot`]
@@ -272,4 +332,63 @@ pub fn __set_tree_mark(mark: u32) -> u32 {
 #[doc(hidden)]
 pub fn __tree_mark() -> u32 {
     context::tree()
+}
+
+#[cfg(all(test, corral_loom))]
+mod loom_models {
+    use super::*;
+    use crate::registry::engine::{Entry, Origin};
+    use loom::sync::Arc as LArc;
+    use loom::thread;
+
+    fn entry(runtime: u32, tree: u32) -> Entry {
+        Entry {
+            location: Location::caller(),
+            parent: None,
+            runtime,
+            spawned_at: 0,
+            tree,
+        }
+    }
+
+    /// A snapshot races the first spawn on a runtime the registry has never seen: the
+    /// spawner interns the runtime and inserts its entry (on the shard scanned last),
+    /// then ends the task, while the main thread takes a snapshot with the shipped
+    /// code. Whatever the interleaving, the snapshot does not panic, and every task in
+    /// it carries its own runtime's id. (With the table read before the scan, the
+    /// interleaving "table read, intern, insert, scan" indexed past its end.)
+    #[test]
+    fn a_snapshot_races_the_first_spawn_on_a_new_runtime() {
+        let ids: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap()
+                    .handle()
+                    .id()
+            })
+            .collect();
+        let (old_rt, new_rt) = (ids[0], ids[1]);
+        loom::model(move || {
+            let reg = LArc::new(Registry::new(2));
+            let old = reg.runtimes().intern(old_rt);
+            reg.insert(1, entry(old, 1), None, Origin::Thread { tree: 1 });
+            let r = reg.clone();
+            let spawner = thread::spawn(move || {
+                let new = r.runtimes().intern(new_rt);
+                let (key, _) = r.insert(1, entry(new, 2), None, Origin::Thread { tree: 2 });
+                r.retire(key);
+            });
+            let snap = snapshot_of(&reg);
+            for t in snap.iter() {
+                match t.tree_mark() {
+                    1 => assert_eq!(t.runtime(), old_rt),
+                    2 => assert_eq!(t.runtime(), new_rt),
+                    other => panic!("unexpected entry {other}"),
+                }
+            }
+            assert!(snap.iter().any(|t| t.tree_mark() == 1), "alive throughout");
+            spawner.join().unwrap();
+        });
+    }
 }

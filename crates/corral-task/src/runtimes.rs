@@ -7,14 +7,25 @@
 //!
 //! - The table only grows: index `i` names the same runtime for the life of the
 //!   process (12 bytes per runtime ever seen spawning a tracked task).
+//! - A spawn interns its runtime before it inserts its entry, so a table read (under
+//!   its lock) after an entry was seen (under its shard's lock) holds the entry's
+//!   runtime. A table read *before* the scan may not: a runtime first seen during the
+//!   scan is past its end. That is why a snapshot reads the table after its scan
+//!   ([`Runtimes::ids`], `registry::snapshot_of`).
 //! - Each thread remembers the last runtime it interned, so a thread that keeps to one
 //!   runtime takes the table's lock once.
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
-use parking_lot::Mutex;
+use crate::registry::registry;
+use crate::sync::Mutex;
+
+/// The interning table of one registry.
+#[derive(Debug)]
+pub(crate) struct Runtimes {
+    table: Mutex<Table>,
+}
 
 #[derive(Debug, Default)]
 struct Table {
@@ -22,16 +33,37 @@ struct Table {
     index: HashMap<tokio::runtime::Id, u32>,
 }
 
-fn table() -> &'static Mutex<Table> {
-    static TABLE: OnceLock<Mutex<Table>> = OnceLock::new();
-    TABLE.get_or_init(Mutex::default)
+impl Runtimes {
+    pub(crate) fn new() -> Self {
+        Self {
+            table: Mutex::new(Table::default()),
+        }
+    }
+
+    /// The index of runtime `id`, adding it to the table if it is new.
+    pub(crate) fn intern(&self, id: tokio::runtime::Id) -> u32 {
+        let mut table = self.table.lock();
+        let Table { ids, index } = &mut *table;
+        *index.entry(id).or_insert_with(|| {
+            ids.push(id);
+            // More than 2^32 runtimes in one process would wrap; they are named by
+            // the last one's index then (a census mislabel, nothing unsafe).
+            (ids.len() - 1) as u32
+        })
+    }
+
+    /// Every runtime interned so far, by index: every entry inserted before this call
+    /// has its runtime in it (see the module's invariants).
+    pub(crate) fn ids(&self) -> Vec<tokio::runtime::Id> {
+        self.table.lock().ids.clone()
+    }
 }
 
 thread_local! {
     static LAST: Cell<Option<(tokio::runtime::Id, u32)>> = const { Cell::new(None) };
 }
 
-/// The index of runtime `id`.
+/// The index of runtime `id` in the process-wide registry's table.
 #[inline]
 pub(crate) fn intern(id: tokio::runtime::Id) -> u32 {
     match LAST.with(Cell::get) {
@@ -42,23 +74,9 @@ pub(crate) fn intern(id: tokio::runtime::Id) -> u32 {
 
 #[cold]
 fn intern_slow(id: tokio::runtime::Id) -> u32 {
-    let index = {
-        let mut table = table().lock();
-        let Table { ids, index } = &mut *table;
-        *index.entry(id).or_insert_with(|| {
-            ids.push(id);
-            // More than 2^32 runtimes in one process would wrap; they are named by
-            // the last one's index then (a census mislabel, nothing unsafe).
-            (ids.len() - 1) as u32
-        })
-    };
+    let index = registry().runtimes().intern(id);
     LAST.with(|l| l.set(Some((id, index))));
     index
-}
-
-/// Every runtime interned so far, by index.
-pub(crate) fn ids() -> Vec<tokio::runtime::Id> {
-    table().lock().ids.clone()
 }
 
 #[cfg(all(test, not(corral_loom)))]
@@ -81,7 +99,7 @@ mod tests {
             move || intern(id)
         });
         assert_eq!(other.join().unwrap(), ib, "one table for every thread");
-        let ids = ids();
+        let ids = registry().runtimes().ids();
         assert_eq!(ids[ia as usize], a.handle().id());
         assert_eq!(ids[ib as usize], b.handle().id());
     }

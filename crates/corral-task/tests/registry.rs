@@ -478,3 +478,87 @@ async fn a_tracked_future_polled_inside_a_tracked_task_nests() {
     });
     outer.await.unwrap();
 }
+
+/// A leaf spawned by a handler that has finished, itself spawned by a live acceptor:
+/// the leaf still names its creator (name and site) and the creator's creator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_creator_chain_survives_finished_parents() {
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let acceptor_line = line!() + 1;
+    let acceptor = Builder::new().name("acceptor").spawn(async move {
+        let handler_line = line!() + 1;
+        let handler = Builder::new().name("conn-handler").spawn(async move {
+            let leaf_line = line!() + 1;
+            let leaf = Builder::new().name("leaf-worker").spawn(async move {
+                let _ = release_rx.await;
+            });
+            (leaf, leaf_line)
+        });
+        let (leaf, leaf_line) = handler.await.unwrap();
+        (leaf, leaf_line, handler_line)
+    });
+    let (leaf, leaf_line, handler_line) = acceptor.await.unwrap();
+    // Both ancestors have finished; only the leaf is alive.
+    let leaves = named("leaf-worker");
+    assert_eq!(leaves.len(), 1);
+    let t = &leaves[0];
+    assert_eq!(t.location().line(), leaf_line);
+    let parent = t.parent().expect("spawned by a tracked task");
+    assert!(
+        mine().iter().all(|x| x.id() != parent),
+        "the handler is gone"
+    );
+    let handler = t.creator().expect("the creator outlives it");
+    assert_eq!(handler.name(), Some("conn-handler"));
+    assert_eq!(handler.location().file(), file!());
+    assert_eq!(handler.location().line(), handler_line);
+    let acceptor = handler.creator().expect("and its creator too");
+    assert_eq!(acceptor.name(), Some("acceptor"));
+    assert_eq!(acceptor.location().line(), acceptor_line);
+    assert!(acceptor.creator().is_none(), "spawned from the test body");
+    assert_eq!(
+        handler.to_string(),
+        format!("\"conn-handler\" at {}", handler.location())
+    );
+    release_tx.send(()).unwrap();
+    leaf.await.unwrap();
+}
+
+/// Tasks spawned outside any tracked task have no creator; children spawned from one
+/// site by many parents of one site share one record (no per-task growth).
+#[tokio::test]
+async fn creators_are_per_spawn_path() {
+    let root = corral_task::spawn(async {});
+    assert!(mine()
+        .iter()
+        .filter(|t| t.parent().is_none())
+        .all(|t| t.creator().is_none()));
+    root.await.unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let parents: Vec<_> = (0..50)
+        .map(|_| {
+            let mut rx = rx.clone();
+            Builder::new().name("per-path-parent").spawn(async move {
+                // Wrapped: the child's handle is returned, not awaited.
+                Some(Builder::new().name("per-path-child").spawn(async move {
+                    let _ = rx.changed().await;
+                }))
+            })
+        })
+        .collect();
+    let mut children = Vec::new();
+    for p in parents {
+        children.extend(p.await.unwrap());
+    }
+    let kids = named("per-path-child");
+    assert_eq!(kids.len(), 50);
+    let first = kids[0].creator().unwrap();
+    for k in &kids {
+        let c = k.creator().unwrap();
+        assert!(std::ptr::eq(c, first), "one shared record per path");
+    }
+    tx.send(()).unwrap();
+    for c in children {
+        c.await.unwrap();
+    }
+}

@@ -32,6 +32,49 @@ pub(crate) const MAX_BACKOFF: Duration = Duration::from_millis(50);
 /// next time its runtime gets to it, which a yield usually allows.
 const YIELD_SCANS: u32 = 3;
 
+/// The longest a check waits, in real time, for tokio's alive-task count to catch up
+/// with tasks that are gone (see [`settle`]).
+pub(crate) const SETTLE: Duration = Duration::from_millis(50);
+/// Re-reads during a settle separated only by a yield, before real-time waits.
+const SETTLE_YIELDS: u32 = 16;
+/// Each real-time wait of a settle after the yields.
+const SETTLE_WAIT: Duration = Duration::from_millis(1);
+
+/// Re-reads `count` until it is 0 or [`SETTLE`] of real time has passed, and returns
+/// the last value read (`first` if it is 0 already, without waiting).
+///
+/// This is for tokio's alive-task count, which lags: on a multi-thread runtime a task
+/// that ends on one worker wakes its `JoinHandle` before that worker takes it out of
+/// the count, so a check right after the join may still count it (for as long as
+/// that worker is preempted, on a loaded machine). A task that stays alive keeps the
+/// count up, so the settle can only drop what tokio was still retiring. Waits first
+/// yield, then spend real time in a `spawn_blocking` sleep, which holds a paused clock
+/// still (see the module docs): virtual time never moves during a settle.
+pub(crate) async fn settle(first: usize, mut count: impl FnMut() -> usize) -> usize {
+    let mut last = first;
+    if last == 0 {
+        return 0;
+    }
+    let deadline = std::time::Instant::now() + SETTLE;
+    let mut reads = 0;
+    while last > 0 && std::time::Instant::now() < deadline {
+        if reads < SETTLE_YIELDS {
+            tokio::task::yield_now().await;
+        } else {
+            // An error means the runtime is shutting down: read once more and stop.
+            if tokio::task::spawn_blocking(|| std::thread::sleep(SETTLE_WAIT))
+                .await
+                .is_err()
+            {
+                return count();
+            }
+        }
+        reads += 1;
+        last = count();
+    }
+    last
+}
+
 /// Calls `scan` until `done` says so or `budget` runs out, waiting in between; returns
 /// the last result, how many scans were made and how long was waited.
 pub(crate) async fn retry<R>(

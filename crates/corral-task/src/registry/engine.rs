@@ -20,6 +20,12 @@
 //! - A task's parent and tree mark are copied into its entry at insert, from the
 //!   spawning task's slot ([`Origin::Task`]); the tree mark in a slot changes only
 //!   through [`Registry::set_tree`], called by the task that holds the key.
+//! - `crumbs[i]` (a [`Crumb`]) belongs to slot `i`'s occupant only while its `id`
+//!   is the slot's tag; otherwise it is stale and means "no creator record yet".
+//!   So an insert from outside any tracked task never touches it, and a reused slot
+//!   needs no reset. A child of a tracked task gets a crumb with its parent's
+//!   creator record; a task's own record is made at its first lineage lookup (its
+//!   first child) and kept in its crumb.
 //! - A thread inserts into the shard it was assigned (round-robin at first use), so
 //!   spawns on different worker threads take different locks. A task may end on any
 //!   thread (tasks migrate); its retirement touches only its tag, and reclaiming takes
@@ -29,7 +35,11 @@
 //!
 //! At most one shard lock is held at a time; snapshots lock the shards one after
 //! another, a batch of slots at a time, so a snapshot is a union of moments, not one
-//! global instant. The locks spin ([`crate::spin`]): every hold is short.
+//! global instant. The locks spin ([`crate::spin`]): every hold is short. The
+//! creator records' lock nests inside a shard lock (a task's record is made while its
+//! slot is locked, [`crate::creators`]) and takes nothing else; the runtime table's
+//! lock is never taken under a shard lock (interned before the insert, read after a
+//! snapshot's scan).
 
 use std::num::NonZeroU64;
 use std::panic::Location;
@@ -37,6 +47,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::clock::Clock;
+use crate::creators::Creators;
+use crate::runtimes::Runtimes;
 use crate::spin::BATCH;
 use crate::sync::{AtomicU64, Mutex, OnceLock, Ordering};
 
@@ -97,11 +109,24 @@ impl Key {
     }
 }
 
-/// Who a task is, as its children inherit it: its id and its tree mark.
+/// Who a task is, as its children inherit it: its id, its tree mark and its creator
+/// record ([`crate::creators`]; 0 if the table was full).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Lineage {
     pub(crate) id: NonZeroU64,
     pub(crate) tree: u32,
+    pub(crate) record: u32,
+}
+
+/// Creator records of a slot's occupant, valid while `id` is the slot's tag (see the
+/// module's invariants).
+#[derive(Debug, Clone, Copy, Default)]
+struct Crumb {
+    id: u64,
+    /// The record of the task that spawned the occupant (0: none).
+    creator: u32,
+    /// The occupant's own record, once made (0: not yet).
+    record: u32,
 }
 
 /// Where a new entry's parent and tree mark come from.
@@ -197,6 +222,9 @@ struct Slab {
     /// only when a named task takes a slot past its end, so a shard that never sees a
     /// named task never allocates it, and an unnamed spawn never touches it.
     names: Vec<Option<Arc<str>>>,
+    /// `crumbs[i]` is slot `i`'s [`Crumb`]; grown only when a child of a tracked task
+    /// takes a slot past its end.
+    crumbs: Vec<Crumb>,
     free_head: u32,
     seq: u64,
 }
@@ -209,18 +237,61 @@ struct Shard {
     tags: Tags,
 }
 
-impl Shard {
-    /// The id and tree mark of the occupant of `slot`.
+impl Slab {
+    /// The creator record of the occupant of `slot`, whose id is `id` (0: none).
     #[inline]
-    fn lineage(&self, slab: &Slab, slot: usize) -> Lineage {
+    fn creator(&self, slot: usize, id: u64) -> u32 {
+        self.crumbs
+            .get(slot)
+            .filter(|c| c.id == id)
+            .map_or(0, |c| c.creator)
+    }
+
+    /// Writes the crumb of slot `slot`.
+    fn set_crumb(&mut self, slot: usize, crumb: Crumb) {
+        if self.crumbs.len() <= slot {
+            self.crumbs.resize(slot + 1, Crumb::default());
+        }
+        self.crumbs[slot] = crumb;
+    }
+}
+
+impl Shard {
+    /// The id, tree mark and creator record of the occupant of `slot`, making the
+    /// record if it has none yet.
+    #[inline]
+    fn lineage(&self, slab: &mut Slab, slot: usize, creators: &Creators) -> Lineage {
         let tag = self.tags.get(slot).load(Ordering::Relaxed);
         debug_assert!(tag & VACANT == 0, "a key names an occupied slot");
+        let record = match slab.crumbs.get(slot) {
+            Some(c) if c.id == tag && c.record != 0 => c.record,
+            _ => make_record(slab, slot, tag, creators),
+        };
         Lineage {
             // An occupied tag is an id, never zero.
             id: NonZeroU64::new(tag).unwrap_or(NonZeroU64::MAX),
             tree: slab.entries[slot].tree,
+            record,
         }
     }
+}
+
+/// Makes (or finds) the creator record of the occupant of `slot`, id `id`, and keeps
+/// it in its crumb; 0 if the table is full (tried again at the next lookup).
+#[cold]
+fn make_record(slab: &mut Slab, slot: usize, id: u64, creators: &Creators) -> u32 {
+    let creator = slab.creator(slot, id);
+    let name = slab.names.get(slot).cloned().flatten();
+    let record = creators.intern(slab.entries[slot].location, name, creator);
+    slab.set_crumb(
+        slot,
+        Crumb {
+            id,
+            creator,
+            record,
+        },
+    );
+    record
 }
 
 /// The live-task table: a fixed number of independently locked slabs.
@@ -229,6 +300,8 @@ pub(crate) struct Registry {
     shards: Box<[Shard]>,
     shard_bits: u32,
     clock: Clock,
+    runtimes: Runtimes,
+    creators: Creators,
 }
 
 impl Registry {
@@ -242,6 +315,7 @@ impl Registry {
                 slab: Mutex::new(Slab {
                     entries: Vec::new(),
                     names: Vec::new(),
+                    crumbs: Vec::new(),
                     free_head: NIL,
                     seq: 0,
                 }),
@@ -252,7 +326,21 @@ impl Registry {
             shards,
             shard_bits,
             clock: Clock::new(),
+            runtimes: Runtimes::new(),
+            creators: Creators::new(),
         }
+    }
+
+    /// The table the crumbs' creator records point into.
+    #[inline]
+    pub(crate) fn creators(&self) -> &Creators {
+        &self.creators
+    }
+
+    /// The table the entries' [`Entry::runtime`] indices point into.
+    #[inline]
+    pub(crate) fn runtimes(&self) -> &Runtimes {
+        &self.runtimes
     }
 
     /// Now, as stored in [`Entry::spawned_at`] (up to one kernel tick early: see
@@ -296,7 +384,7 @@ impl Registry {
         let mut slab = shard.slab.lock();
         if let Origin::Task(key) = origin {
             if key.shard() == index {
-                parent = Some(shard.lineage(&slab, key.slot()));
+                parent = Some(shard.lineage(&mut slab, key.slot(), &self.creators));
             }
         }
         if let Some(parent) = parent {
@@ -335,14 +423,26 @@ impl Registry {
             }
             slab.names[slot] = Some(name);
         }
+        if let Some(parent) = parent {
+            // Only children of tracked tasks leave a crumb (see the invariants).
+            slab.set_crumb(
+                slot,
+                Crumb {
+                    id: id.get(),
+                    creator: parent.record,
+                    record: 0,
+                },
+            );
+        }
         (Key::new(index, slot as u32, named), parent)
     }
 
-    /// The id and tree mark of the task holding `key`.
+    /// The id, tree mark and creator record of the task holding `key` (making the
+    /// record at the first call).
     pub(crate) fn lineage(&self, key: Key) -> Lineage {
         let shard = &self.shards[key.shard()];
-        let slab = shard.slab.lock();
-        shard.lineage(&slab, key.slot())
+        let mut slab = shard.slab.lock();
+        shard.lineage(&mut slab, key.slot(), &self.creators)
     }
 
     /// Replaces the tree mark of the task holding `key`, returning the previous one.
@@ -415,7 +515,10 @@ impl Registry {
     /// Slots do not move between batches (a growing slab only appends), so every entry
     /// live throughout the call is seen once, and every entry seen was live at some
     /// point during it.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(NonZeroU64, &Entry, Option<&Arc<str>>)) {
+    ///
+    /// `f` gets each entry's id, the entry, its name and the creator record of the
+    /// task that spawned it (0: none).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(NonZeroU64, &Entry, Option<&Arc<str>>, u32)) {
         for shard in self.shards.iter() {
             let mut start = 0;
             loop {
@@ -425,7 +528,7 @@ impl Registry {
                     let tag = shard.tags.get(slot).load(Ordering::Acquire);
                     if let Some(id) = NonZeroU64::new(tag).filter(|_| tag & VACANT == 0) {
                         let name = slab.names.get(slot).and_then(Option::as_ref);
-                        f(id, &slab.entries[slot], name);
+                        f(id, &slab.entries[slot], name, slab.creator(slot, tag));
                     }
                 }
                 if end == slab.entries.len() {
@@ -510,7 +613,7 @@ mod tests {
         reg.retire(a);
         assert_eq!(reg.len(), 1, "gone from counts and snapshots at once");
         let mut trees = Vec::new();
-        reg.for_each(|_, e, _| trees.push(e.tree));
+        reg.for_each(|_, e, _, _| trees.push(e.tree));
         assert_eq!(trees, [2]);
         let c = insert(&reg, 0, 3);
         assert_ne!(c, a, "a retired slot is not reused before it is reclaimed");
@@ -564,7 +667,7 @@ mod tests {
         assert_eq!(d, a, "the freed slot is reused");
         assert_ne!(reg.lineage(d).id, a_id, "but the id is new");
         let mut trees = Vec::new();
-        reg.for_each(|_, e, _| trees.push(e.tree));
+        reg.for_each(|_, e, _, _| trees.push(e.tree));
         trees.sort_unstable();
         assert_eq!(trees, [2, 3, 4]);
         reg.remove(b);
@@ -585,7 +688,7 @@ mod tests {
             assert_eq!(reg.lineage(child).tree, 9, "the tree mark is inherited");
             let child_id = reg.lineage(child).id;
             let mut parents = Vec::new();
-            reg.for_each(|id, e, _| {
+            reg.for_each(|id, e, _, _| {
                 if id == child_id {
                     parents.push(e.parent);
                 }
@@ -601,7 +704,8 @@ mod tests {
             reg.lineage(parent),
             Lineage {
                 id: lineage.id,
-                tree: 4
+                tree: 4,
+                record: lineage.record,
             }
         );
         reg.remove(known);
@@ -646,7 +750,7 @@ mod loom_models {
             let r2 = reg.clone();
             let inserter = thread::spawn(move || insert(&r2, 0, 2));
             let mut seen = Vec::new();
-            reg.for_each(|id, e, _| seen.push((id, e.tree)));
+            reg.for_each(|id, e, _, _| seen.push((id, e.tree)));
             for (id, tree) in &seen {
                 assert!(
                     (*tree == 1 && *id == old_id) || *tree == 2,
@@ -657,7 +761,7 @@ mod loom_models {
             let new = inserter.join().unwrap();
             assert_ne!(new, old, "a retired slot waits for its reclaim");
             let mut live = Vec::new();
-            reg.for_each(|_, e, _| live.push(e.tree));
+            reg.for_each(|_, e, _, _| live.push(e.tree));
             assert_eq!(live, [2], "retired before the join: gone");
             reg.reclaim(&mut [old]);
             reg.remove(new);
@@ -686,7 +790,16 @@ mod loom_models {
             let seen = seen.unwrap();
             assert_eq!(seen.id, parent_id);
             assert!(seen.tree == 1 || seen.tree == 2);
-            assert_eq!(reg.lineage(child).tree, seen.tree);
+            assert_ne!(seen.record, 0, "the parent's creator record is made");
+            let child_lineage = reg.lineage(child);
+            assert_eq!(child_lineage.tree, seen.tree);
+            let mut creators = Vec::new();
+            reg.for_each(|id, _, _, creator| {
+                if id == child_lineage.id {
+                    creators.push(creator);
+                }
+            });
+            assert_eq!(creators, [seen.record], "the child keeps its creator");
             assert_eq!(marker.join().unwrap(), 1);
             churn.join().unwrap();
             reg.remove(child);
@@ -714,7 +827,7 @@ mod loom_models {
                 })
                 .collect();
             let mut seen = 0;
-            reg.for_each(|_, e, _| {
+            reg.for_each(|_, e, _, _| {
                 assert!(e.tree == 1 || e.tree == 2);
                 seen += 1;
             });
@@ -745,7 +858,7 @@ mod loom_models {
             assert_ne!(reg.lineage(ka).id, reg.lineage(kb).id);
             assert_eq!(reg.len(), 2);
             let mut trees = Vec::new();
-            reg.for_each(|_, e, _| trees.push(e.tree));
+            reg.for_each(|_, e, _, _| trees.push(e.tree));
             trees.sort_unstable();
             assert_eq!(trees, [2, 3]);
         });
@@ -766,7 +879,7 @@ mod loom_models {
             let r2 = reg.clone();
             let inserter = thread::spawn(move || insert(&r2, 0, 2));
             let mut seen = Vec::new();
-            reg.for_each(|id, e, _| seen.push((id, e.tree)));
+            reg.for_each(|id, e, _, _| seen.push((id, e.tree)));
             remover.join().unwrap();
             let new = inserter.join().unwrap();
             let new_id = reg.lineage(new).id;
@@ -780,7 +893,7 @@ mod loom_models {
                 }
             }
             let mut live = Vec::new();
-            reg.for_each(|id, e, _| live.push((id, e.tree)));
+            reg.for_each(|id, e, _, _| live.push((id, e.tree)));
             assert_eq!(live, [(new_id, 2)]);
             assert_eq!(reg.len(), 1);
         });
