@@ -1,8 +1,9 @@
 //! The group engine: who is live, who to wake when the group is cancelled, who to wake
 //! when the last child is gone, and why the group stopped.
 //!
-//! Cancelling a child means waking it: a child checks `CANCELLED` at the top of every
-//! poll and, if set, drops its future and finishes. A child that finishes in its first
+//! Cancelling a child means waking it: a child checks `CANCELLED` (and, for a
+//! background child, `WAITING`) at the top of every poll and, if set, drops its future
+//! and finishes. A child that finishes in its first
 //! poll (the common, cheap case) never touches the lock; one that returns `Pending`
 //! registers its task's waker once, and deregisters when it is dropped.
 //!
@@ -11,10 +12,14 @@
 //! - An admitted child that returned `Pending` is either registered (and woken by the
 //!   first cancel), or learns from [`Group::register`] that the group is cancelled:
 //!   `CANCELLED` is set and read under the lock, so no pending child sleeps through a
-//!   cancel.
+//!   cancel. Likewise a pending background child is registered (and woken when the
+//!   owner's body is over) or learns at registration that `WAITING` is set: the owner
+//!   sets `WAITING` before it takes the lock to wake the background entries, and a
+//!   registration reads it under the lock.
 //! - `wakers` holds one entry per registered child that has not been dropped yet.
-//! - The first cause of cancellation is kept in `reason`; the first error and the first
-//!   panic payload are kept, later ones are dropped.
+//! - The first cause of cancellation is kept in `reason`; the first error (every error,
+//!   in a group that collects them) and the first panic payload are kept, later ones
+//!   are dropped.
 //!
 //! # Lock order
 //!
@@ -28,7 +33,7 @@ use std::mem;
 use std::task::Waker;
 
 use self::state::State;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 
 /// A type-erased error or panic payload.
 pub(crate) type Payload = Box<dyn Any + Send>;
@@ -55,23 +60,51 @@ pub(crate) enum Reason {
     Deadline,
     /// The owner dropped the scope.
     Dropped,
+    /// Cancelled by hand (`Scope::cancel`), or born cancelled under a cancelled parent.
+    Cancelled,
 }
 
 /// What the owner learns when the group is over.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) reason: Option<Reason>,
-    pub(crate) error: Option<Payload>,
+    /// The first error, or every error in arrival order in a group that collects them.
+    pub(crate) errors: Vec<Payload>,
     pub(crate) panic: Option<Payload>,
+}
+
+/// A registered pending child.
+#[derive(Debug)]
+struct Entry<H> {
+    waker: H,
+    /// Stopped when the owner's body is over, not only when the group is cancelled.
+    background: bool,
 }
 
 #[derive(Debug)]
 struct Inner<H> {
     /// Registered pending children; `None` marks a free slot listed in `free`.
-    wakers: Vec<Option<H>>,
+    wakers: Vec<Option<Entry<H>>>,
     free: Vec<usize>,
     owner: Option<Waker>,
     outcome: Outcome,
+}
+
+impl Outcome {
+    /// Records a cause (kept if it is the first) and its payload: the first panic; the
+    /// first error, or every error when `collect` is set.
+    fn record(&mut self, reason: Reason, payload: Option<Payload>, collect: bool) {
+        match (reason, payload) {
+            (Reason::Panicked, Some(payload)) if self.panic.is_none() => {
+                self.panic = Some(payload);
+            }
+            (Reason::Failed, Some(payload)) if collect || self.reason.is_none() => {
+                self.errors.push(payload);
+            }
+            _ => {}
+        }
+        self.reason.get_or_insert(reason);
+    }
 }
 
 /// Keeps its content on its own cache lines.
@@ -86,11 +119,15 @@ pub(crate) struct Group<H> {
     state: State,
     /// Touched by pending children and the owner; padded off the state word's line.
     inner: Padded<Mutex<Inner<H>>>,
+    /// Keeps every error, not only the first.
+    collect: bool,
 }
 
 impl<H: Notify> Group<H> {
-    pub(crate) fn new() -> Self {
+    /// A group that keeps the first error, or every error if `collect` is set.
+    pub(crate) fn new(collect: bool) -> Self {
         Self {
+            collect,
             state: State::new(),
             inner: Padded(Mutex::new(Inner {
                 wakers: Vec::new(),
@@ -101,19 +138,33 @@ impl<H: Notify> Group<H> {
         }
     }
 
-    /// Admits one child; `false` if the group is closed or cancelled. An admitted child
-    /// must be followed by exactly one [`Group::complete`], when its future is dropped.
-    pub(crate) fn try_admit(&self) -> bool {
-        self.state.try_admit()
+    /// Admits one child; `false` if the group is closed or cancelled (or, for a
+    /// background child, the owner's body is over). An admitted child must be followed
+    /// by exactly one [`Group::complete`], when its future is dropped.
+    pub(crate) fn try_admit(&self, background: bool) -> bool {
+        self.state.try_admit(background)
     }
 
-    /// Registers a pending child's waker for the cancel. Returns its key, or `None` if
-    /// the group is already cancelled (the child must stop now).
-    pub(crate) fn register(&self, waker: H) -> Option<usize> {
+    /// Admits a nested scope created inside this group, even a cancelled one; `false`
+    /// only if the group is drained. Followed by exactly one [`Group::complete`].
+    pub(crate) fn admit_nested(&self) -> bool {
+        self.state.admit_nested()
+    }
+
+    /// Whether a child must stop before polling its future.
+    pub(crate) fn must_stop(&self, background: bool) -> bool {
+        self.state.must_stop(background)
+    }
+
+    /// Registers a pending child's waker for the cancel (and, for a background child,
+    /// for the end of the owner's body). Returns its key, or `None` if the child must
+    /// stop now.
+    pub(crate) fn register(&self, waker: H, background: bool) -> Option<usize> {
         let mut inner = self.inner.0.lock();
-        if self.state.is_cancelled() {
+        if self.state.must_stop(background) {
             return None;
         }
+        let waker = Entry { waker, background };
         Some(match inner.free.pop() {
             Some(key) => {
                 inner.wakers[key] = Some(waker);
@@ -155,14 +206,17 @@ impl<H: Notify> Group<H> {
     /// Wakes every registered child (each then drops its future) and the owner. Returns
     /// `true` for the call that cancelled the group.
     pub(crate) fn cancel(&self, reason: Reason, payload: Option<Payload>) -> bool {
-        let mut inner = self.inner.0.lock();
-        let outcome = &mut inner.outcome;
-        match reason {
-            Reason::Panicked if outcome.panic.is_none() => outcome.panic = payload,
-            Reason::Failed if outcome.reason.is_none() => outcome.error = payload,
-            _ => {}
-        }
-        outcome.reason.get_or_insert(reason);
+        let inner = self.inner.0.lock();
+        self.cancel_locked(inner, reason, payload)
+    }
+
+    fn cancel_locked(
+        &self,
+        mut inner: MutexGuard<'_, Inner<H>>,
+        reason: Reason,
+        payload: Option<Payload>,
+    ) -> bool {
+        inner.outcome.record(reason, payload, self.collect);
         let first = self.state.cancel();
         let wakers = if first {
             inner.free.clear();
@@ -172,8 +226,8 @@ impl<H: Notify> Group<H> {
         };
         let owner = inner.owner.clone();
         drop(inner);
-        for waker in wakers.iter().flatten() {
-            waker.notify();
+        for entry in wakers.iter().flatten() {
+            entry.waker.notify();
         }
         if let Some(owner) = owner {
             owner.wake();
@@ -181,21 +235,54 @@ impl<H: Notify> Group<H> {
         first
     }
 
+    /// A child (or the body) panicked: cancels the group for it, keeping the payload if
+    /// it is the first panic; returns `Ok(true)` for the call that cancelled the group.
+    /// In a group whose owner is gone (abandoned, so nobody will resume it here) the
+    /// payload is handed back, for the caller to pass to the enclosing group. Checked
+    /// under the lock that [`Group::abandon`] takes, so a panic is either handed back
+    /// here or taken by `abandon`, never dropped in between.
+    pub(crate) fn panicked(&self, payload: Payload) -> Result<bool, Payload> {
+        let inner = self.inner.0.lock();
+        if self.state.is_closed() {
+            return Err(payload);
+        }
+        Ok(self.cancel_locked(inner, Reason::Panicked, Some(payload)))
+    }
+
+    /// Records a child's error without cancelling the group (a group that collects
+    /// every error).
+    pub(crate) fn record_error(&self, payload: Payload) {
+        self.inner
+            .0
+            .lock()
+            .outcome
+            .record(Reason::Failed, Some(payload), self.collect);
+    }
+
+    /// Whether this group keeps every error instead of cancelling on the first.
+    pub(crate) fn collects(&self) -> bool {
+        self.collect
+    }
+
     /// The owner is gone: no more children, and every pending one is woken to stop now.
     /// Returns `true` if no child was live: the group is drained now. Otherwise the
     /// [`Group::complete`] of the last child returns `true`; exactly one of the two does.
-    pub(crate) fn abandon(&self) -> bool {
+    ///
+    /// Also returns the first panic recorded so far, which this group's owner will
+    /// never resume: the caller passes it to the enclosing group.
+    pub(crate) fn abandon(&self) -> (bool, Option<Payload>) {
         let mut inner = self.inner.0.lock();
         inner.outcome.reason.get_or_insert(Reason::Dropped);
         let drained = self.state.abandon();
         inner.free.clear();
         let wakers = mem::take(&mut inner.wakers);
         inner.owner = None;
+        let panic = inner.outcome.panic.take();
         drop(inner);
-        for waker in wakers.iter().flatten() {
-            waker.notify();
+        for entry in wakers.iter().flatten() {
+            entry.waker.notify();
         }
-        drained
+        (drained, panic)
     }
 
     /// Stores the owner's waker for the next cancel or last completion.
@@ -207,9 +294,25 @@ impl<H: Notify> Group<H> {
         }
     }
 
-    /// The owner's body is over; call after [`Group::set_owner`].
+    /// The owner's body is over; call after [`Group::set_owner`]. The first call wakes
+    /// every registered background child to stop.
     pub(crate) fn wait(&self) {
-        self.state.wait();
+        if !self.state.wait() {
+            return;
+        }
+        let mut inner = self.inner.0.lock();
+        let mut stopped = Vec::new();
+        let Inner { wakers, free, .. } = &mut *inner;
+        for (key, slot) in wakers.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(|entry| entry.background) {
+                stopped.extend(slot.take());
+                free.push(key);
+            }
+        }
+        drop(inner);
+        for entry in &stopped {
+            entry.waker.notify();
+        }
     }
 
     /// Closes the group if no child is live. On success, returns the outcome.

@@ -196,18 +196,17 @@ async fn fail_fast_and_panics_hold_under_parallelism() {
         }
         let owner = tokio::spawn(scope(|s: Scope<Boom>| async move {
             for (kind, turns) in kinds {
-                let _handle = s
-                    .spawn(async move {
-                        yields(turns).await;
-                        match kind {
-                            0 => Ok(()),
-                            1 => Err(Boom(1)),
-                            2 => panic!("child panic"),
-                            _ => std::future::pending().await,
-                        }
-                    })
-                    .await
-                    .expect("own scope");
+                // A sibling may fail on another worker while the body spawns: `go`
+                // then drops the refused child instead of handing it back.
+                let _handle = s.go(async move {
+                    yields(turns).await;
+                    match kind {
+                        0 => Ok(()),
+                        1 => Err(Boom(1)),
+                        2 => panic!("child panic"),
+                        _ => std::future::pending().await,
+                    }
+                });
             }
             Ok(())
         }));
