@@ -379,8 +379,8 @@ mod loom_models {
     #[test]
     fn pending_child_never_sleeps_through_cancel() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
-            assert!(group.try_admit());
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
             let woken = Arc::new(AtomicBool::new(false));
             let child = {
                 let (group, woken) = (group.clone(), woken.clone());
@@ -389,7 +389,7 @@ mod loom_models {
                     if group.is_cancelled() {
                         return true;
                     }
-                    group.register(Fake(woken)).is_none()
+                    group.register(Fake(woken), false).is_none()
                 })
             };
             assert!(group.cancel(Reason::Failed, None));
@@ -403,12 +403,12 @@ mod loom_models {
     #[test]
     fn registrations_are_independent() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
+            let group = Arc::new(Group::<Fake>::new(false));
             let flags: Vec<_> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
-            let first = group.register(Fake(flags[0].clone())).expect("open");
+            let first = group.register(Fake(flags[0].clone()), false).expect("open");
             let other = {
                 let (group, flag) = (group.clone(), flags[1].clone());
-                thread::spawn(move || group.register(Fake(flag)).expect("open"))
+                thread::spawn(move || group.register(Fake(flag), false).expect("open"))
             };
             group.deregister(first);
             let second = other.join().expect("child");
@@ -426,8 +426,8 @@ mod loom_models {
     #[test]
     fn last_completion_wakes_the_waiting_owner() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
-            assert!(group.try_admit());
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
@@ -450,10 +450,10 @@ mod loom_models {
     #[test]
     fn close_and_late_admission_exclude_each_other() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
+            let group = Arc::new(Group::<Fake>::new(false));
             let spawner = {
                 let group = group.clone();
-                thread::spawn(move || group.try_admit())
+                thread::spawn(move || group.try_admit(false))
             };
             let flag = Arc::new(Flag(AtomicUsize::new(0)));
             group.set_owner(&Waker::from(flag.clone()));
@@ -469,7 +469,7 @@ mod loom_models {
                 assert_eq!(flag.0.load(Ordering::SeqCst), 1);
                 assert!(group.try_finish().is_some());
             }
-            assert!(!group.try_admit());
+            assert!(!group.try_admit(false));
         });
     }
 
@@ -478,13 +478,13 @@ mod loom_models {
     #[test]
     fn abandon_and_last_completion_drain_exactly_once() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
-            assert!(group.try_admit());
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
             };
-            let by_owner = group.abandon();
+            let (by_owner, _) = group.abandon();
             let by_child = child.join().expect("child");
             assert!(by_owner ^ by_child, "drained {by_owner} / {by_child}");
             assert_eq!(group.live(), 0);
@@ -496,10 +496,10 @@ mod loom_models {
     #[test]
     fn abandon_races_failure() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
+            let group = Arc::new(Group::<Fake>::new(false));
             let aborted = Arc::new(AtomicBool::new(false));
-            assert!(group.try_admit());
-            group.register(Fake(aborted.clone())).expect("open");
+            assert!(group.try_admit(false));
+            group.register(Fake(aborted.clone()), false).expect("open");
             let failing = {
                 let group = group.clone();
                 thread::spawn(move || {
@@ -510,7 +510,94 @@ mod loom_models {
             failing.join().expect("child");
             assert!(aborted.load(Ordering::SeqCst));
             assert!(group.is_cancelled() && group.is_closed());
-            assert!(!group.try_admit());
+            assert!(!group.try_admit(false));
+        });
+    }
+
+    /// A nested scope admitted by a child of a group that is being cancelled (a child
+    /// that noticed the cancel and opened a scope without awaiting): the owner cannot
+    /// finish until the nested scope gives its admission back, whatever the order.
+    #[test]
+    fn nested_admission_in_a_cancelled_group_holds_the_owner() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || {
+                    // The child's poll: opens a nested scope, then finishes.
+                    assert!(group.admit_nested(), "a live group refused a nested scope");
+                    group.complete();
+                })
+            };
+            group.cancel(Reason::Failed, None);
+            let flag = Arc::new(Flag(AtomicUsize::new(0)));
+            group.set_owner(&Waker::from(flag.clone()));
+            group.wait();
+            let early = group.try_finish().is_some();
+            child.join().expect("child");
+            assert!(!early, "owner finished while a nested scope was held");
+            assert!(group.try_finish().is_none(), "nested scope still held");
+            // The nested scope is down: it gives its admission back.
+            group.complete();
+            assert_eq!(flag.0.load(Ordering::SeqCst), 1, "owner never woken");
+            assert!(group.try_finish().is_some());
+            assert!(
+                !group.admit_nested(),
+                "a drained group admitted a nested scope"
+            );
+        });
+    }
+
+    /// A background child going pending while the owner's body returns is woken by the
+    /// owner's `wait`, or told at registration to stop; a foreground child is not.
+    #[test]
+    fn background_child_never_sleeps_through_the_body_end() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(true));
+            assert!(group.try_admit(false));
+            let fg = Arc::new(AtomicBool::new(false));
+            group.register(Fake(fg.clone()), false).expect("open");
+            let woken = Arc::new(AtomicBool::new(false));
+            let child = {
+                let (group, woken) = (group.clone(), woken.clone());
+                thread::spawn(move || {
+                    if group.must_stop(true) {
+                        return true;
+                    }
+                    group.register(Fake(woken), true).is_none()
+                })
+            };
+            group.wait();
+            let stopped_itself = child.join().expect("child");
+            assert!(stopped_itself || woken.load(Ordering::SeqCst));
+            assert!(!fg.load(Ordering::SeqCst), "a foreground child was stopped");
+            assert!(!group.is_cancelled());
+            assert!(!group.try_admit(true), "background admitted after the body");
+            assert!(group.try_admit(false), "foreground refused after the body");
+        });
+    }
+
+    /// A child's panic racing the owner's drop: the payload is either handed back by
+    /// `panicked` (the group is abandoned) or taken by `abandon`, exactly once.
+    #[test]
+    fn panic_racing_abandon_is_handed_on_exactly_once() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || group.panicked(Box::new(1u8)).is_err())
+            };
+            let (_, taken) = group.abandon();
+            let handed_back = child.join().expect("child");
+            assert!(
+                handed_back ^ taken.is_some(),
+                "panic handed back {handed_back}, taken by abandon {}",
+                taken.is_some()
+            );
+            assert!(group.complete());
         });
     }
 }
