@@ -9,6 +9,8 @@
 //! followed at once by a round of the scope on the same runtime, each pair gives one
 //! ratio, and the median of the pairs is reported with its quartiles.
 //!
+//! Each set runs on a 2-worker runtime (`mt2`) and on a current-thread one (`ct`).
+//!
 //! Optional arguments: `--rounds N` (default 41).
 
 use std::future::Future;
@@ -78,49 +80,66 @@ fn main() {
         // Anything else (cargo bench passes `--bench`) is ignored.
     }
     task::pin_heap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build runtime");
     let limited = corral_scope::ScopeConfig::builder()
         .limit(LIMIT as u64)
         .build()
         .expect("valid config");
-    println!("{rounds} paired rounds of {CHILDREN} no-op children, mt2 (median [quartiles])");
-    pair(
-        &rt,
-        "uncontended: JoinSet",
-        rounds,
-        || scope::joinset(CHILDREN),
-        || scope::corral_scope(CHILDREN),
-    );
-    pair(
-        &rt,
-        "uncontended: TaskTracker + token",
-        rounds,
-        || scope::tracker_token(CHILDREN),
-        || scope::corral_scope(CHILDREN),
-    );
-    pair(
-        &rt,
-        "uncontended: tracker + token, tracked",
-        rounds,
-        || scope::tracker_token_tracked(CHILDREN),
-        || scope::corral_scope(CHILDREN),
-    );
-    pair(
-        &rt,
-        "contention: tracker + token, 4 spawners",
-        rounds,
-        || scope::tracker_token_fan(CHILDREN),
-        || scope::corral_scope_fan(CHILDREN),
-    );
-    pair(
-        &rt,
-        "limited: JoinSet + Semaphore(64)",
-        rounds,
-        || scope::joinset_limited(CHILDREN),
-        || scope::corral_scope_limited(&limited, CHILDREN),
-    );
+    let runtimes: [(&str, fn() -> Runtime); 2] = [
+        ("mt2", || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("build runtime")
+        }),
+        // One thread: no second worker to join in or not, so the ratio is the per-child
+        // cost alone, and steadier on a loaded machine.
+        ("ct", || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("build runtime")
+        }),
+    ];
+    for (flavor, make) in runtimes {
+        let rt = make();
+        println!(
+            "{rounds} paired rounds of {CHILDREN} no-op children, {flavor} (median [quartiles])"
+        );
+        pair(
+            &rt,
+            "uncontended: JoinSet",
+            rounds,
+            || scope::joinset(CHILDREN),
+            || scope::corral_scope(CHILDREN),
+        );
+        pair(
+            &rt,
+            "uncontended: TaskTracker + token",
+            rounds,
+            || scope::tracker_token(CHILDREN),
+            || scope::corral_scope(CHILDREN),
+        );
+        pair(
+            &rt,
+            "uncontended: tracker + token, tracked",
+            rounds,
+            || scope::tracker_token_tracked(CHILDREN),
+            || scope::corral_scope(CHILDREN),
+        );
+        pair(
+            &rt,
+            "contention: tracker + token, 4 spawners",
+            rounds,
+            || scope::tracker_token_fan(CHILDREN),
+            || scope::corral_scope_fan(CHILDREN),
+        );
+        pair(
+            &rt,
+            "limited: JoinSet + Semaphore(64)",
+            rounds,
+            || scope::joinset_limited(CHILDREN),
+            || scope::corral_scope_limited(&limited, CHILDREN),
+        );
+    }
 }
