@@ -55,8 +55,8 @@ impl<E> Scope<E> {
     }
 
     /// A token cancelled when the group is cancelled (a child fails or panics, the
-    /// deadline passes, the owner is dropped) and when the scope is over, however it
-    /// ended.
+    /// deadline passes, [`Scope::cancel`], the owner is dropped) and when the scope is
+    /// over, however it ended. Not when only background children are stopped.
     ///
     /// Children are aborted at their next await anyway; the token is for code between
     /// awaits, for `spawn_blocking` sections, and for threads that must stop too. A

@@ -68,34 +68,29 @@ impl State {
 
     /// Admits one child, unless the group is closed or cancelled, or, for a background
     /// child, the owner's body is over.
+    #[inline]
     pub(crate) fn try_admit(&self, background: bool) -> bool {
         let refuse = if background {
             CLOSED | CANCELLED | WAITING
         } else {
             CLOSED | CANCELLED
         };
-        let mut cur = self.0.load(Ordering::Acquire);
-        loop {
-            if cur & refuse != 0 {
-                return false;
-            }
-            match self
-                .0
-                .compare_exchange_weak(cur, cur + ONE, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return true,
-                Err(actual) => cur = actual,
-            }
-        }
+        self.admit_if(|cur| cur & refuse == 0)
     }
 
     /// Admits a nested scope created by the body or a child of this group, cancelled or
     /// not: the parent must wait for it whatever happens. Refuses only a drained group
     /// (closed with nothing live), where no body or child can be running.
     pub(crate) fn admit_nested(&self) -> bool {
+        self.admit_if(|cur| cur & CLOSED == 0 || cur & !FLAGS != 0)
+    }
+
+    /// Adds one to `live` if `open` holds for the current word.
+    #[inline]
+    fn admit_if(&self, open: impl Fn(usize) -> bool) -> bool {
         let mut cur = self.0.load(Ordering::Acquire);
         loop {
-            if cur & CLOSED != 0 && cur & !FLAGS == 0 {
+            if !open(cur) {
                 return false;
             }
             match self
