@@ -70,6 +70,9 @@ where
     );
 }
 
+/// A runtime flavor: its name and how to build it.
+type Flavor = (&'static str, fn() -> Runtime);
+
 fn main() {
     let mut rounds = 41;
     let mut args = std::env::args().skip(1);
@@ -84,7 +87,7 @@ fn main() {
         .limit(LIMIT as u64)
         .build()
         .expect("valid config");
-    let runtimes: [(&str, fn() -> Runtime); 2] = [
+    let runtimes: [Flavor; 2] = [
         ("mt2", || {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

@@ -81,10 +81,15 @@ async fn nested_scope_opened_while_parent_fails_is_born_cancelled_and_waited_for
         let out = scope(|s: Scope<Boom>| async move {
             let s2 = s.clone();
             s.go(async move {
-                spinning_tx.send(()).expect("sibling waits");
-                while !s2.is_cancelled() {
-                    std::hint::spin_loop();
-                }
+                // Spin off the worker (`block_in_place` hands its queue to another
+                // thread), so the failing sibling can run whatever worker it landed
+                // on; the nested scope is still opened in the same poll as the spin.
+                tokio::task::block_in_place(|| {
+                    spinning_tx.send(()).expect("sibling waits");
+                    while !s2.is_cancelled() {
+                        std::hint::spin_loop();
+                    }
+                });
                 let nested = scope(|n: Scope<Boom>| {
                     let (l, ran) = (l.clone(), ran.clone());
                     async move {
