@@ -12,18 +12,15 @@
 //!
 //! `cargo bench -p corral-benches --bench corral_scope -- --warm-up-time 1 --measurement-time 3`
 
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::runtime::Runtime;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-const CHILDREN: usize = 100_000;
-const LIMIT: usize = 64;
-/// Spawners in the `contention` group, each spawning `CHILDREN / SPAWNERS` children.
-const SPAWNERS: usize = 4;
+#[path = "support/scope.rs"]
+mod scope;
+use scope::{
+    corral_scope, corral_scope_fan, corral_scope_limited, joinset, joinset_limited, tracker_token,
+    tracker_token_fan, tracker_token_tracked, CHILDREN, LIMIT,
+};
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -31,119 +28,6 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .expect("build runtime")
-}
-
-async fn joinset(n: usize) {
-    let mut set = JoinSet::new();
-    for _ in 0..n {
-        set.spawn(async {});
-    }
-    while set.join_next().await.is_some() {}
-}
-
-async fn tracker_token(n: usize) {
-    let tracker = TaskTracker::new();
-    let token = CancellationToken::new();
-    for _ in 0..n {
-        let token = token.clone();
-        tracker.spawn(async move { token.run_until_cancelled(async {}).await });
-    }
-    tracker.close();
-    tracker.wait().await;
-}
-
-/// The like-for-like peer: `TaskTracker` + `CancellationToken` with every task in the
-/// corral-task registry, as a scope's children are.
-async fn tracker_token_tracked(n: usize) {
-    let tracker = TaskTracker::new();
-    let token = CancellationToken::new();
-    for _ in 0..n {
-        let token = token.clone();
-        tracker.spawn(
-            corral_task::Builder::new()
-                .track(async move { token.run_until_cancelled(async {}).await }),
-        );
-    }
-    tracker.close();
-    tracker.wait().await;
-}
-
-async fn corral_scope(n: usize) {
-    corral_scope::scope(|s| async move {
-        for _ in 0..n {
-            s.spawn(async { Ok::<(), ()>(()) })
-                .await
-                .expect("scope is open");
-        }
-        Ok::<(), ()>(())
-    })
-    .await
-    .expect("no child fails");
-}
-
-async fn joinset_limited(n: usize) {
-    let limit = Arc::new(tokio::sync::Semaphore::new(LIMIT));
-    let mut set = JoinSet::new();
-    for _ in 0..n {
-        let permit = limit.clone().acquire_owned().await.expect("open");
-        set.spawn(async move { drop(permit) });
-        // Reap as we go, like a bounded JoinSet loop would.
-        while set.try_join_next().is_some() {}
-    }
-    while set.join_next().await.is_some() {}
-}
-
-async fn corral_scope_limited(config: &corral_scope::ScopeConfig, n: usize) {
-    config
-        .scope(|s| async move {
-            for _ in 0..n {
-                s.spawn(async { Ok::<(), ()>(()) })
-                    .await
-                    .expect("scope is open");
-            }
-            Ok::<(), ()>(())
-        })
-        .await
-        .expect("no child fails");
-}
-
-/// `SPAWNERS` tasks each spawn their share of siblings into one tracker.
-async fn tracker_token_fan(n: usize) {
-    let tracker = TaskTracker::new();
-    let token = CancellationToken::new();
-    for _ in 0..SPAWNERS {
-        let (t, token) = (tracker.clone(), token.clone());
-        tracker.spawn(async move {
-            for _ in 0..n / SPAWNERS {
-                let token = token.clone();
-                t.spawn(async move { token.run_until_cancelled(async {}).await });
-            }
-        });
-    }
-    tracker.close();
-    tracker.wait().await;
-}
-
-/// `SPAWNERS` children each spawn their share of siblings through a cloned handle.
-async fn corral_scope_fan(n: usize) {
-    corral_scope::scope(|s| async move {
-        for _ in 0..SPAWNERS {
-            let s2 = s.clone();
-            s.spawn(async move {
-                for _ in 0..n / SPAWNERS {
-                    s2.spawn(async { Ok::<(), ()>(()) })
-                        .await
-                        .expect("scope is open");
-                }
-                Ok(())
-            })
-            .await
-            .expect("scope is open");
-        }
-        Ok::<(), ()>(())
-    })
-    .await
-    .expect("no child fails");
 }
 
 fn contention(c: &mut Criterion) {

@@ -12,20 +12,43 @@ use tokio::task::{Id, JoinHandle};
 
 use crate::context::{enter, Core};
 use crate::error::ChildError;
-use crate::group::Reason;
+use crate::group::Payload;
 
 pin_project_lite::pin_project! {
-    /// The spawned future: runs the child, stops it when the group is cancelled,
-    /// records an error or panic with the group, and on drop gives back the admission
-    /// slot and counts the child as gone.
+    /// The spawned future: runs the child, stops it when the group is cancelled (or,
+    /// for a background child, when the owner's body is over), records an error or a
+    /// panic (from its poll or its drop) with the group, and on drop gives back the
+    /// admission slot and counts the child as gone.
     pub(crate) struct Child<F, E> {
-        // Declared first so it is dropped first: the child's own destructors have run
-        // before the group counts it gone. `None` once the group cancelled it.
+        // Dropped first (in `drop` below, under `catch_unwind`): the child's own
+        // destructors have run, and a panic in them is recorded with the group, before
+        // the group counts it gone. `None` once dropped.
         #[pin]
         future: Option<F>,
         guard: Guard,
         _error: PhantomData<fn() -> E>,
     }
+
+    impl<F, E> PinnedDrop for Child<F, E> {
+        fn drop(this: Pin<&mut Self>) {
+            // Aborted through its handle, shut down with the runtime, or finished.
+            let this = this.project();
+            if let Some(payload) = drop_future(this.future) {
+                this.guard.core().panicked(payload);
+            }
+        }
+    }
+}
+
+/// Drops the child's future in place, catching a panic from its destructors. The slot
+/// is `None` afterwards either way (an assignment whose drop unwinds still stores the
+/// new value, and the drop glue of the rest of the future still runs).
+pub(crate) fn drop_future<F>(mut slot: Pin<&mut Option<F>>) -> Option<Payload> {
+    if slot.is_none() {
+        return None;
+    }
+    // Nothing of the future is observed after its drop unwound: unwind safety holds.
+    catch_unwind(AssertUnwindSafe(|| slot.set(None))).err()
 }
 
 /// Dropped with the child's future, after it: releases the slot, then completes.
@@ -35,6 +58,8 @@ struct Guard {
     permit: Option<OwnedPermit>,
     /// The child's registration for the cancel, once it has returned `Pending`.
     key: Option<usize>,
+    /// Stopped when the owner's body is over, not only when the group is cancelled.
+    background: bool,
 }
 
 impl Guard {
@@ -42,6 +67,18 @@ impl Guard {
         self.core
             .as_deref()
             .expect("the core is back in its slot after every poll")
+    }
+
+    /// Stops the child: drops its future now. A panic from its destructors cancels
+    /// the group and resumes in the owner like a panic from its poll.
+    fn stop<F, T>(&self, slot: Pin<&mut Option<F>>) -> Result<T, ChildError> {
+        match drop_future(slot) {
+            None => Err(ChildError::Cancelled),
+            Some(payload) => {
+                self.core().panicked(payload);
+                Err(ChildError::Panicked)
+            }
+        }
     }
 }
 
@@ -61,13 +98,19 @@ impl Drop for Guard {
 }
 
 impl<F, E> Child<F, E> {
-    pub(crate) fn new(future: F, core: Arc<Core>, permit: Option<OwnedPermit>) -> Self {
+    pub(crate) fn new(
+        future: F,
+        core: Arc<Core>,
+        permit: Option<OwnedPermit>,
+        background: bool,
+    ) -> Self {
         Child {
             future: Some(future),
             guard: Guard {
                 core: Some(core),
                 permit,
                 key: None,
+                background,
             },
             _error: PhantomData,
         }
@@ -85,14 +128,13 @@ where
         let this = self.project();
         let mut slot = this.future;
         let guard = this.guard;
+        if guard.core().group.must_stop(guard.background) {
+            // Woken by the cancel (or polled after it): stop here, as an abort would.
+            return Poll::Ready(guard.stop(slot));
+        }
         let Some(future) = slot.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(ChildError::Cancelled));
         };
-        if guard.core().group.is_cancelled() {
-            // Woken by the cancel (or polled after it): stop here, as an abort would.
-            slot.set(None);
-            return Poll::Ready(Err(ChildError::Cancelled));
-        }
         // The future is never polled again after a panic (we return Ready), so a
         // broken invariant inside it cannot be observed: unwind safety holds.
         let polled = enter(&mut guard.core, || {
@@ -104,23 +146,24 @@ where
                 // the same for its whole life (this future is the task's root), so
                 // once is enough.
                 if guard.key.is_none() {
-                    match guard.core().group.register(cx.waker().clone()) {
+                    match guard
+                        .core()
+                        .group
+                        .register(cx.waker().clone(), guard.background)
+                    {
                         Some(key) => guard.key = Some(key),
-                        None => {
-                            slot.set(None);
-                            return Poll::Ready(Err(ChildError::Cancelled));
-                        }
+                        None => return Poll::Ready(guard.stop(slot)),
                     }
                 }
                 Poll::Pending
             }
             Ok(Poll::Ready(Ok(value))) => Poll::Ready(Ok(value)),
             Ok(Poll::Ready(Err(error))) => {
-                guard.core().cancel(Reason::Failed, Some(Box::new(error)));
+                guard.core().fail(Box::new(error));
                 Poll::Ready(Err(ChildError::Failed))
             }
             Err(payload) => {
-                guard.core().cancel(Reason::Panicked, Some(payload));
+                guard.core().panicked(payload);
                 Poll::Ready(Err(ChildError::Panicked))
             }
         }
@@ -138,18 +181,27 @@ where
 /// Awaiting a `ChildHandle` is cancel safe: dropping the await (or the handle) leaves
 /// the child running in its group; the output is then simply not read.
 pub struct ChildHandle<T> {
-    join: JoinHandle<Result<T, ChildError>>,
+    /// `None` for a child refused by [`Scope::go`](crate::Scope::go): never started.
+    join: Option<JoinHandle<Result<T, ChildError>>>,
 }
 
 impl<T> ChildHandle<T> {
     pub(crate) fn new(join: JoinHandle<Result<T, ChildError>>) -> Self {
-        Self { join }
+        Self { join: Some(join) }
+    }
+
+    /// The handle of a child that was refused and dropped unstarted: it yields
+    /// [`ChildError::Cancelled`].
+    pub(crate) fn refused() -> Self {
+        Self { join: None }
     }
 
     /// Aborts this child only. Its handle then yields [`ChildError::Cancelled`]
     /// (unless it had already finished); the group is not cancelled and the siblings run on.
     pub fn abort(&self) {
-        self.join.abort();
+        if let Some(join) = &self.join {
+            join.abort();
+        }
     }
 
     /// Whether the child has finished (completed, failed, panicked or been aborted).
@@ -160,12 +212,13 @@ impl<T> ChildHandle<T> {
     /// (tokio's `num_alive_tasks` and the tracked-task registry lag just as long).
     /// Awaiting the handle returns the output regardless.
     pub fn is_finished(&self) -> bool {
-        self.join.is_finished()
+        self.join.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
-    /// The tokio task id of the child.
-    pub fn id(&self) -> Id {
-        self.join.id()
+    /// The tokio task id of the child; `None` for a child [`Scope::go`](crate::Scope::go)
+    /// refused (it never became a task).
+    pub fn id(&self) -> Option<Id> {
+        self.join.as_ref().map(JoinHandle::id)
     }
 }
 
@@ -173,10 +226,13 @@ impl<T> Future for ChildHandle<T> {
     type Output = Result<T, ChildError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Poll::Ready(match ready!(Pin::new(&mut self.join).poll(cx)) {
+        let Some(join) = self.join.as_mut() else {
+            return Poll::Ready(Err(ChildError::Cancelled));
+        };
+        Poll::Ready(match ready!(Pin::new(join).poll(cx)) {
             Ok(output) => output,
-            // Our wrapper catches panics of the child's poll; a panic tokio reports
-            // came from a destructor run while the child was aborted.
+            // Our wrapper catches panics of the child's poll and drop; tokio reports a
+            // panic only from elsewhere in the task (a tracked-task hook), if ever.
             Err(join) if join.is_panic() => Err(ChildError::Panicked),
             Err(_) => Err(ChildError::Cancelled),
         })
@@ -186,8 +242,8 @@ impl<T> Future for ChildHandle<T> {
 impl<T> std::fmt::Debug for ChildHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChildHandle")
-            .field("id", &self.join.id())
-            .field("finished", &self.join.is_finished())
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
             .finish()
     }
 }

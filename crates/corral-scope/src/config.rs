@@ -30,6 +30,7 @@ pub struct ScopeBuilder {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     name: Option<String>,
+    collect: bool,
 }
 
 impl ScopeBuilder {
@@ -66,6 +67,37 @@ impl ScopeBuilder {
         self
     }
 
+    /// Keeps every error instead of stopping at the first (Go conc's `WithErrors`,
+    /// Trio's `ExceptionGroup`): a child's error no longer cancels the group, the
+    /// scope waits for every child, and if any failed it yields
+    /// [`ScopeError::Errors`](crate::ScopeError::Errors) with every error in arrival
+    /// order. The body's own error still cancels the group (and joins the list); a
+    /// panic, the deadline and [`Scope::cancel`](crate::Scope::cancel) still stop it.
+    /// The first cause wins: errors after a deadline or a cancel are not reported.
+    ///
+    /// ```
+    /// use corral_scope::{ScopeConfig, ScopeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let config = ScopeConfig::builder().collect_errors().build().expect("valid");
+    /// let out = config
+    ///     .scope(|s| async move {
+    ///         s.go(async { Err::<(), &str>("disk") });
+    ///         s.go(async { Ok(()) });
+    ///         s.go(async { Err::<(), &str>("network") });
+    ///         Ok::<(), &str>(())
+    ///     })
+    ///     .await;
+    /// let mut errors = out.unwrap_err().into_errors();
+    /// errors.sort();
+    /// assert_eq!(errors, ["disk", "network"]);
+    /// # }
+    /// ```
+    pub fn collect_errors(mut self) -> Self {
+        self.collect = true;
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -88,6 +120,7 @@ impl ScopeBuilder {
             timeout: self.timeout,
             deadline: self.deadline,
             named: self.name.map(|name| corral_task::Builder::new().name(name)),
+            collect: self.collect,
         })
     }
 }
@@ -101,6 +134,7 @@ pub struct ScopeConfig {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     named: Option<corral_task::Builder>,
+    collect: bool,
 }
 
 impl ScopeConfig {
@@ -154,7 +188,8 @@ impl ScopeConfig {
     ///
     /// # Panics
     ///
-    /// Resumes a child's panic in the owner once the group is down.
+    /// As for [`scope`](crate::scope): resumes a panic of a child or of the body in
+    /// the owner once the group is down.
     pub fn scope<F, Fut, R, E>(&self, body: F) -> ScopeFuture<Fut, R, E>
     where
         F: FnOnce(Scope<E>) -> Fut,
@@ -168,6 +203,9 @@ impl ScopeConfig {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        ScopeFuture::new(Core::new(own, self.limit, self.named.clone()), body)
+        ScopeFuture::new(
+            Core::new(own, self.limit, self.named.clone(), self.collect),
+            body,
+        )
     }
 }

@@ -72,30 +72,41 @@ pub(crate) struct Core {
 
 impl Core {
     /// A core for a new scope, nested under the current one if there is one.
+    ///
+    /// A nested scope always holds an admission in its parent, even in a cancelled
+    /// parent (whose body or child creating it is being stopped), so the parent waits
+    /// for it at any depth; one created in a cancelled parent is born cancelled, so its
+    /// body never runs and it spawns nothing.
     pub(crate) fn new(
         own_deadline: Option<Instant>,
         limit: Option<u64>,
         named: Option<corral_task::Builder>,
+        collect: bool,
     ) -> Arc<Self> {
         let parent = current();
         let (deadline, token, hold) = match parent {
             Some(parent) => (
                 min_deadline(parent.deadline, own_deadline),
                 parent.token.child_token(),
-                // A cancelled or closed parent refuses: its body or child that creates
-                // this scope is being stopped and drops it at its next poll.
-                parent.group.try_admit().then_some(parent),
+                // Refused only by a drained parent, which has no body or child left
+                // to be the current scope: then there is nobody to wait for us.
+                parent.group.admit_nested().then_some(parent),
             ),
             None => (own_deadline, CancellationToken::new(), None),
         };
-        Arc::new(Core {
-            group: Group::new(),
+        let born_cancelled = hold.as_ref().is_some_and(|p| p.group.is_cancelled());
+        let core = Arc::new(Core {
+            group: Group::new(collect),
             token,
             deadline,
             limit: limit.map(|n| Arc::new(Semaphore::new(n))),
             named,
             hold: Mutex::new(hold),
-        })
+        });
+        if born_cancelled {
+            core.cancel(Reason::Cancelled, None);
+        }
+        core
     }
 
     /// This group is down (owner finished or dropped, no child live): gives back the
@@ -116,18 +127,49 @@ impl Core {
         }
     }
 
-    /// The owner is gone.
-    pub(crate) fn abandon(&self) {
-        let drained = self.group.abandon();
-        self.after_cancel();
-        if drained {
-            self.release_parent();
+    /// A child returned an error: cancels the group, or only records the error in a
+    /// group that collects every error.
+    pub(crate) fn fail(&self, error: Payload) {
+        if self.group.collects() {
+            self.group.record_error(error);
+        } else {
+            self.cancel(Reason::Failed, Some(error));
         }
     }
 
-    /// Whether this is the scope whose body or child is being polled on this thread.
-    pub(crate) fn is_current(&self) -> bool {
-        with_current(|c| std::ptr::eq(c, self)).unwrap_or(false)
+    /// A child or the body panicked: cancels the group, whose owner resumes the panic
+    /// once the children are down. If the owner is gone (a nested scope dropped by its
+    /// parent's body or child), the panic goes to the enclosing group instead, whose
+    /// owner waits for this one; with no enclosing group (a top-level scope whose
+    /// owner was dropped), there is nobody to resume it and it is dropped.
+    pub(crate) fn panicked(&self, payload: Payload) {
+        match self.group.panicked(payload) {
+            Ok(first) => {
+                if first {
+                    self.after_cancel();
+                }
+            }
+            Err(payload) => self.forward_panic(payload),
+        }
+    }
+
+    fn forward_panic(&self, payload: Payload) {
+        let parent = self.hold.lock().clone();
+        if let Some(parent) = parent {
+            parent.panicked(payload);
+        }
+    }
+
+    /// The owner is gone.
+    pub(crate) fn abandon(&self) {
+        let (drained, panic) = self.group.abandon();
+        self.after_cancel();
+        if let Some(payload) = panic {
+            self.forward_panic(payload);
+        }
+        if drained {
+            self.release_parent();
+        }
     }
 
     /// The scope is over: nothing may wait on it any more.
@@ -139,28 +181,46 @@ impl Core {
     }
 
     /// Admits and spawns `future` as a child, or hands it back if the group is closed
-    /// or cancelled.
+    /// or cancelled (or, for a background child, its owner's body is over).
     #[track_caller]
     pub(crate) fn spawn_child<F, T, E>(
         self: &Arc<Self>,
         future: F,
         permit: Option<OwnedPermit>,
+        options: &ChildOptions,
     ) -> Result<ChildHandle<T>, F>
     where
         F: std::future::Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
-        if !self.group.try_admit() {
+        if !self.group.try_admit(options.background) {
             return Err(future);
         }
-        let child = Child::new(future, self.clone(), permit);
-        let join = match &self.named {
+        let child = Child::new(future, self.clone(), permit, options.background);
+        let join = match options.named.as_ref().or(self.named.as_ref()) {
             None => corral_task::spawn(child),
             Some(builder) => builder.clone().spawn(child),
         };
         Ok(ChildHandle::new(join))
     }
+}
+
+/// How one child is spawned: its own name, whether it runs in the background.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChildOptions {
+    /// Names this child in the tracked-task registry, over the scope's name.
+    pub(crate) named: Option<corral_task::Builder>,
+    /// Stopped when the owner's body returns, instead of awaited.
+    pub(crate) background: bool,
+}
+
+impl ChildOptions {
+    /// A plain child: the scope's name, awaited by the owner.
+    pub(crate) const PLAIN: ChildOptions = ChildOptions {
+        named: None,
+        background: false,
+    };
 }
 
 fn min_deadline(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {

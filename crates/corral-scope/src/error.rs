@@ -4,22 +4,44 @@ use std::fmt;
 
 /// Why a scope did not return its body's value.
 ///
-/// A child's panic is not an error: it resumes in the owner once the group is down.
+/// A panic is not an error: it resumes in the owner once the group is down. The first
+/// cause wins: a group that failed and then reached its deadline reports the failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeError<E> {
     /// A child or the body returned this error first; the rest of the group was cancelled.
     Failed(E),
+    /// In a scope built with
+    /// [`ScopeBuilder::collect_errors`](crate::ScopeBuilder::collect_errors): every
+    /// error the children and the body returned, in the order they arrived (never
+    /// empty). A child's error does not cancel such a group; the body's does.
+    Errors(Vec<E>),
     /// The scope's deadline (its own or an enclosing scope's) passed; the group was
     /// cancelled. Distinct from any error a child returns.
     DeadlineExceeded,
+    /// The group was stopped by hand ([`Scope::cancel`](crate::Scope::cancel)), or it
+    /// is a nested scope created inside a group that was already cancelled (it is born
+    /// cancelled: its body never runs). Distinct from a child's error and the deadline.
+    Cancelled,
 }
 
 impl<E> ScopeError<E> {
-    /// The child's error, if the scope failed with one.
+    /// The first error, if the scope failed with one (for
+    /// [`Errors`](ScopeError::Errors), the first that arrived).
     pub fn into_failed(self) -> Option<E> {
         match self {
             ScopeError::Failed(e) => Some(e),
-            ScopeError::DeadlineExceeded => None,
+            ScopeError::Errors(errors) => errors.into_iter().next(),
+            ScopeError::DeadlineExceeded | ScopeError::Cancelled => None,
+        }
+    }
+
+    /// Every error the scope failed with: one for [`Failed`](ScopeError::Failed), all
+    /// of them for [`Errors`](ScopeError::Errors), none otherwise.
+    pub fn into_errors(self) -> Vec<E> {
+        match self {
+            ScopeError::Failed(e) => vec![e],
+            ScopeError::Errors(errors) => errors,
+            ScopeError::DeadlineExceeded | ScopeError::Cancelled => Vec::new(),
         }
     }
 
@@ -27,13 +49,26 @@ impl<E> ScopeError<E> {
     pub fn is_deadline_exceeded(&self) -> bool {
         matches!(self, ScopeError::DeadlineExceeded)
     }
+
+    /// Whether the scope was cancelled by hand (or born cancelled).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, ScopeError::Cancelled)
+    }
 }
 
 impl<E: fmt::Display> fmt::Display for ScopeError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ScopeError::Failed(e) => write!(f, "scope failed: {e}"),
+            ScopeError::Errors(errors) => {
+                write!(f, "scope failed with {} errors", errors.len())?;
+                for (i, e) in errors.iter().enumerate() {
+                    write!(f, "{} {e}", if i == 0 { ":" } else { ";" })?;
+                }
+                Ok(())
+            }
             ScopeError::DeadlineExceeded => f.write_str("scope deadline exceeded"),
+            ScopeError::Cancelled => f.write_str("scope cancelled"),
         }
     }
 }
@@ -42,7 +77,8 @@ impl<E: std::error::Error + 'static> std::error::Error for ScopeError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ScopeError::Failed(e) => Some(e),
-            ScopeError::DeadlineExceeded => None,
+            ScopeError::Errors(errors) => errors.first().map(|e| e as _),
+            ScopeError::DeadlineExceeded | ScopeError::Cancelled => None,
         }
     }
 }
@@ -56,7 +92,9 @@ pub enum ChildError {
     /// The child panicked; the payload resumes in the scope's owner.
     Panicked,
     /// The child was aborted before it finished: the group was cancelled (a sibling
-    /// failed, the deadline passed, the owner was dropped) or the handle's `abort` was called.
+    /// failed, the deadline passed, the owner was dropped, `Scope::cancel`), the body
+    /// returned while it ran in the background, or the handle's `abort` was called.
+    /// Also the handle of a child `Scope::go` refused, whose future was dropped unstarted.
     Cancelled,
 }
 

@@ -1,8 +1,9 @@
 //! The group engine: who is live, who to wake when the group is cancelled, who to wake
 //! when the last child is gone, and why the group stopped.
 //!
-//! Cancelling a child means waking it: a child checks `CANCELLED` at the top of every
-//! poll and, if set, drops its future and finishes. A child that finishes in its first
+//! Cancelling a child means waking it: a child checks `CANCELLED` (and, for a
+//! background child, `WAITING`) at the top of every poll and, if set, drops its future
+//! and finishes. A child that finishes in its first
 //! poll (the common, cheap case) never touches the lock; one that returns `Pending`
 //! registers its task's waker once, and deregisters when it is dropped.
 //!
@@ -11,10 +12,14 @@
 //! - An admitted child that returned `Pending` is either registered (and woken by the
 //!   first cancel), or learns from [`Group::register`] that the group is cancelled:
 //!   `CANCELLED` is set and read under the lock, so no pending child sleeps through a
-//!   cancel.
+//!   cancel. Likewise a pending background child is registered (and woken when the
+//!   owner's body is over) or learns at registration that `WAITING` is set: the owner
+//!   sets `WAITING` before it takes the lock to wake the background entries, and a
+//!   registration reads it under the lock.
 //! - `wakers` holds one entry per registered child that has not been dropped yet.
-//! - The first cause of cancellation is kept in `reason`; the first error and the first
-//!   panic payload are kept, later ones are dropped.
+//! - The first cause of cancellation is kept in `reason`; the first error (every error,
+//!   in a group that collects them) and the first panic payload are kept, later ones
+//!   are dropped.
 //!
 //! # Lock order
 //!
@@ -28,7 +33,7 @@ use std::mem;
 use std::task::Waker;
 
 use self::state::State;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 
 /// A type-erased error or panic payload.
 pub(crate) type Payload = Box<dyn Any + Send>;
@@ -55,23 +60,51 @@ pub(crate) enum Reason {
     Deadline,
     /// The owner dropped the scope.
     Dropped,
+    /// Cancelled by hand (`Scope::cancel`), or born cancelled under a cancelled parent.
+    Cancelled,
 }
 
 /// What the owner learns when the group is over.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) reason: Option<Reason>,
-    pub(crate) error: Option<Payload>,
+    /// The first error, or every error in arrival order in a group that collects them.
+    pub(crate) errors: Vec<Payload>,
     pub(crate) panic: Option<Payload>,
+}
+
+/// A registered pending child.
+#[derive(Debug)]
+struct Entry<H> {
+    waker: H,
+    /// Stopped when the owner's body is over, not only when the group is cancelled.
+    background: bool,
 }
 
 #[derive(Debug)]
 struct Inner<H> {
     /// Registered pending children; `None` marks a free slot listed in `free`.
-    wakers: Vec<Option<H>>,
+    wakers: Vec<Option<Entry<H>>>,
     free: Vec<usize>,
     owner: Option<Waker>,
     outcome: Outcome,
+}
+
+impl Outcome {
+    /// Records a cause (kept if it is the first) and its payload: the first panic; the
+    /// first error, or every error when `collect` is set.
+    fn record(&mut self, reason: Reason, payload: Option<Payload>, collect: bool) {
+        match (reason, payload) {
+            (Reason::Panicked, Some(payload)) if self.panic.is_none() => {
+                self.panic = Some(payload);
+            }
+            (Reason::Failed, Some(payload)) if collect || self.reason.is_none() => {
+                self.errors.push(payload);
+            }
+            _ => {}
+        }
+        self.reason.get_or_insert(reason);
+    }
 }
 
 /// Keeps its content on its own cache lines.
@@ -86,11 +119,15 @@ pub(crate) struct Group<H> {
     state: State,
     /// Touched by pending children and the owner; padded off the state word's line.
     inner: Padded<Mutex<Inner<H>>>,
+    /// Keeps every error, not only the first.
+    collect: bool,
 }
 
 impl<H: Notify> Group<H> {
-    pub(crate) fn new() -> Self {
+    /// A group that keeps the first error, or every error if `collect` is set.
+    pub(crate) fn new(collect: bool) -> Self {
         Self {
+            collect,
             state: State::new(),
             inner: Padded(Mutex::new(Inner {
                 wakers: Vec::new(),
@@ -101,19 +138,33 @@ impl<H: Notify> Group<H> {
         }
     }
 
-    /// Admits one child; `false` if the group is closed or cancelled. An admitted child
-    /// must be followed by exactly one [`Group::complete`], when its future is dropped.
-    pub(crate) fn try_admit(&self) -> bool {
-        self.state.try_admit()
+    /// Admits one child; `false` if the group is closed or cancelled (or, for a
+    /// background child, the owner's body is over). An admitted child must be followed
+    /// by exactly one [`Group::complete`], when its future is dropped.
+    pub(crate) fn try_admit(&self, background: bool) -> bool {
+        self.state.try_admit(background)
     }
 
-    /// Registers a pending child's waker for the cancel. Returns its key, or `None` if
-    /// the group is already cancelled (the child must stop now).
-    pub(crate) fn register(&self, waker: H) -> Option<usize> {
+    /// Admits a nested scope created inside this group, even a cancelled one; `false`
+    /// only if the group is drained. Followed by exactly one [`Group::complete`].
+    pub(crate) fn admit_nested(&self) -> bool {
+        self.state.admit_nested()
+    }
+
+    /// Whether a child must stop before polling its future.
+    pub(crate) fn must_stop(&self, background: bool) -> bool {
+        self.state.must_stop(background)
+    }
+
+    /// Registers a pending child's waker for the cancel (and, for a background child,
+    /// for the end of the owner's body). Returns its key, or `None` if the child must
+    /// stop now.
+    pub(crate) fn register(&self, waker: H, background: bool) -> Option<usize> {
         let mut inner = self.inner.0.lock();
-        if self.state.is_cancelled() {
+        if self.state.must_stop(background) {
             return None;
         }
+        let waker = Entry { waker, background };
         Some(match inner.free.pop() {
             Some(key) => {
                 inner.wakers[key] = Some(waker);
@@ -155,14 +206,17 @@ impl<H: Notify> Group<H> {
     /// Wakes every registered child (each then drops its future) and the owner. Returns
     /// `true` for the call that cancelled the group.
     pub(crate) fn cancel(&self, reason: Reason, payload: Option<Payload>) -> bool {
-        let mut inner = self.inner.0.lock();
-        let outcome = &mut inner.outcome;
-        match reason {
-            Reason::Panicked if outcome.panic.is_none() => outcome.panic = payload,
-            Reason::Failed if outcome.reason.is_none() => outcome.error = payload,
-            _ => {}
-        }
-        outcome.reason.get_or_insert(reason);
+        let inner = self.inner.0.lock();
+        self.cancel_locked(inner, reason, payload)
+    }
+
+    fn cancel_locked(
+        &self,
+        mut inner: MutexGuard<'_, Inner<H>>,
+        reason: Reason,
+        payload: Option<Payload>,
+    ) -> bool {
+        inner.outcome.record(reason, payload, self.collect);
         let first = self.state.cancel();
         let wakers = if first {
             inner.free.clear();
@@ -172,8 +226,8 @@ impl<H: Notify> Group<H> {
         };
         let owner = inner.owner.clone();
         drop(inner);
-        for waker in wakers.iter().flatten() {
-            waker.notify();
+        for entry in wakers.iter().flatten() {
+            entry.waker.notify();
         }
         if let Some(owner) = owner {
             owner.wake();
@@ -181,21 +235,54 @@ impl<H: Notify> Group<H> {
         first
     }
 
+    /// A child (or the body) panicked: cancels the group for it, keeping the payload if
+    /// it is the first panic; returns `Ok(true)` for the call that cancelled the group.
+    /// In a group whose owner is gone (abandoned, so nobody will resume it here) the
+    /// payload is handed back, for the caller to pass to the enclosing group. Checked
+    /// under the lock that [`Group::abandon`] takes, so a panic is either handed back
+    /// here or taken by `abandon`, never dropped in between.
+    pub(crate) fn panicked(&self, payload: Payload) -> Result<bool, Payload> {
+        let inner = self.inner.0.lock();
+        if self.state.is_closed() {
+            return Err(payload);
+        }
+        Ok(self.cancel_locked(inner, Reason::Panicked, Some(payload)))
+    }
+
+    /// Records a child's error without cancelling the group (a group that collects
+    /// every error).
+    pub(crate) fn record_error(&self, payload: Payload) {
+        self.inner
+            .0
+            .lock()
+            .outcome
+            .record(Reason::Failed, Some(payload), self.collect);
+    }
+
+    /// Whether this group keeps every error instead of cancelling on the first.
+    pub(crate) fn collects(&self) -> bool {
+        self.collect
+    }
+
     /// The owner is gone: no more children, and every pending one is woken to stop now.
     /// Returns `true` if no child was live: the group is drained now. Otherwise the
     /// [`Group::complete`] of the last child returns `true`; exactly one of the two does.
-    pub(crate) fn abandon(&self) -> bool {
+    ///
+    /// Also returns the first panic recorded so far, which this group's owner will
+    /// never resume: the caller passes it to the enclosing group.
+    pub(crate) fn abandon(&self) -> (bool, Option<Payload>) {
         let mut inner = self.inner.0.lock();
         inner.outcome.reason.get_or_insert(Reason::Dropped);
         let drained = self.state.abandon();
         inner.free.clear();
         let wakers = mem::take(&mut inner.wakers);
         inner.owner = None;
+        let panic = inner.outcome.panic.take();
         drop(inner);
-        for waker in wakers.iter().flatten() {
-            waker.notify();
+        for entry in wakers.iter().flatten() {
+            entry.waker.notify();
         }
-        drained
+        (drained, panic)
     }
 
     /// Stores the owner's waker for the next cancel or last completion.
@@ -207,9 +294,25 @@ impl<H: Notify> Group<H> {
         }
     }
 
-    /// The owner's body is over; call after [`Group::set_owner`].
+    /// The owner's body is over; call after [`Group::set_owner`]. The first call wakes
+    /// every registered background child to stop.
     pub(crate) fn wait(&self) {
-        self.state.wait();
+        if !self.state.wait() {
+            return;
+        }
+        let mut inner = self.inner.0.lock();
+        let mut stopped = Vec::new();
+        let Inner { wakers, free, .. } = &mut *inner;
+        for (key, slot) in wakers.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(|entry| entry.background) {
+                stopped.extend(slot.take());
+                free.push(key);
+            }
+        }
+        drop(inner);
+        for entry in &stopped {
+            entry.waker.notify();
+        }
     }
 
     /// Closes the group if no child is live. On success, returns the outcome.
@@ -276,8 +379,8 @@ mod loom_models {
     #[test]
     fn pending_child_never_sleeps_through_cancel() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
-            assert!(group.try_admit());
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
             let woken = Arc::new(AtomicBool::new(false));
             let child = {
                 let (group, woken) = (group.clone(), woken.clone());
@@ -286,7 +389,7 @@ mod loom_models {
                     if group.is_cancelled() {
                         return true;
                     }
-                    group.register(Fake(woken)).is_none()
+                    group.register(Fake(woken), false).is_none()
                 })
             };
             assert!(group.cancel(Reason::Failed, None));
@@ -300,12 +403,12 @@ mod loom_models {
     #[test]
     fn registrations_are_independent() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
+            let group = Arc::new(Group::<Fake>::new(false));
             let flags: Vec<_> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
-            let first = group.register(Fake(flags[0].clone())).expect("open");
+            let first = group.register(Fake(flags[0].clone()), false).expect("open");
             let other = {
                 let (group, flag) = (group.clone(), flags[1].clone());
-                thread::spawn(move || group.register(Fake(flag)).expect("open"))
+                thread::spawn(move || group.register(Fake(flag), false).expect("open"))
             };
             group.deregister(first);
             let second = other.join().expect("child");
@@ -323,8 +426,8 @@ mod loom_models {
     #[test]
     fn last_completion_wakes_the_waiting_owner() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
-            assert!(group.try_admit());
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
@@ -347,10 +450,10 @@ mod loom_models {
     #[test]
     fn close_and_late_admission_exclude_each_other() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
+            let group = Arc::new(Group::<Fake>::new(false));
             let spawner = {
                 let group = group.clone();
-                thread::spawn(move || group.try_admit())
+                thread::spawn(move || group.try_admit(false))
             };
             let flag = Arc::new(Flag(AtomicUsize::new(0)));
             group.set_owner(&Waker::from(flag.clone()));
@@ -366,7 +469,7 @@ mod loom_models {
                 assert_eq!(flag.0.load(Ordering::SeqCst), 1);
                 assert!(group.try_finish().is_some());
             }
-            assert!(!group.try_admit());
+            assert!(!group.try_admit(false));
         });
     }
 
@@ -375,13 +478,13 @@ mod loom_models {
     #[test]
     fn abandon_and_last_completion_drain_exactly_once() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
-            assert!(group.try_admit());
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
             };
-            let by_owner = group.abandon();
+            let (by_owner, _) = group.abandon();
             let by_child = child.join().expect("child");
             assert!(by_owner ^ by_child, "drained {by_owner} / {by_child}");
             assert_eq!(group.live(), 0);
@@ -393,10 +496,10 @@ mod loom_models {
     #[test]
     fn abandon_races_failure() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new());
+            let group = Arc::new(Group::<Fake>::new(false));
             let aborted = Arc::new(AtomicBool::new(false));
-            assert!(group.try_admit());
-            group.register(Fake(aborted.clone())).expect("open");
+            assert!(group.try_admit(false));
+            group.register(Fake(aborted.clone()), false).expect("open");
             let failing = {
                 let group = group.clone();
                 thread::spawn(move || {
@@ -407,7 +510,94 @@ mod loom_models {
             failing.join().expect("child");
             assert!(aborted.load(Ordering::SeqCst));
             assert!(group.is_cancelled() && group.is_closed());
-            assert!(!group.try_admit());
+            assert!(!group.try_admit(false));
+        });
+    }
+
+    /// A nested scope admitted by a child of a group that is being cancelled (a child
+    /// that noticed the cancel and opened a scope without awaiting): the owner cannot
+    /// finish until the nested scope gives its admission back, whatever the order.
+    #[test]
+    fn nested_admission_in_a_cancelled_group_holds_the_owner() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || {
+                    // The child's poll: opens a nested scope, then finishes.
+                    assert!(group.admit_nested(), "a live group refused a nested scope");
+                    group.complete();
+                })
+            };
+            group.cancel(Reason::Failed, None);
+            let flag = Arc::new(Flag(AtomicUsize::new(0)));
+            group.set_owner(&Waker::from(flag.clone()));
+            group.wait();
+            let early = group.try_finish().is_some();
+            child.join().expect("child");
+            assert!(!early, "owner finished while a nested scope was held");
+            assert!(group.try_finish().is_none(), "nested scope still held");
+            // The nested scope is down: it gives its admission back.
+            group.complete();
+            assert_eq!(flag.0.load(Ordering::SeqCst), 1, "owner never woken");
+            assert!(group.try_finish().is_some());
+            assert!(
+                !group.admit_nested(),
+                "a drained group admitted a nested scope"
+            );
+        });
+    }
+
+    /// A background child going pending while the owner's body returns is woken by the
+    /// owner's `wait`, or told at registration to stop; a foreground child is not.
+    #[test]
+    fn background_child_never_sleeps_through_the_body_end() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(true));
+            assert!(group.try_admit(false));
+            let fg = Arc::new(AtomicBool::new(false));
+            group.register(Fake(fg.clone()), false).expect("open");
+            let woken = Arc::new(AtomicBool::new(false));
+            let child = {
+                let (group, woken) = (group.clone(), woken.clone());
+                thread::spawn(move || {
+                    if group.must_stop(true) {
+                        return true;
+                    }
+                    group.register(Fake(woken), true).is_none()
+                })
+            };
+            group.wait();
+            let stopped_itself = child.join().expect("child");
+            assert!(stopped_itself || woken.load(Ordering::SeqCst));
+            assert!(!fg.load(Ordering::SeqCst), "a foreground child was stopped");
+            assert!(!group.is_cancelled());
+            assert!(!group.try_admit(true), "background admitted after the body");
+            assert!(group.try_admit(false), "foreground refused after the body");
+        });
+    }
+
+    /// A child's panic racing the owner's drop: the payload is either handed back by
+    /// `panicked` (the group is abandoned) or taken by `abandon`, exactly once.
+    #[test]
+    fn panic_racing_abandon_is_handed_on_exactly_once() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(false));
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || group.panicked(Box::new(1u8)).is_err())
+            };
+            let (_, taken) = group.abandon();
+            let handed_back = child.join().expect("child");
+            assert!(
+                handed_back ^ taken.is_some(),
+                "panic handed back {handed_back}, taken by abandon {}",
+                taken.is_some()
+            );
+            assert!(group.complete());
         });
     }
 }

@@ -8,9 +8,11 @@ use corral_semaphore::TryAcquireError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::builder::ChildBuilder;
 use crate::child::ChildHandle;
-use crate::context::Core;
+use crate::context::{ChildOptions, Core};
 use crate::error::TrySpawnError;
+use crate::group::Reason;
 use crate::spawn::Spawn;
 
 /// A handle to a running scope: spawn children into its group, watch its token.
@@ -53,8 +55,8 @@ impl<E> Scope<E> {
     }
 
     /// A token cancelled when the group is cancelled (a child fails or panics, the
-    /// deadline passes, the owner is dropped) and when the scope is over, however it
-    /// ended.
+    /// deadline passes, [`Scope::cancel`], the owner is dropped) and when the scope is
+    /// over, however it ended. Not when only background children are stopped.
     ///
     /// Children are aborted at their next await anyway; the token is for code between
     /// awaits, for `spawn_blocking` sections, and for threads that must stop too. A
@@ -71,6 +73,36 @@ impl<E> Scope<E> {
     /// Whether the group is cancelled (spawning is refused from then on).
     pub fn is_cancelled(&self) -> bool {
         self.core.group.is_cancelled()
+    }
+
+    /// Stops the group by hand (Trio's `nursery.cancel_scope.cancel()`): the body is
+    /// dropped at the end of its current poll, every child is cancelled at its next
+    /// await, the token is cancelled, spawning is refused from now on, and once
+    /// everything is down the scope yields [`ScopeError::Cancelled`](crate::ScopeError::Cancelled),
+    /// distinct from a child's error and from the deadline.
+    ///
+    /// If the group was already cancelled for another reason (a child failed or
+    /// panicked, the deadline passed), that first reason stays the scope's result.
+    /// Calling it again, or on a finished scope, does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_scope::{scope, ScopeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let out = scope(|s| async move {
+    ///     // A child that would run forever, stopped with the rest of the group.
+    ///     s.go(std::future::pending::<Result<(), std::io::Error>>());
+    ///     s.cancel();
+    ///     Ok(())
+    /// })
+    /// .await;
+    /// assert!(matches!(out, Err(ScopeError::Cancelled)));
+    /// # }
+    /// ```
+    pub fn cancel(&self) {
+        self.core.cancel(Reason::Cancelled, None);
     }
 
     /// Whether the scope is closed: it finished or its owner was dropped.
@@ -106,12 +138,10 @@ impl<E: Send + 'static> Scope<E> {
     /// # Errors
     ///
     /// [`SpawnError::Closed`](crate::SpawnError::Closed) with the future handed back if
-    /// the scope is closed or cancelled, before or while waiting, when called from
-    /// outside the group (a handle that escaped the scope). Called from the scope's own
-    /// body or children it never fails: once the group is cancelled they are being
-    /// stopped, and the spawn stays pending until its caller is dropped (see
-    /// [`Spawn`](crate::Spawn)). So `.expect(..)` on it inside the scope cannot panic,
-    /// but a blocking `block_on` of it there never returns once the group is cancelled.
+    /// the scope is closed or cancelled, before or while waiting, whoever calls it (the
+    /// body, a child, or a handle that escaped the scope). So `.expect(..)` on it can
+    /// panic inside a scope whose sibling just failed; in a scope without a limit,
+    /// [`Scope::go`] needs no unwrapping at all.
     ///
     /// # Cancel safety
     ///
@@ -128,7 +158,83 @@ impl<E: Send + 'static> Scope<E> {
         F: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
     {
-        Spawn::new(self, future)
+        Spawn::new(self, future, ChildOptions::PLAIN)
+    }
+
+    /// Spawns `future` as a child, at once and without ceremony: the spawn for a scope
+    /// without a concurrency limit (errgroup's `Go`, Trio's `start_soon`).
+    ///
+    /// The child starts at this call, with the same rules as [`Scope::spawn`]: its
+    /// error cancels the group and becomes the scope's result, its panic resumes in the
+    /// owner. If the group is cancelled or finished, the child is cancelled before it
+    /// starts: `future` is dropped here, unpolled, and the handle yields
+    /// [`ChildError::Cancelled`](crate::ChildError::Cancelled), as for a child the
+    /// cancel reached before its first poll. Use [`Scope::spawn`] or
+    /// [`Scope::try_spawn`] to get the future back instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sum = corral_scope::scope(|s| async move {
+    ///     let a = s.go(async { Ok::<_, std::io::Error>(1) });
+    ///     let b = s.go(async { Ok(2) });
+    ///     // A handle yields `ChildError`; map it into the scope's error type.
+    ///     let (a, b) = (a.await.unwrap_or(0), b.await.unwrap_or(0));
+    ///     Ok(a + b)
+    /// })
+    /// .await;
+    /// assert_eq!(sum.unwrap(), 3);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the scope has a concurrency limit (a child cannot start at once there: use
+    /// [`Scope::spawn`], which waits for a slot, or [`Scope::try_spawn`]); outside a
+    /// tokio runtime, as `tokio::spawn` does.
+    #[track_caller]
+    pub fn go<F, T>(&self, future: F) -> ChildHandle<T>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.go_with(future, &ChildOptions::PLAIN)
+    }
+
+    /// A builder for one child: a name of its own, or running in the background.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let out = corral_scope::scope(|s| async move {
+    ///     s.child().name("cache-refresh").go(async { Ok::<_, std::io::Error>(()) });
+    ///     Ok(())
+    /// })
+    /// .await;
+    /// assert!(out.is_ok());
+    /// # }
+    /// ```
+    pub fn child(&self) -> ChildBuilder<'_, E> {
+        ChildBuilder::new(self)
+    }
+
+    #[track_caller]
+    pub(crate) fn go_with<F, T>(&self, future: F, options: &ChildOptions) -> ChildHandle<T>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        assert!(
+            self.core.limit.is_none(),
+            "`Scope::go` on a scope with a concurrency limit: use `spawn(..).await` or `try_spawn`"
+        );
+        match self.core.spawn_child(future, None, options) {
+            Ok(child) => child,
+            Err(future) => {
+                drop(future);
+                ChildHandle::refused()
+            }
+        }
     }
 
     /// Spawns `future` as a child if a slot is free right now.
@@ -150,9 +256,24 @@ impl<E: Send + 'static> Scope<E> {
         F: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
     {
+        self.try_spawn_with(future, &ChildOptions::PLAIN)
+    }
+
+    #[track_caller]
+    pub(crate) fn try_spawn_with<F, T>(
+        &self,
+        future: F,
+        options: &ChildOptions,
+    ) -> Result<ChildHandle<T>, TrySpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
         let permit = match &self.core.limit {
             None => None,
-            Some(_) if self.core.group.is_cancelled() => return Err(TrySpawnError::Closed(future)),
+            Some(_) if self.core.group.must_stop(options.background) => {
+                return Err(TrySpawnError::Closed(future))
+            }
             Some(limit) => match limit.try_acquire_owned(1) {
                 Ok(permit) => Some(permit),
                 Err(TryAcquireError::NoPermits { .. }) => return Err(TrySpawnError::Full(future)),
@@ -163,7 +284,7 @@ impl<E: Send + 'static> Scope<E> {
             },
         };
         self.core
-            .spawn_child(future, permit)
+            .spawn_child(future, permit, options)
             .map_err(TrySpawnError::Closed)
     }
 }

@@ -1,7 +1,8 @@
 //! Task groups for tokio that cannot leak: a scope owns the tasks spawned in it,
 //! cancels them together, joins them all, and passes its deadline down.
 //!
-//! [`scope`] runs a body that spawns children with [`Scope::spawn`]. Children are real
+//! [`scope`] runs a body that spawns children with [`Scope::go`] (or [`Scope::spawn`],
+//! which waits for a slot in a scope with a limit). Children are real
 //! parallel tokio tasks (tracked by `corral-task`), and the scope's future completes
 //! only after every one of them is gone. The group is fail-fast: the first `Err` (or
 //! panic) cancels the rest; dropping the scope's future (an HTTP handler whose client
@@ -13,8 +14,12 @@
 //!
 //! | you want | use |
 //! |---|---|
-//! | children that cannot outlive their owner, first error cancels the rest | [`scope`] |
-//! | a deadline, or at most N children at once | [`ScopeConfig`] |
+//! | children that cannot outlive their owner, first error cancels the rest | [`scope`], [`Scope::go`] |
+//! | a deadline, or at most N children at once | [`ScopeConfig`], [`Scope::spawn`] |
+//! | stop the group by hand, with its own outcome | [`Scope::cancel`] → [`ScopeError::Cancelled`] |
+//! | a monitor or heartbeat stopped when the body returns | [`Scope::child`]`.background()` |
+//! | children named by role in the task registry | [`Scope::child`]`.name(..)` |
+//! | every child's error, not only the first (conc's `WithErrors`) | [`ScopeBuilder::collect_errors`] |
 //! | outputs in submission order (Go conc's `ResultPool`) | [`Results`] |
 //! | cooperative cancellation between awaits or in blocking code | [`Scope::token`] |
 //!
@@ -32,16 +37,21 @@
 //!
 //! Through a task-local: a scope's body and every child run with their scope set as the
 //! current one, and [`scope`] / [`ScopeConfig::scope`] called there nests under it.
-//! A nested scope counts as one of its parent's live children until it and its own
-//! children are down, so a parent that fails returns only after a nested scope it
-//! dropped has stopped its children too.
+//! A nested scope counts as one of its parent's live children from its creation until
+//! it and its own children are down, so a parent never returns while anything spawned
+//! under it, at any depth, is alive: a parent that fails returns only after a nested
+//! scope it dropped has stopped its children too. This holds for a nested scope created
+//! while the parent is already cancelled (say, by a child that does not await between
+//! noticing the cancel and opening the scope): it is still counted, and it is born
+//! cancelled, so its body never runs and it yields [`ScopeError::Cancelled`].
 //! A plain `tokio::spawn` or `spawn_blocking` starts outside any scope; hand those the
 //! token or [`current_deadline`] explicitly.
 //!
 //! # How children are stopped
 //!
-//! Cancelling the group (first error, panic, deadline, owner dropped) cancels the token,
-//! closes admission, and wakes every child that is waiting; a child's future is dropped
+//! Cancelling the group (first error, panic, deadline, [`Scope::cancel`], owner dropped)
+//! cancels the token, closes admission (every spawn after it is refused at once, from
+//! inside the group too), and wakes every child that is waiting; a child's future is dropped
 //! at its next poll, before it runs any further, exactly where `JoinHandle::abort` would
 //! drop it. A child that never awaits (a busy loop, a blocking call) cannot be stopped
 //! this way: that is what [`Scope::token`] is for. The owner's future completes only
@@ -61,9 +71,22 @@
 //!
 //! Every child of a `Scope<E>` returns `Result<T, E>`. The scope yields
 //! `Result<R, ScopeError<E>>`: the body's `Ok(R)`, [`ScopeError::Failed`] with the first
-//! error, or [`ScopeError::DeadlineExceeded`]. A child's panic is resumed in the owner
-//! (after the group is down) rather than turned into an error. [`ChildHandle`] yields
-//! the child's value or a [`ChildError`] saying where it went.
+//! error, [`ScopeError::DeadlineExceeded`], [`ScopeError::Cancelled`] after
+//! [`Scope::cancel`], or, in a scope that collects them, [`ScopeError::Errors`] with
+//! every error. The first cause wins. [`ChildHandle`] yields the child's value or a
+//! [`ChildError`] saying where it went.
+//!
+//! A panic is not turned into an error: it cancels the group and resumes in the owner
+//! (`std::panic::resume_unwind`) once every child is down, whether it came from a
+//! child's poll, a child's destructor (run when the child is cancelled, aborted or
+//! finished), the body's poll or the body's destructor. The first panic wins over any
+//! error. Under a nested scope whose owner was dropped (its parent's body or child let
+//! go of it), a panic resumes in the nearest enclosing owner still running, which waits
+//! for the nested scope's children anyway. One case cannot wait, because no owner's
+//! poll is there to wait in: a panic in the closure passed to [`scope`] itself, before
+//! it returns the body's future (children it started are aborted, and the panic leaves
+//! `scope()` at once). And once a top-level scope's own future is dropped, nobody is
+//! left to resume a panic in it; it is dropped with the group.
 //!
 //! # Examples
 //!
@@ -77,14 +100,11 @@
 //!
 //! let out = scope(|s| async move {
 //!     // A slow sibling that would run for an hour on its own.
-//!     let slow = s
-//!         .spawn(async {
-//!             tokio::time::sleep(Duration::from_secs(3600)).await;
-//!             Ok(1)
-//!         })
-//!         .await
-//!         .expect("scope is open");
-//!     s.spawn(async { Err::<u32, _>(Boom) }).await.expect("scope is open");
+//!     let slow = s.go(async {
+//!         tokio::time::sleep(Duration::from_secs(3600)).await;
+//!         Ok(1)
+//!     });
+//!     s.go(async { Err::<u32, _>(Boom) });
 //!     slow.await.map_err(|_| Boom)
 //! })
 //! .await;
@@ -94,6 +114,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod builder;
 mod child;
 mod config;
 mod context;
@@ -105,6 +126,7 @@ mod scope;
 mod spawn;
 mod sync;
 
+pub use crate::builder::ChildBuilder;
 pub use crate::child::ChildHandle;
 pub use crate::config::{ScopeBuilder, ScopeConfig, MAX_LIMIT};
 pub use crate::context::{current_deadline, current_token};

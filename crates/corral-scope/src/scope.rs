@@ -3,13 +3,14 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::resume_unwind;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::time::Sleep;
 
+use crate::child::drop_future;
 use crate::config::ScopeConfig;
 use crate::context::{enter, Core};
 use crate::error::ScopeError;
@@ -22,8 +23,12 @@ use crate::handle::Scope;
 /// - The body and the children return `Result<_, E>`. The first `Err` cancels the
 ///   group: the body is dropped, every child is aborted, their `token` is cancelled,
 ///   and the scope yields [`ScopeError::Failed`] once they are all down.
-/// - A child's panic cancels the group the same way, then resumes in the owner
-///   (`std::panic::resume_unwind`) once the others are down. A panic wins over an error.
+/// - A panic (of a child's poll or destructor, or of the body's poll or destructor)
+///   cancels the group the same way, then resumes in the owner
+///   (`std::panic::resume_unwind`) once the children are down. A panic wins over an
+///   error.
+/// - [`Scope::cancel`] stops the group by hand; the scope then yields
+///   [`ScopeError::Cancelled`].
 /// - Dropping the returned future aborts every child at once (nothing spawned in the
 ///   scope outlives it) and cancels the token.
 /// - A scope created inside another scope's body or child is nested: its deadline is
@@ -31,9 +36,11 @@ use crate::handle::Scope;
 ///   The parent is found through a task-local that the body and every child run in.
 ///   A nested scope counts as one of its parent's live children from its creation
 ///   until it is down (finished, or dropped and its own children gone), so a parent
-///   never returns while a nested scope's children run. Await or drop a nested scope
-///   inside the parent: one handed out of it (say, returned unpolled as the body's
-///   value) keeps the parent waiting.
+///   never returns while a nested scope's children run; one created while its parent
+///   is cancelled is born cancelled (its body never runs; it yields
+///   [`ScopeError::Cancelled`]). Await or drop a nested scope inside the parent: one
+///   handed out of it (say, returned unpolled as the body's value) keeps the parent
+///   waiting.
 ///
 /// For a deadline or a concurrency limit, use [`ScopeConfig`].
 ///
@@ -42,8 +49,8 @@ use crate::handle::Scope;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let total = corral_scope::scope(|s| async move {
-///     let a = s.spawn(async { Ok::<_, std::io::Error>(1) }).await.expect("open");
-///     let b = s.spawn(async { Ok(2) }).await.expect("open");
+///     let a = s.go(async { Ok::<_, std::io::Error>(1) });
+///     let b = s.go(async { Ok(2) });
 ///     Ok(a.await.unwrap_or(0) + b.await.unwrap_or(0))
 /// })
 /// .await;
@@ -59,7 +66,10 @@ use crate::handle::Scope;
 ///
 /// # Panics
 ///
-/// Resumes a child's panic, as above. Polling the scope outside a tokio runtime
+/// Resumes a panic of a child or of the body once the children are down, as above. A
+/// panic in `body` itself (the closure, before it returns the future) cannot wait, as
+/// there is no future yet: the children it started are aborted and the panic
+/// propagates from this call at once. Polling the scope outside a tokio runtime
 /// panics if it has a deadline (it needs the runtime's timer).
 pub fn scope<F, Fut, R, E>(body: F) -> ScopeFuture<Fut, R, E>
 where
@@ -106,7 +116,17 @@ impl<Fut, R, E> ScopeFuture<Fut, R, E> {
         F: FnOnce(Scope<E>) -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
-        let body = body(Scope::new(core.clone()));
+        // A panic here comes before there is a future to wait in: the group is
+        // abandoned (children the closure started are stopped, not awaited) and the
+        // panic goes on at once.
+        let scope = Scope::new(core.clone());
+        let body = match catch_unwind(AssertUnwindSafe(|| body(scope))) {
+            Ok(body) => body,
+            Err(payload) => {
+                core.abandon();
+                resume_unwind(payload);
+            }
+        };
         ScopeFuture {
             body: Some(body),
             current: Some(core.clone()),
@@ -146,26 +166,35 @@ where
 
         if let Some(body) = this.body.as_mut().as_pin_mut() {
             if !core.group.is_cancelled() {
-                match enter(this.current, || body.poll(cx)) {
-                    Poll::Pending => {}
-                    Poll::Ready(Ok(value)) => {
+                // A panic in the body is caught here, like a child's: it cancels the
+                // group and resumes once the children are down. The body is never
+                // polled again after it panicked (it is dropped below), so a broken
+                // invariant inside it cannot be observed.
+                let polled = enter(this.current, || {
+                    catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
+                });
+                match polled {
+                    Ok(Poll::Pending) => {}
+                    Ok(Poll::Ready(Ok(value))) => {
                         *this.output = Some(value);
-                        this.body.set(None);
+                        drop_body(core, this.body.as_mut());
                     }
-                    Poll::Ready(Err(error)) => {
-                        this.body.set(None);
+                    Ok(Poll::Ready(Err(error))) => {
+                        drop_body(core, this.body.as_mut());
                         core.cancel(Reason::Failed, Some(Box::new(error)));
                     }
+                    Err(payload) => core.panicked(payload),
                 }
             }
             if core.group.is_cancelled() {
-                this.body.set(None);
+                drop_body(core, this.body.as_mut());
             }
             if this.body.is_some() {
                 return Poll::Pending;
             }
         }
 
+        // The body is over: background children are stopped from here on.
         core.group.wait();
         let Some(outcome) = core.group.try_finish() else {
             return Poll::Pending;
@@ -179,16 +208,40 @@ where
         Poll::Ready(match (outcome.reason, this.output.take()) {
             (None, Some(value)) => Ok(value),
             (Some(Reason::Deadline), _) => Err(ScopeError::DeadlineExceeded),
-            (Some(Reason::Failed), _) => match outcome.error.map(|e| e.downcast::<E>()) {
-                Some(Ok(error)) => Err(ScopeError::Failed(*error)),
+            (Some(Reason::Cancelled), _) => Err(ScopeError::Cancelled),
+            (Some(Reason::Failed), _) => {
                 // Only `Scope<E>` handles and the body (both typed by `E`) record
                 // errors in this group, and a `Failed` reason always comes with one.
-                _ => unreachable!("scope failed without an error of its type"),
-            },
+                let mut errors =
+                    outcome
+                        .errors
+                        .into_iter()
+                        .map(|error| match error.downcast::<E>() {
+                            Ok(error) => *error,
+                            Err(_) => unreachable!("scope failed with an error not of its type"),
+                        });
+                if core.group.collects() {
+                    Err(ScopeError::Errors(errors.collect()))
+                } else {
+                    Err(ScopeError::Failed(
+                        errors
+                            .next()
+                            .expect("a `Failed` reason comes with its error"),
+                    ))
+                }
+            }
             // A panic payload was resumed above; only `Drop` abandons the group; the
             // body's value is stored whenever no reason was recorded.
             (reason, _) => unreachable!("scope finished in an impossible state: {reason:?}"),
         })
+    }
+}
+
+/// Drops the body in place; a panic from its destructors cancels the group and resumes
+/// in the owner once the children are down, like a panic from its poll.
+fn drop_body<Fut>(core: &Core, body: Pin<&mut Option<Fut>>) {
+    if let Some(payload) = drop_future(body) {
+        core.panicked(payload);
     }
 }
 

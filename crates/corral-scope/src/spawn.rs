@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use corral_semaphore::{AcquireOwned, TryAcquireError};
 
 use crate::child::ChildHandle;
+use crate::context::ChildOptions;
 use crate::error::SpawnError;
 use crate::handle::Scope;
 
@@ -18,16 +19,10 @@ use crate::handle::Scope;
 /// child is already running and this future is ready at once. Otherwise it waits in
 /// FIFO order for a slot when awaited.
 ///
-/// Called from the scope's own body or one of its children, it never resolves to
-/// [`SpawnError::Closed`]: a scope refuses children only once it is cancelled, and then
-/// its body and children are being stopped, so the future stays pending until its
-/// caller is dropped (its future is dropped with it, never detached). Only callers
-/// outside the group (a handle that escaped, a nested scope's body) see `Closed`.
-///
-/// So never drive it with a blocking executor from inside the group
-/// (`Handle::block_on` in `block_in_place`, `futures::executor::block_on`): once the
-/// group is cancelled it never resolves, that thread blocks forever, and the owner,
-/// which waits for the child stuck in it, never completes. Await it.
+/// It resolves to [`SpawnError::Closed`] with the future handed back as soon as the
+/// group is cancelled or finished, whoever calls it: the body, a child, or a handle
+/// that escaped the scope. A spawner waiting for a slot is woken with `Closed` by the
+/// cancel.
 ///
 /// # Cancel safety
 ///
@@ -44,12 +39,11 @@ enum State<F, T> {
     /// Admitted (or refused) at the call.
     Done(Option<Result<ChildHandle<T>, SpawnError<F>>>),
     /// Waiting for a slot.
-    Waiting { future: F, acquire: AcquireOwned },
-    /// Refused inside its own cancelled group: pending until the caller is dropped.
-    Parked(
-        // Kept (not dropped early) so it goes with its caller, as documented.
-        #[allow(dead_code)] F,
-    ),
+    Waiting {
+        future: F,
+        acquire: AcquireOwned,
+        options: ChildOptions,
+    },
 }
 
 // `F` is only moved, never pinned: `Spawn` is `Unpin` whatever `F` is.
@@ -63,37 +57,30 @@ where
 {
     /// Admits `future` now if a slot is free, else prepares to wait for one.
     #[track_caller]
-    pub(crate) fn new(scope: &'a Scope<E>, future: F) -> Self {
+    pub(crate) fn new(scope: &'a Scope<E>, future: F, options: ChildOptions) -> Self {
         let core = &scope.core;
-        let done = |result: Result<ChildHandle<T>, SpawnError<F>>| Spawn {
+        let done = |result: Result<ChildHandle<T>, F>| Spawn {
             scope,
-            state: match result {
-                Err(SpawnError::Closed(future)) if core.is_current() => State::Parked(future),
-                result => State::Done(Some(result)),
-            },
+            state: State::Done(Some(result.map_err(SpawnError::Closed))),
         };
         let Some(limit) = &core.limit else {
-            return done(core.spawn_child(future, None).map_err(SpawnError::Closed));
+            return done(core.spawn_child(future, None, &options));
         };
-        if core.group.is_cancelled() {
-            return done(Err(SpawnError::Closed(future)));
+        if core.group.must_stop(options.background) {
+            return done(Err(future));
         }
         match limit.try_acquire_owned(1) {
-            Ok(permit) => done(
-                core.spawn_child(future, Some(permit))
-                    .map_err(SpawnError::Closed),
-            ),
+            Ok(permit) => done(core.spawn_child(future, Some(permit), &options)),
             Err(TryAcquireError::NoPermits { .. }) => Spawn {
                 scope,
                 state: State::Waiting {
                     future,
                     acquire: limit.acquire_owned(1),
+                    options,
                 },
             },
             // A limit is at least 1, so one permit is never too large.
-            Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => {
-                done(Err(SpawnError::Closed(future)))
-            }
+            Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => done(Err(future)),
         }
     }
 }
@@ -112,30 +99,26 @@ where
             State::Done(result) => {
                 return Poll::Ready(result.take().expect("`Spawn` polled after completion"))
             }
-            State::Parked(_) => return Poll::Pending,
             State::Waiting { acquire, .. } => match Pin::new(acquire).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(permit) => permit.ok(),
             },
         };
-        let State::Waiting { future, .. } = std::mem::replace(&mut this.state, State::Done(None))
+        let State::Waiting {
+            future, options, ..
+        } = std::mem::replace(&mut this.state, State::Done(None))
         else {
             unreachable!("state checked above");
         };
         let core = &this.scope.core;
-        let result = match permit {
-            // The semaphore is closed only when the group is cancelled or over.
-            None => Err(future),
-            Some(permit) => core.spawn_child(future, Some(permit)),
-        };
-        match result {
-            Ok(child) => Poll::Ready(Ok(child)),
-            Err(future) if core.is_current() => {
-                this.state = State::Parked(future);
-                Poll::Pending
+        Poll::Ready(
+            match permit {
+                // The semaphore is closed only when the group is cancelled or over.
+                None => Err(future),
+                Some(permit) => core.spawn_child(future, Some(permit), &options),
             }
-            Err(future) => Poll::Ready(Err(SpawnError::Closed(future))),
-        }
+            .map_err(SpawnError::Closed),
+        )
     }
 }
 

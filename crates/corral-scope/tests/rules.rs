@@ -674,30 +674,41 @@ async fn named_scope_names_its_children_in_the_registry() {
     guard.assert_clean().await;
 }
 
-/// Inside its own group, `spawn` never hands back `Closed`: a child that spawns after its
-/// group was cancelled (here: the owner is dropped from inside the child's own poll) is
-/// left pending and stopped, and the refused future goes with it, unstarted.
+/// Inside its own group too, `spawn` hands the future back with `Closed` at once once
+/// the group is cancelled (here: the owner is dropped from inside the child's own
+/// poll); it used to stay pending forever. The refused future never starts.
 #[tokio::test(start_paused = true)]
-async fn spawn_inside_a_cancelled_group_parks_instead_of_failing() {
+async fn spawn_inside_a_cancelled_group_is_refused_at_once() {
     let guard = LeakGuard::new();
     let probe = Probe::new();
-    let returned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     type Owner =
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ScopeError<Boom>>> + Send>>;
     let owner_slot: std::sync::Arc<parking_lot::Mutex<Option<Owner>>> = Default::default();
-    let (p, r, slot) = (probe.clone(), returned.clone(), owner_slot.clone());
+    let (p, r, slot) = (probe.clone(), refused.clone(), owner_slot.clone());
     let owner: Owner = Box::pin(scope(move |s: Scope<Boom>| async move {
         let s2 = s.clone();
-        s.spawn(async move {
+        s.go(async move {
             // Cancel the group synchronously, mid-poll: drop the owner.
             drop(slot.lock().take());
             assert!(s2.is_cancelled());
-            let _spawned = s2.spawn(p.forever::<()>()).await;
+            let mut spawn = task::spawn(s2.spawn(p.forever::<()>()));
+            match assert_ready!(spawn.poll()) {
+                Err(SpawnError::Closed(back)) => drop(back),
+                Ok(_) => panic!("admitted into a cancelled group"),
+            }
+            match s2.try_spawn(async { Ok::<_, Boom>(()) }) {
+                Err(TrySpawnError::Closed(_)) => {}
+                other => panic!("expected Closed, got {other:?}"),
+            }
+            // `go` drops the refused future unstarted; its handle says so.
+            assert_eq!(
+                s2.go(async { Ok::<_, Boom>(()) }).await,
+                Err(ChildError::Cancelled)
+            );
             r.store(true, std::sync::atomic::Ordering::SeqCst);
             Ok(())
-        })
-        .await
-        .expect("open");
+        });
         std::future::pending::<Result<(), Boom>>().await
     }));
     *owner_slot.lock() = Some(owner);
@@ -711,7 +722,7 @@ async fn spawn_inside_a_cancelled_group_parks_instead_of_failing() {
     turns(3).await;
     assert!(owner_slot.lock().is_none(), "the child dropped the owner");
     assert_no_alive_tasks().await;
-    assert!(!returned.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(refused.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!((probe.started(), probe.dropped()), (0, 1));
     guard.assert_clean().await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{assert_no_alive_tasks, Boom};
 use corral_leak::LeakGuard;
-use corral_scope::{scope, Scope};
+use corral_scope::{scope, Scope, ScopeError};
 use tokio_test::task;
 
 /// xorshift64*: a small seeded PRNG, so every run makes the same choices.
@@ -196,18 +196,17 @@ async fn fail_fast_and_panics_hold_under_parallelism() {
         }
         let owner = tokio::spawn(scope(|s: Scope<Boom>| async move {
             for (kind, turns) in kinds {
-                let _handle = s
-                    .spawn(async move {
-                        yields(turns).await;
-                        match kind {
-                            0 => Ok(()),
-                            1 => Err(Boom(1)),
-                            2 => panic!("child panic"),
-                            _ => std::future::pending().await,
-                        }
-                    })
-                    .await
-                    .expect("own scope");
+                // A sibling may fail on another worker while the body spawns: `go`
+                // then drops the refused child instead of handing it back.
+                let _handle = s.go(async move {
+                    yields(turns).await;
+                    match kind {
+                        0 => Ok(()),
+                        1 => Err(Boom(1)),
+                        2 => panic!("child panic"),
+                        _ => std::future::pending().await,
+                    }
+                });
             }
             Ok(())
         }));
@@ -277,4 +276,121 @@ impl Drop for OnDrop {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Counts futures created and dropped at any depth under one scope.
+#[derive(Clone, Default)]
+struct Census {
+    created: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+}
+
+impl Census {
+    fn watch<F: std::future::Future>(
+        &self,
+        fut: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        self.created.fetch_add(1, Ordering::SeqCst);
+        let on_drop = OnDrop(self.dropped.clone());
+        async move {
+            let _on_drop = on_drop;
+            fut.await
+        }
+    }
+
+    fn alive(&self) -> usize {
+        self.created.load(Ordering::SeqCst) - self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+/// Seeded mixes of children that finish, fail, run forever, run in the background,
+/// cancel the group by hand, or open a nested scope whose child runs forever, plus
+/// bodies that panic, on the multi-thread runtime: when the owner returns (or its
+/// panic arrives), nothing created under it at any depth is alive, and the outcome is
+/// the one the mix allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_background_and_nesting_leave_nothing_alive_multi_thread() {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&"body panic") {
+                prev(info);
+            }
+        }));
+    });
+    let guard = LeakGuard::new();
+    let mut rng = Rng(0x5EED_0004);
+    for round in 0..1_000 {
+        // 0 ok, 1 fail, 2 forever, 3 background forever, 4 cancel by hand, 5 nested.
+        let mut kinds: Vec<(u64, u64)> = (0..1 + rng.below(5))
+            .map(|_| (rng.below(6), rng.below(4)))
+            .collect();
+        let body_panics = rng.below(8) == 0;
+        let stops = kinds.iter().any(|&(k, _)| k == 1 || k == 4);
+        if !stops {
+            for (k, _) in &mut kinds {
+                if *k == 2 || *k == 5 {
+                    *k = 0;
+                }
+            }
+        }
+        let census = Census::default();
+        let c = census.clone();
+        let owner = tokio::spawn(scope(move |s: Scope<Boom>| async move {
+            for (kind, turns) in kinds {
+                let (s2, c2) = (s.clone(), c.clone());
+                let work = async move {
+                    yields(turns).await;
+                    match kind {
+                        0 => Ok(()),
+                        1 => Err(Boom(1)),
+                        4 => {
+                            s2.cancel();
+                            Ok(())
+                        }
+                        5 => {
+                            let c3 = c2.clone();
+                            scope(|n: Scope<Boom>| async move {
+                                n.go(c3.watch(std::future::pending::<Result<(), Boom>>()));
+                                std::future::pending::<Result<(), Boom>>().await
+                            })
+                            .await
+                            .map_err(|_| Boom(5))
+                        }
+                        _ => std::future::pending().await,
+                    }
+                };
+                if kind == 3 {
+                    s.child().background().go(c.watch(work));
+                } else {
+                    s.go(c.watch(work));
+                }
+            }
+            tokio::task::yield_now().await;
+            if body_panics {
+                panic!("body panic");
+            }
+            Ok(())
+        }));
+        let out = owner.await;
+        assert_eq!(
+            census.alive(),
+            0,
+            "round {round}: a future outlived its scope"
+        );
+        match out {
+            Err(join) => assert!(body_panics && join.is_panic(), "round {round}"),
+            Ok(Ok(())) => assert!(!stops, "round {round}: a stopped scope returned Ok"),
+            Ok(Err(e)) => {
+                assert!(stops, "round {round}: scope failed without a cause: {e:?}");
+                assert!(
+                    matches!(e, ScopeError::Failed(Boom(1)) | ScopeError::Cancelled),
+                    "round {round}: {e:?}"
+                );
+            }
+        }
+    }
+    assert_no_alive_tasks().await;
+    guard.assert_clean().await;
 }

@@ -52,9 +52,7 @@
 //! let request = ScopeConfig::builder().timeout(Duration::from_secs(2)).build().unwrap();
 //! let out = request
 //!     .scope(|s| async move {
-//!         s.spawn(std::future::pending::<Result<(), std::io::Error>>())
-//!             .await
-//!             .expect("own scope");
+//!         s.go(std::future::pending::<Result<(), std::io::Error>>());
 //!         Ok(())
 //!     })
 //!     .await;
@@ -404,7 +402,7 @@
 //!     corral::scope(|s| async move {
 //!         let mut calls = corral::scope::Results::new();
 //!         for _ in 0..3 {
-//!             calls.push(s.spawn(upstream_call()).await.expect("own scope"));
+//!             calls.push(s.go(upstream_call()));
 //!         }
 //!         Ok(calls.join().await?.into_iter().sum())
 //!     })
@@ -477,7 +475,7 @@
 //!     let inherited = corral::scope::current_deadline();
 //!     assert!(inherited.is_some());
 //!     corral::scope(|s| async move {
-//!         let call = s.spawn(hung_upstream()).await.expect("own scope");
+//!         let call = s.go(hung_upstream());
 //!         call.await.map_err(std::io::Error::other)
 //!     })
 //!     .await
@@ -490,7 +488,7 @@
 //! let started = Instant::now();
 //! let out = request
 //!     .scope(|s| async move {
-//!         let handler = s.spawn(handler()).await.expect("own scope");
+//!         let handler = s.go(handler());
 //!         handler.await.map_err(std::io::Error::other)
 //!     })
 //!     .await;

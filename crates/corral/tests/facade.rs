@@ -70,10 +70,7 @@ async fn root_calls_work_through_the_facade() {
     assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 80)));
 
     let sum = corral::scope(|s| async move {
-        let a = s
-            .spawn(async { Ok::<_, ()>(3u8) })
-            .await
-            .expect("own scope");
+        let a = s.go(async { Ok::<_, ()>(3u8) });
         Ok(a.await.map_err(|_| ())? + 4)
     })
     .await;

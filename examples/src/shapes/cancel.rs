@@ -114,10 +114,7 @@ async fn fan_out(side: Side, upstream: SocketAddr, fetched: Arc<AtomicU64>) -> S
         Side::Corral => corral::scope::scope(|s| async move {
             let mut results = corral::scope::Results::new();
             for _ in 0..FAN_OUT {
-                // Inside its own scope, spawn is never refused (a cancelled scope stops
-                // the caller first), so this expect cannot fire.
-                let call = s.spawn(upstream_call(upstream, fetched.clone())).await;
-                results.push(call.expect("own scope"));
+                results.push(s.go(upstream_call(upstream, fetched.clone())));
             }
             results
                 .join()

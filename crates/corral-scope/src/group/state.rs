@@ -2,15 +2,20 @@
 //!
 //! # Invariants
 //!
-//! - `live` counts children that were admitted and whose future has not been dropped yet.
-//!   It is raised only by [`State::try_admit`], which refuses once `CLOSED` or
-//!   `CANCELLED` is set, and lowered once per admitted child by [`State::complete`].
+//! - `live` counts children that were admitted and whose future has not been dropped yet,
+//!   plus nested scopes holding an admission. It is raised by [`State::try_admit`], which
+//!   refuses once `CLOSED` or `CANCELLED` is set (and, for a background child, once
+//!   `WAITING` is set), and by [`State::admit_nested`], which refuses only a drained
+//!   group (`CLOSED` with `live == 0`); it is lowered once per admission by
+//!   [`State::complete`].
 //! - `CLOSED` is set only while `live == 0` ([`State::try_close`]) or by the owner's drop
 //!   ([`State::abandon`], which also sets `CANCELLED`); once set it never clears, so no
-//!   child can be admitted after the group has finished.
+//!   child can be admitted after the group has finished, and no nested scope after the
+//!   group is drained.
 //! - `CANCELLED` never clears.
 //! - `WAITING` is set by the owner once its body is over, after it stored its waker; a
 //!   `complete` that takes `live` from 1 to 0 while `WAITING` is set must wake the owner.
+//!   It never clears; background children stop once it is set.
 //! - The group is *drained* exactly once after its owner is gone: by [`State::abandon`]
 //!   if it finds `live == 0`, else by the `complete` that takes `live` from 1 to 0 with
 //!   `CLOSED` set (no child is admitted after `CLOSED`, so no later one can).
@@ -61,11 +66,31 @@ impl State {
         Self(AtomicUsize::new(0))
     }
 
-    /// Admits one child, unless the group is closed or cancelled.
-    pub(crate) fn try_admit(&self) -> bool {
+    /// Admits one child, unless the group is closed or cancelled, or, for a background
+    /// child, the owner's body is over.
+    #[inline]
+    pub(crate) fn try_admit(&self, background: bool) -> bool {
+        let refuse = if background {
+            CLOSED | CANCELLED | WAITING
+        } else {
+            CLOSED | CANCELLED
+        };
+        self.admit_if(|cur| cur & refuse == 0)
+    }
+
+    /// Admits a nested scope created by the body or a child of this group, cancelled or
+    /// not: the parent must wait for it whatever happens. Refuses only a drained group
+    /// (closed with nothing live), where no body or child can be running.
+    pub(crate) fn admit_nested(&self) -> bool {
+        self.admit_if(|cur| cur & CLOSED == 0 || cur & !FLAGS != 0)
+    }
+
+    /// Adds one to `live` if `open` holds for the current word.
+    #[inline]
+    fn admit_if(&self, open: impl Fn(usize) -> bool) -> bool {
         let mut cur = self.0.load(Ordering::Acquire);
         loop {
-            if cur & (CLOSED | CANCELLED) != 0 {
+            if !open(cur) {
                 return false;
             }
             match self
@@ -95,9 +120,16 @@ impl State {
         self.0.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED == 0
     }
 
-    /// The owner's body is over: sets `WAITING`.
-    pub(crate) fn wait(&self) {
-        self.0.fetch_or(WAITING, Ordering::AcqRel);
+    /// The owner's body is over: sets `WAITING`. Returns `true` for the call that set it.
+    pub(crate) fn wait(&self) -> bool {
+        self.0.fetch_or(WAITING, Ordering::AcqRel) & WAITING == 0
+    }
+
+    /// Whether a child must stop: the group is cancelled, or the child runs in the
+    /// background and the owner's body is over.
+    pub(crate) fn must_stop(&self, background: bool) -> bool {
+        let cur = self.0.load(Ordering::Acquire);
+        cur & CANCELLED != 0 || (background && cur & WAITING != 0)
     }
 
     /// Closes the group if no child is live; returns whether it is closed now.

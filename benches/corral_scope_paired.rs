@@ -1,0 +1,148 @@
+//! corral-scope next to `JoinSet` and `TaskTracker` + `CancellationToken`, in paired
+//! rounds: `cargo bench -p corral-benches --bench corral_scope_paired`.
+//!
+//! Same workloads as `corral_scope.rs` (one owner spawns 100k no-op children and joins
+//! them; or 4 spawners with 25k each; or through a limit of 64), measured the way
+//! `corral_task_paired.rs` measures tracked spawn: on a 2-worker runtime, round times
+//! are bimodal (whether the second worker joins in holds for stretches of rounds), so
+//! criterion's separate windows can compare two modes. Here each round of the peer is
+//! followed at once by a round of the scope on the same runtime, each pair gives one
+//! ratio, and the median of the pairs is reported with its quartiles.
+//!
+//! Each set runs on a 2-worker runtime (`mt2`) and on a current-thread one (`ct`).
+//!
+//! Optional arguments: `--rounds N` (default 41).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+
+#[path = "support/scope.rs"]
+mod scope;
+#[path = "support/task.rs"]
+#[allow(dead_code)]
+mod task;
+
+use scope::{CHILDREN, LIMIT};
+
+fn time<F: Future>(rt: &Runtime, fut: F) -> f64 {
+    let start = Instant::now();
+    rt.block_on(fut);
+    ms(start.elapsed())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+/// Runs `rounds` pairs (peer, then scope) after a warm-up and prints the medians.
+fn pair<P, PF, C, CF>(rt: &Runtime, name: &str, rounds: usize, peer: P, corral: C)
+where
+    P: Fn() -> PF,
+    PF: Future<Output = ()>,
+    C: Fn() -> CF,
+    CF: Future<Output = ()>,
+{
+    for _ in 0..3 {
+        rt.block_on(peer());
+        rt.block_on(corral());
+    }
+    let (mut p, mut c, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let tp = time(rt, peer());
+        let tc = time(rt, corral());
+        p.push(tp);
+        c.push(tc);
+        ratio.push(tc / tp);
+    }
+    let (p25, p50, p75) = quartiles(p);
+    let (c25, c50, c75) = quartiles(c);
+    let (r25, r50, r75) = quartiles(ratio);
+    println!(
+        "{name:<34} peer {p50:6.2} ms [{p25:.2}-{p75:.2}]  scope {c50:6.2} ms [{c25:.2}-{c75:.2}]  scope/peer {r50:.3}x [{r25:.3}-{r75:.3}]"
+    );
+}
+
+/// A runtime flavor: its name and how to build it.
+type Flavor = (&'static str, fn() -> Runtime);
+
+fn main() {
+    let mut rounds = 41;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--rounds" {
+            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
+        }
+        // Anything else (cargo bench passes `--bench`) is ignored.
+    }
+    task::pin_heap();
+    let limited = corral_scope::ScopeConfig::builder()
+        .limit(LIMIT as u64)
+        .build()
+        .expect("valid config");
+    let runtimes: [Flavor; 2] = [
+        ("mt2", || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("build runtime")
+        }),
+        // One thread: no second worker to join in or not, so the ratio is the per-child
+        // cost alone, and steadier on a loaded machine.
+        ("ct", || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("build runtime")
+        }),
+    ];
+    for (flavor, make) in runtimes {
+        let rt = make();
+        println!(
+            "{rounds} paired rounds of {CHILDREN} no-op children, {flavor} (median [quartiles])"
+        );
+        pair(
+            &rt,
+            "uncontended: JoinSet",
+            rounds,
+            || scope::joinset(CHILDREN),
+            || scope::corral_scope(CHILDREN),
+        );
+        pair(
+            &rt,
+            "uncontended: TaskTracker + token",
+            rounds,
+            || scope::tracker_token(CHILDREN),
+            || scope::corral_scope(CHILDREN),
+        );
+        pair(
+            &rt,
+            "uncontended: tracker + token, tracked",
+            rounds,
+            || scope::tracker_token_tracked(CHILDREN),
+            || scope::corral_scope(CHILDREN),
+        );
+        pair(
+            &rt,
+            "contention: tracker + token, 4 spawners",
+            rounds,
+            || scope::tracker_token_fan(CHILDREN),
+            || scope::corral_scope_fan(CHILDREN),
+        );
+        pair(
+            &rt,
+            "limited: JoinSet + Semaphore(64)",
+            rounds,
+            || scope::joinset_limited(CHILDREN),
+            || scope::corral_scope_limited(&limited, CHILDREN),
+        );
+    }
+}
