@@ -98,6 +98,21 @@ impl fmt::Display for DeadlineExceeded {
 
 impl Error for DeadlineExceeded {}
 
+/// [`ScopeLayer`](crate::ScopeLayer): the request's scope was stopped by hand
+/// ([`Scope::cancel`](corral_scope::Scope::cancel) from the handler or one of its
+/// children) before the handler answered; everything it spawned was cancelled. Neither
+/// an overload nor a deadline, so [`error_response`] maps it to `500`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestCancelled;
+
+impl fmt::Display for RequestCancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request scope cancelled before the handler answered")
+    }
+}
+
+impl Error for RequestCancelled {}
+
 /// The HTTP response for an error out of a corral-tower stack: [`Overloaded`] is `503`
 /// with `Retry-After` (whole seconds, at least 1), [`DeadlineExceeded`] is `504`, any
 /// other error `500`. The body is `B::default()` (empty).

@@ -83,7 +83,9 @@ mod scope;
 mod sync;
 
 pub use crate::adaptive::{Aimd, Algorithm, Gradient2, Sample, Vegas};
-pub use crate::error::{error_response, BoxError, DeadlineExceeded, OverloadReason, Overloaded};
+pub use crate::error::{
+    error_response, BoxError, DeadlineExceeded, OverloadReason, Overloaded, RequestCancelled,
+};
 pub use crate::executor::TrackedExecutor;
 pub use crate::limit::{
     BuildError, Classify, ErrorsAreDrops, LimitBuilder, LimitLayer, LimitService, One, Outcome,

@@ -12,7 +12,7 @@ use http::{HeaderName, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{BoxError, DeadlineExceeded};
+use crate::error::{BoxError, DeadlineExceeded, RequestCancelled};
 
 /// The scope a request's handler runs in, found in the request's extensions (axum:
 /// `Extension(scope): Extension<RequestScope>`). Spawn the request's children with
@@ -256,6 +256,13 @@ where
             Err(ScopeError::DeadlineExceeded) => Err(Box::new(DeadlineExceeded {
                 budget: this.budget.unwrap_or_default(),
             })),
+            // A request scope does not collect errors, but if it did, the first one is
+            // the answer (the list is never empty).
+            Err(ScopeError::Errors(errors)) => Err(errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Box::new(RequestCancelled))),
+            Err(ScopeError::Cancelled) => Err(Box::new(RequestCancelled)),
         })
     }
 }
