@@ -140,9 +140,9 @@ where
 /// - a job that had to wait for a slot is started by that task. Aborting the handle
 ///   before the job got its slot means it never runs (tokio would run it). Aborting it
 ///   *after* the job started does not stop the job (it runs to completion and holds its
-///   slot until then) but, unlike tokio, the handle then reports
+///   slot until then) but, unlike tokio, the handle then usually reports
 ///   [`JoinError::is_cancelled`](tokio::task::JoinError::is_cancelled) and the value
-///   is dropped. Jobs that found a free slot (all of them while fewer than
+///   is dropped (now and then it still yields the value, as tokio's would). Jobs that found a free slot (all of them while fewer than
 ///   [`DEFAULT_MAX_THREADS`] run) are exactly tokio's.
 ///
 /// [`spawn_blocking_metrics`] shows the cap at work.

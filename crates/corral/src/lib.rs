@@ -17,7 +17,7 @@
 //! | corral | replaces | what changes |
 //! |---|---|---|
 //! | [`spawn`] | `tokio::spawn` | the task is in a live-task registry: name, spawn site, parent, age |
-//! | [`spawn_blocking`] | `tokio::task::spawn_blocking` | at most 64 jobs run at once, not 512; a job that waited for a slot and is aborted after it started reports cancelled |
+//! | [`spawn_blocking`] | `tokio::task::spawn_blocking` | at most 64 jobs run at once, not 512; a job that waited for a slot and is aborted after it started may report cancelled |
 //! | [`lookup_host`] | `tokio::net::lookup_host` (same inputs) | capped DNS threads, identical lookups coalesced, a timeout per caller |
 //! | [`scope()`] | `tokio::spawn` + `JoinHandle`s | children are cancelled and joined with their owner |
 //! | [`#[corral::test]`](macro@test) | `#[tokio::test]` | the test fails if it leaks a task |
