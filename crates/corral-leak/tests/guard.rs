@@ -579,10 +579,13 @@ async fn with_paused_time_a_task_waiting_on_a_real_thread_gets_its_grace_period(
     let guard = LeakGuard::builder().blocking_threads(false).build();
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (latch, opened) = std::sync::mpsc::channel::<()>();
-    corral_blocking::spawn_blocking(move || {
+    // A tracked task awaiting a blocking job: alive until the job, on a real thread,
+    // ends. (A `corral_blocking::spawn_blocking` job that found a free slot is a plain
+    // tokio blocking task, which no guard counts; the task awaiting it is what leaks.)
+    let _waiter = corral_task::spawn(corral_blocking::spawn_blocking(move || {
         started_tx.send(()).unwrap();
         let _ = opened.recv();
-    });
+    }));
     tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
         .await
         .unwrap();
