@@ -16,7 +16,11 @@
 //!   owner's body is over) or learns at registration that `WAITING` is set: the owner
 //!   sets `WAITING` before it takes the lock to wake the background entries, and a
 //!   registration reads it under the lock.
-//! - `wakers` holds one entry per registered child that has not been dropped yet.
+//! - `wakers` holds one entry per registered child that has not been dropped yet
+//!   (a background child woken by the body's end too): a key belongs to its child until
+//!   its [`Group::deregister`], or until a cancel, the owner's drop or the finish drains
+//!   the whole list (after which nothing registers again), so a stale deregistration
+//!   never removes another child's entry.
 //! - The first cause of cancellation is kept in `reason`; the first error (every error,
 //!   in a group that collects them) and the first panic payload are kept, later ones
 //!   are dropped.
@@ -39,7 +43,7 @@ use crate::sync::{Mutex, MutexGuard};
 pub(crate) type Payload = Box<dyn Any + Send>;
 
 /// What the group can do with a pending child: wake its task (a fake in models).
-pub(crate) trait Notify {
+pub(crate) trait Notify: Clone {
     fn notify(&self);
 }
 
@@ -296,22 +300,29 @@ impl<H: Notify> Group<H> {
 
     /// The owner's body is over; call after [`Group::set_owner`]. The first call wakes
     /// every registered background child to stop.
+    ///
+    /// The entries stay registered: each key belongs to its child until the child's
+    /// [`Group::deregister`] (or a drain of the whole list by a cancel, the owner's
+    /// drop or the finish, after which nothing registers again). Freeing a woken
+    /// background child's key here would let a later registration take it, and the
+    /// background child's own `deregister` would then remove that other child's entry,
+    /// which then sleeps through the cancel.
     pub(crate) fn wait(&self) {
         if !self.state.wait() {
             return;
         }
-        let mut inner = self.inner.0.lock();
-        let mut stopped = Vec::new();
-        let Inner { wakers, free, .. } = &mut *inner;
-        for (key, slot) in wakers.iter_mut().enumerate() {
-            if slot.as_ref().is_some_and(|entry| entry.background) {
-                stopped.extend(slot.take());
-                free.push(key);
-            }
-        }
-        drop(inner);
-        for entry in &stopped {
-            entry.waker.notify();
+        let stopped: Vec<H> = self
+            .inner
+            .0
+            .lock()
+            .wakers
+            .iter()
+            .flatten()
+            .filter(|entry| entry.background)
+            .map(|entry| entry.waker.clone())
+            .collect();
+        for waker in &stopped {
+            waker.notify();
         }
     }
 
@@ -576,6 +587,41 @@ mod loom_models {
             assert!(!group.is_cancelled());
             assert!(!group.try_admit(true), "background admitted after the body");
             assert!(group.try_admit(false), "foreground refused after the body");
+        });
+    }
+
+    /// A background child stopped by the body's end keeps its key until it deregisters:
+    /// a foreground child registering meanwhile gets a key of its own, so the
+    /// background child's deregistration cannot remove it and the cancel still wakes
+    /// it, whatever the order of the three.
+    #[test]
+    fn stopped_background_child_keeps_its_key_until_it_deregisters() {
+        loom::model(|| {
+            let group = Arc::new(Group::<Fake>::new(false));
+            assert!(group.try_admit(true));
+            assert!(group.try_admit(false));
+            let bg_woken = Arc::new(AtomicBool::new(false));
+            let bg = group.register(Fake(bg_woken.clone()), true).expect("open");
+            let fg_woken = Arc::new(AtomicBool::new(false));
+            let fg = {
+                let (group, woken) = (group.clone(), fg_woken.clone());
+                thread::spawn(move || group.register(Fake(woken), false).expect("open"))
+            };
+            group.wait();
+            assert!(
+                bg_woken.load(Ordering::SeqCst),
+                "background child not stopped"
+            );
+            // The stopped background child goes away.
+            group.deregister(bg);
+            group.complete();
+            let fg = fg.join().expect("foreground child");
+            group.cancel(Reason::Failed, None);
+            assert!(
+                fg_woken.load(Ordering::SeqCst),
+                "foreground child slept through the cancel"
+            );
+            group.deregister(fg);
         });
     }
 

@@ -234,6 +234,55 @@ async fn background_child_is_stopped_when_the_body_returns() {
     guard.assert_clean().await;
 }
 
+/// A foreground child that goes pending after the body returned is still woken by a
+/// later cancel, although a background child stopped at the body's end deregisters
+/// after it. (The body's end used to free the background child's registration slot
+/// for reuse while the child still held its key: the foreground child took the slot,
+/// the background child's deregistration then removed the foreground child's entry,
+/// and the foreground child slept through the cancel, hanging the owner. Seen as a
+/// ~1-in-5 hang of `cancel_background_and_nesting_leave_nothing_alive_multi_thread`.)
+#[tokio::test(start_paused = true)]
+async fn a_child_registered_after_the_body_ends_is_woken_by_a_later_cancel() {
+    let guard = LeakGuard::new();
+    let probe = Probe::new();
+    let p = probe.clone();
+    let (body_tx, body_rx) = oneshot::channel::<()>();
+    let (up_tx, up_rx) = oneshot::channel::<()>();
+    let (fail_tx, fail_rx) = oneshot::channel::<()>();
+    let mut owner = task::spawn(scope(|s: Scope<Boom>| async move {
+        // Registers first (slot 0); stopped by the body's end, then lets the failer go.
+        s.child().background().go(async move {
+            let _fail_when_dropped = fail_tx;
+            up_tx.send(()).expect("test waits");
+            std::future::pending::<Result<(), Boom>>().await
+        });
+        // Fails once the background child is gone.
+        s.go(async move {
+            let _ = fail_rx.await;
+            Err::<(), _>(Boom(1))
+        });
+        body_rx.await.expect("test sends");
+        // First polled after the body's end, before the background child stops: it
+        // registers into the slot the background child held.
+        s.go(p.forever::<()>());
+        Ok(())
+    }));
+    assert_pending!(owner.poll());
+    up_rx.await.expect("background child up");
+    turns(2).await;
+    body_tx.send(()).expect("body waits");
+    assert_pending!(owner.poll());
+    // The forever child must be woken by the failure; a paused clock auto-advances
+    // only when every task is idle, so a lost wakeup shows as the timeout.
+    let out = tokio::time::timeout(Duration::from_secs(3600), owner)
+        .await
+        .expect("the forever child slept through the cancel: the owner hangs");
+    assert_eq!(out, Err(ScopeError::Failed(Boom(1))));
+    assert_eq!((probe.started(), probe.dropped()), (1, 1));
+    assert_no_alive_tasks().await;
+    guard.assert_clean().await;
+}
+
 /// A background child spawned after the body returned (here by a foreground child) is
 /// refused with its future back, and one the body spawned in its last poll is stopped
 /// before it runs.
