@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 use corral_blocking::BlockingPool;
 use tokio::runtime::Runtime;
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::quartiles;
+
 /// Round trips per round.
 const TRIPS: usize = 2_000;
 
@@ -54,12 +58,6 @@ fn round(rt: &Runtime, pool: &BlockingPool, case: Case) -> Duration {
 
 fn us_per_trip(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6 / TRIPS as f64
-}
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 fn main() {

@@ -26,6 +26,10 @@ use corral_fleet::test_server::RedisServer;
 use corral_fleet::FleetSemaphore;
 use redis::aio::MultiplexedConnection;
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::quartiles;
+
 const CHILD: &str = "CORRAL_FLEET_BENCH_CHILD";
 const PERMITS: u64 = 8;
 const PROCS: usize = 4;
@@ -111,12 +115,6 @@ fn sent(server: &RedisServer) -> u64 {
                 .unwrap_or(0)
         })
         .sum()
-}
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 /// A child process: `TASKS` tasks acquire 1, work, release until the round's end;

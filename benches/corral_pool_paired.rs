@@ -28,6 +28,10 @@ use support::{
     corral_pool, corral_round, mpmc_round, spawn_semaphore_round, MpmcPool, JOBS, QUEUE, WORKERS,
 };
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::quartiles;
+
 /// Times one round, driven from this thread by `block_on` (the `contention` group of
 /// `corral_pool.rs`, the workload: every hand-off to and from the runtime's two
 /// threads is a cross-thread wake-up).
@@ -39,12 +43,6 @@ fn timed<Fut: Future<Output = ()>>(rt: &Runtime, round: Fut) -> Duration {
 
 /// A case: times one round on the runtime.
 type TimedRound<'a> = dyn Fn(&Runtime) -> Duration + 'a;
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
-}
 
 fn ns_per_job(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9 / JOBS as f64

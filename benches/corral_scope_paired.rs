@@ -26,6 +26,10 @@ mod task;
 
 use scope::{CHILDREN, LIMIT};
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::quartiles;
+
 fn time<F: Future>(rt: &Runtime, fut: F) -> f64 {
     let start = Instant::now();
     rt.block_on(fut);
@@ -34,12 +38,6 @@ fn time<F: Future>(rt: &Runtime, fut: F) -> f64 {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 /// Runs `rounds` pairs (peer, then scope) after a warm-up and prints the medians.

@@ -26,6 +26,10 @@ use tokio::runtime::Runtime;
 mod task;
 use task::{pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::quartiles;
+
 /// One round: `spawners` tasks each spawning and joining `TASKS / spawners`. With
 /// `nested`, corral's spawners are tracked tasks themselves (spawned with
 /// `corral_task::spawn`), so every child records its creator (the parent breadcrumb);
@@ -54,12 +58,6 @@ fn round(rt: &Runtime, spawners: usize, nested: bool, corral: bool) -> Duration 
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 /// A case: its name, how to build its runtime, how many spawners share the work, and

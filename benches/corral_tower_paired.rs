@@ -21,6 +21,10 @@ use tokio::runtime::Runtime;
 use tower::limit::ConcurrencyLimitLayer;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::quartiles;
+
 const REQUESTS: u64 = 200_000;
 const LIMIT: u64 = 100;
 
@@ -53,12 +57,6 @@ fn round(rt: &Runtime, corral: bool) -> Duration {
     });
     black_box(sum);
     start.elapsed()
-}
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 fn main() {
