@@ -10,7 +10,8 @@ use std::task::{ready, Context, Poll};
 use corral_semaphore::OwnedPermit;
 use tokio::task::{Id, JoinHandle};
 
-use crate::context::{enter, Core};
+use crate::context::enter;
+use crate::core::Core;
 use crate::error::ChildError;
 use crate::group::Payload;
 

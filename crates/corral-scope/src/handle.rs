@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::builder::ChildBuilder;
 use crate::child::ChildHandle;
-use crate::context::{ChildOptions, Core};
+use crate::core::{ChildOptions, Core};
 use crate::error::TrySpawnError;
 use crate::group::Reason;
 use crate::spawn::Spawn;

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use corral_semaphore::{AcquireOwned, TryAcquireError};
 
 use crate::child::ChildHandle;
-use crate::context::ChildOptions;
+use crate::core::ChildOptions;
 use crate::error::SpawnError;
 use crate::handle::Scope;
 
