@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use corral_semaphore::{OwnedPermit, Semaphore};
+use corral_semaphore::Semaphore;
 use corral_shared::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -141,17 +141,22 @@ impl Core {
 
     /// Admits and spawns `future` as a child, or hands it back if the group is closed
     /// or cancelled (or, for a background child, its owner's body is over).
+    ///
+    /// `permit` is the child's admission slot in a limited scope (`Some` of an `OwnedPermit`),
+    /// or `None::<()>` in a scope without a limit, which keeps the child's task small
+    /// (see [`Child`]).
     #[track_caller]
-    pub(crate) fn spawn_child<F, T, E>(
+    pub(crate) fn spawn_child<F, T, E, P>(
         self: &Arc<Self>,
         future: F,
-        permit: Option<OwnedPermit>,
+        permit: Option<P>,
         options: &ChildOptions,
     ) -> Result<ChildHandle<T>, F>
     where
         F: std::future::Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
+        P: Send + 'static,
     {
         if !self.group.try_admit(options.background) {
             return Err(future);

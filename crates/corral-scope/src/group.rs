@@ -34,6 +34,7 @@ mod state;
 
 use std::any::Any;
 use std::mem;
+use std::num::NonZeroU32;
 use std::task::Waker;
 
 use corral_shared::sync::{Mutex, MutexGuard};
@@ -68,6 +69,24 @@ pub(crate) struct Outcome {
     pub(crate) panic: Option<Payload>,
 }
 
+/// A registered child's key: its index in the waker list, plus one (so an
+/// `Option<Key>` is 4 bytes, which keeps a child's task small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key(NonZeroU32);
+
+impl Key {
+    fn new(index: usize) -> Key {
+        // Each registered child is a live task of at least 128 bytes: 2^32 of them
+        // would need 512 GiB.
+        let key = u32::try_from(index + 1).expect("fewer than 2^32 pending children");
+        Key(NonZeroU32::new(key).expect("index + 1 is never 0"))
+    }
+
+    fn index(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
+
 /// A registered pending child.
 #[derive(Debug)]
 struct Entry {
@@ -80,7 +99,7 @@ struct Entry {
 struct Inner {
     /// Registered pending children; `None` marks a free slot listed in `free`.
     wakers: Vec<Option<Entry>>,
-    free: Vec<usize>,
+    free: Vec<Key>,
     owner: Option<Waker>,
     outcome: Outcome,
 }
@@ -163,7 +182,7 @@ impl Group {
     /// Registers a pending child's waker for the cancel (and, for a background child,
     /// for the end of the owner's body). Returns its key, or `None` if the child must
     /// stop now.
-    pub(crate) fn register(&self, waker: Waker, background: bool) -> Option<usize> {
+    pub(crate) fn register(&self, waker: Waker, background: bool) -> Option<Key> {
         let mut inner = self.inner.0.lock();
         if self.state.must_stop(background) {
             return None;
@@ -171,21 +190,22 @@ impl Group {
         let waker = Entry { waker, background };
         Some(match inner.free.pop() {
             Some(key) => {
-                inner.wakers[key] = Some(waker);
+                inner.wakers[key.index()] = Some(waker);
                 key
             }
             None => {
+                let key = Key::new(inner.wakers.len());
                 inner.wakers.push(Some(waker));
-                inner.wakers.len() - 1
+                key
             }
         })
     }
 
     /// Removes a registration made by [`Group::register`].
-    pub(crate) fn deregister(&self, key: usize) {
+    pub(crate) fn deregister(&self, key: Key) {
         let mut inner = self.inner.0.lock();
         // After a cancel the list was drained: the key is stale, nothing to remove.
-        if let Some(slot) = inner.wakers.get_mut(key) {
+        if let Some(slot) = inner.wakers.get_mut(key.index()) {
             if slot.take().is_some() {
                 inner.free.push(key);
             }

@@ -64,7 +64,7 @@ where
             state: State::Done(Some(result.map_err(SpawnError::Closed))),
         };
         let Some(limit) = &core.limit else {
-            return done(core.spawn_child(future, None, &options));
+            return done(core.spawn_child(future, None::<()>, &options));
         };
         if core.group.must_stop(options.background) {
             return done(Err(future));
