@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::child::ChildHandle;
-use crate::context::ChildOptions;
+use crate::core::ChildOptions;
 use crate::error::TrySpawnError;
 use crate::handle::Scope;
 use crate::spawn::Spawn;

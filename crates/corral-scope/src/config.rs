@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::context::Core;
+use crate::core::Core;
 use crate::error::BuildError;
 use crate::handle::Scope;
 use crate::scope::ScopeFuture;

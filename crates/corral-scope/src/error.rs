@@ -110,78 +110,32 @@ impl fmt::Display for ChildError {
 
 impl std::error::Error for ChildError {}
 
-/// `spawn` refused a child; the future is handed back, never detached.
-pub enum SpawnError<F> {
-    /// The scope is closed: it has finished, its owner was dropped, or it is cancelled
-    /// and winding down.
-    Closed(F),
-}
-
-impl<F> SpawnError<F> {
-    /// The future that was not spawned.
-    pub fn into_inner(self) -> F {
-        match self {
-            SpawnError::Closed(f) => f,
-        }
+corral_shared::hand_back_error! {
+    /// `spawn` refused a child; the future is handed back, never detached.
+    pub SpawnError {
+        /// The scope is closed: it has finished, its owner was dropped, or it is cancelled
+        /// and winding down.
+        Closed => "scope is closed",
     }
 }
 
-impl<F> fmt::Debug for SpawnError<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Closed(..)")
+corral_shared::hand_back_error! {
+    /// `try_spawn` refused a child; the future is handed back, never detached or queued.
+    pub TrySpawnError {
+        /// The scope is at its concurrency limit.
+        Full => "scope is at its concurrency limit",
+        /// The scope is closed: it has finished, its owner was dropped, or it is cancelled
+        /// and winding down.
+        Closed => "scope is closed",
     }
-}
-
-impl<F> fmt::Display for SpawnError<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("scope is closed")
-    }
-}
-
-impl<F> std::error::Error for SpawnError<F> {}
-
-/// `try_spawn` refused a child; the future is handed back, never detached or queued.
-pub enum TrySpawnError<F> {
-    /// The scope is at its concurrency limit.
-    Full(F),
-    /// The scope is closed: it has finished, its owner was dropped, or it is cancelled
-    /// and winding down.
-    Closed(F),
 }
 
 impl<F> TrySpawnError<F> {
-    /// The future that was not spawned.
-    pub fn into_inner(self) -> F {
-        match self {
-            TrySpawnError::Full(f) | TrySpawnError::Closed(f) => f,
-        }
-    }
-
     /// Whether the scope was at its limit (rather than closed).
     pub fn is_full(&self) -> bool {
         matches!(self, TrySpawnError::Full(_))
     }
 }
-
-impl<F> fmt::Debug for TrySpawnError<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TrySpawnError::Full(_) => "Full(..)",
-            TrySpawnError::Closed(_) => "Closed(..)",
-        })
-    }
-}
-
-impl<F> fmt::Display for TrySpawnError<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TrySpawnError::Full(_) => "scope is at its concurrency limit",
-            TrySpawnError::Closed(_) => "scope is closed",
-        })
-    }
-}
-
-impl<F> std::error::Error for TrySpawnError<F> {}
 
 /// [`ScopeBuilder::build`](crate::ScopeBuilder::build) rejected the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,24 +34,16 @@ mod state;
 
 use std::any::Any;
 use std::mem;
+use std::num::NonZeroU32;
 use std::task::Waker;
 
+use corral_shared::sync::{Mutex, MutexGuard};
+use corral_shared::wake::WakeList;
+
 use self::state::State;
-use crate::sync::{Mutex, MutexGuard};
 
 /// A type-erased error or panic payload.
 pub(crate) type Payload = Box<dyn Any + Send>;
-
-/// What the group can do with a pending child: wake its task (a fake in models).
-pub(crate) trait Notify: Clone {
-    fn notify(&self);
-}
-
-impl Notify for Waker {
-    fn notify(&self) {
-        self.wake_by_ref();
-    }
-}
 
 /// Why a group stopped before its body and children finished on their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,19 +69,37 @@ pub(crate) struct Outcome {
     pub(crate) panic: Option<Payload>,
 }
 
+/// A registered child's key: its index in the waker list, plus one (so an
+/// `Option<Key>` is 4 bytes, which keeps a child's task small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key(NonZeroU32);
+
+impl Key {
+    fn new(index: usize) -> Key {
+        // Each registered child is a live task of at least 128 bytes: 2^32 of them
+        // would need 512 GiB.
+        let key = u32::try_from(index + 1).expect("fewer than 2^32 pending children");
+        Key(NonZeroU32::new(key).expect("index + 1 is never 0"))
+    }
+
+    fn index(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
+
 /// A registered pending child.
 #[derive(Debug)]
-struct Entry<H> {
-    waker: H,
+struct Entry {
+    waker: Waker,
     /// Stopped when the owner's body is over, not only when the group is cancelled.
     background: bool,
 }
 
 #[derive(Debug)]
-struct Inner<H> {
+struct Inner {
     /// Registered pending children; `None` marks a free slot listed in `free`.
-    wakers: Vec<Option<Entry<H>>>,
-    free: Vec<usize>,
+    wakers: Vec<Option<Entry>>,
+    free: Vec<Key>,
     owner: Option<Waker>,
     outcome: Outcome,
 }
@@ -118,16 +128,25 @@ struct Padded<T>(T);
 
 /// A task group's join and cancel state.
 #[derive(Debug)]
-pub(crate) struct Group<H> {
+pub(crate) struct Group {
     /// Touched by every child as it is admitted and as it finishes.
     state: State,
     /// Touched by pending children and the owner; padded off the state word's line.
-    inner: Padded<Mutex<Inner<H>>>,
+    inner: Padded<Mutex<Inner>>,
     /// Keeps every error, not only the first.
     collect: bool,
 }
 
-impl<H: Notify> Group<H> {
+impl Inner {
+    /// Moves every registered child's waker into `wakes` and empties the list (nothing
+    /// registers after the cancel, the owner's drop or the finish that calls this).
+    fn drain_wakers(&mut self, wakes: &mut WakeList) {
+        self.free.clear();
+        wakes.extend(self.wakers.drain(..).flatten().map(|entry| entry.waker));
+    }
+}
+
+impl Group {
     /// A group that keeps the first error, or every error if `collect` is set.
     pub(crate) fn new(collect: bool) -> Self {
         Self {
@@ -163,7 +182,7 @@ impl<H: Notify> Group<H> {
     /// Registers a pending child's waker for the cancel (and, for a background child,
     /// for the end of the owner's body). Returns its key, or `None` if the child must
     /// stop now.
-    pub(crate) fn register(&self, waker: H, background: bool) -> Option<usize> {
+    pub(crate) fn register(&self, waker: Waker, background: bool) -> Option<Key> {
         let mut inner = self.inner.0.lock();
         if self.state.must_stop(background) {
             return None;
@@ -171,21 +190,22 @@ impl<H: Notify> Group<H> {
         let waker = Entry { waker, background };
         Some(match inner.free.pop() {
             Some(key) => {
-                inner.wakers[key] = Some(waker);
+                inner.wakers[key.index()] = Some(waker);
                 key
             }
             None => {
+                let key = Key::new(inner.wakers.len());
                 inner.wakers.push(Some(waker));
-                inner.wakers.len() - 1
+                key
             }
         })
     }
 
     /// Removes a registration made by [`Group::register`].
-    pub(crate) fn deregister(&self, key: usize) {
+    pub(crate) fn deregister(&self, key: Key) {
         let mut inner = self.inner.0.lock();
         // After a cancel the list was drained: the key is stale, nothing to remove.
-        if let Some(slot) = inner.wakers.get_mut(key) {
+        if let Some(slot) = inner.wakers.get_mut(key.index()) {
             if slot.take().is_some() {
                 inner.free.push(key);
             }
@@ -216,26 +236,19 @@ impl<H: Notify> Group<H> {
 
     fn cancel_locked(
         &self,
-        mut inner: MutexGuard<'_, Inner<H>>,
+        mut inner: MutexGuard<'_, Inner>,
         reason: Reason,
         payload: Option<Payload>,
     ) -> bool {
         inner.outcome.record(reason, payload, self.collect);
         let first = self.state.cancel();
-        let wakers = if first {
-            inner.free.clear();
-            mem::take(&mut inner.wakers)
-        } else {
-            Vec::new()
-        };
-        let owner = inner.owner.clone();
+        let mut wakes = WakeList::new();
+        if first {
+            inner.drain_wakers(&mut wakes);
+        }
+        wakes.push_opt(inner.owner.clone());
         drop(inner);
-        for entry in wakers.iter().flatten() {
-            entry.waker.notify();
-        }
-        if let Some(owner) = owner {
-            owner.wake();
-        }
+        wakes.wake_all();
         first
     }
 
@@ -278,14 +291,12 @@ impl<H: Notify> Group<H> {
         let mut inner = self.inner.0.lock();
         inner.outcome.reason.get_or_insert(Reason::Dropped);
         let drained = self.state.abandon();
-        inner.free.clear();
-        let wakers = mem::take(&mut inner.wakers);
+        let mut wakes = WakeList::new();
+        inner.drain_wakers(&mut wakes);
         inner.owner = None;
         let panic = inner.outcome.panic.take();
         drop(inner);
-        for entry in wakers.iter().flatten() {
-            entry.waker.notify();
-        }
+        wakes.wake_all();
         (drained, panic)
     }
 
@@ -311,19 +322,18 @@ impl<H: Notify> Group<H> {
         if !self.state.wait() {
             return;
         }
-        let stopped: Vec<H> = self
-            .inner
-            .0
-            .lock()
-            .wakers
-            .iter()
-            .flatten()
-            .filter(|entry| entry.background)
-            .map(|entry| entry.waker.clone())
-            .collect();
-        for waker in &stopped {
-            waker.notify();
-        }
+        let mut stopped = WakeList::new();
+        stopped.extend(
+            self.inner
+                .0
+                .lock()
+                .wakers
+                .iter()
+                .flatten()
+                .filter(|entry| entry.background)
+                .map(|entry| entry.waker.clone()),
+        );
+        stopped.wake_all();
     }
 
     /// Closes the group if no child is live. On success, returns the outcome.
@@ -332,12 +342,13 @@ impl<H: Notify> Group<H> {
             return None;
         }
         let mut inner = self.inner.0.lock();
-        inner.owner = None;
+        let owner = inner.owner.take();
         inner.free.clear();
         let wakers = mem::take(&mut inner.wakers);
         let outcome = mem::take(&mut inner.outcome);
         drop(inner);
-        drop(wakers);
+        // Dropped unwoken, outside the lock: every child is gone.
+        drop((owner, wakers));
         Some(outcome)
     }
 
@@ -364,17 +375,21 @@ mod loom_models {
     use loom::sync::atomic::{AtomicBool, AtomicUsize};
     use loom::thread;
 
-    use super::{Group, Notify, Reason};
-    use crate::sync::Ordering;
+    use corral_shared::sync::Ordering;
 
-    /// A pending child's waker stand-in that records being woken.
-    #[derive(Clone)]
-    struct Fake(Arc<AtomicBool>);
+    use super::{Group, Reason};
 
-    impl Notify for Fake {
-        fn notify(&self) {
+    /// A pending child's waker: records being woken in a flag.
+    struct Woken(Arc<AtomicBool>);
+
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
             self.0.store(true, Ordering::SeqCst);
         }
+    }
+
+    fn fake(flag: Arc<AtomicBool>) -> Waker {
+        Waker::from(Arc::new(Woken(flag)))
     }
 
     struct Flag(AtomicUsize);
@@ -390,7 +405,7 @@ mod loom_models {
     #[test]
     fn pending_child_never_sleeps_through_cancel() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             assert!(group.try_admit(false));
             let woken = Arc::new(AtomicBool::new(false));
             let child = {
@@ -400,7 +415,7 @@ mod loom_models {
                     if group.is_cancelled() {
                         return true;
                     }
-                    group.register(Fake(woken), false).is_none()
+                    group.register(fake(woken), false).is_none()
                 })
             };
             assert!(group.cancel(Reason::Failed, None));
@@ -414,12 +429,12 @@ mod loom_models {
     #[test]
     fn registrations_are_independent() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             let flags: Vec<_> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
-            let first = group.register(Fake(flags[0].clone()), false).expect("open");
+            let first = group.register(fake(flags[0].clone()), false).expect("open");
             let other = {
                 let (group, flag) = (group.clone(), flags[1].clone());
-                thread::spawn(move || group.register(Fake(flag), false).expect("open"))
+                thread::spawn(move || group.register(fake(flag), false).expect("open"))
             };
             group.deregister(first);
             let second = other.join().expect("child");
@@ -437,7 +452,7 @@ mod loom_models {
     #[test]
     fn last_completion_wakes_the_waiting_owner() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();
@@ -461,7 +476,7 @@ mod loom_models {
     #[test]
     fn close_and_late_admission_exclude_each_other() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             let spawner = {
                 let group = group.clone();
                 thread::spawn(move || group.try_admit(false))
@@ -489,7 +504,7 @@ mod loom_models {
     #[test]
     fn abandon_and_last_completion_drain_exactly_once() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();
@@ -507,10 +522,10 @@ mod loom_models {
     #[test]
     fn abandon_races_failure() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             let aborted = Arc::new(AtomicBool::new(false));
             assert!(group.try_admit(false));
-            group.register(Fake(aborted.clone()), false).expect("open");
+            group.register(fake(aborted.clone()), false).expect("open");
             let failing = {
                 let group = group.clone();
                 thread::spawn(move || {
@@ -531,7 +546,7 @@ mod loom_models {
     #[test]
     fn nested_admission_in_a_cancelled_group_holds_the_owner() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();
@@ -565,11 +580,11 @@ mod loom_models {
     #[test]
     fn background_child_never_sleeps_through_the_body_end() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             assert!(group.try_admit(true));
             assert!(group.try_admit(false));
             let fg = Arc::new(AtomicBool::new(false));
-            group.register(Fake(fg.clone()), false).expect("open");
+            group.register(fake(fg.clone()), false).expect("open");
             let woken = Arc::new(AtomicBool::new(false));
             let child = {
                 let (group, woken) = (group.clone(), woken.clone());
@@ -577,7 +592,7 @@ mod loom_models {
                     if group.must_stop(true) {
                         return true;
                     }
-                    group.register(Fake(woken), true).is_none()
+                    group.register(fake(woken), true).is_none()
                 })
             };
             group.wait();
@@ -597,15 +612,15 @@ mod loom_models {
     #[test]
     fn stopped_background_child_keeps_its_key_until_it_deregisters() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             assert!(group.try_admit(true));
             assert!(group.try_admit(false));
             let bg_woken = Arc::new(AtomicBool::new(false));
-            let bg = group.register(Fake(bg_woken.clone()), true).expect("open");
+            let bg = group.register(fake(bg_woken.clone()), true).expect("open");
             let fg_woken = Arc::new(AtomicBool::new(false));
             let fg = {
                 let (group, woken) = (group.clone(), fg_woken.clone());
-                thread::spawn(move || group.register(Fake(woken), false).expect("open"))
+                thread::spawn(move || group.register(fake(woken), false).expect("open"))
             };
             group.wait();
             assert!(
@@ -630,7 +645,7 @@ mod loom_models {
     #[test]
     fn panic_racing_abandon_is_handed_on_exactly_once() {
         loom::model(|| {
-            let group = Arc::new(Group::<Fake>::new(false));
+            let group = Arc::new(Group::new(false));
             assert!(group.try_admit(false));
             let child = {
                 let group = group.clone();

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::builder::ChildBuilder;
 use crate::child::ChildHandle;
-use crate::context::{ChildOptions, Core};
+use crate::core::{ChildOptions, Core};
 use crate::error::TrySpawnError;
 use crate::group::Reason;
 use crate::spawn::Spawn;
@@ -228,7 +228,7 @@ impl<E: Send + 'static> Scope<E> {
             self.core.limit.is_none(),
             "`Scope::go` on a scope with a concurrency limit: use `spawn(..).await` or `try_spawn`"
         );
-        match self.core.spawn_child(future, None, options) {
+        match self.core.spawn_child(future, None::<()>, options) {
             Ok(child) => child,
             Err(future) => {
                 drop(future);
@@ -270,12 +270,17 @@ impl<E: Send + 'static> Scope<E> {
         T: Send + 'static,
     {
         let permit = match &self.core.limit {
-            None => None,
+            None => {
+                return self
+                    .core
+                    .spawn_child(future, None::<()>, options)
+                    .map_err(TrySpawnError::Closed)
+            }
             Some(_) if self.core.group.must_stop(options.background) => {
                 return Err(TrySpawnError::Closed(future))
             }
             Some(limit) => match limit.try_acquire_owned(1) {
-                Ok(permit) => Some(permit),
+                Ok(permit) => permit,
                 Err(TryAcquireError::NoPermits { .. }) => return Err(TrySpawnError::Full(future)),
                 // A limit is at least 1, so one permit is never too large: closed.
                 Err(TryAcquireError::Closed | TryAcquireError::TooLarge { .. }) => {
@@ -284,7 +289,7 @@ impl<E: Send + 'static> Scope<E> {
             },
         };
         self.core
-            .spawn_child(future, permit, options)
+            .spawn_child(future, Some(permit), options)
             .map_err(TrySpawnError::Closed)
     }
 }

@@ -118,13 +118,13 @@ mod builder;
 mod child;
 mod config;
 mod context;
+mod core;
 mod error;
 mod group;
 mod handle;
 mod results;
 mod scope;
 mod spawn;
-mod sync;
 
 pub use crate::builder::ChildBuilder;
 pub use crate::child::ChildHandle;

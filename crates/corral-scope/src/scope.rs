@@ -12,7 +12,8 @@ use tokio::time::Sleep;
 
 use crate::child::drop_future;
 use crate::config::ScopeConfig;
-use crate::context::{enter, Core};
+use crate::context::enter;
+use crate::core::Core;
 use crate::error::ScopeError;
 use crate::group::Reason;
 use crate::handle::Scope;
@@ -93,7 +94,10 @@ pin_project_lite::pin_project! {
         body: Option<Fut>,
         // The body's current scope, moved in while the body is polled.
         current: Option<Arc<Core>>,
-        sleep: Option<Pin<Box<Sleep>>>,
+        // The deadline's timer, pinned in place; created at the first poll of a scope
+        // with a deadline.
+        #[pin]
+        sleep: Option<Sleep>,
         output: Option<R>,
         core: Arc<Core>,
         done: bool,
@@ -152,10 +156,11 @@ where
         let core = &**this.core;
 
         if let Some(deadline) = core.deadline {
-            let sleep = this
-                .sleep
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-            if sleep.as_mut().poll(cx).is_ready() {
+            if this.sleep.is_none() {
+                this.sleep.set(Some(tokio::time::sleep_until(deadline)));
+            }
+            let sleep = this.sleep.as_mut().as_pin_mut().expect("set above");
+            if sleep.poll(cx).is_ready() {
                 core.cancel(Reason::Deadline, None);
             }
         }

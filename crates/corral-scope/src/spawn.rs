@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use corral_semaphore::{AcquireOwned, TryAcquireError};
 
 use crate::child::ChildHandle;
-use crate::context::ChildOptions;
+use crate::core::ChildOptions;
 use crate::error::SpawnError;
 use crate::handle::Scope;
 
@@ -64,7 +64,7 @@ where
             state: State::Done(Some(result.map_err(SpawnError::Closed))),
         };
         let Some(limit) = &core.limit else {
-            return done(core.spawn_child(future, None, &options));
+            return done(core.spawn_child(future, None::<()>, &options));
         };
         if core.group.must_stop(options.background) {
             return done(Err(future));

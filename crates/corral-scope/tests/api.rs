@@ -459,3 +459,32 @@ fn new_types_are_send_and_sync() {
     send_sync::<corral_scope::ChildBuilder<'static, Boom>>();
     send_sync::<ScopeError<Boom>>();
 }
+
+/// A refused spawn hands the future back untouched, and its error prints without
+/// needing `F: Debug` (the shape every corral "hand it back" error has).
+#[tokio::test(start_paused = true)]
+async fn refused_spawns_hand_the_future_back_and_print_without_it() {
+    let config = ScopeConfig::builder().limit(1).build().expect("valid");
+    let out = config
+        .scope(|s: Scope<Boom>| async move {
+            s.try_spawn(std::future::pending::<Result<(), Boom>>())
+                .expect("a slot is free");
+            let full = s.try_spawn(async { Ok(7u8) }).unwrap_err();
+            assert!(full.is_full());
+            assert_eq!(format!("{full:?}"), "TrySpawnError::Full(..)");
+            assert_eq!(full.to_string(), "scope is at its concurrency limit");
+            assert_eq!(full.into_inner().await, Ok(7));
+            s.cancel();
+            let closed = s.try_spawn(async { Ok(8u8) }).unwrap_err();
+            assert!(!closed.is_full());
+            assert_eq!(format!("{closed:?}"), "TrySpawnError::Closed(..)");
+            assert_eq!(closed.to_string(), "scope is closed");
+            let closed = s.spawn(async { Ok(9u8) }).await.unwrap_err();
+            assert_eq!(format!("{closed:?}"), "SpawnError::Closed(..)");
+            assert_eq!(closed.to_string(), "scope is closed");
+            assert_eq!(closed.into_inner().await, Ok(9));
+            Ok(())
+        })
+        .await;
+    assert_eq!(out, Err(ScopeError::Cancelled));
+}

@@ -20,7 +20,7 @@
 //!   if it finds `live == 0`, else by the `complete` that takes `live` from 1 to 0 with
 //!   `CLOSED` set (no child is admitted after `CLOSED`, so no later one can).
 
-use crate::sync::{AtomicUsize, Ordering};
+use corral_shared::sync::{AtomicUsize, Ordering};
 
 /// No child may be admitted any more: the scope has finished or its owner is gone.
 const CLOSED: usize = 0b001;

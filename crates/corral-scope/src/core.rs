@@ -1,0 +1,195 @@
+//! A scope's shared core: the group engine plus what children inherit (token, deadline),
+//! the admission limit and the parent it is nested in; and spawning a child into it.
+
+use std::sync::Arc;
+
+use corral_semaphore::Semaphore;
+use corral_shared::sync::Mutex;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::child::{Child, ChildHandle};
+use crate::context::current;
+use crate::group::{Group, Payload, Reason};
+
+/// Shared by the owner, every `Scope` handle and every child.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) group: Group,
+    pub(crate) token: CancellationToken,
+    pub(crate) deadline: Option<Instant>,
+    /// Admission slots; `None` means unlimited.
+    pub(crate) limit: Option<Arc<Semaphore>>,
+    /// Spawns named children; `None` spawns them unnamed.
+    pub(crate) named: Option<corral_task::Builder>,
+    /// For a nested scope, the parent it holds one admission in (counted as one of the
+    /// parent's live children) until this group is down: its owner finished or was
+    /// dropped, and every child of its own is gone. So a parent never finishes while a
+    /// nested scope's children are still running. Taken once, by [`Core::release_parent`].
+    hold: Mutex<Option<Arc<Core>>>,
+}
+
+impl Core {
+    /// A core for a new scope, nested under the current one if there is one.
+    ///
+    /// A nested scope always holds an admission in its parent, even in a cancelled
+    /// parent (whose body or child creating it is being stopped), so the parent waits
+    /// for it at any depth; one created in a cancelled parent is born cancelled, so its
+    /// body never runs and it spawns nothing.
+    pub(crate) fn new(
+        own_deadline: Option<Instant>,
+        limit: Option<u64>,
+        named: Option<corral_task::Builder>,
+        collect: bool,
+    ) -> Arc<Self> {
+        let parent = current();
+        let (deadline, token, hold) = match parent {
+            Some(parent) => (
+                min_deadline(parent.deadline, own_deadline),
+                parent.token.child_token(),
+                // Refused only by a drained parent, which has no body or child left
+                // to be the current scope: then there is nobody to wait for us.
+                parent.group.admit_nested().then_some(parent),
+            ),
+            None => (own_deadline, CancellationToken::new(), None),
+        };
+        let born_cancelled = hold.as_ref().is_some_and(|p| p.group.is_cancelled());
+        let core = Arc::new(Core {
+            group: Group::new(collect),
+            token,
+            deadline,
+            limit: limit.map(|n| Arc::new(Semaphore::new(n))),
+            named,
+            hold: Mutex::new(hold),
+        });
+        if born_cancelled {
+            core.cancel(Reason::Cancelled, None);
+        }
+        core
+    }
+
+    /// This group is down (owner finished or dropped, no child live): gives back the
+    /// admission held in the parent, if any. Idempotent.
+    pub(crate) fn release_parent(&self) {
+        let parent = self.hold.lock().take();
+        if let Some(parent) = parent {
+            if parent.group.complete() {
+                parent.release_parent();
+            }
+        }
+    }
+
+    /// Cancels the group: token, limit and every child.
+    pub(crate) fn cancel(&self, reason: Reason, payload: Option<Payload>) {
+        if self.group.cancel(reason, payload) {
+            self.after_cancel();
+        }
+    }
+
+    /// A child returned an error: cancels the group, or only records the error in a
+    /// group that collects every error.
+    pub(crate) fn fail(&self, error: Payload) {
+        if self.group.collects() {
+            self.group.record_error(error);
+        } else {
+            self.cancel(Reason::Failed, Some(error));
+        }
+    }
+
+    /// A child or the body panicked: cancels the group, whose owner resumes the panic
+    /// once the children are down. If the owner is gone (a nested scope dropped by its
+    /// parent's body or child), the panic goes to the enclosing group instead, whose
+    /// owner waits for this one; with no enclosing group (a top-level scope whose
+    /// owner was dropped), there is nobody to resume it and it is dropped.
+    pub(crate) fn panicked(&self, payload: Payload) {
+        match self.group.panicked(payload) {
+            Ok(first) => {
+                if first {
+                    self.after_cancel();
+                }
+            }
+            Err(payload) => self.forward_panic(payload),
+        }
+    }
+
+    fn forward_panic(&self, payload: Payload) {
+        let parent = self.hold.lock().clone();
+        if let Some(parent) = parent {
+            parent.panicked(payload);
+        }
+    }
+
+    /// The owner is gone.
+    pub(crate) fn abandon(&self) {
+        let (drained, panic) = self.group.abandon();
+        self.after_cancel();
+        if let Some(payload) = panic {
+            self.forward_panic(payload);
+        }
+        if drained {
+            self.release_parent();
+        }
+    }
+
+    /// The scope is over: nothing may wait on it any more.
+    pub(crate) fn after_cancel(&self) {
+        self.token.cancel();
+        if let Some(limit) = &self.limit {
+            limit.close();
+        }
+    }
+
+    /// Admits and spawns `future` as a child, or hands it back if the group is closed
+    /// or cancelled (or, for a background child, its owner's body is over).
+    ///
+    /// `permit` is the child's admission slot in a limited scope (`Some` of an `OwnedPermit`),
+    /// or `None::<()>` in a scope without a limit, which keeps the child's task small
+    /// (see [`Child`]).
+    #[track_caller]
+    pub(crate) fn spawn_child<F, T, E, P>(
+        self: &Arc<Self>,
+        future: F,
+        permit: Option<P>,
+        options: &ChildOptions,
+    ) -> Result<ChildHandle<T>, F>
+    where
+        F: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+        P: Send + 'static,
+    {
+        if !self.group.try_admit(options.background) {
+            return Err(future);
+        }
+        let child = Child::new(future, self.clone(), permit, options.background);
+        let join = match options.named.as_ref().or(self.named.as_ref()) {
+            None => corral_task::spawn(child),
+            Some(builder) => builder.clone().spawn(child),
+        };
+        Ok(ChildHandle::new(join))
+    }
+}
+
+/// How one child is spawned: its own name, whether it runs in the background.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChildOptions {
+    /// Names this child in the tracked-task registry, over the scope's name.
+    pub(crate) named: Option<corral_task::Builder>,
+    /// Stopped when the owner's body returns, instead of awaited.
+    pub(crate) background: bool,
+}
+
+impl ChildOptions {
+    /// A plain child: the scope's name, awaited by the owner.
+    pub(crate) const PLAIN: ChildOptions = ChildOptions {
+        named: None,
+        background: false,
+    };
+}
+
+fn min_deadline(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
