@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::{ms, runtime, Bounds, Measure};
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// How late past the deadline a corral caller may learn of it.
 pub const SLACK: Duration = Duration::from_millis(400);

@@ -20,7 +20,7 @@ use corral::task::Census;
 use tokio::sync::mpsc;
 
 use super::{runtime, Bounds, Measure};
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// The name corral gives the workers.
 pub const WORKER_NAME: &str = "request-worker";
