@@ -67,7 +67,7 @@ pub const SHAPES: &[Shape] = &[
         about: "overload at the door: a downstream brownout (capacity to a quarter, or to an eighth, and back) under twice its load, simulated in paused time",
         cell: shapes::overload::cell,
         judge: shapes::overload::judge,
-        limit: standard_limit,
+        limit: shapes::overload::limit,
     },
     Shape {
         name: "deadline",

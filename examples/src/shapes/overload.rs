@@ -53,7 +53,7 @@ pub struct Workload {
     /// The full run.
     pub full: Scale,
     /// The quick run (the tour's `--quick`, the tests): a fifth to a tenth of the load,
-    /// same shape.
+    /// same shape, over 15 s (5 s per phase).
     pub quick: Scale,
 }
 
@@ -81,7 +81,7 @@ pub const ISSUE: Workload = Workload {
         high: 20,
         low: 5,
         per_ms: 2,
-        secs: 30,
+        secs: 15,
     },
 };
 
@@ -99,7 +99,7 @@ pub const DEEP: Workload = Workload {
         high: 40,
         low: 5,
         per_ms: 4,
-        secs: 30,
+        secs: 15,
     },
 };
 
@@ -116,7 +116,7 @@ pub const SLO: Duration = Duration::from_millis(100);
 pub enum System {
     /// tower `ConcurrencyLimit(C_high)` + `LoadShed`.
     TowerFixed,
-    /// tower-acc's Gradient2 + `LoadShed`, on tokio's clock (see [`acc`]).
+    /// tower-acc's Gradient2 + `LoadShed`, on tokio's clock (see the `acc` module).
     TowerAccGradient2,
     /// tower-acc's Vegas + `LoadShed`, on tokio's clock.
     TowerAccVegas,
@@ -224,6 +224,20 @@ pub fn run(system: System, scale: Scale) -> Report {
     rt.block_on(simulate(system, scale))
 }
 
+/// Runs every system in `systems` at `scale`, each on its own thread and paused
+/// runtime (the runs share nothing, so the results are those of [`run`]), in order.
+pub fn run_all(systems: &[System], scale: Scale) -> Vec<Report> {
+    std::thread::scope(|s| {
+        let runs: Vec<_> = systems
+            .iter()
+            .map(|&system| s.spawn(move || run(system, scale)))
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().expect("a brownout run panicked"))
+            .collect()
+    })
+}
+
 type Probe = Box<dyn Fn() -> Option<u64>>;
 
 async fn simulate(system: System, scale: Scale) -> Report {
@@ -267,14 +281,16 @@ async fn simulate(system: System, scale: Scale) -> Report {
                 .min_limit(1)
                 .max_limit(max as usize)
                 .build();
-            tower_acc_limit(algorithm, down, scale, &downstream, &oracle).await
+            let (svc, probe) = tower_acc(algorithm, down);
+            drive(svc, scale, &downstream, &oracle, probe).await
         }
         System::TowerAccVegas => {
             let algorithm = tower_acc::Vegas::builder()
                 .initial_limit(initial as usize)
                 .max_limit(max as usize)
                 .build();
-            tower_acc_limit(algorithm, down, scale, &downstream, &oracle).await
+            let (svc, probe) = tower_acc(algorithm, down);
+            drive(svc, scale, &downstream, &oracle, probe).await
         }
         System::CorralFixed => {
             let layer = LimitLayer::builder(high).build().expect("valid");
@@ -345,30 +361,16 @@ where
     .await
 }
 
-/// tower-acc's limit (on tokio's clock, see [`acc`]) + `LoadShed`.
-async fn tower_acc_limit<A, S>(
+/// tower-acc's limit (on tokio's clock, see the `acc` module) + `LoadShed`, and a probe
+/// of its limit.
+fn tower_acc<A: tower_acc::Algorithm + Send + 'static, S>(
     algorithm: A,
     down: S,
-    scale: Scale,
-    downstream: &Arc<Semaphore>,
-    oracle: &Arc<Semaphore>,
-) -> Report
-where
-    A: tower_acc::Algorithm + Send + 'static,
-    S: Service<(), Response = (), Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
+) -> (tower::load_shed::LoadShed<AccLimit<S, A>>, Probe) {
     let limit = AccLimit::new(down, algorithm);
     let probe = limit.probe();
     let svc = ServiceBuilder::new().load_shed().service(limit);
-    drive(
-        svc,
-        scale,
-        downstream,
-        oracle,
-        Box::new(move || Some(probe())),
-    )
-    .await
+    (svc, Box::new(move || Some(probe())))
 }
 
 impl Report {
@@ -518,12 +520,17 @@ pub fn per_second(report: &Report) -> String {
 /// What the tour's overload cell reports for one workload.
 fn brownout(workload: &Workload, system: System, quick: bool, peers: &[System]) -> Brownout {
     let scale = workload.scale(quick);
-    let report = run(system, scale);
+    let systems: Vec<System> = [system, System::Oracle]
+        .into_iter()
+        .chain(peers.iter().copied())
+        .collect();
+    let reports = run_all(&systems, scale);
+    let report = &reports[0];
     let [down, up] = report.recovery(scale);
     Brownout {
         goodput: report.goodput(),
-        oracle: run(System::Oracle, scale).goodput(),
-        best_peer: peers.iter().map(|&p| run(p, scale).goodput()).max(),
+        oracle: reports[1].goodput(),
+        best_peer: reports[2..].iter().map(Report::goodput).max(),
         recovery_s: down.zip(up).map(|(down, up)| down.max(up)),
         admitted: report.seconds.iter().map(|s| s.admitted).sum(),
         offered: scale.per_ms * 1000 * scale.secs,
@@ -564,6 +571,12 @@ pub fn cell(side: Side, quick: bool) -> Cell {
         outcome,
         ..Cell::default()
     }
+}
+
+/// How long a side may take: the runs always finish (simulated time), but their wall time
+/// is the CPU they get, several seconds per run in a debug build on a busy machine.
+pub fn limit(_side: Side, _quick: bool) -> Duration {
+    Duration::from_secs(60)
 }
 
 /// The targets for the adaptive limit. On both workloads: goodput at least 90% of the
