@@ -227,7 +227,7 @@ pub fn run(side: Side, load: Load) -> Report {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Load::new(quick)).cell
 }

@@ -149,7 +149,7 @@ pub fn run(side: Side, load: Load) -> Cell {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Load::new(quick))
 }

@@ -159,7 +159,7 @@ pub fn run(side: Side, storm: Storm) -> Report {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Storm::new(quick)).cell
 }

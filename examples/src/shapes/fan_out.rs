@@ -180,7 +180,7 @@ pub fn run(side: Side, burst: Burst) -> Report {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Burst::new(quick)).cell
 }

@@ -140,7 +140,7 @@ pub fn run(side: Side, requests: usize, mut on_batch: impl FnMut(usize, u64)) ->
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, requests(quick), |_, _| {}).cell
 }
