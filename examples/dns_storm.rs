@@ -22,7 +22,7 @@
 
 use corral_examples::mib;
 use corral_examples::shapes::dns::{self, Storm};
-use corral_examples::tour::{Cell, Side};
+use corral_examples::shapes::{Cell, Side};
 
 /// What a child reports: the cell, and the RSS it started from.
 struct SideReport {

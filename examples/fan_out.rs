@@ -10,8 +10,8 @@
 //! Run: `cargo run --release -p corral-examples --example fan_out` (a few seconds).
 
 use corral_examples::shapes::fan_out::{self, Burst, BUFFER, FAN_OUT, SLICE_GAP};
+use corral_examples::shapes::Side;
 use corral_examples::shapes::RUNTIME_WORKERS;
-use corral_examples::tour::Side;
 use corral_examples::{mib, percentile};
 
 fn main() {

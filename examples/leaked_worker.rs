@@ -13,7 +13,7 @@
 //! Run: `cargo run --release -p corral-examples --example leaked_worker`
 
 use corral_examples::shapes::leak::{self, requests};
-use corral_examples::tour::Side;
+use corral_examples::shapes::Side;
 
 fn main() {
     let requests = requests(false);

@@ -15,7 +15,7 @@
 //! `cargo run --release -p corral-examples --example proxy_cancel`
 
 use corral_examples::shapes::cancel::{self, Load, CLIENT_PATIENCE, FAN_OUT, GRACE};
-use corral_examples::tour::Side;
+use corral_examples::shapes::Side;
 
 fn main() {
     let load = Load::new(false);

@@ -13,69 +13,82 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::shapes::{Shape, SHAPES};
+use crate::shapes::{self, Brownout, Cell, Side};
 
-/// Which side of the comparison a cell runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// Plain tokio, as most services are written today.
-    Tokio,
-    /// The same workload with corral.
-    Corral,
+/// A failure shape as the tour runs it: the shape's own `cell` and `judge`, and the
+/// tour's name, line and safety timeout for it.
+#[derive(Debug)]
+pub struct Shape {
+    /// Its name on the command line and in the table.
+    pub name: &'static str,
+    /// One line saying what the workload is.
+    pub about: &'static str,
+    /// Runs one side (`quick` shrinks the workload) and measures it.
+    pub cell: fn(Side, bool) -> Cell,
+    /// Judges the corral cell (given the tokio cell for ratios): `Ok(the bounds it
+    /// held)` or `Err(what broke)`.
+    pub judge: fn(&Cell, &Cell, bool) -> Result<String, String>,
+    /// The tour's safety timeout for a side.
+    pub limit: fn(Side, bool) -> Duration,
 }
 
-impl Side {
-    /// The side's name on the command line and in the table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Tokio => "tokio",
-            Side::Corral => "corral",
-        }
-    }
+/// Every shape the tour runs, in order.
+pub const SHAPES: &[Shape] = &[
+    Shape {
+        name: "dns",
+        about: "blocking DNS storm: a burst of lookups against a DNS server that answers slowly",
+        cell: shapes::dns::cell,
+        judge: shapes::dns::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "fan-out",
+        about: "unbounded fan-out: a burst of requests, each calling a slow downstream 3 times",
+        cell: shapes::fan_out::cell,
+        judge: shapes::fan_out::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "leak",
+        about: "leaked workers: each request's worker parks on a channel nobody closes",
+        cell: shapes::leak::cell,
+        judge: shapes::leak::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "cancel",
+        about: "cancellation not propagated: clients hang up, does the upstream work stop?",
+        cell: shapes::cancel::cell,
+        judge: shapes::cancel::judge,
+        limit: standard_limit,
+    },
+    Shape {
+        name: "overload",
+        about: "overload at the door: a downstream brownout (capacity to a quarter, or to an eighth, and back) under twice its load, simulated in paused time",
+        cell: shapes::overload::cell,
+        judge: shapes::overload::judge,
+        limit: shapes::overload::limit,
+    },
+    Shape {
+        name: "deadline",
+        about: "call without a deadline: callers of an upstream that accepts and never answers",
+        cell: shapes::deadline::cell,
+        judge: shapes::deadline::judge,
+        limit: shapes::deadline::limit,
+    },
+    Shape {
+        name: "fleet",
+        about:
+            "a fleet-wide budget on Redis: 3 processes share 6 permits, one holding 2 is SIGKILLed",
+        cell: shapes::fleet::cell,
+        judge: shapes::fleet::judge,
+        limit: shapes::fleet::limit,
+    },
+];
 
-    /// Parses `tokio` or `corral`.
-    pub fn parse(s: &str) -> Option<Side> {
-        match s {
-            "tokio" => Some(Side::Tokio),
-            "corral" => Some(Side::Corral),
-            _ => None,
-        }
-    }
-}
-
-/// What one cell measured. Fields a shape does not measure stay `None`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Cell {
-    /// Most OS threads at once.
-    pub peak_threads: Option<u64>,
-    /// Most live tasks at once (the runtime's alive-task count).
-    pub peak_tasks: Option<u64>,
-    /// Most resident memory, in bytes.
-    pub peak_rss: Option<u64>,
-    /// p99 round trip of an unrelated endpoint on the same runtime.
-    pub p99_unrelated: Option<Duration>,
-    /// Tasks still alive when the workload was over.
-    pub left_alive: Option<u64>,
-    /// Work refused at the door (and handed back or counted).
-    pub rejected: Option<u64>,
-    /// Whether every unit of work is accounted for (done, refused or failed, counted).
-    pub accounted: Option<bool>,
-    /// Wall time of the workload.
-    pub wall: Option<Duration>,
-    /// A spawn site a leak guard named (`file:line:col`), if one caught something.
-    pub caught: Option<String>,
-    /// Answers within the SLO (the overload shape).
-    pub goodput: Option<u64>,
-    /// The oracle's goodput on the same workload (the overload shape).
-    pub oracle_goodput: Option<u64>,
-    /// Slowest recovery, in whole seconds after a step in capacity, of p99 back under
-    /// the SLO (the overload shape); `u64::MAX` if it never recovered.
-    pub recovery_s: Option<u64>,
-    /// Set by the parent (never printed by a child): the tour's safety timeout stopped
-    /// the child after this long.
-    pub stopped_after: Option<Duration>,
-    /// A short outcome in words ("200/200 DeadlineExceeded after 512 ms").
-    pub outcome: String,
+/// The safety timeout for a shape that always finishes by itself.
+fn standard_limit(_side: Side, quick: bool) -> Duration {
+    Duration::from_secs(if quick { 15 } else { 30 })
 }
 
 fn put<T: std::fmt::Display>(out: &mut String, key: &str, value: Option<T>) {
@@ -100,9 +113,19 @@ impl Cell {
         put(&mut out, "rejected", self.rejected);
         put(&mut out, "accounted", self.accounted);
         put(&mut out, "wall_ms", self.wall.map(|d| d.as_millis()));
-        put(&mut out, "goodput", self.goodput);
-        put(&mut out, "oracle", self.oracle_goodput);
-        put(&mut out, "recovery_s", self.recovery_s);
+        for b in &self.brownouts {
+            let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+            let _ = write!(
+                out,
+                " brownout={}/{}/{}/{}/{}/{}",
+                b.goodput,
+                b.oracle,
+                opt(b.best_peer),
+                opt(b.recovery_s),
+                b.admitted,
+                b.offered
+            );
+        }
         // A spawn location has no spaces; keep it one token all the same.
         put(
             &mut out,
@@ -138,14 +161,32 @@ impl Cell {
                 "accounted" => cell.accounted = Some(value.parse().ok()?),
                 "wall_ms" => cell.wall = Some(Duration::from_millis(num()?)),
                 "caught" => cell.caught = Some(value.to_string()),
-                "goodput" => cell.goodput = Some(num()?),
-                "oracle" => cell.oracle_goodput = Some(num()?),
-                "recovery_s" => cell.recovery_s = Some(num()?),
+                "brownout" => cell.brownouts.push(parse_brownout(value)?),
                 _ => return None,
             }
         }
         Some(cell)
     }
+}
+
+/// Parses `goodput/oracle/best_peer/recovery_s/admitted/offered` (`-` for none).
+fn parse_brownout(value: &str) -> Option<Brownout> {
+    let mut parts = value.split('/');
+    let mut next = || parts.next();
+    let num = |v: Option<&str>| v?.parse::<u64>().ok();
+    let opt = |v: Option<&str>| match v? {
+        "-" => Some(None),
+        v => v.parse::<u64>().ok().map(Some),
+    };
+    let brownout = Brownout {
+        goodput: num(next())?,
+        oracle: num(next())?,
+        best_peer: opt(next())?,
+        recovery_s: opt(next())?,
+        admitted: num(next())?,
+        offered: num(next())?,
+    };
+    next().is_none().then_some(brownout)
 }
 
 /// Runs `exe args...` as a child process and returns the last `CELL` line it printed.
@@ -361,7 +402,7 @@ pub fn run_shape(exe: &std::path::Path, shape: &Shape, quick: bool) -> [Row; 2] 
 }
 
 const USAGE: &str =
-    "usage: tour [--quick] [shape...]   (shapes: dns, fan-out, leak, cancel, deadline, fleet)
+    "usage: tour [--quick] [shape...]   (shapes: dns, fan-out, leak, cancel, overload, deadline, fleet)
        tour --cell <shape> <tokio|corral> [--quick]";
 
 /// The tour's entry point: with `--cell <shape> <side> [--quick]` runs one cell and
@@ -456,9 +497,24 @@ mod tests {
             accounted: Some(true),
             wall: Some(Duration::from_millis(410)),
             caught: Some("examples/src/shapes/leak.rs:10:5".into()),
-            goodput: Some(220_794),
-            oracle_goodput: Some(225_000),
-            recovery_s: Some(2),
+            brownouts: vec![
+                Brownout {
+                    goodput: 220_794,
+                    oracle: 225_000,
+                    best_peer: None,
+                    recovery_s: Some(2),
+                    admitted: 230_000,
+                    offered: 600_000,
+                },
+                Brownout {
+                    goodput: 205_000,
+                    oracle: 212_500,
+                    best_peer: Some(200_000),
+                    recovery_s: None,
+                    admitted: 220_000,
+                    offered: 600_000,
+                },
+            ],
             stopped_after: None,
             outcome: "DeadlineExceeded after 200 ms".into(),
         };
@@ -520,6 +576,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("hello"), "{err}");
+    }
+
+    #[test]
+    fn every_shape_has_a_unique_name() {
+        for (i, a) in SHAPES.iter().enumerate() {
+            assert!(
+                SHAPES[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+        }
     }
 
     #[test]

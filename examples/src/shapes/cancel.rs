@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::{runtime, Bounds, Measure};
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// Upstream calls per client request.
 pub const FAN_OUT: usize = 3;
@@ -227,7 +227,7 @@ pub fn run(side: Side, load: Load) -> Report {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Load::new(quick)).cell
 }

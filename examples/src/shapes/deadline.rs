@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::{ms, runtime, Bounds, Measure};
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// How late past the deadline a corral caller may learn of it.
 pub const SLACK: Duration = Duration::from_millis(400);
@@ -149,7 +149,7 @@ pub fn run(side: Side, load: Load) -> Cell {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Load::new(quick))
 }

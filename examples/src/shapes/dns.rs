@@ -22,7 +22,7 @@ use corral::blocking::Resolver;
 
 use super::{ms, runtime, Bounds, Measure, RUNTIME_WORKERS};
 use crate::rss_bytes;
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// Threads besides the runtime's workers and the capped pool: main, the DNS server's
 /// two, the endpoint's client, and slack for tokio's own helpers.
@@ -159,7 +159,7 @@ pub fn run(side: Side, storm: Storm) -> Report {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Storm::new(quick)).cell
 }

@@ -15,7 +15,7 @@ use corral::pool::{Metrics, Pool, TrySubmitError};
 
 use super::{runtime, Bounds, Measure};
 use crate::rss_bytes;
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// Each request calls the downstream this many times concurrently.
 pub const FAN_OUT: usize = 3;
@@ -180,7 +180,7 @@ pub fn run(side: Side, burst: Burst) -> Report {
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, Burst::new(quick)).cell
 }

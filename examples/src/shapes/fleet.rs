@@ -17,7 +17,7 @@ use corral::fleet::test_server::RedisServer;
 use corral::fleet::FleetSemaphore;
 
 use super::Bounds;
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// The shared budget.
 pub const CAPACITY: u64 = 6;

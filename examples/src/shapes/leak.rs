@@ -20,7 +20,7 @@ use corral::task::Census;
 use tokio::sync::mpsc;
 
 use super::{runtime, Bounds, Measure};
-use crate::tour::{Cell, Side};
+use crate::shapes::{Cell, Side};
 
 /// The name corral gives the workers.
 pub const WORKER_NAME: &str = "request-worker";
@@ -140,7 +140,7 @@ pub fn run(side: Side, requests: usize, mut on_batch: impl FnMut(usize, u64)) ->
     }
 }
 
-/// The tour's cell.
+/// One side's cell.
 pub fn cell(side: Side, quick: bool) -> Cell {
     run(side, requests(quick), |_, _| {}).cell
 }

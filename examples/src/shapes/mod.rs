@@ -1,14 +1,18 @@
 //! The failure shapes, one module each. Every shape builds its own runtime, runs its
-//! workload with plain tokio or with corral, and measures both the same way; the
-//! standalone examples (`examples/<shape>.rs`) print a shape's richer report and the
-//! tour prints one [`Cell`] per side.
+//! workload with plain tokio or with corral, and measures both the same way, as one
+//! [`Cell`] per [`Side`] (its `cell` function) and a `judge` of the corral cell against
+//! its bounds. The shapes know nothing of who runs them: the standalone examples
+//! (`examples/<shape>.rs`) print a shape's richer report, and the tour lists the shapes
+//! and prints their cells as one table.
 
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Runtime, RuntimeMetrics};
 
-use crate::tour::{Cell, Side};
 use crate::{Sampler, UnrelatedEndpoint};
+
+mod cell;
+pub use self::cell::{Brownout, Cell, Side};
 
 pub mod cancel;
 pub mod deadline;
@@ -20,81 +24,6 @@ pub mod overload;
 
 /// Worker threads of every runtime under test (the tour's machine has 2 cores).
 pub const RUNTIME_WORKERS: usize = 2;
-
-/// A failure shape as the tour runs it.
-#[derive(Debug)]
-pub struct Shape {
-    /// Its name on the command line and in the table.
-    pub name: &'static str,
-    /// One line saying what the workload is.
-    pub about: &'static str,
-    /// Runs one side (`quick` shrinks the workload) and measures it.
-    pub cell: fn(Side, bool) -> Cell,
-    /// Judges the corral cell (given the tokio cell for ratios): `Ok(the bounds it
-    /// held)` or `Err(what broke)`.
-    pub judge: fn(&Cell, &Cell, bool) -> Result<String, String>,
-    /// The tour's safety timeout for a side.
-    pub limit: fn(Side, bool) -> Duration,
-}
-
-/// Every shape the tour runs, in order.
-pub const SHAPES: &[Shape] = &[
-    Shape {
-        name: "dns",
-        about: "blocking DNS storm: a burst of lookups against a DNS server that answers slowly",
-        cell: dns::cell,
-        judge: dns::judge,
-        limit: standard_limit,
-    },
-    Shape {
-        name: "fan-out",
-        about: "unbounded fan-out: a burst of requests, each calling a slow downstream 3 times",
-        cell: fan_out::cell,
-        judge: fan_out::judge,
-        limit: standard_limit,
-    },
-    Shape {
-        name: "leak",
-        about: "leaked workers: each request's worker parks on a channel nobody closes",
-        cell: leak::cell,
-        judge: leak::judge,
-        limit: standard_limit,
-    },
-    Shape {
-        name: "cancel",
-        about: "cancellation not propagated: clients hang up, does the upstream work stop?",
-        cell: cancel::cell,
-        judge: cancel::judge,
-        limit: standard_limit,
-    },
-    Shape {
-        name: "overload",
-        about: "overload at the door: a downstream brownout (capacity to a quarter and back) under twice its load, simulated in paused time",
-        cell: overload::cell,
-        judge: overload::judge,
-        limit: standard_limit,
-    },
-    Shape {
-        name: "deadline",
-        about: "call without a deadline: callers of an upstream that accepts and never answers",
-        cell: deadline::cell,
-        judge: deadline::judge,
-        limit: deadline::limit,
-    },
-    Shape {
-        name: "fleet",
-        about:
-            "a fleet-wide budget on Redis: 3 processes share 6 permits, one holding 2 is SIGKILLed",
-        cell: fleet::cell,
-        judge: fleet::judge,
-        limit: fleet::limit,
-    },
-];
-
-/// The safety timeout for a shape that always finishes by itself.
-fn standard_limit(_side: Side, quick: bool) -> Duration {
-    Duration::from_secs(if quick { 15 } else { 30 })
-}
 
 /// The runtime under test: multi-threaded, [`RUNTIME_WORKERS`] workers, IO and timers.
 pub fn runtime() -> Runtime {
@@ -265,21 +194,6 @@ pub(crate) fn ms(d: Duration) -> u128 {
 mod tests {
     use super::*;
 
-    fn shape(name: &str) -> &'static Shape {
-        SHAPES.iter().find(|s| s.name == name).expect("known shape")
-    }
-
-    #[test]
-    fn every_shape_has_a_unique_name() {
-        for (i, a) in SHAPES.iter().enumerate() {
-            assert!(
-                SHAPES[i + 1..].iter().all(|b| b.name != a.name),
-                "{}",
-                a.name
-            );
-        }
-    }
-
     #[test]
     fn dns_judge_holds_the_thread_cap_and_the_wall_ratio() {
         let tokio = Cell {
@@ -292,7 +206,7 @@ mod tests {
             accounted: Some(true),
             ..Cell::default()
         };
-        let judge = shape("dns").judge;
+        let judge = dns::judge;
         assert!(judge(&good, &tokio, false).is_ok());
         let too_many = Cell {
             peak_threads: Some(100),
@@ -311,7 +225,7 @@ mod tests {
 
     #[test]
     fn deadline_judge_wants_every_caller_failed_fast_and_nothing_left() {
-        let judge = shape("deadline").judge;
+        let judge = deadline::judge;
         let good = Cell {
             accounted: Some(true),
             wall: Some(Duration::from_millis(520)),
@@ -334,7 +248,7 @@ mod tests {
 
     #[test]
     fn leak_judge_wants_the_site_named_in_the_shape() {
-        let judge = shape("leak").judge;
+        let judge = leak::judge;
         let good = Cell {
             left_alive: Some(20_001),
             accounted: Some(true),
@@ -356,7 +270,7 @@ mod tests {
 
     #[test]
     fn fan_out_and_cancel_judges_hold_their_bounds() {
-        let fan_out = shape("fan-out").judge;
+        let fan_out = fan_out::judge;
         let good = Cell {
             peak_tasks: Some(256),
             accounted: Some(true),
@@ -374,7 +288,7 @@ mod tests {
         };
         assert!(fan_out(&lost, &Cell::default(), true).is_err());
 
-        let cancel = shape("cancel").judge;
+        let cancel = cancel::judge;
         let clean = Cell {
             left_alive: Some(0),
             ..Cell::default()

@@ -7,7 +7,9 @@ use super::{Algorithm, Backoff, Guardrails, Sample};
 /// Additive increase, multiplicative decrease, as Netflix's `AIMDLimit`: +1 per
 /// successful sample while the limit is in use (in flight at least half of it),
 /// `x backoff` (default 0.9) on a drop or a sample slower than `timeout`, at most once
-/// per round trip (see the [module docs](crate::Algorithm)).
+/// per round trip. A sample far slower than `timeout` cuts deeper, to the weight in
+/// flight that would have answered in time (`inflight x timeout / rtt`), at most
+/// halving per sample (see the [module docs](crate::Algorithm)).
 ///
 /// # Examples
 ///
@@ -20,10 +22,14 @@ use super::{Algorithm, Backoff, Guardrails, Sample};
 /// let admitted = tokio::time::Instant::now();
 /// let ok = Sample { rtt: Duration::from_millis(20), inflight: 10, dropped: false, admitted };
 /// assert_eq!(aimd.update(&ok), 11);
-/// let slow = Sample { rtt: Duration::from_millis(150), ..ok };
-/// assert_eq!(aimd.update(&slow), 9);
-/// // Another slow answer from a request admitted before that cut: no second cut.
-/// assert_eq!(aimd.update(&slow), 9);
+/// let dropped = Sample { dropped: true, ..ok };
+/// assert_eq!(aimd.update(&dropped), 9);
+/// // Another drop from a request admitted before that cut: no second cut.
+/// assert_eq!(aimd.update(&dropped), 9);
+/// // A slow answer says how far over the limit is: 10 in flight took 125 ms against a
+/// // 100 ms timeout, so 8 would have made it.
+/// let slow = Sample { rtt: Duration::from_millis(125), ..ok };
+/// assert_eq!(aimd.update(&slow), 8);
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -74,7 +80,7 @@ impl Algorithm for Aimd {
 
     fn update(&mut self, sample: &Sample) -> u64 {
         if sample.dropped || sample.rtt > self.timeout {
-            self.limit = self.cuts.cut(self.limit, &self.rails, sample);
+            self.limit = self.cuts.cut(self.limit, &self.rails, sample, self.timeout);
         } else if sample.inflight as f64 * 2.0 >= self.limit {
             self.limit = self.rails.clamp(self.limit + 1.0);
         }

@@ -15,7 +15,9 @@ use super::{Algorithm, Backoff, Guardrails, Sample};
 /// Unlike the original, a drop (or a sample slower than [`timeout`](Self::timeout))
 /// multiplies the limit by `backoff` (default 0.9), at most once per round trip:
 /// without it, steady timeouts leave only fast samples and the limit creeps to its max
-/// (Netflix concurrency-limits#137).
+/// (Netflix concurrency-limits#137). A sample far slower than the timeout cuts deeper,
+/// to `inflight x timeout / rtt`, at most halving per sample (see the
+/// [module docs](crate::Algorithm)).
 ///
 /// # Examples
 ///
@@ -113,7 +115,7 @@ impl Algorithm for Gradient2 {
 
     fn update(&mut self, sample: &Sample) -> u64 {
         if sample.dropped || sample.rtt > self.timeout {
-            self.limit = self.cuts.cut(self.limit, &self.rails, sample);
+            self.limit = self.cuts.cut(self.limit, &self.rails, sample, self.timeout);
             return self.limit as u64;
         }
         let short = secs(sample.rtt).max(1e-9);

@@ -2,13 +2,19 @@
 
 use std::time::Duration;
 
-use super::{Algorithm, Guardrails, Sample};
+use super::{little_target, Algorithm, Guardrails, Sample};
 
 /// Netflix's `VegasLimit`: estimates the queue as `limit x (1 - no_load_rtt / rtt)`,
 /// where the no-load latency is the smallest seen. With `l = max(1, floor(log10(limit)))`: a queue of
 /// at most `l` grows the limit by `6 l`, under `3 l` by `l`; over `6 l` shrinks it by
 /// `l`, as does a drop. Growth stops while the limit is not in use (in flight under
 /// half of it).
+///
+/// With a [`timeout`](Self::timeout), a sample slower than it moves the limit toward
+/// the weight that would have answered in time (`inflight x timeout / rtt`, by Little's
+/// law), at most halving per sample and never below that target, however many slow
+/// answers the old limit sends back: the queue estimate alone cannot bound latency once
+/// the no-load latency has been refreshed from a loaded sample.
 ///
 /// The no-load latency is refreshed from a live sample every
 /// `probe_multiplier x limit` samples (with jitter), so a lasting change in the
@@ -35,6 +41,7 @@ pub struct Vegas {
     rails: Guardrails,
     smoothing: f64,
     no_load: Option<Duration>,
+    timeout: Duration,
     probe_multiplier: f64,
     probe_count: u64,
     probe_jitter: f64,
@@ -51,6 +58,7 @@ impl Vegas {
             rails,
             smoothing: 1.0,
             no_load: None,
+            timeout: Duration::MAX,
             probe_multiplier: 30.0,
             probe_count: 0,
             probe_jitter: 1.0,
@@ -70,6 +78,12 @@ impl Vegas {
     /// How much of a move toward the new estimate each sample makes, in `(0, 1]`.
     pub fn smoothing(mut self, smoothing: f64) -> Self {
         self.smoothing = smoothing.clamp(0.01, 1.0);
+        self
+    }
+
+    /// A sample slower than this counts as a drop (default: none); see the type docs.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -113,6 +127,12 @@ impl Algorithm for Vegas {
         let log = limit.log10().floor().max(1.0);
         let next = if sample.dropped {
             limit - log
+        } else if let Some(target) = little_target(sample, self.timeout) {
+            if target >= limit {
+                // Slow because of weight admitted under an older, higher limit.
+                return limit as u64;
+            }
+            target.max(limit * 0.5)
         } else if (sample.inflight as f64) * 2.0 < limit {
             return limit as u64;
         } else {
