@@ -1,15 +1,15 @@
-//! tower-acc's `ConcurrencyLimit`, re-timed on tokio's clock so it runs in paused time.
+//! tower-acc's admission, re-timed on tokio's clock so it runs in paused time.
 //!
 //! tower-acc times each request with `std::time::Instant`, which `tokio::time::pause`
 //! does not move: in the simulation every sample would read a few microseconds and its
 //! algorithms would see no queueing at all. Its algorithms are plain types behind the
 //! public [`tower_acc::Algorithm`] trait (`update(rtt, num_inflight, is_error,
-//! is_canceled)` and `max_concurrency()`), so this module drives tower-acc's own
-//! `Gradient2` and `Vegas` exactly as its service does, line for line (tower-acc 0.1.1
-//! `service.rs`, `controller.rs`, `future.rs`), with one change: the start time is
-//! `tokio::time::Instant`. What the peer rows measure is therefore tower-acc's
-//! algorithms and admission (a tokio semaphore resized to the algorithm's answer, no
-//! queue of its own), not a clock artefact.
+//! is_canceled)` and `max_concurrency()`), so this module feeds tower-acc's own
+//! `Gradient2` and `Vegas` the way its service does (facts read from tower-acc 0.1.1:
+//! a tokio semaphore resized to the algorithm's answer after every sample, no queue of
+//! its own, a sample taken when the response future ends or is dropped), written here
+//! with one difference: the start time is `tokio::time::Instant`. What the peer rows
+//! measure is therefore tower-acc's algorithms and admission, not a clock artefact.
 
 use std::cmp::Ordering;
 use std::future::Future;
@@ -23,7 +23,7 @@ use tokio_util::sync::PollSemaphore;
 use tower::Service;
 use tower_acc::Algorithm;
 
-/// tower-acc's `Controller`: updates the algorithm after each request and resizes the
+/// The controller: updates the algorithm after each request and resizes the
 /// semaphore to its answer.
 struct Controller<A> {
     algorithm: A,
@@ -51,7 +51,7 @@ impl<A: Algorithm> Controller<A> {
     }
 }
 
-/// tower-acc's `ConcurrencyLimit` with the paused clock. Clones share the limit.
+/// tower-acc's admission on the paused clock. Clones share the limit.
 pub(crate) struct AccLimit<S, A> {
     inner: S,
     controller: Arc<Mutex<Controller<A>>>,
@@ -96,7 +96,7 @@ impl<S: Clone, A> Clone for AccLimit<S, A> {
     }
 }
 
-/// tower-acc's `FutureGuard`: gives the permit back, then reports the sample.
+/// Ends a request: gives the permit back, then reports the sample.
 struct Guard<A: Algorithm> {
     controller: Arc<Mutex<Controller<A>>>,
     permit: Option<OwnedSemaphorePermit>,
