@@ -16,11 +16,13 @@
 //!   guard may mark its tree there, see [`set_tree`]).
 
 use std::cell::Cell;
+// `std`'s in both builds: the shard counter is a `static`, which loom cannot construct;
+// it only spreads threads over shards (any value is correct), so no model needs it.
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::registry::engine::{Key, Lineage, Origin};
 use crate::registry::registry;
 use crate::runtimes;
-use crate::sync::{AtomicUsize, Ordering};
 
 /// Marks no shard assigned yet.
 const UNASSIGNED: usize = usize::MAX;

@@ -43,14 +43,22 @@
 
 use std::num::NonZeroU64;
 use std::panic::Location;
+// `std`'s in both builds: a name is an `Arc<str>`, and loom's `Arc` has no unsized
+// coercion.
 use std::sync::Arc;
+// `std`'s in both builds: loom has no `OnceLock`. Tag segments are published once,
+// under the shard lock, and the tags inside are loom's atomics, so the accesses that
+// matter are still modelled.
+use std::sync::OnceLock;
 use std::time::Instant;
+
+use corral_shared::sync::{AtomicU64, Ordering};
 
 use crate::clock::Clock;
 use crate::creators::Creators;
 use crate::runtimes::Runtimes;
 use crate::spin::BATCH;
-use crate::sync::{AtomicU64, Mutex, OnceLock, Ordering};
+use crate::sync::Mutex;
 
 /// What the registry stores for one live task: 32 bytes, two to a cache line (a
 /// name, when there is one, is kept beside the entries; the runtime is an index into
