@@ -20,8 +20,7 @@ use std::cell::Cell;
 // it only spreads threads over shards (any value is correct), so no model needs it.
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::registry::engine::{Key, Lineage, Origin};
-use crate::registry::registry;
+use crate::registry::{registry, Key, Lineage, Origin};
 use crate::runtimes;
 
 /// Marks no shard assigned yet.
