@@ -35,11 +35,13 @@
 //!
 //! At most one shard lock is held at a time; snapshots lock the shards one after
 //! another, a batch of slots at a time, so a snapshot is a union of moments, not one
-//! global instant. The locks spin ([`crate::spin`]): every hold is short. The
-//! creator records' lock nests inside a shard lock (a task's record is made while its
-//! slot is locked, [`crate::creators`]) and takes nothing else; the runtime table's
-//! lock is never taken under a shard lock (interned before the insert, read after a
-//! snapshot's scan).
+//! global instant. The locks are `corral_shared`'s `Mutex` (parking_lot's outside
+//! loom, loom's in the models, so the models run this code): every hold is short (one
+//! slot written, a batch of at most 64 reclaimed slots, or [`BATCH`] slots copied by a
+//! snapshot). The creator records' lock nests inside a shard lock (a task's record is
+//! made while its slot is locked, [`crate::creators`]) and takes nothing else; the
+//! runtime table's lock is never taken under a shard lock (interned before the insert,
+//! read after a snapshot's scan).
 
 use std::num::NonZeroU64;
 use std::panic::Location;
@@ -52,13 +54,14 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use corral_shared::sync::{AtomicU64, Ordering};
+use corral_shared::sync::{AtomicU64, Mutex, Ordering};
 
 use crate::clock::Clock;
 use crate::creators::Creators;
 use crate::runtimes::Runtimes;
-use crate::spin::BATCH;
-use crate::sync::Mutex;
+
+/// How many slots a snapshot copies under one hold of a shard lock.
+const BATCH: usize = 256;
 
 /// What the registry stores for one live task: 32 bytes, two to a cache line (a
 /// name, when there is one, is kept beside the entries; the runtime is an index into
