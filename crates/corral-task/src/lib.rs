@@ -94,13 +94,14 @@
 //! registry slot). tokio allocates tasks in multiples of 128 bytes, so a no-op task
 //! stays in the same 128-byte allocation as its untracked twin
 //! (`tests/task_size.rs` checks this); a second word would tip it into 256 bytes. The
-//! registry holds 40 bytes per live task (a 32-byte entry and an 8-byte tag), plus the
-//! name of a named one, plus a 16-byte crumb for each slot a child of a tracked task
-//! has used (its creator's record, [`TaskInfo::creator`]). Slots are reused, the table
-//! does not shrink, and each thread holds back at most 63 ended tasks' slots until
-//! its next batch. Creator records are one per distinct spawn path (site, name,
-//! creator), made at a task's first child, never freed, and capped at 16,384 per
-//! process (about 80 bytes each, plus names).
+//! registry holds 40 bytes per live task (a 32-byte entry and an 8-byte tag) and up to
+//! 4 bytes per slot for the free lists, plus the name of a named one, plus a 16-byte
+//! crumb for each slot a child of a tracked task has used (its creator's record,
+//! [`TaskInfo::creator`]). Slots are reused, the table does not shrink, and each
+//! thread holds back at most 63 ended tasks' slots until its next batch. Creator
+//! records are one per distinct spawn path (site, name, creator), made at a task's
+//! first child, never freed, and capped at 16,384 per process (about 80 bytes each,
+//! plus names).
 
 #![deny(unsafe_code)]
 
