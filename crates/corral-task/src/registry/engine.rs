@@ -48,17 +48,16 @@ use std::panic::Location;
 // `std`'s in both builds: a name is an `Arc<str>`, and loom's `Arc` has no unsized
 // coercion.
 use std::sync::Arc;
-// `std`'s in both builds: loom has no `OnceLock`. Tag segments are published once,
-// under the shard lock, and the tags inside are loom's atomics, so the accesses that
-// matter are still modelled.
-use std::sync::OnceLock;
 use std::time::Instant;
 
-use corral_shared::sync::{AtomicU64, Mutex, Ordering};
+use corral_shared::sync::{Mutex, Ordering};
 
 use crate::clock::Clock;
 use crate::creators::Creators;
 use crate::runtimes::Runtimes;
+use tags::{Tags, DEAD, VACANT};
+
+mod tags;
 
 /// How many slots a snapshot copies under one hold of a shard lock.
 const BATCH: usize = 256;
@@ -149,74 +148,6 @@ pub(crate) enum Origin {
     Known(Lineage),
     /// Spawned by the tracked task holding this key; its lineage is read from its slot.
     Task(Key),
-}
-
-/// A slot's tag is the occupant's id, or has this bit set ([`DEAD`]). Ids stay below
-/// it (`seq` would need 2^47 inserts in one shard to reach it).
-const VACANT: u64 = 1 << 63;
-
-/// The tag of a slot with no task: retired and waiting to be reclaimed, or free.
-const DEAD: u64 = u64::MAX;
-
-/// The first tag segment holds `1 << SEG0_BITS` slots, each later one twice as many.
-const SEG0_BITS: u32 = 6;
-
-/// Enough segments for 2^32 slots in one shard (slot indices are `u32`).
-const SEGMENTS: usize = 27;
-
-/// The tags of one shard's slots, in segments that never move once allocated, so a
-/// task can retire its slot with one atomic store and no lock (the entries, in a
-/// `Vec` behind the lock, may move when it grows).
-#[derive(Debug)]
-struct Tags {
-    segments: [OnceLock<Box<[AtomicU64]>>; SEGMENTS],
-}
-
-impl Tags {
-    fn new() -> Self {
-        Self {
-            segments: std::array::from_fn(|_| OnceLock::new()),
-        }
-    }
-
-    /// The segment and offset of slot `i`.
-    ///
-    /// Within a segment, slots are spread so that the eight tags sharing a cache line
-    /// belong to slots an eighth of the segment apart: consecutive slots are handed to
-    /// tasks spawned one after another, which end on whichever worker ran them, and a
-    /// task retiring its tag on one core must not pull away the line the spawning core
-    /// is writing its neighbour's tag into.
-    #[inline]
-    fn locate(i: usize) -> (usize, usize) {
-        let n = i + (1 << SEG0_BITS);
-        let top = (usize::BITS - 1 - n.leading_zeros()) as usize;
-        let offset = n - (1 << top);
-        let stride = 1 << (top - 3);
-        (
-            top - SEG0_BITS as usize,
-            (offset % stride) * 8 + offset / stride,
-        )
-    }
-
-    /// The tag of slot `i`, whose segment exists (every slot below the slab's length).
-    #[inline]
-    fn get(&self, i: usize) -> &AtomicU64 {
-        let (segment, offset) = Self::locate(i);
-        match self.segments[segment].get() {
-            Some(tags) => &tags[offset],
-            None => unreachable!("slot {i} is below the slab's length, so its segment exists"),
-        }
-    }
-
-    /// Makes sure slot `i` has a tag (called under the shard lock, as the slab grows).
-    fn reserve(&self, i: usize) {
-        let (segment, _) = Self::locate(i);
-        self.segments[segment].get_or_init(|| {
-            (0..1usize << (segment + SEG0_BITS as usize))
-                .map(|_| AtomicU64::new(DEAD))
-                .collect()
-        });
-    }
 }
 
 /// What the lock guards: the entries, the names, the free list and the id counter.
@@ -584,38 +515,6 @@ mod tests {
     #[test]
     fn an_entry_is_half_a_cache_line() {
         assert_eq!(std::mem::size_of::<Entry>(), 32);
-    }
-
-    #[test]
-    fn tag_segments_tile_the_slot_indices() {
-        let mut seen: Vec<Vec<bool>> = Vec::new();
-        let mut count = 0;
-        for i in 0..(64 << 11) - 64usize {
-            let (segment, offset) = Tags::locate(i);
-            if seen.len() <= segment {
-                assert_eq!(segment, seen.len(), "segments fill in order");
-                seen.push(vec![false; 1 << (segment + SEG0_BITS as usize)]);
-            }
-            assert!(!seen[segment][offset], "slot {i} shares a tag");
-            seen[segment][offset] = true;
-            count += 1;
-            if i > 0 && Tags::locate(i - 1).0 == segment {
-                let prev = Tags::locate(i - 1).1;
-                assert_ne!(
-                    prev / 8,
-                    offset / 8,
-                    "slots {} and {i} share a cache line",
-                    i - 1
-                );
-            }
-        }
-        assert!(
-            seen.iter().all(|s| s.iter().all(|&b| b)),
-            "every tag is used"
-        );
-        assert_eq!(count, (64 << 11) - 64);
-        let (last, _) = Tags::locate(u32::MAX as usize);
-        assert!(last < SEGMENTS, "every u32 slot index has a segment");
     }
 
     #[test]
