@@ -16,7 +16,8 @@
 //! entry, the spawner's record made once), the cost of the parent breadcrumb. In the
 //! other cases the spawners are plain tokio tasks and the breadcrumb is never touched.
 //!
-//! Optional arguments: `--rounds N` (default 61).
+//! Optional arguments: `--rounds N` (default 61); `--case NAME` runs only the cases
+//! whose name contains NAME (to profile one, e.g. `--case mt2`).
 
 use std::time::{Duration, Instant};
 
@@ -66,10 +67,13 @@ type Case = (&'static str, fn() -> Runtime, usize, bool);
 
 fn main() {
     let mut rounds = 61;
+    let mut only = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--rounds" {
             rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
+        } else if arg == "--case" {
+            only = args.next().unwrap_or_default();
         }
         // Anything else (cargo bench passes `--bench`) is ignored.
     }
@@ -122,6 +126,9 @@ fn main() {
         "{rounds} paired rounds of {TASKS} no-op tasks spawned and joined (median [quartiles])"
     );
     for (name, make, spawners, nested) in cases {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         let rt = make();
         for _ in 0..5 {
             round(&rt, spawners, nested, false);

@@ -46,7 +46,6 @@ mod guard;
 #[doc(hidden)]
 pub mod macro_support;
 mod report;
-mod sync;
 
 pub use guard::{AssertClean, Builder, Check, LeakGuard, DEFAULT_BUDGET};
 pub use report::{Leak, Report};

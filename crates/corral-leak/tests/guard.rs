@@ -19,13 +19,11 @@ async fn assert_clean_message(guard: LeakGuard) -> Option<String> {
         .await
         .err()?;
     let payload = err.into_panic();
-    Some(match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p
-            .downcast::<&str>()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    })
+    Some(
+        corral_shared::panic_message(&*payload)
+            .unwrap_or_default()
+            .to_owned(),
+    )
 }
 
 fn leaked_names(report: &Report) -> Vec<&str> {

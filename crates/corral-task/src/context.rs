@@ -16,17 +16,24 @@
 //!   guard may mark its tree there, see [`set_tree`]).
 
 use std::cell::Cell;
+// `std`'s in both builds: the shard counter is a `static`, which loom cannot construct;
+// it only spreads threads over shards (any value is correct), so no model needs it.
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::registry::engine::{Key, Lineage, Origin};
-use crate::registry::registry;
+use crate::registry::{registry, Key, Lineage, Origin};
 use crate::runtimes;
-use crate::sync::{AtomicUsize, Ordering};
 
 /// Marks no shard assigned yet.
 const UNASSIGNED: usize = usize::MAX;
 
-/// Everything this crate keeps per thread, in one `thread_local` so a spawn reaches it
-/// with one access (each access is a TLS address computation plus a state check).
+/// Everything a spawn, a poll and a task's end read or write per thread, in one
+/// `thread_local` ([`LOCAL`]) so each reaches it with one access (an access is a TLS
+/// address computation plus a state check).
+///
+/// The crate has two other thread-locals, both off that path: [`RECLAIM_AT_EXIT`]
+/// (no data: its destructor reclaims the thread's retired slots when the thread exits;
+/// touched once per thread), and `runtimes::LAST`, the runtime a thread last interned
+/// (read by `Builder::spawn_on` and by a spawn whose runtime is not cached here).
 struct Local {
     /// The tracked task being polled here (see the module docs).
     task: Cell<Option<Key>>,

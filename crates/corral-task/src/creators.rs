@@ -33,7 +33,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 
-use crate::sync::Mutex;
+use corral_shared::sync::Mutex;
 
 /// The most records a process keeps (about 80 bytes each, plus names).
 pub(crate) const MAX_RECORDS: usize = 16 * 1024;

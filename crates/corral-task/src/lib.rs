@@ -16,14 +16,16 @@
 //! # When not to use this
 //!
 //! If you never ask "what is still running, and who started it?", plain `tokio::spawn`
-//! costs a little less: tracking adds a coarse clock read, two short,
-//! per-thread-sharded lock sections and 8 bytes per task (see the costs in
-//! `crates/corral-task/README.md`, measured by
-//! `benches/corral_task.rs`). Tasks spawned with plain `tokio::spawn` or
-//! `Handle::spawn` are not in the registry; corral-leak still counts them, without
-//! names. This crate has no `spawn_blocking`: use `corral_blocking::spawn_blocking`
+//! costs a little less: tracking adds a coarse clock read, a short lock section on the
+//! spawning thread's shard, one atomic store when the task ends (plus a lock section
+//! per 64 ended tasks) and 8 bytes per task (see the costs in
+//! `crates/corral-task/README.md`, measured by `benches/corral_task_paired.rs`).
+//! Tasks spawned with plain `tokio::spawn` or `Handle::spawn` are not in the registry;
+//! corral-leak still counts them, without names. This crate has no `spawn_blocking`: use `corral_blocking::spawn_blocking`
 //! (exported by the `corral` facade as `corral::spawn_blocking`), which has tokio's
-//! signature, is tracked, and runs on a capped pool.
+//! signature and runs on a capped pool; a job is a tokio blocking task, not in this
+//! registry, except while it queues for a slot (a tracked task named
+//! `"corral::spawn_blocking"`).
 //!
 //! # Examples
 //!
@@ -68,17 +70,13 @@
 //! up to one kernel tick (1-10 ms; `clock_getres` reports it), never late, so ages are
 //! never under-reported.
 //!
-//! The crate denies `unsafe_code` except in two small places, both on the spawn path
-//! and both there because the bench measured them:
-//! - `src/clock.rs`: that clock read, a `libc::clock_gettime` call on a local
-//!   `timespec`.
-//! - `src/spin.rs`: the registry shards' spin lock, an `unsafe impl` of lock_api's
-//!   `RawMutex` (parking_lot's lock API) over one `AtomicBool`. A parking mutex
-//!   unlocks with a second atomic read-modify-write; this one unlocks with a store, so
-//!   a spawn pays one read-modify-write instead of two (1.12x -> 1.08x `tokio::spawn`
-//!   on the no-op bench, measured when the end of a task still took the lock too). Every hold is short (one slot, or a snapshot
-//!   batch of 256 slots), and a waiter backs off and then yields its thread. Its
-//!   exclusion and ordering are checked by a loom model (`spin::loom_models`).
+//! The crate denies `unsafe_code` except in one small place, on the spawn path and
+//! there because the bench measured it: `src/clock.rs`, that clock read, a
+//! `libc::clock_gettime` call on a local `timespec`. (The registry's shards once used
+//! a hand-written spin lock, with two more `unsafe` items; measured against
+//! `parking_lot::Mutex` after a task's end stopped taking the lock, the difference was
+//! inside the run-to-run spread, so the shards now use parking_lot's mutex:
+//! BENCHMARKS.md, "The shard lock".)
 //!
 //! # Memory ordering
 //!
@@ -96,13 +94,14 @@
 //! registry slot). tokio allocates tasks in multiples of 128 bytes, so a no-op task
 //! stays in the same 128-byte allocation as its untracked twin
 //! (`tests/task_size.rs` checks this); a second word would tip it into 256 bytes. The
-//! registry holds 40 bytes per live task (a 32-byte entry and an 8-byte tag), plus the
-//! name of a named one, plus a 16-byte crumb for each slot a child of a tracked task
-//! has used (its creator's record, [`TaskInfo::creator`]). Slots are reused, the table
-//! does not shrink, and each thread holds back at most 63 ended tasks' slots until
-//! its next batch. Creator records are one per distinct spawn path (site, name,
-//! creator), made at a task's first child, never freed, and capped at 16,384 per
-//! process (about 80 bytes each, plus names).
+//! registry holds 40 bytes per live task (a 32-byte entry and an 8-byte tag) and up to
+//! 4 bytes per slot for the free lists, plus the name of a named one, plus a 16-byte
+//! crumb for each slot a child of a tracked task has used (its creator's record,
+//! [`TaskInfo::creator`]). Slots are reused, the table does not shrink, and each
+//! thread holds back at most 63 ended tasks' slots until its next batch. Creator
+//! records are one per distinct spawn path (site, name, creator), made at a task's
+//! first child, never freed, and capped at 16,384 per process (about 80 bytes each,
+//! plus names).
 
 #![deny(unsafe_code)]
 
@@ -113,10 +112,6 @@ mod creators;
 mod registry;
 mod runtimes;
 mod spawn;
-// Under loom the registry uses loom's mutex; the spin lock is modelled on its own there.
-#[cfg_attr(corral_loom, allow(dead_code))]
-mod spin;
-mod sync;
 mod tracked;
 
 pub use census::{Census, Site};

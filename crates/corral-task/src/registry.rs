@@ -1,7 +1,13 @@
 //! The live-task registry: [`snapshot`], [`live_count`], [`current`], and what a
 //! snapshot holds ([`Snapshot`], [`TaskInfo`], [`TaskId`]).
+//!
+//! This file is the registry's face for the rest of the crate: the engine (the sharded
+//! slab, `registry/engine.rs`) is private to it, and the few engine types the spawn
+//! path and the per-thread context handle are re-exported here.
 
-pub(crate) mod engine;
+mod engine;
+
+pub(crate) use engine::{Entry, Key, Lineage, Origin};
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -337,7 +343,6 @@ pub fn __tree_mark() -> u32 {
 #[cfg(all(test, corral_loom))]
 mod loom_models {
     use super::*;
-    use crate::registry::engine::{Entry, Origin};
     use loom::sync::Arc as LArc;
     use loom::thread;
 

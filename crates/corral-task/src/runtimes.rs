@@ -19,7 +19,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::registry::registry;
-use crate::sync::Mutex;
+use corral_shared::sync::Mutex;
 
 /// The interning table of one registry.
 #[derive(Debug)]

@@ -8,8 +8,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::context;
-use crate::registry::engine::Entry;
-use crate::registry::registry;
+use crate::registry::{registry, Entry};
 use crate::tracked::Tracked;
 
 /// Spawns `future` on the current tokio runtime as a tracked task.

@@ -9,8 +9,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::context::Enter;
-use crate::registry::engine::Key;
-use crate::registry::{registry, TaskId};
+use crate::registry::{registry, Key, TaskId};
 
 pin_project! {
     /// A future registered in the live-task registry until it is dropped.

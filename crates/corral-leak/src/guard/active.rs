@@ -3,9 +3,13 @@
 //! itself to its own task tree.
 
 use std::collections::HashMap;
+// Not `corral_shared::sync`: this state lives in `static`s, which loom's types cannot
+// back (they are not `const`-constructible), and a guard has nothing here for a model to
+// find, so both builds use `std` atomics and `parking_lot`'s const mutex.
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
+use parking_lot::Mutex;
 
 /// Live guards: id, runtime, tree mark (0: none).
 static ACTIVE: Mutex<Vec<(u64, tokio::runtime::Id, u32)>> = Mutex::new(Vec::new());

@@ -4,9 +4,9 @@
 //!
 //! - Each shard is a slab behind its own lock (`entries`, the free list, the id counter)
 //!   plus one atomic tag per slot, kept in segments that never move ([`Tags`]). A tag
-//!   is the occupant's id (live), [`DEAD`] (retired: the task is gone, the slot is not
-//!   free yet), or `VACANT | next` (free, linked from `free_head`). Snapshots and counts
-//!   show only live slots; an entry is read only while its tag is an id.
+//!   is the occupant's id (live) or [`DEAD`] (no task: retired and not reclaimed yet,
+//!   or free, when the slot is on the shard's `free` list). Snapshots and counts show
+//!   only live slots; an entry is read only while its tag is an id.
 //! - A [`Key`] (shard and slot index) names one live slot from [`Registry::insert`]
 //!   until its owner (the task's wrapper) calls [`Registry::retire`], exactly once, and
 //!   then hands the key to [`Registry::reclaim`], exactly once. Retiring is one
@@ -35,22 +35,32 @@
 //!
 //! At most one shard lock is held at a time; snapshots lock the shards one after
 //! another, a batch of slots at a time, so a snapshot is a union of moments, not one
-//! global instant. The locks spin ([`crate::spin`]): every hold is short. The
-//! creator records' lock nests inside a shard lock (a task's record is made while its
-//! slot is locked, [`crate::creators`]) and takes nothing else; the runtime table's
-//! lock is never taken under a shard lock (interned before the insert, read after a
-//! snapshot's scan).
+//! global instant. The locks are `corral_shared`'s `Mutex` (parking_lot's outside
+//! loom, loom's in the models, so the models run this code): every hold is short (one
+//! slot written, a batch of at most 64 reclaimed slots, or [`BATCH`] slots copied by a
+//! snapshot). The creator records' lock nests inside a shard lock (a task's record is
+//! made while its slot is locked, [`crate::creators`]) and takes nothing else; the
+//! runtime table's lock is never taken under a shard lock (interned before the insert,
+//! read after a snapshot's scan).
 
 use std::num::NonZeroU64;
 use std::panic::Location;
+// `std`'s in both builds: a name is an `Arc<str>`, and loom's `Arc` has no unsized
+// coercion.
 use std::sync::Arc;
 use std::time::Instant;
+
+use corral_shared::sync::{Mutex, Ordering};
 
 use crate::clock::Clock;
 use crate::creators::Creators;
 use crate::runtimes::Runtimes;
-use crate::spin::BATCH;
-use crate::sync::{AtomicU64, Mutex, OnceLock, Ordering};
+use tags::{Tags, DEAD, VACANT};
+
+mod tags;
+
+/// How many slots a snapshot copies under one hold of a shard lock.
+const BATCH: usize = 256;
 
 /// What the registry stores for one live task: 32 bytes, two to a cache line (a
 /// name, when there is one, is kept beside the entries; the runtime is an index into
@@ -140,79 +150,6 @@ pub(crate) enum Origin {
     Task(Key),
 }
 
-/// A slot's tag is the occupant's id, or has this bit set: [`DEAD`] for a slot whose
-/// task is gone but which is not back on the free list yet, or `VACANT | next` for a
-/// free slot. Ids stay below it (`seq` would need 2^47 inserts in one shard to reach
-/// it).
-const VACANT: u64 = 1 << 63;
-
-/// The tag of a retired slot, waiting to be reclaimed.
-const DEAD: u64 = u64::MAX;
-
-/// End of a shard's free list.
-const NIL: u32 = u32::MAX;
-
-/// The first tag segment holds `1 << SEG0_BITS` slots, each later one twice as many.
-const SEG0_BITS: u32 = 6;
-
-/// Enough segments for 2^32 slots in one shard (slot indices are `u32`).
-const SEGMENTS: usize = 27;
-
-/// The tags of one shard's slots, in segments that never move once allocated, so a
-/// task can retire its slot with one atomic store and no lock (the entries, in a
-/// `Vec` behind the lock, may move when it grows).
-#[derive(Debug)]
-struct Tags {
-    segments: [OnceLock<Box<[AtomicU64]>>; SEGMENTS],
-}
-
-impl Tags {
-    fn new() -> Self {
-        Self {
-            segments: std::array::from_fn(|_| OnceLock::new()),
-        }
-    }
-
-    /// The segment and offset of slot `i`.
-    ///
-    /// Within a segment, slots are spread so that the eight tags sharing a cache line
-    /// belong to slots an eighth of the segment apart: consecutive slots are handed to
-    /// tasks spawned one after another, which end on whichever worker ran them, and a
-    /// task retiring its tag on one core must not pull away the line the spawning core
-    /// is writing its neighbour's tag into.
-    #[inline]
-    fn locate(i: usize) -> (usize, usize) {
-        let n = i + (1 << SEG0_BITS);
-        let top = (usize::BITS - 1 - n.leading_zeros()) as usize;
-        let offset = n - (1 << top);
-        let stride = 1 << (top - 3);
-        (
-            top - SEG0_BITS as usize,
-            (offset % stride) * 8 + offset / stride,
-        )
-    }
-
-    /// The tag of slot `i`, whose segment exists (every slot below the slab's length).
-    #[inline]
-    fn get(&self, i: usize) -> &AtomicU64 {
-        let (segment, offset) = Self::locate(i);
-        match self.segments[segment].get() {
-            Some(tags) => &tags[offset],
-            None => unreachable!("slot {i} is below the slab's length, so its segment exists"),
-        }
-    }
-
-    /// Makes sure slot `i` has a tag (called under the shard lock, as the slab grows).
-    fn reserve(&self, i: usize) {
-        let (segment, _) = Self::locate(i);
-        self.segments[segment].get_or_init(|| {
-            (0..1usize << (segment + SEG0_BITS as usize))
-                .map(|_| AtomicU64::new(DEAD))
-                .collect()
-        });
-    }
-}
-
 /// What the lock guards: the entries, the names, the free list and the id counter.
 #[derive(Debug)]
 struct Slab {
@@ -225,7 +162,12 @@ struct Slab {
     /// `crumbs[i]` is slot `i`'s [`Crumb`]; grown only when a child of a tracked task
     /// takes a slot past its end.
     crumbs: Vec<Crumb>,
-    free_head: u32,
+    /// The free slots, taken from the end. A separate stack rather than a list linked
+    /// through the tags: a slot reclaimed on another worker (where its task ended) has
+    /// its tag's cache line there, and reading a next link from it made every spawn
+    /// wait for that line once to read it and again to write the new id (a third of
+    /// `insert`'s samples on `mt2`); here one line brings 16 free slots.
+    free: Vec<u32>,
     seq: u64,
 }
 
@@ -316,7 +258,7 @@ impl Registry {
                     entries: Vec::new(),
                     names: Vec::new(),
                     crumbs: Vec::new(),
-                    free_head: NIL,
+                    free: Vec::new(),
                     seq: 0,
                 }),
                 tags: Tags::new(),
@@ -396,23 +338,24 @@ impl Registry {
         // `seq >= 1`, so `raw >= 1 << shard_bits > 0`.
         let id = NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX);
         let named = name.is_some();
-        let (slot, tag) = if slab.free_head == NIL {
-            let slot = slab.entries.len();
-            shard.tags.reserve(slot);
-            slab.entries.push(entry);
-            (slot, shard.tags.get(slot))
-        } else {
-            let slot = slab.free_head as usize;
-            let tag = shard.tags.get(slot);
-            // A free slot's tag is only written under the lock.
-            let next = tag.load(Ordering::Relaxed);
-            debug_assert!(
-                next & VACANT != 0 && next != DEAD,
-                "the free list holds free slots"
-            );
-            slab.free_head = next as u32;
-            slab.entries[slot] = entry;
-            (slot, tag)
+        let (slot, tag) = match slab.free.pop() {
+            None => {
+                let slot = slab.entries.len();
+                shard.tags.reserve(slot);
+                slab.entries.push(entry);
+                (slot, shard.tags.get(slot))
+            }
+            Some(slot) => {
+                let slot = slot as usize;
+                let tag = shard.tags.get(slot);
+                debug_assert_eq!(
+                    tag.load(Ordering::Relaxed),
+                    DEAD,
+                    "the free list holds free slots"
+                );
+                slab.entries[slot] = entry;
+                (slot, tag)
+            }
         };
         // Release: a snapshot that reads the id (Acquire, under the lock anyway) sees
         // the entry; a later retirement's store is ordered after this one.
@@ -484,18 +427,19 @@ impl Registry {
             let shard = &self.shards[group[0].shard()];
             let mut slab = shard.slab.lock();
             for key in group {
-                let tag = shard.tags.get(key.slot());
-                debug_assert_eq!(tag.load(Ordering::Relaxed), DEAD, "only retired slots");
+                debug_assert_eq!(
+                    shard.tags.get(key.slot()).load(Ordering::Relaxed),
+                    DEAD,
+                    "only retired slots"
+                );
                 // Only a named slot looks at the names: for the rest, reclaiming
-                // writes the tag alone (its cache line is likely still here from
-                // `retire`).
+                // touches the free list alone (the tag stays `DEAD`).
                 if key.named() {
                     if let Some(name) = slab.names.get_mut(key.slot()).and_then(Option::take) {
                         names.push(name);
                     }
                 }
-                tag.store(VACANT | u64::from(slab.free_head), Ordering::Relaxed);
-                slab.free_head = key.slot() as u32;
+                slab.free.push(key.slot() as u32);
             }
             drop(slab);
             names.clear();
@@ -571,38 +515,6 @@ mod tests {
     #[test]
     fn an_entry_is_half_a_cache_line() {
         assert_eq!(std::mem::size_of::<Entry>(), 32);
-    }
-
-    #[test]
-    fn tag_segments_tile_the_slot_indices() {
-        let mut seen: Vec<Vec<bool>> = Vec::new();
-        let mut count = 0;
-        for i in 0..(64 << 11) - 64usize {
-            let (segment, offset) = Tags::locate(i);
-            if seen.len() <= segment {
-                assert_eq!(segment, seen.len(), "segments fill in order");
-                seen.push(vec![false; 1 << (segment + SEG0_BITS as usize)]);
-            }
-            assert!(!seen[segment][offset], "slot {i} shares a tag");
-            seen[segment][offset] = true;
-            count += 1;
-            if i > 0 && Tags::locate(i - 1).0 == segment {
-                let prev = Tags::locate(i - 1).1;
-                assert_ne!(
-                    prev / 8,
-                    offset / 8,
-                    "slots {} and {i} share a cache line",
-                    i - 1
-                );
-            }
-        }
-        assert!(
-            seen.iter().all(|s| s.iter().all(|&b| b)),
-            "every tag is used"
-        );
-        assert_eq!(count, (64 << 11) - 64);
-        let (last, _) = Tags::locate(u32::MAX as usize);
-        assert!(last < SEGMENTS, "every u32 slot index has a segment");
     }
 
     #[test]
