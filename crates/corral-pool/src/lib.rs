@@ -64,7 +64,6 @@ mod handle;
 mod metrics;
 mod pool;
 mod submit;
-mod sync;
 
 #[cfg(all(test, corral_loom))]
 mod loom_models;

@@ -4,16 +4,16 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+// std: the pool's core lives in a std `Arc` (see `pool/shared.rs`).
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::{DrainError, SubmitError, SubmitTimeoutError};
 use crate::handle::JobHandle;
-use crate::pool::slot::Slot;
-use crate::pool::state::{Admit, Queued, Wakeups, Withdrawn};
-use crate::pool::worker::Shared;
+use crate::pool::{Request, Shared};
 
 /// Future of [`Pool::submit`](crate::Pool::submit): resolves once the job is accepted
 /// (to its [`JobHandle`]) or the pool is closed (to the job, handed back).
@@ -30,11 +30,9 @@ use crate::pool::worker::Shared;
 #[must_use = "futures do nothing unless polled; dropping it drops the job unsubmitted"]
 pub struct Submit<'a, F: Future> {
     shared: SharedRef<'a, F>,
-    /// The job, until the pool takes it (accepted, or held while waiting).
-    job: Option<Queued<F>>,
-    /// The job's result slot, until the handle is made.
-    slot: Option<Arc<Slot<F::Output>>>,
-    waiter: Option<u64>,
+    /// The job until the pool takes it, its slot until the handle is made, and its
+    /// place in line.
+    request: Request<F>,
 }
 
 /// The pool a submit future talks to: borrowed (`submit`) or shared (`submit_owned`).
@@ -68,13 +66,8 @@ where
     }
 
     fn with(shared: SharedRef<'a, F>, job: F) -> Self {
-        let slot = shared.slot();
-        Submit {
-            shared,
-            job: Some(Queued::new(job, Arc::clone(&slot))),
-            slot: Some(slot),
-            waiter: None,
-        }
+        let request = shared.request(job);
+        Submit { shared, request }
     }
 }
 
@@ -83,33 +76,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    /// The handle of the accepted job.
-    fn accepted(&mut self) -> JobHandle<F::Output> {
-        JobHandle::new(self.slot.take().expect("Submit polled after completion"))
-    }
-
     /// Gives up at the deadline: leaves the line and returns the job, unless room was
     /// granted meanwhile (then the job is accepted and its handle returned).
     fn give_up(&mut self) -> Result<JobHandle<F::Output>, F> {
-        let withdrawn = {
-            let mut state = self.shared.state.lock();
-            let withdrawn = state.withdraw(&mut self.waiter);
-            if !matches!(withdrawn, Withdrawn::Granted(_)) {
-                state.reject();
-            }
-            withdrawn
-        };
-        match withdrawn {
-            Withdrawn::Granted(_) => Ok(self.accepted()),
-            Withdrawn::Job(job) => {
-                self.slot = None;
-                Err(job)
-            }
-            Withdrawn::Nothing => {
-                self.slot = None;
-                Err(self.job.take().expect("Submit polled after completion").fut)
-            }
-        }
+        self.shared.give_up(&mut self.request)
     }
 }
 
@@ -132,80 +102,78 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        assert!(this.slot.is_some(), "Submit polled after completion");
-        let mut wake = Wakeups::default();
-        let admit =
-            this.shared
-                .state
-                .lock()
-                .admit(&mut this.waiter, &mut this.job, cx.waker(), &mut wake);
-        wake.wake();
-        match admit {
-            Admit::Accepted => Poll::Ready(Ok(this.accepted())),
-            Admit::Wait => Poll::Pending,
-            Admit::Closed(job) => {
-                this.slot = None;
-                Poll::Ready(Err(SubmitError::Closed(job)))
-            }
-        }
+        this.shared
+            .poll_submit(&mut this.request, cx.waker())
+            .map_err(SubmitError::Closed)
     }
 }
 
 impl<F: Future> Drop for Submit<'_, F> {
     fn drop(&mut self) {
-        if self.waiter.is_none() {
-            return;
+        if self.request.is_waiting() {
+            self.shared.abandon(&mut self.request);
         }
-        let mut wake = Wakeups::default();
-        let (job, granted) = {
-            let mut state = self.shared.state.lock();
-            match state.withdraw(&mut self.waiter) {
-                Withdrawn::Job(job) => (Some(job), false),
-                // Accepted, but nobody will see the handle: abort the job.
-                Withdrawn::Granted(seq) => {
-                    let job = state.cancel_queued(seq, &mut wake);
-                    let running = job.is_none();
-                    (job, running)
-                }
-                Withdrawn::Nothing => (None, false),
-            }
-        };
-        // Jobs are dropped, and a running one aborted, outside the lock.
-        drop(job);
-        if granted {
-            if let Some(slot) = &self.slot {
-                slot.interrupt();
-            }
-        }
-        wake.wake();
     }
 }
 
 impl<F: Future> fmt::Debug for Submit<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Submit")
-            .field("pool", &self.shared.name)
-            .field("done", &self.slot.is_none())
-            .field("waiting", &self.waiter.is_some())
+            .field("pool", &self.shared.name())
+            .field("done", &self.request.is_done())
+            .field("waiting", &self.request.is_waiting())
             .finish()
     }
 }
 
-/// Future of [`Pool::submit_until`](crate::Pool::submit_until) and
-/// [`Pool::submit_timeout`](crate::Pool::submit_timeout): like [`Submit`], but gives the
-/// job back once the enqueue deadline passes. The deadline bounds only the wait for a
-/// slot; once accepted, the job runs as long as it runs.
-///
-/// # Cancel safety
-///
-/// As for [`Submit`]: dropping it while it waits drops the job unsubmitted; a job
-/// granted room meanwhile is aborted. At the deadline, a job granted room in the
-/// meantime is accepted (`Ok`) rather than handed back.
-#[must_use = "futures do nothing unless polled; dropping it drops the job unsubmitted"]
-pub struct SubmitUntil<'a, F: Future> {
-    inner: Submit<'a, F>,
-    deadline: Instant,
-    sleep: Option<Pin<Box<Sleep>>>,
+pin_project! {
+    /// Future of [`Pool::submit_until`](crate::Pool::submit_until) and
+    /// [`Pool::submit_timeout`](crate::Pool::submit_timeout): like [`Submit`], but gives
+    /// the job back once the enqueue deadline passes. The deadline bounds only the wait
+    /// for a slot; once accepted, the job runs as long as it runs.
+    ///
+    /// The timer is armed only once the submitter has to wait, in place (no allocation).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Submit`]: dropping it while it waits drops the job unsubmitted; a job
+    /// granted room meanwhile is aborted. At the deadline, a job granted room in the
+    /// meantime is accepted (`Ok`) rather than handed back.
+    #[must_use = "futures do nothing unless polled; dropping it drops the job unsubmitted"]
+    pub struct SubmitUntil<'a, F: Future> {
+        inner: Submit<'a, F>,
+        #[pin]
+        deadline: Deadline,
+    }
+}
+
+pin_project! {
+    /// A deadline whose timer, on the pool's runtime, is created on first use.
+    struct Deadline {
+        at: Instant,
+        #[pin]
+        sleep: Option<Sleep>,
+    }
+}
+
+impl Deadline {
+    fn new(at: Instant) -> Self {
+        Deadline { at, sleep: None }
+    }
+
+    /// `Ready` once the deadline has passed; the first call arms the timer on the
+    /// pool's runtime.
+    fn poll_expired<F: Future>(
+        self: Pin<&mut Self>,
+        shared: &Shared<F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let mut this = self.project();
+        if this.sleep.is_none() {
+            this.sleep.set(Some(shared.sleep_until(*this.at)));
+        }
+        this.sleep.as_pin_mut().expect("set above").poll(cx)
+    }
 }
 
 impl<'a, F> SubmitUntil<'a, F>
@@ -216,8 +184,7 @@ where
     pub(crate) fn new(shared: &'a Arc<Shared<F>>, job: F, deadline: Instant) -> Self {
         SubmitUntil {
             inner: Submit::new(shared, job),
-            deadline,
-            sleep: None,
+            deadline: Deadline::new(deadline),
         }
     }
 }
@@ -230,8 +197,8 @@ where
     type Output = Result<JobHandle<F::Output>, SubmitTimeoutError<F>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll(cx) {
+        let this = self.project();
+        match Pin::new(&mut *this.inner).poll(cx) {
             Poll::Ready(Ok(handle)) => return Poll::Ready(Ok(handle)),
             Poll::Ready(Err(SubmitError::Closed(job))) => {
                 return Poll::Ready(Err(SubmitTimeoutError::Closed(job)))
@@ -239,16 +206,8 @@ where
             Poll::Pending => {}
         }
         // The timer is armed only once the submitter actually has to wait.
-        let deadline = this.deadline;
-        let shared = &this.inner.shared;
-        let sleep = this.sleep.get_or_insert_with(|| {
-            let _enter = shared.handle.enter();
-            Box::pin(tokio::time::sleep_until(deadline))
-        });
-        if sleep.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(this.inner.give_up().map_err(SubmitTimeoutError::Timeout));
-        }
-        Poll::Pending
+        std::task::ready!(this.deadline.poll_expired(&this.inner.shared, cx));
+        Poll::Ready(this.inner.give_up().map_err(SubmitTimeoutError::Timeout))
     }
 }
 
@@ -256,32 +215,33 @@ impl<F: Future> fmt::Debug for SubmitUntil<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SubmitUntil")
             .field("inner", &self.inner)
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.deadline.at)
             .finish()
     }
 }
 
-/// Future of [`Pool::drain`](crate::Pool::drain): resolves once every accepted job has
-/// ended and its handle is resolved and every worker has left, or with a
-/// [`DrainError`] at the deadline.
-///
-/// # Cancel safety
-///
-/// Cancel safe: dropping it stops only the waiting. The pool stays closed and its
-/// workers keep finishing the accepted jobs.
-#[must_use = "futures do nothing unless polled"]
-pub struct Drain<'a, F: Future> {
-    shared: &'a Shared<F>,
-    deadline: Instant,
-    sleep: Option<Pin<Box<Sleep>>>,
+pin_project! {
+    /// Future of [`Pool::drain`](crate::Pool::drain): resolves once every accepted job
+    /// has ended and its handle is resolved and every worker has left, or with a
+    /// [`DrainError`] at the deadline.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it stops only the waiting. The pool stays closed and its
+    /// workers keep finishing the accepted jobs.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Drain<'a, F: Future> {
+        shared: &'a Shared<F>,
+        #[pin]
+        deadline: Deadline,
+    }
 }
 
 impl<'a, F: Future> Drain<'a, F> {
     pub(crate) fn new(shared: &'a Shared<F>, deadline: Instant) -> Self {
         Drain {
             shared,
-            deadline,
-            sleep: None,
+            deadline: Deadline::new(deadline),
         }
     }
 }
@@ -290,29 +250,20 @@ impl<F: Future> Future for Drain<'_, F> {
     type Output = Result<(), DrainError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let left = this.shared.state.lock().poll_drained(cx.waker());
-        let Err((queued, running)) = left else {
+        let this = self.project();
+        let Err(left) = this.shared.poll_drained(cx.waker()) else {
             return Poll::Ready(Ok(()));
         };
-        let deadline = this.deadline;
-        let shared = this.shared;
-        let sleep = this.sleep.get_or_insert_with(|| {
-            let _enter = shared.handle.enter();
-            Box::pin(tokio::time::sleep_until(deadline))
-        });
-        if sleep.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(DrainError { queued, running }));
-        }
-        Poll::Pending
+        std::task::ready!(this.deadline.poll_expired(this.shared, cx));
+        Poll::Ready(Err(left))
     }
 }
 
 impl<F: Future> fmt::Debug for Drain<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain")
-            .field("pool", &self.shared.name)
-            .field("deadline", &self.deadline)
+            .field("pool", &self.shared.name())
+            .field("deadline", &self.deadline.at)
             .finish()
     }
 }

@@ -49,16 +49,20 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+// std, not the loom-switched shim: a slot's reference count is std's in both builds, as
+// the pool core's is (its slots link back to it through a `Weak<dyn PoolLink>`, an
+// unsized coercion loom's `Arc` cannot make). The models check the locks and flags.
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
+use corral_shared::wake::WakeList;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::slot::{Payload, Resolved, Slot};
 use crate::error::{JobError, TrySubmitError};
+use crate::handle::{Payload, Resolved, Slot};
 use crate::metrics::{Metrics, QueueWait};
-use std::sync::Arc;
 
 /// While a worker runs ready jobs back to back, blocked submitters are granted room
 /// once more than `min(capacity / 2, GRANT_BATCH)` slots are free: one submitter
@@ -103,11 +107,10 @@ enum Ticket<F: Future> {
 }
 
 /// Wakers (and an unobserved panic) collected under the lock, delivered after it is
-/// released.
+/// released by the pool core (`Shared::deliver`).
 #[derive(Default)]
 pub(crate) struct Wakeups {
-    one: Option<Waker>,
-    more: Vec<Waker>,
+    pub(crate) list: WakeList,
     /// A panic whose handle was dropped, for the pool's `on_panic` hook (only a worker's
     /// report produces one, at most one per visit).
     pub(crate) panic: Option<Payload>,
@@ -115,11 +118,7 @@ pub(crate) struct Wakeups {
 
 impl Wakeups {
     pub(crate) fn push(&mut self, waker: Waker) {
-        if self.one.is_none() {
-            self.one = Some(waker);
-        } else {
-            self.more.push(waker);
-        }
+        self.list.push(waker);
     }
 
     /// Takes in what resolving a slot produced.
@@ -128,17 +127,6 @@ impl Wakeups {
             Resolved::Nobody => {}
             Resolved::Wake(waker) => self.push(waker),
             Resolved::Unobserved(payload) => self.panic = Some(payload),
-        }
-    }
-
-    /// Wakes everything collected. An unobserved panic must have been taken first.
-    pub(crate) fn wake(self) {
-        debug_assert!(self.panic.is_none(), "an unobserved panic was dropped");
-        if let Some(w) = self.one {
-            w.wake();
-        }
-        for w in self.more {
-            w.wake();
         }
     }
 }
