@@ -123,7 +123,7 @@ impl<F: Future> Shared<F> {
         if let Some(payload) = wake.panic.take() {
             self.on_panic.report(&self.name, payload);
         }
-        wake.list.wake_all();
+        wake.wake_all();
     }
 
     /// This pool's identity for `worker::is_current`: the address of its core.

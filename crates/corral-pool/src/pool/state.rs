@@ -108,9 +108,18 @@ enum Ticket<F: Future> {
 
 /// Wakers (and an unobserved panic) collected under the lock, delivered after it is
 /// released by the pool core (`Shared::deliver`).
+///
+/// Most visits release at most one task (a worker for a queued job, a handle, a
+/// granted submitter), so the first waker is kept apart and a
+/// [`WakeList`](corral_shared::wake::WakeList) is made only for a second: a `Wakeups`
+/// is made at every visit, twice per job, and the common one then fills no 8-waker
+/// array and drops none. (In paired rounds under load, building the list every time
+/// looked 10-25% slower per job in some runs and no different in others: inside the
+/// noise, so this is a precaution, not a measured win.)
 #[derive(Default)]
 pub(crate) struct Wakeups {
-    pub(crate) list: WakeList,
+    first: Option<Waker>,
+    more: Option<WakeList>,
     /// A panic whose handle was dropped, for the pool's `on_panic` hook (only a worker's
     /// report produces one, at most one per visit).
     pub(crate) panic: Option<Payload>,
@@ -118,7 +127,11 @@ pub(crate) struct Wakeups {
 
 impl Wakeups {
     pub(crate) fn push(&mut self, waker: Waker) {
-        self.list.push(waker);
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.more.get_or_insert_with(WakeList::new).push(waker);
+        }
     }
 
     /// Takes in what resolving a slot produced.
@@ -127,6 +140,17 @@ impl Wakeups {
             Resolved::Nobody => {}
             Resolved::Wake(waker) => self.push(waker),
             Resolved::Unobserved(payload) => self.panic = Some(payload),
+        }
+    }
+
+    /// Wakes everything collected, in the order it was pushed. Call it with no lock
+    /// held.
+    pub(crate) fn wake_all(&mut self) {
+        if let Some(waker) = self.first.take() {
+            waker.wake();
+        }
+        if let Some(more) = &mut self.more {
+            more.wake_all();
         }
     }
 }
@@ -824,5 +848,40 @@ impl<F: Future> State<F> {
             },
             closed: self.closed,
         }
+    }
+}
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    use super::Wakeups;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Wake, Waker};
+
+    struct Recorder(usize, Arc<Mutex<Vec<usize>>>);
+
+    impl Wake for Recorder {
+        fn wake(self: Arc<Self>) {
+            self.1.lock().expect("log").push(self.0);
+        }
+    }
+
+    /// The first waker kept apart and the list made for the rest: every waker is woken
+    /// once, in push order, and the collection can be reused.
+    #[test]
+    fn wakeups_wake_everything_once_in_push_order() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let waker = |id| Waker::from(Arc::new(Recorder(id, Arc::clone(&log))));
+        let mut wake = Wakeups::default();
+        wake.wake_all();
+        assert!(log.lock().expect("log").is_empty());
+        for id in 0..20 {
+            wake.push(waker(id));
+        }
+        wake.wake_all();
+        assert_eq!(*log.lock().expect("log"), (0..20).collect::<Vec<_>>());
+        wake.push(waker(99));
+        wake.wake_all();
+        wake.wake_all();
+        assert_eq!(log.lock().expect("log").len(), 21);
     }
 }
