@@ -114,12 +114,12 @@ impl<F: Future> Shared<F> {
         let mut wake = Wakeups::default();
         let result = f(&mut self.state.lock(), &mut wake);
         let result = then(result);
-        self.deliver(wake);
+        self.deliver(&mut wake);
         result
     }
 
     /// Collected wake-ups delivered, and an unobserved panic reported, outside the lock.
-    pub(super) fn deliver(&self, mut wake: Wakeups) {
+    pub(super) fn deliver(&self, wake: &mut Wakeups) {
         if let Some(payload) = wake.panic.take() {
             self.on_panic.report(&self.name, payload);
         }

@@ -197,7 +197,7 @@ where
             if finished.is_some() && matches!(next, Next::Exit) {
                 g.shared.state.lock().resolved(&mut wake);
             }
-            g.shared.deliver(wake);
+            g.shared.deliver(&mut wake);
             match next {
                 Next::Park => Poll::Pending,
                 other => Poll::Ready(other),
