@@ -134,17 +134,17 @@ impl<F: Future> Drop for Guard<F> {
         }
         let (slot, result) = split(self.done.take());
         let running = self.job.take();
-        let me = &mut self.me;
-        self.shared.with_state_then(
-            |state, wake| {
-                state.worker_dropped(me, slot.as_deref().zip(result), running.as_deref(), wake)
-            },
-            // The queued jobs orphaned by a runtime shutdown, dropped outside the lock
-            // and before anyone is woken.
-            drop,
+        let mut wake = Wakeups::default();
+        let orphans = self.shared.state.lock().worker_dropped(
+            &mut self.me,
+            slot.as_deref().zip(result),
+            running.as_deref(),
+            &mut wake,
         );
-        // This worker's own slots (their outcomes now belong to the handles) last.
-        drop((slot, running));
+        // The queued jobs orphaned by a runtime shutdown and this worker's own slots
+        // are dropped outside the lock and before anyone (a drain) is woken.
+        drop((orphans, slot, running));
+        self.shared.deliver(&mut wake);
     }
 }
 
