@@ -3,10 +3,12 @@
 //!
 //! This file is the engine's face: the rest of the crate reaches the engine (the state
 //! machine in `state.rs`, the core in `shared.rs`, the worker loop in `worker.rs`) only
-//! through what it exports here.
+//! through `Pool` and the futures of `submit.rs`, which talk to the core through its
+//! methods. Nothing here is visible outside this folder but what `lib.rs` re-exports.
 
 mod shared;
 mod state;
+mod submit;
 mod worker;
 
 use std::fmt;
@@ -23,9 +25,8 @@ use crate::builder::{Builder, Config, Workers};
 use crate::error::{ResizeError, TrySubmitError};
 use crate::handle::JobHandle;
 use crate::metrics::Metrics;
-use crate::submit::{Drain, Submit, SubmitUntil};
-
-pub(crate) use shared::{Request, Shared};
+use shared::Shared;
+pub use submit::{Drain, Submit, SubmitUntil};
 
 /// A boxed job, for pools that run futures of different types:
 /// `Pool<BoxJob<T>>` takes `Box::pin(async { .. })`.

@@ -4,16 +4,16 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-// std: the pool's core lives in a std `Arc` (see `pool/shared.rs`).
+// std: the pool's core lives in a std `Arc` (see `shared.rs`).
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use super::shared::{Request, Shared};
 use crate::error::{DrainError, SubmitError, SubmitTimeoutError};
 use crate::handle::JobHandle;
-use crate::pool::{Request, Shared};
 
 /// Future of [`Pool::submit`](crate::Pool::submit): resolves once the job is accepted
 /// (to its [`JobHandle`]) or the pool is closed (to the job, handed back).
