@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use crate::error::{panic_message, BuildError};
+use crate::error::{panic_message, BuildError, ResizeError};
 use crate::pool::Pool;
 
 /// The most workers a pool may have (a bound on nonsense, not a recommendation).
@@ -162,35 +162,76 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        Ok(Pool::start(self.config()?, handle.clone()))
+    }
+
+    /// The validated configuration.
+    pub(crate) fn config(self) -> Result<Config, BuildError> {
         let workers = self.workers.ok_or(BuildError::WorkersNotSet)?;
-        check_workers(workers)?;
+        let workers = Workers::new(workers).map_err(|invalid| match invalid {
+            WorkersInvalid::Zero => BuildError::ZeroWorkers,
+            WorkersInvalid::TooMany(requested) => BuildError::TooManyWorkers {
+                requested,
+                max: MAX_WORKERS,
+            },
+        })?;
         if self.queue_capacity > MAX_QUEUE_CAPACITY {
             return Err(BuildError::QueueTooLarge {
                 requested: self.queue_capacity,
                 max: MAX_QUEUE_CAPACITY,
             });
         }
-        let name = self.name.unwrap_or_else(|| "pool".to_owned());
-        Ok(Pool::start(
-            name,
+        Ok(Config {
+            name: self.name.unwrap_or_else(|| "pool".to_owned()),
             workers,
-            self.queue_capacity,
-            self.sample_every,
-            self.on_panic,
-            handle.clone(),
-        ))
+            queue_capacity: self.queue_capacity,
+            sample_every: self.sample_every,
+            on_panic: self.on_panic,
+        })
     }
 }
 
-fn check_workers(workers: usize) -> Result<(), BuildError> {
-    if workers == 0 {
-        Err(BuildError::ZeroWorkers)
-    } else if workers > MAX_WORKERS {
-        Err(BuildError::TooManyWorkers {
-            requested: workers,
-            max: MAX_WORKERS,
+/// A pool's configuration as `build()` validated it: what the engine is started with.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) name: String,
+    pub(crate) workers: Workers,
+    pub(crate) queue_capacity: usize,
+    pub(crate) sample_every: u32,
+    pub(crate) on_panic: PanicHook,
+}
+
+/// A worker count in 1 ..= [`MAX_WORKERS`], checked once for `build()` and `resize()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Workers(usize);
+
+/// Why a worker count is not a [`Workers`].
+pub(crate) enum WorkersInvalid {
+    Zero,
+    TooMany(usize),
+}
+
+impl Workers {
+    pub(crate) fn new(n: usize) -> Result<Self, WorkersInvalid> {
+        match n {
+            0 => Err(WorkersInvalid::Zero),
+            n if n > MAX_WORKERS => Err(WorkersInvalid::TooMany(n)),
+            n => Ok(Workers(n)),
+        }
+    }
+
+    /// A new worker count for [`Pool::resize`].
+    pub(crate) fn resize(n: usize) -> Result<Self, ResizeError> {
+        Workers::new(n).map_err(|invalid| match invalid {
+            WorkersInvalid::Zero => ResizeError::ZeroWorkers,
+            WorkersInvalid::TooMany(requested) => ResizeError::TooManyWorkers {
+                requested,
+                max: MAX_WORKERS,
+            },
         })
-    } else {
-        Ok(())
+    }
+
+    pub(crate) fn get(self) -> usize {
+        self.0
     }
 }

@@ -50,13 +50,7 @@ impl JobError {
 
 /// The message of a panic payload (a `&str` or `String`), for display.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "non-string payload"
-    }
+    corral_shared::panic_message(payload).unwrap_or("non-string payload")
 }
 
 impl fmt::Debug for JobError {
@@ -84,45 +78,9 @@ impl fmt::Display for JobError {
 
 impl std::error::Error for JobError {}
 
-macro_rules! job_carrier {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $msg:literal),+ $(,)? }) => {
-        $(#[$m])*
-        pub enum $name<F> {
-            $($(#[$vm])* $variant(F)),+
-        }
-
-        impl<F> $name<F> {
-            /// The job, handed back unpolled.
-            pub fn into_inner(self) -> F {
-                match self {
-                    $($name::$variant(job) => job),+
-                }
-            }
-        }
-
-        impl<F> fmt::Debug for $name<F> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self {
-                    $($name::$variant(_) => f.write_str(concat!(stringify!($name), "::", stringify!($variant), "(..)"))),+
-                }
-            }
-        }
-
-        impl<F> fmt::Display for $name<F> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self {
-                    $($name::$variant(_) => f.write_str($msg)),+
-                }
-            }
-        }
-
-        impl<F> std::error::Error for $name<F> {}
-    };
-}
-
-job_carrier! {
+corral_shared::hand_back_error! {
     /// Why [`Pool::try_submit`](crate::Pool::try_submit) refused a job; the job is inside.
-    TrySubmitError {
+    pub TrySubmitError {
         /// No free worker and no free queue slot (or blocked submitters are ahead).
         Full => "pool is full",
         /// The pool was closed.
@@ -130,18 +88,18 @@ job_carrier! {
     }
 }
 
-job_carrier! {
+corral_shared::hand_back_error! {
     /// Why [`Pool::submit`](crate::Pool::submit) refused a job; the job is inside.
-    SubmitError {
+    pub SubmitError {
         /// The pool was closed before the job was accepted.
         Closed => "pool is closed",
     }
 }
 
-job_carrier! {
+corral_shared::hand_back_error! {
     /// Why [`Pool::submit_timeout`](crate::Pool::submit_timeout) /
     /// [`Pool::submit_until`](crate::Pool::submit_until) refused a job; the job is inside.
-    SubmitTimeoutError {
+    pub SubmitTimeoutError {
         /// The enqueue deadline passed before a slot was free.
         Timeout => "enqueue deadline elapsed while the pool was full",
         /// The pool was closed before the job was accepted.

@@ -1,4 +1,8 @@
-//! The handle to one accepted job.
+//! The handle to one accepted job, and the result slot it shares with the worker that
+//! runs the job. Neither knows the pool's job type: the slot reaches its pool through
+//! [`PoolLink`], which the engine implements.
+
+mod slot;
 
 use std::fmt;
 use std::future::Future;
@@ -8,7 +12,7 @@ use std::task::{Context, Poll};
 
 use crate::builder::PanicHook;
 use crate::error::JobError;
-use crate::pool::slot::{Payload, Slot};
+pub(crate) use slot::{Payload, Resolved, Slot};
 
 /// What a job's slot may ask of its pool without knowing the pool's job type.
 pub(crate) trait PoolLink: Send + Sync {

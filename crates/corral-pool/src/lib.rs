@@ -63,8 +63,6 @@ mod error;
 mod handle;
 mod metrics;
 mod pool;
-mod submit;
-mod sync;
 
 #[cfg(all(test, corral_loom))]
 mod loom_models;
@@ -75,5 +73,4 @@ pub use error::{
 };
 pub use handle::{AbortOnDrop, JobHandle};
 pub use metrics::{Metrics, QueueWait};
-pub use pool::{BoxJob, Pool};
-pub use submit::{Drain, Submit, SubmitUntil};
+pub use pool::{BoxJob, Drain, Pool, Submit, SubmitUntil};

@@ -1,8 +1,10 @@
-//! Loom models of the pool, running the code that ships: the real worker loop
-//! ([`worker::run`], the same future `Pool` spawns as a task), the real submit, drain
-//! and handle futures and the real `Pool` methods. Only the spawning differs: each
-//! worker is a loom thread driving `worker::run` with loom's `block_on`, whose wakers
-//! unpark the blocked thread, so a lost wake-up shows up as a deadlock.
+//! Loom models of the pool, running the code that ships: the real worker loop (the
+//! same future `Pool` spawns as a task, handed out unspawned by
+//! `Pool::start_unspawned`), the real submit, drain and handle futures and the real
+//! `Pool` methods, over the engine's real state machine and locks (from
+//! `corral_shared::sync`, loom's under the model). Only the spawning differs: each
+//! worker is a loom thread driving its worker future with loom's `block_on`, whose
+//! wakers unpark the blocked thread, so a lost wake-up shows up as a deadlock.
 //!
 //! The pool's core carries a tokio `Handle` (used only to spawn workers and to arm the
 //! drain/enqueue timers); the models take it from one current-thread runtime built
@@ -19,14 +21,10 @@ use loom::thread;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use crate::builder::PanicHook;
+use crate::builder::Builder;
 use crate::error::JobError;
-use crate::handle::JobHandle;
-use crate::pool::slot::Slot;
-use crate::pool::state::State;
-use crate::pool::worker::{self, Shared};
+use crate::handle::{JobHandle, Resolved, Slot};
 use crate::pool::Pool;
-use crate::sync::Mutex;
 
 type Job = Ready<u32>;
 
@@ -45,26 +43,20 @@ fn pool(
     workers: usize,
     capacity: usize,
 ) -> (Pool<Job>, Vec<thread::JoinHandle<()>>) {
-    let shared = Arc::new_cyclic(|link| Shared {
-        state: Mutex::new(State::new(capacity, workers, 0)),
-        name: "loom".to_owned(),
-        handle: handle.clone(),
-        on_panic: PanicHook::default(),
-        link: std::sync::Weak::clone(link),
-    });
-    // Registered before the pool is used, as `spawn_workers` does.
-    let locals: Vec<_> = {
-        let mut state = shared.state.lock();
-        (0..workers).map(|_| state.add_worker()).collect()
-    };
-    let threads = locals
+    let config = Builder::new()
+        .workers(workers)
+        .queue_capacity(capacity)
+        .queue_wait_sampling(0)
+        .name("loom")
+        .config()
+        .expect("valid configuration");
+    // The workers are registered before the pool is used, as `build()` does.
+    let (pool, runs) = Pool::start_unspawned(config, handle.clone());
+    let threads = runs
         .into_iter()
-        .map(|me| {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || block_on(worker::run(shared, me)))
-        })
+        .map(|run| thread::spawn(move || block_on(run)))
         .collect();
-    (Pool::from_shared(shared), threads)
+    (pool, threads)
 }
 
 fn submit(pool: &Pool<Job>, value: u32) -> Option<JobHandle<u32>> {
@@ -228,7 +220,7 @@ fn slot_complete_wakes_handle() {
         let runner = {
             let slot = Arc::clone(&slot);
             thread::spawn(move || {
-                if let crate::pool::slot::Resolved::Wake(waker) = slot.complete(Ok(5)) {
+                if let Resolved::Wake(waker) = slot.complete(Ok(5)) {
                     waker.wake();
                 }
             })
@@ -236,5 +228,37 @@ fn slot_complete_wakes_handle() {
         let outcome = block_on(poll_fn(|cx| slot.poll_take(cx)));
         assert_eq!(outcome.expect("completed"), 5);
         runner.join().expect("runner");
+    });
+}
+
+/// A blocked submitter is dropped while the worker frees room and may grant it
+/// (`Shared::abandon`, the code `Submit`'s drop runs, against the worker's visit): in
+/// every interleaving the accounting stays exact, no submitter is left counted as
+/// blocked, and the worker and `close` still finish (no lost wake-up). That a granted
+/// job leaves the queue unrun is checked deterministically in `tests/` (and by the
+/// seeded stress), where the job can be observed.
+#[test]
+fn dropped_submitter_races_its_grant() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Waker};
+
+    let rt = runtime();
+    loom::model(move || {
+        let (pool, workers) = pool(rt.handle(), 1, 0);
+        let first = submit(&pool, 1).expect("pool is open");
+        let mut second = pool.submit(std::future::ready(2));
+        let polled = Pin::new(&mut second).poll(&mut Context::from_waker(Waker::noop()));
+        drop(second);
+        assert_eq!(block_on(first).expect("ran"), 1);
+        if let Poll::Ready(accepted) = polled {
+            let _ = block_on(accepted.expect("pool is open"));
+        }
+        pool.close();
+        join(workers);
+        let m = pool.metrics();
+        assert_eq!(m.blocked_submitters, 0);
+        assert_eq!(m.submitted, m.completed + m.cancelled);
+        assert_eq!((m.queued, m.running), (0, 0));
     });
 }

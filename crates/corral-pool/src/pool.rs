@@ -1,27 +1,32 @@
 //! [`Pool`]: a fixed set of worker tasks fed by a bounded queue.
 
-pub(crate) mod slot;
-pub(crate) mod state;
-pub(crate) mod worker;
+//!
+//! This file is the engine's face: the rest of the crate reaches the engine (the state
+//! machine in `state.rs`, the core in `shared.rs`, the worker loop in `worker.rs`) only
+//! through `Pool` and the futures of `submit.rs`, which talk to the core through its
+//! methods. Nothing here is visible outside this folder but what `lib.rs` re-exports.
+
+mod shared;
+mod state;
+mod submit;
+mod worker;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+// std: the core lives in a std `Arc` (see `shared.rs`).
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use crate::builder::{Builder, PanicHook, MAX_WORKERS};
+use crate::builder::{Builder, Config, Workers};
 use crate::error::{ResizeError, TrySubmitError};
-use crate::handle::{JobHandle, PoolLink};
+use crate::handle::JobHandle;
 use crate::metrics::Metrics;
-use crate::submit::{Drain, Submit, SubmitUntil};
-use crate::sync::Mutex;
-use slot::{Payload, Slot};
-use state::{Queued, State, Wakeups};
-use worker::Shared;
+use shared::Shared;
+pub use submit::{Drain, Submit, SubmitUntil};
 
 /// A boxed job, for pools that run futures of different types:
 /// `Pool<BoxJob<T>>` takes `Box::pin(async { .. })`.
@@ -80,30 +85,24 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    pub(crate) fn start(
-        name: String,
-        workers: usize,
-        capacity: usize,
-        sample_every: u32,
-        on_panic: PanicHook,
-        handle: Handle,
-    ) -> Self {
-        let shared = Arc::new_cyclic(|link: &Weak<Shared<F>>| Shared {
-            state: Mutex::new(State::new(capacity, workers, sample_every)),
-            name,
-            handle,
-            on_panic,
-            link: link.clone(),
-        });
+    pub(crate) fn start(config: Config, handle: Handle) -> Self {
+        let workers = config.workers.get();
+        let shared = Shared::new(config, handle);
         worker::spawn_workers(&shared, workers);
         Pool { shared }
     }
 
-    /// A pool over a core whose workers the caller runs (the loom models drive the
-    /// shipped worker loop on loom threads).
+    /// A pool whose workers the caller runs: the loom models drive the shipped worker
+    /// loop (the futures returned, one per worker) on loom threads.
     #[cfg(all(test, corral_loom))]
-    pub(crate) fn from_shared(shared: Arc<Shared<F>>) -> Self {
-        Pool { shared }
+    pub(crate) fn start_unspawned(
+        config: Config,
+        handle: Handle,
+    ) -> (Self, Vec<impl Future<Output = ()> + Send>) {
+        let workers = config.workers.get();
+        let shared = Shared::new(config, handle);
+        let runs = worker::unspawned_workers(&shared, workers);
+        (Pool { shared }, runs)
     }
 
     /// Submits `job`, waiting for room (a free worker or queue slot) if the pool is
@@ -207,14 +206,7 @@ where
     /// Not async itself; the [`JobHandle`] it returns is cancel safe (dropping it
     /// leaves the job running).
     pub fn try_submit(&self, job: F) -> Result<JobHandle<F::Output>, TrySubmitError<F>> {
-        let slot = self.shared.slot();
-        let mut wake = Wakeups::default();
-        self.shared
-            .state
-            .lock()
-            .try_admit(Queued::new(job, Arc::clone(&slot)), &mut wake)?;
-        wake.wake();
-        Ok(JobHandle::new(slot))
+        self.shared.try_submit(job)
     }
 
     /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
@@ -224,45 +216,22 @@ where
     ///
     /// # Errors
     ///
-    /// [`ResizeError::ZeroWorkers`], [`ResizeError::TooManyWorkers`], or
-    /// [`ResizeError::Closed`] once the pool is closed.
+    /// [`ResizeError::ZeroWorkers`], [`ResizeError::TooManyWorkers`] (the bounds
+    /// `build()` checks), or [`ResizeError::Closed`] once the pool is closed.
     pub fn resize(&self, workers: usize) -> Result<(), ResizeError> {
-        if workers == 0 {
-            return Err(ResizeError::ZeroWorkers);
-        }
-        if workers > MAX_WORKERS {
-            return Err(ResizeError::TooManyWorkers {
-                requested: workers,
-                max: MAX_WORKERS,
-            });
-        }
-        let mut wake = Wakeups::default();
-        let spawn = {
-            let mut state = self.shared.state.lock();
-            if state.is_closed() {
-                return Err(ResizeError::Closed);
-            }
-            state.resize(workers, &mut wake)
-        };
-        wake.wake();
-        if spawn > 0 {
-            worker::spawn_workers(&self.shared, spawn);
-        }
-        Ok(())
+        self.shared.resize(Workers::resize(workers)?)
     }
 
     /// Stops intake: later submits fail with `Closed` (job handed back) and blocked
     /// submitters are woken to get their job back. Accepted jobs still run; workers
     /// leave once the queue is empty. Idempotent.
     pub fn close(&self) {
-        let mut wake = Wakeups::default();
-        self.shared.state.lock().close(&mut wake);
-        wake.wake();
+        self.shared.close();
     }
 
     /// Whether intake is closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.state.lock().is_closed()
+        self.shared.is_closed()
     }
 
     /// Closes the pool (see [`Pool::close`]) and waits until every accepted job has ended
@@ -304,64 +273,17 @@ where
 
     /// A consistent snapshot of the pool's bounds and counters.
     pub fn metrics(&self) -> Metrics {
-        self.shared.state.lock().metrics()
+        self.shared.metrics()
     }
 
     /// The pool's name.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        self.shared.name()
     }
 
     /// The configured number of workers.
     pub fn workers(&self) -> usize {
-        self.shared.state.lock().target()
-    }
-}
-
-impl<F> Shared<F>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    /// A new job's result slot, linked to this pool for aborts and unobserved panics.
-    pub(crate) fn slot(&self) -> Arc<Slot<F::Output>> {
-        // A clone of the pool's own weak link (one increment), not `Arc::downgrade`
-        // (a load and a compare-exchange loop): it is paid on every job.
-        let link: Weak<dyn PoolLink> = self.link.clone();
-        Arc::new(Slot::new(link))
-    }
-}
-
-impl<F> PoolLink for Shared<F>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn cancel_queued(&self, seq: u64) -> bool {
-        let mut wake = Wakeups::default();
-        let job = self.state.lock().cancel_queued(seq, &mut wake);
-        let found = job.is_some();
-        drop(job);
-        wake.wake();
-        found
-    }
-
-    fn report_panic(&self, payload: Payload) {
-        self.on_panic.report(&self.name, payload);
-    }
-}
-
-impl<F: Future> Shared<F> {
-    /// Stops the pool; returns the queued futures if `handed_back`, else drops them
-    /// (outside the lock).
-    fn stop(&self, handed_back: bool) -> Vec<F> {
-        let mut wake = Wakeups::default();
-        let (jobs, workers) = self.state.lock().stop(handed_back, &mut wake);
-        for worker in workers {
-            worker.abort();
-        }
-        wake.wake();
-        jobs
+        self.shared.target()
     }
 }
 
@@ -374,7 +296,7 @@ impl<F: Future> Drop for Pool<F> {
 impl<F: Future> fmt::Debug for Pool<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("name", &self.shared.name)
+            .field("name", &self.shared.name())
             .finish_non_exhaustive()
     }
 }

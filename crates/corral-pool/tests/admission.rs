@@ -437,6 +437,15 @@ async fn resize_up_is_immediate_and_down_is_lazy() {
     settle().await;
     assert_eq!(pool.metrics().workers, 1);
     assert_eq!(pool.resize(0), Err(ResizeError::ZeroWorkers));
+    // The same bound `build()` checks, and a refused resize changes nothing.
+    assert_eq!(
+        pool.resize(MAX_WORKERS + 1),
+        Err(ResizeError::TooManyWorkers {
+            requested: MAX_WORKERS + 1,
+            max: MAX_WORKERS
+        })
+    );
+    assert_eq!(pool.workers(), 1);
     pool.close();
     assert_eq!(pool.resize(2), Err(ResizeError::Closed));
 }

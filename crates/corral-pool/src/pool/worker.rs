@@ -1,4 +1,4 @@
-//! The shared core of a pool and the loop each worker task runs.
+//! The loop each worker task runs.
 //!
 //! A worker takes a job from the queue under the lock, releases the lock, and polls
 //! the job's future inline in its own task (no task per job). The job's outcome goes
@@ -9,51 +9,19 @@ use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+// std: the core lives in a std `Arc` (see `shared.rs`); a slot's count is std's too.
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use tokio::runtime::Handle;
 
-use super::slot::{Resolved, Slot};
-use super::state::{Next, Outcome, Queued, State, Wakeups, WorkerLocal};
-use crate::builder::PanicHook;
+use super::shared::Shared;
+use super::state::{Next, Outcome, Queued, Wakeups, WorkerLocal};
 use crate::error::JobError;
-use crate::sync::Mutex;
+use crate::handle::{Resolved, Slot};
 
 /// Jobs a worker runs back to back before it yields to its runtime.
 const BUDGET: u32 = 128;
-
-/// The core of a pool, shared by the `Pool`, its workers, owned submit futures and (as
-/// a weak link) job handles. It lives in a plain `std` `Arc` even under loom: only the
-/// lock inside it is modelled.
-///
-/// Aligned to 128 bytes so that the `Arc`'s reference counts, which every job handle
-/// touches (a weak count per handle), sit on another cache line than the pool's lock.
-#[repr(align(128))]
-pub(crate) struct Shared<F: Future> {
-    pub(crate) state: Mutex<State<F>>,
-    pub(crate) name: String,
-    pub(crate) handle: Handle,
-    pub(crate) on_panic: PanicHook,
-    /// A weak link to itself, cloned into every job's slot.
-    pub(crate) link: Weak<Shared<F>>,
-}
-
-impl<F: Future> Shared<F> {
-    /// Collected wake-ups delivered, and an unobserved panic reported, outside the lock.
-    pub(crate) fn deliver(&self, mut wake: Wakeups) {
-        if let Some(payload) = wake.panic.take() {
-            self.on_panic.report(&self.name, payload);
-        }
-        wake.wake();
-    }
-
-    /// This pool's identity for [`is_current`]: the address of its core.
-    pub(crate) fn id(&self) -> usize {
-        std::ptr::from_ref(self).addr()
-    }
-}
 
 thread_local! {
     /// The pool whose job this thread is polling now (0: none).
@@ -87,7 +55,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let _enter = shared.handle.enter();
+    let _enter = shared.handle().enter();
     // Registered first, spawned outside the lock: a runtime that is shutting down drops
     // a spawned future inline, and the worker's guard then takes the lock. A worker may
     // visit the state before its abort handle is recorded; `set_abort_handle` covers a
@@ -99,7 +67,7 @@ where
     for me in workers {
         let id = me.id;
         let join = corral_task::Builder::new()
-            .name(format!("{}-worker-{id}", shared.name))
+            .name(format!("{}-worker-{id}", shared.name()))
             .spawn(run(Arc::clone(shared), me));
         let stopped = shared
             .state
@@ -109,6 +77,27 @@ where
             handle.abort();
         }
     }
+}
+
+/// Registers `n` workers and returns their futures unspawned, for the loom models to
+/// drive on loom threads (the same future `spawn_workers` spawns).
+#[cfg(all(test, corral_loom))]
+pub(super) fn unspawned_workers<F>(
+    shared: &Arc<Shared<F>>,
+    n: usize,
+) -> Vec<impl Future<Output = ()> + Send>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let workers: Vec<WorkerLocal> = {
+        let mut state = shared.state.lock();
+        (0..n).map(|_| state.add_worker()).collect()
+    };
+    workers
+        .into_iter()
+        .map(|me| run(Arc::clone(shared), me))
+        .collect()
 }
 
 /// A job that ended, waiting for its worker's next visit to the lock, where it is
@@ -143,23 +132,25 @@ impl<F: Future> Drop for Guard<F> {
         if self.exited {
             return;
         }
-        let mut wake = Wakeups::default();
         let (slot, result) = split(self.done.take());
         let running = self.job.take();
+        let mut wake = Wakeups::default();
         let orphans = self.shared.state.lock().worker_dropped(
             &mut self.me,
             slot.as_deref().zip(result),
             running.as_deref(),
             &mut wake,
         );
+        // The queued jobs orphaned by a runtime shutdown and this worker's own slots
+        // are dropped outside the lock and before anyone (a drain) is woken.
         drop((orphans, slot, running));
-        self.shared.deliver(wake);
+        self.shared.deliver(&mut wake);
     }
 }
 
 /// The worker's future. The guard is built before the `async` block so that a worker
 /// dropped before its first poll (aborted at once) is settled too.
-pub(crate) fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal) -> impl Future<Output = ()> + Send
+fn run<F>(shared: Arc<Shared<F>>, me: WorkerLocal) -> impl Future<Output = ()> + Send
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -206,7 +197,7 @@ where
             if finished.is_some() && matches!(next, Next::Exit) {
                 g.shared.state.lock().resolved(&mut wake);
             }
-            g.shared.deliver(wake);
+            g.shared.deliver(&mut wake);
             match next {
                 Next::Park => Poll::Pending,
                 other => Poll::Ready(other),
@@ -214,10 +205,10 @@ where
         })
         .await;
         let (fut, slot, held_back) = match next {
-            Next::Run {
-                job: Queued { fut, slot, .. },
-                held_back,
-            } => (fut, slot, held_back),
+            Next::Run { job, held_back } => {
+                let Queued { fut, slot, .. } = job;
+                (fut, slot, held_back)
+            }
             Next::Spin => {
                 spin = false;
                 tokio::task::yield_now().await;
@@ -234,7 +225,7 @@ where
             job: Job::Running { fut },
             slot: &**guard.job.insert(slot),
             pool,
-            grant_on_wait: held_back.then_some(&guard.shared.state),
+            grant_on_wait: held_back.then_some(&*guard.shared),
         }
         .await;
         let slot = guard.job.take().expect("set above");
@@ -268,7 +259,7 @@ pin_project! {
         pool: usize,
         // Set when taking this job held blocked submitters back to batch their
         // wake-up: if the job waits, they are granted the free slots at once.
-        grant_on_wait: Option<&'a Mutex<State<F>>>,
+        grant_on_wait: Option<&'a Shared<F>>,
     }
 }
 
@@ -290,11 +281,8 @@ impl<F: Future> Future for RunJob<'_, F> {
                     Err(JobError::Cancelled)
                 }
                 Ok(Poll::Pending) => {
-                    if let Some(state) = this.grant_on_wait.take() {
-                        let mut wake = Wakeups::default();
-                        state.lock().grant(&mut wake);
-                        // Granting resolves no handle, so there is no panic to report.
-                        wake.wake();
+                    if let Some(shared) = this.grant_on_wait.take() {
+                        shared.grant();
                     }
                     return Poll::Pending;
                 }

@@ -16,12 +16,15 @@
 //! [`JobHandle`]: crate::JobHandle
 
 use std::any::Any;
-use std::sync::Weak;
+// std, not the loom-switched shim: the link is a `Weak<dyn PoolLink>`, an unsized
+// coercion loom's `Arc` cannot make. Reference counts are not what the models check.
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 
+use corral_shared::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
+
+use super::PoolLink;
 use crate::error::JobError;
-use crate::handle::PoolLink;
-use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct Slot<T> {
@@ -144,7 +147,7 @@ impl<T> Slot<T> {
     }
 
     /// The job's pool, if it is still there.
-    pub(crate) fn pool(&self) -> Option<std::sync::Arc<dyn PoolLink>> {
+    pub(crate) fn pool(&self) -> Option<Arc<dyn PoolLink>> {
         self.pool.upgrade()
     }
 
