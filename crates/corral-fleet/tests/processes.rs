@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use corral_fleet::test_server::RedisServer;
 use corral_fleet::FleetSemaphore;
+use corral_test_support::Rng;
 
 const CHILD: &str = "CORRAL_FLEET_CHILD";
 const LEASE: Duration = Duration::from_millis(1200);
@@ -209,12 +210,10 @@ async fn worker(sem: FleetSemaphore, url: &str, capacity: u64) {
         let (grants, max_inuse) = (Arc::clone(&grants), Arc::clone(&max_inuse));
         let (late, lost) = (Arc::clone(&late), Arc::clone(&lost));
         handles.push(tokio::spawn(async move {
-            let mut seed = t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(std::process::id());
+            let mut rng = Rng(t ^ (u64::from(std::process::id()) << 32));
             let mut long_hold = restart && t == 0;
             while Instant::now() < stop {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
+                let seed = rng.next();
                 let w = 1 + seed % 3;
                 let permit = sem.acquire(w).await.expect("acquire");
                 if long_hold {
