@@ -1,7 +1,8 @@
 //! What corral's tests, benches and examples share, written once: a seeded random
 //! generator ([`Rng`]), a gate a test opens ([`Latch`]), bounded condition waits
-//! ([`eventually`], [`eventually_async`], [`eventually_blocking`]) and a slow DNS server
-//! on 127.0.0.1 with a blocking client for it ([`dns`]).
+//! ([`eventually`], [`eventually_async`], [`eventually_blocking`]), a multi-thread
+//! runtime for tests that drive their own ([`multi_thread`]) and a slow DNS server on
+//! 127.0.0.1 with a blocking client for it ([`dns`]).
 //!
 //! This crate is internal and dev-only (`publish = false`): the corral crates take it
 //! as a dev-dependency, and only the unpublished benches and examples take it as a
@@ -38,7 +39,9 @@ pub mod dns;
 mod eventually;
 mod latch;
 mod rng;
+mod runtime;
 
 pub use eventually::{eventually, eventually_async, eventually_blocking, GIVE_UP};
 pub use latch::{Latch, OpenOnDrop, Opened};
 pub use rng::Rng;
+pub use runtime::multi_thread;
