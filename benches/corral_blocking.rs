@@ -10,12 +10,10 @@
 //!   tokio's 512 threads a storm fits in one round and tokio wins; 2,000 needs four.) The full-size storm (5,000 lookups,
 //!   200 ms) with thread and RSS peaks is `examples/dns_storm.rs`.
 
-#[path = "../crates/corral-blocking/tests/support/dns.rs"]
-mod dns;
-
 use std::time::Duration;
 
 use corral_blocking::{BlockingPool, Resolver};
+use corral_test_support::dns;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn runtime() -> tokio::runtime::Runtime {

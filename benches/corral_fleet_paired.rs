@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use corral_fleet::test_server::RedisServer;
 use corral_fleet::FleetSemaphore;
+use corral_test_support::multi_thread;
 use redis::aio::MultiplexedConnection;
 
 #[path = "support/paired.rs"]
@@ -84,14 +85,6 @@ impl Naive {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 async fn fleet(url: &str, name: &str, capacity: u64) -> FleetSemaphore {
     FleetSemaphore::builder(url, name)
         .capacity(capacity)
@@ -122,7 +115,7 @@ fn sent(server: &RedisServer) -> u64 {
 fn child(kind: &str) {
     let url = std::env::var("FLEET_URL").unwrap();
     let secs: f64 = std::env::var("FLEET_SECS").unwrap().parse().unwrap();
-    runtime().block_on(async move {
+    multi_thread(2).block_on(async move {
         let naive = Naive::open(&url, "naive", PERMITS).await;
         let sem = fleet(&url, "fleet", PERMITS).await;
         println!("READY");
@@ -220,7 +213,7 @@ fn main() {
         return;
     }
     let server = RedisServer::start().unwrap();
-    let rt = runtime();
+    let rt = multi_thread(2);
     let url = server.url();
 
     // Round trips, uncontended.

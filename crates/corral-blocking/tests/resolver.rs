@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corral_blocking::{BlockingPool, Family, LookupError, Resolver, ResolverBuildError};
+use corral_test_support::Rng;
 use support::{eventually, occupy, Latch};
 use tokio_test::{assert_pending, assert_ready, task};
 
@@ -645,19 +646,6 @@ async fn stress_flights_waiting_for_pool_space_are_always_woken() {
         }
     }
     assert_eq!(resolver.in_flight(), 0);
-}
-
-/// splitmix64: a seeded generator, so a failing churn run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n
-    }
 }
 
 /// Churn: 2,000 measured waiters on 20 names through a pool capped at 4, with seeded

@@ -1,10 +1,10 @@
-//! One error type per operation. Each names what was not granted, and Redis failures
-//! carry the client's error.
+//! One error type per operation. What an in-process semaphore would also answer is
+//! corral-semaphore's error for that operation, wrapped; Redis failures carry the
+//! client's error.
 
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Redis did not answer: the connection failed, or a command failed or timed out.
 ///
@@ -84,45 +84,31 @@ impl Error for BuildError {
 
 /// Why [`FleetSemaphore::acquire`](crate::FleetSemaphore::acquire) did not return a
 /// permit.
+///
+/// The answers an in-process [`Semaphore`](corral_semaphore::Semaphore) gives come as
+/// its own error, so code written against one serves both; the fleet adds only
+/// [`Unreachable`](AcquireError::Unreachable).
+///
+/// ```
+/// use corral_fleet::AcquireError;
+/// use corral_semaphore::AcquireError as Refused;
+///
+/// let err = AcquireError::from(Refused::TooLarge { requested: 5, capacity: 4 });
+/// assert!(matches!(err, AcquireError::Semaphore(Refused::TooLarge { requested: 5, .. })));
+/// assert_eq!(err.to_string(), "requested 5 permits but the semaphore's capacity is 4");
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AcquireError {
-    /// The semaphore was closed before the permits were granted.
-    Closed,
-    /// More permits were requested than the semaphore holds in total. Returned at once
-    /// when the request is made, and to a queued waiter when the capacity shrinks below
-    /// its request.
-    TooLarge {
-        /// The number of permits requested.
-        requested: u64,
-        /// The semaphore's capacity when the request was refused.
-        capacity: u64,
-    },
+    /// What the in-process semaphore answers in the same state:
+    /// [`Closed`](corral_semaphore::AcquireError::Closed) before the grant, or
+    /// [`TooLarge`](corral_semaphore::AcquireError::TooLarge), returned at once when the
+    /// request is made and to a queued waiter when the capacity shrinks below its
+    /// request.
+    Semaphore(corral_semaphore::AcquireError),
     /// Redis did not answer for longer than the semaphore's lease (a waiter rides out
     /// shorter outages, such as a restart).
     Unreachable(Unreachable),
-}
-
-impl fmt::Display for AcquireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AcquireError::Closed => f.write_str("semaphore closed"),
-            AcquireError::TooLarge {
-                requested,
-                capacity,
-            } => too_large(f, *requested, *capacity),
-            AcquireError::Unreachable(err) => err.fmt(f),
-        }
-    }
-}
-
-impl Error for AcquireError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            AcquireError::Unreachable(err) => Some(err),
-            _ => None,
-        }
-    }
 }
 
 /// Why [`FleetSemaphore::try_acquire`](crate::FleetSemaphore::try_acquire) did not
@@ -130,55 +116,12 @@ impl Error for AcquireError {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum TryAcquireError {
-    /// The semaphore is closed.
-    Closed,
-    /// More permits were requested than the semaphore holds in total.
-    TooLarge {
-        /// The number of permits requested.
-        requested: u64,
-        /// The semaphore's capacity.
-        capacity: u64,
-    },
-    /// Not enough permits are free right now, or other acquirers are already queued
-    /// (`try_acquire` never jumps the queue).
-    NoPermits {
-        /// The number of permits requested.
-        requested: u64,
-        /// The permits that were free when the request was refused (they may be owed
-        /// to queued waiters).
-        available: u64,
-    },
+    /// What the in-process semaphore answers in the same state: closed, too large, or
+    /// [`NoPermits`](corral_semaphore::TryAcquireError::NoPermits) (not enough free, or
+    /// others already queued: `try_acquire` never jumps the queue).
+    Semaphore(corral_semaphore::TryAcquireError),
     /// Redis did not answer.
     Unreachable(Unreachable),
-}
-
-impl fmt::Display for TryAcquireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryAcquireError::Closed => f.write_str("semaphore closed"),
-            TryAcquireError::TooLarge {
-                requested,
-                capacity,
-            } => too_large(f, *requested, *capacity),
-            TryAcquireError::NoPermits {
-                requested,
-                available,
-            } => write!(
-                f,
-                "requested {requested} permits but {available} are available to take without waiting"
-            ),
-            TryAcquireError::Unreachable(err) => err.fmt(f),
-        }
-    }
-}
-
-impl Error for TryAcquireError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            TryAcquireError::Unreachable(err) => Some(err),
-            _ => None,
-        }
-    }
 }
 
 /// Why [`FleetSemaphore::acquire_timeout`](crate::FleetSemaphore::acquire_timeout) did
@@ -186,64 +129,53 @@ impl Error for TryAcquireError {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AcquireTimeoutError {
-    /// The semaphore was closed before the permits were granted.
-    Closed,
-    /// More permits were requested than the semaphore holds in total.
-    TooLarge {
-        /// The number of permits requested.
-        requested: u64,
-        /// The semaphore's capacity when the request was refused.
-        capacity: u64,
-    },
-    /// The permits were not granted within the timeout. The request has left the queue
-    /// (best effort at once; its entry expires on the server in any case).
-    Timeout {
-        /// The number of permits requested.
-        requested: u64,
-        /// How long the request waited.
-        timeout: Duration,
-    },
+    /// What the in-process semaphore answers in the same state: closed, too large, or
+    /// [`Timeout`](corral_semaphore::AcquireTimeoutError::Timeout) (not granted within
+    /// the timeout; the request has left the queue, best effort at once, and its entry
+    /// expires on the server in any case).
+    Semaphore(corral_semaphore::AcquireTimeoutError),
     /// Redis did not answer.
     Unreachable(Unreachable),
 }
 
-impl fmt::Display for AcquireTimeoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AcquireTimeoutError::Closed => f.write_str("semaphore closed"),
-            AcquireTimeoutError::TooLarge {
-                requested,
-                capacity,
-            } => too_large(f, *requested, *capacity),
-            AcquireTimeoutError::Timeout { requested, timeout } => write!(
-                f,
-                "timed out after {timeout:?} waiting for {requested} permits"
-            ),
-            AcquireTimeoutError::Unreachable(err) => err.fmt(f),
+/// `Display`, `Error` and the conversion from the semaphore's error, for an error that
+/// is either the in-process semaphore's answer or [`Unreachable`]. Both are shown as
+/// they are (the semaphore's own message; "redis unreachable: ..."), so the source is
+/// only the Redis client's error.
+macro_rules! semaphore_or_unreachable {
+    ($($name:ident),+) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $name::Semaphore(err) => err.fmt(f),
+                    $name::Unreachable(err) => err.fmt(f),
+                }
+            }
         }
-    }
+
+        impl Error for $name {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                match self {
+                    $name::Semaphore(_) => None,
+                    $name::Unreachable(err) => Some(err),
+                }
+            }
+        }
+
+        impl From<corral_semaphore::$name> for $name {
+            fn from(err: corral_semaphore::$name) -> Self {
+                $name::Semaphore(err)
+            }
+        }
+    )+};
 }
 
-impl Error for AcquireTimeoutError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            AcquireTimeoutError::Unreachable(err) => Some(err),
-            _ => None,
-        }
-    }
-}
+semaphore_or_unreachable!(AcquireError, TryAcquireError, AcquireTimeoutError);
 
 impl From<AcquireError> for AcquireTimeoutError {
     fn from(err: AcquireError) -> Self {
         match err {
-            AcquireError::Closed => AcquireTimeoutError::Closed,
-            AcquireError::TooLarge {
-                requested,
-                capacity,
-            } => AcquireTimeoutError::TooLarge {
-                requested,
-                capacity,
-            },
+            AcquireError::Semaphore(err) => AcquireTimeoutError::Semaphore(err.into()),
             AcquireError::Unreachable(err) => AcquireTimeoutError::Unreachable(err),
         }
     }
@@ -277,11 +209,4 @@ impl Error for ReleaseError {
             ReleaseError::LeaseLost => None,
         }
     }
-}
-
-fn too_large(f: &mut fmt::Formatter<'_>, requested: u64, capacity: u64) -> fmt::Result {
-    write!(
-        f,
-        "requested {requested} permits but the semaphore's capacity is {capacity}"
-    )
 }

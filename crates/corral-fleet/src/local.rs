@@ -1,11 +1,9 @@
 //! The in-process backend: corral's `Semaphore`, with fencing tokens from a counter.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use corral_semaphore::{
-    AcquireError as LocalAcquire, OwnedPermit, Semaphore, TryAcquireError as LocalTry,
-};
+use corral_semaphore::{OwnedPermit, Semaphore};
+use corral_shared::sync::{AtomicU64, Ordering::Relaxed};
 
 use crate::error::{AcquireError, TryAcquireError};
 use crate::permit::FleetPermit;
@@ -41,37 +39,12 @@ impl LocalBackend {
     }
 
     pub(crate) async fn acquire(&self, n: u64) -> Result<FleetPermit, AcquireError> {
-        match self.sem.acquire_owned(n).await {
-            Ok(permit) => Ok(self.permit(permit)),
-            Err(LocalAcquire::Closed) => Err(AcquireError::Closed),
-            Err(LocalAcquire::TooLarge {
-                requested,
-                capacity,
-            }) => Err(AcquireError::TooLarge {
-                requested,
-                capacity,
-            }),
-        }
+        let permit = self.sem.acquire_owned(n).await?;
+        Ok(self.permit(permit))
     }
 
     pub(crate) fn try_acquire(&self, n: u64) -> Result<FleetPermit, TryAcquireError> {
-        match self.sem.try_acquire_owned(n) {
-            Ok(permit) => Ok(self.permit(permit)),
-            Err(LocalTry::Closed) => Err(TryAcquireError::Closed),
-            Err(LocalTry::TooLarge {
-                requested,
-                capacity,
-            }) => Err(TryAcquireError::TooLarge {
-                requested,
-                capacity,
-            }),
-            Err(LocalTry::NoPermits {
-                requested,
-                available,
-            }) => Err(TryAcquireError::NoPermits {
-                requested,
-                available,
-            }),
-        }
+        let permit = self.sem.try_acquire_owned(n)?;
+        Ok(self.permit(permit))
     }
 }

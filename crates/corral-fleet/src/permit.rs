@@ -1,11 +1,11 @@
 //! The permit: a lease on the server, renewed by its own tracked task.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use corral_semaphore::OwnedPermit;
+use corral_shared::sync::{AtomicU64, Ordering::Relaxed};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

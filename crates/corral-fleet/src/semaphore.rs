@@ -177,7 +177,7 @@ impl FleetSemaphore {
     /// Waits for `n` permits, in FIFO order across every process.
     ///
     /// `n == 0` succeeds at once (unless closed). A request above the capacity fails at
-    /// once with [`AcquireError::TooLarge`]. On Redis a queued request is woken by a
+    /// once with [`TooLarge`](corral_semaphore::AcquireError::TooLarge). On Redis a queued request is woken by a
     /// notification, and refreshes its place every third of a lease (which also covers
     /// a notification lost with a connection); it rides out Redis outages shorter than
     /// a lease (after a restart that lost the queue it queues again, behind whoever
@@ -185,9 +185,11 @@ impl FleetSemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError::Closed`] if the semaphore is or becomes closed before the grant;
-    /// [`AcquireError::TooLarge`] if `n` exceeds the capacity, now or after a shrink
-    /// while waiting; [`AcquireError::Unreachable`] if Redis did not answer for a lease.
+    /// [`AcquireError::Semaphore`] with what the in-process semaphore answers:
+    /// [`Closed`](corral_semaphore::AcquireError::Closed) if the semaphore is or becomes
+    /// closed before the grant, [`TooLarge`](corral_semaphore::AcquireError::TooLarge)
+    /// if `n` exceeds the capacity, now or after a shrink while waiting.
+    /// [`AcquireError::Unreachable`] if Redis did not answer for a lease.
     ///
     /// # Cancel safety
     ///
@@ -211,9 +213,10 @@ impl FleetSemaphore {
     ///
     /// # Errors
     ///
-    /// [`TryAcquireError::NoPermits`] if not (`try_acquire` never jumps the queue);
-    /// `Closed`, `TooLarge` as [`acquire`](Self::acquire); `Unreachable` if Redis did
-    /// not answer.
+    /// [`NoPermits`](corral_semaphore::TryAcquireError::NoPermits) if not
+    /// (`try_acquire` never jumps the queue); `Closed`, `TooLarge` as
+    /// [`acquire`](Self::acquire) (all three inside [`TryAcquireError::Semaphore`]);
+    /// [`TryAcquireError::Unreachable`] if Redis did not answer.
     ///
     /// # Cancel safety
     ///
@@ -233,15 +236,21 @@ impl FleetSemaphore {
                         fence,
                         sent + lease_left,
                     )),
-                    Ok(Reply::Closed) => Err(TryAcquireError::Closed),
-                    Ok(Reply::TooLarge { capacity }) => Err(TryAcquireError::TooLarge {
-                        requested: n,
-                        capacity,
-                    }),
-                    Ok(Reply::NoPermits { available }) => Err(TryAcquireError::NoPermits {
-                        requested: n,
-                        available,
-                    }),
+                    Ok(Reply::Closed) => Err(corral_semaphore::TryAcquireError::Closed.into()),
+                    Ok(Reply::TooLarge { capacity }) => {
+                        Err(corral_semaphore::TryAcquireError::TooLarge {
+                            requested: n,
+                            capacity,
+                        }
+                        .into())
+                    }
+                    Ok(Reply::NoPermits { available }) => {
+                        Err(corral_semaphore::TryAcquireError::NoPermits {
+                            requested: n,
+                            available,
+                        }
+                        .into())
+                    }
                     // `try` mode never queues; a reply it cannot give is a protocol fault.
                     Ok(Reply::Queued) => Err(TryAcquireError::Unreachable(crate::redis::protocol(
                         "try_acquire queued",
@@ -256,7 +265,8 @@ impl FleetSemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireTimeoutError::Timeout`] if the permits were not granted in time (the
+    /// [`Timeout`](corral_semaphore::AcquireTimeoutError::Timeout) (inside
+    /// [`AcquireTimeoutError::Semaphore`]) if the permits were not granted in time (the
     /// request has left the queue, as when an [`acquire`](Self::acquire) future is
     /// dropped); otherwise as [`acquire`](Self::acquire).
     ///
@@ -270,16 +280,18 @@ impl FleetSemaphore {
     ) -> Result<FleetPermit, AcquireTimeoutError> {
         match tokio::time::timeout(timeout, self.acquire(n)).await {
             Ok(result) => result.map_err(AcquireTimeoutError::from),
-            Err(_) => Err(AcquireTimeoutError::Timeout {
+            Err(_) => Err(corral_semaphore::AcquireTimeoutError::Timeout {
                 requested: n,
                 timeout,
-            }),
+            }
+            .into()),
         }
     }
 
     /// Sets the total number of permits. Growing grants the waiters that now fit;
     /// shrinking is lazy (held permits are absorbed as they are released); queued
-    /// requests larger than the new capacity fail with [`AcquireError::TooLarge`].
+    /// requests larger than the new capacity fail with
+    /// [`TooLarge`](corral_semaphore::AcquireError::TooLarge).
     ///
     /// # Errors
     ///
@@ -461,6 +473,22 @@ struct Pending {
     armed: bool,
 }
 
+impl Pending {
+    /// The server refused the request for `n` (closed, or too large for the capacity
+    /// given): it never queued it or has dropped it, so there is nothing to leave.
+    fn refused(&mut self, n: u64, too_large_for: Option<u64>) -> AcquireError {
+        self.armed = false;
+        match too_large_for {
+            None => corral_semaphore::AcquireError::Closed,
+            Some(capacity) => corral_semaphore::AcquireError::TooLarge {
+                requested: n,
+                capacity,
+            },
+        }
+        .into()
+    }
+}
+
 impl Drop for Pending {
     fn drop(&mut self) {
         self.backend.inbox.remove_waiter(&self.id);
@@ -492,17 +520,8 @@ async fn acquire_redis(backend: Arc<RedisBackend>, n: u64) -> Result<FleetPermit
                 return Ok(FleetPermit::redis(backend, id, n, fence, sent + lease_left));
             }
             Ok(Reply::Queued) => last_ok = Instant::now(),
-            Ok(Reply::Closed) => {
-                pending.armed = false;
-                return Err(AcquireError::Closed);
-            }
-            Ok(Reply::TooLarge { capacity }) => {
-                pending.armed = false;
-                return Err(AcquireError::TooLarge {
-                    requested: n,
-                    capacity,
-                });
-            }
+            Ok(Reply::Closed) => return Err(pending.refused(n, None)),
+            Ok(Reply::TooLarge { capacity }) => return Err(pending.refused(n, Some(capacity))),
             // Only `try` mode answers this; treat it as "ask again".
             Ok(Reply::NoPermits { .. }) => {}
             Err(err) => {
@@ -520,17 +539,8 @@ async fn acquire_redis(backend: Arc<RedisBackend>, n: u64) -> Result<FleetPermit
                 pending.armed = false;
                 return Ok(FleetPermit::redis(backend, id, n, fence, sent + lease));
             }
-            Some(Event::Closed) => {
-                pending.armed = false;
-                return Err(AcquireError::Closed);
-            }
-            Some(Event::TooLarge { capacity }) => {
-                pending.armed = false;
-                return Err(AcquireError::TooLarge {
-                    requested: n,
-                    capacity,
-                });
-            }
+            Some(Event::Closed) => return Err(pending.refused(n, None)),
+            Some(Event::TooLarge { capacity }) => return Err(pending.refused(n, Some(capacity))),
             Some(Event::Recheck) | None => {}
         }
     }

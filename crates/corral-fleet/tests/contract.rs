@@ -5,13 +5,14 @@
 //! Waits on other handles' effects are bounded loops ("within the lease plus a renewal
 //! interval plus generous slack"), never exact timings.
 
-use std::future::Future;
 use std::time::Duration;
 
 use corral_fleet::test_server::RedisServer;
 use corral_fleet::{
     AcquireError, AcquireTimeoutError, BuildError, FleetSemaphore, ReleaseError, TryAcquireError,
 };
+use corral_semaphore as semaphore;
+use corral_test_support::{eventually_async, Rng};
 
 const LEASE: Duration = Duration::from_millis(900);
 /// Generous: far longer than any effect under test needs on a loaded machine.
@@ -67,19 +68,6 @@ impl Backend {
     }
 }
 
-/// Polls `cond` until it holds, failing after `SLACK`.
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = tokio::time::Instant::now();
-    while !cond().await {
-        assert!(start.elapsed() < SLACK, "not within {SLACK:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 async fn available(sem: &FleetSemaphore) -> u64 {
     sem.available().await.expect("available")
 }
@@ -127,17 +115,17 @@ async fn too_large_fails_at_once(b: Backend) {
     let held = a.acquire(10).await.unwrap();
     // Not queued behind the holder: fails at once, naming both numbers.
     match a.acquire(11).await {
-        Err(AcquireError::TooLarge {
+        Err(AcquireError::Semaphore(semaphore::AcquireError::TooLarge {
             requested: 11,
             capacity: 10,
-        }) => {}
+        })) => {}
         other => panic!("{other:?}"),
     }
     match a.try_acquire(11).await {
-        Err(TryAcquireError::TooLarge {
+        Err(TryAcquireError::Semaphore(semaphore::TryAcquireError::TooLarge {
             requested: 11,
             capacity: 10,
-        }) => {}
+        })) => {}
         other => panic!("{other:?}"),
     }
     assert_eq!(waiters(&a).await, 0);
@@ -152,16 +140,16 @@ async fn try_acquire_never_jumps_the_queue(b: Backend) {
         let other = other.clone();
         async move { other.acquire(2).await }
     });
-    eventually("the big request queues", || async {
+    eventually_async("the big request queues", || async {
         waiters(&a).await == 1
     })
     .await;
     // One permit is free, but a waiter is queued.
     match a.try_acquire(1).await {
-        Err(TryAcquireError::NoPermits {
+        Err(TryAcquireError::Semaphore(semaphore::TryAcquireError::NoPermits {
             requested: 1,
             available: 1,
-        }) => {}
+        })) => {}
         other => panic!("{other:?}"),
     }
     held.release().await.unwrap();
@@ -179,7 +167,7 @@ async fn fifo_large_request_is_not_starved(b: Backend) {
         let other = other.clone();
         async move { other.acquire(4).await }
     });
-    eventually("the large request queues", || async {
+    eventually_async("the large request queues", || async {
         waiters(&a).await == 1
     })
     .await;
@@ -188,7 +176,7 @@ async fn fifo_large_request_is_not_starved(b: Backend) {
     for i in 0..3 {
         let a = a.clone();
         small.push(tokio::spawn(async move { a.acquire(1).await }));
-        eventually("a small request queues", || async {
+        eventually_async("a small request queues", || async {
             waiters(&other).await == 2 + i
         })
         .await;
@@ -214,12 +202,12 @@ async fn dropped_acquire_leaves_the_queue(b: Backend) {
         let other = other.clone();
         async move { other.acquire(2).await }
     });
-    eventually("head queues", || async { waiters(&a).await == 1 }).await;
+    eventually_async("head queues", || async { waiters(&a).await == 1 }).await;
     let behind = tokio::spawn({
         let a = a.clone();
         async move { a.acquire(1).await }
     });
-    eventually("second queues", || async { waiters(&a).await == 2 }).await;
+    eventually_async("second queues", || async { waiters(&a).await == 2 }).await;
     let partial = held.count();
     drop(held);
     let _one = a.acquire(0).await.unwrap();
@@ -228,7 +216,7 @@ async fn dropped_acquire_leaves_the_queue(b: Backend) {
     let _ = head.await;
     let behind = behind.await.unwrap().unwrap();
     assert_eq!(behind.count(), 1);
-    eventually("the dropped head holds nothing", || async {
+    eventually_async("the dropped head holds nothing", || async {
         available(&a).await == partial - 1
     })
     .await;
@@ -241,10 +229,13 @@ async fn timeout_leaves_the_queue(b: Backend) {
     let (a, other) = b.open2_leased(1, Duration::from_secs(60)).await;
     let held = a.acquire(1).await.unwrap();
     match other.acquire_timeout(1, Duration::from_millis(50)).await {
-        Err(AcquireTimeoutError::Timeout { requested: 1, .. }) => {}
+        Err(AcquireTimeoutError::Semaphore(semaphore::AcquireTimeoutError::Timeout {
+            requested: 1,
+            ..
+        })) => {}
         other => panic!("{other:?}"),
     }
-    eventually("the timed-out waiter left", || async {
+    eventually_async("the timed-out waiter left", || async {
         waiters(&a).await == 0
     })
     .await;
@@ -260,7 +251,7 @@ async fn set_capacity_grows_and_shrinks(b: Backend) {
         let other = other.clone();
         async move { other.acquire(2).await }
     });
-    eventually("waiter queues", || async { waiters(&a).await == 1 }).await;
+    eventually_async("waiter queues", || async { waiters(&a).await == 1 }).await;
     a.set_capacity(5).await.unwrap();
     let grown = grows.await.unwrap().unwrap();
     assert_eq!(grown.count(), 2);
@@ -269,13 +260,13 @@ async fn set_capacity_grows_and_shrinks(b: Backend) {
         let other = other.clone();
         async move { other.acquire(4).await }
     });
-    eventually("big waiter queues", || async { waiters(&a).await == 1 }).await;
+    eventually_async("big waiter queues", || async { waiters(&a).await == 1 }).await;
     a.set_capacity(3).await.unwrap();
     match never.await.unwrap() {
-        Err(AcquireError::TooLarge {
+        Err(AcquireError::Semaphore(semaphore::AcquireError::TooLarge {
             requested: 4,
             capacity: 3,
-        }) => {}
+        })) => {}
         other => panic!("{other:?}"),
     }
     let s = a.status().await.unwrap();
@@ -294,13 +285,21 @@ async fn close_fails_waiters_keeps_holders(b: Backend) {
         let other = other.clone();
         async move { other.acquire(1).await }
     });
-    eventually("waiter queues", || async { waiters(&a).await == 1 }).await;
+    eventually_async("waiter queues", || async { waiters(&a).await == 1 }).await;
     a.close().await.unwrap();
-    assert!(matches!(waiting.await.unwrap(), Err(AcquireError::Closed)));
-    assert!(matches!(other.acquire(1).await, Err(AcquireError::Closed)));
+    assert!(matches!(
+        waiting.await.unwrap(),
+        Err(AcquireError::Semaphore(semaphore::AcquireError::Closed))
+    ));
+    assert!(matches!(
+        other.acquire(1).await,
+        Err(AcquireError::Semaphore(semaphore::AcquireError::Closed))
+    ));
     assert!(matches!(
         other.try_acquire(1).await,
-        Err(TryAcquireError::Closed)
+        Err(TryAcquireError::Semaphore(
+            semaphore::TryAcquireError::Closed
+        ))
     ));
     assert!(other.status().await.unwrap().closed);
     // The held permit is still valid and goes back.
@@ -314,7 +313,7 @@ async fn forget_shrinks_capacity(b: Backend) {
     let (a, other) = b.open2(5).await;
     let p = a.acquire(2).await.unwrap();
     p.forget();
-    eventually("capacity shrinks by 2", || async {
+    eventually_async("capacity shrinks by 2", || async {
         other.capacity().await.unwrap() == 3
     })
     .await;
@@ -366,7 +365,7 @@ async fn waiters_are_woken_by_notification_not_heartbeat() {
             let b = b.clone();
             async move { b.acquire(1).await }
         });
-        eventually("waiter queues", || async { waiters(&a).await == 1 }).await;
+        eventually_async("waiter queues", || async { waiters(&a).await == 1 }).await;
         held.release().await.unwrap();
         let got = tokio::time::timeout(Duration::from_secs(10), waiter)
             .await
@@ -414,7 +413,9 @@ async fn held_lease_is_renewed_past_its_length() {
     assert!(!p.is_lost());
     assert!(matches!(
         b.try_acquire(1).await,
-        Err(TryAcquireError::NoPermits { .. })
+        Err(TryAcquireError::Semaphore(
+            semaphore::TryAcquireError::NoPermits { .. }
+        ))
     ));
     p.release().await.unwrap();
     assert!(b.try_acquire(1).await.is_ok());
@@ -545,12 +546,10 @@ async fn dropped_acquires_under_stress_leak_nothing(b: Backend) {
         .map(|t| {
             let sem = if t % 2 == 0 { a.clone() } else { other.clone() };
             tokio::spawn(async move {
-                let mut x = seed ^ (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let mut rng = Rng(seed ^ ((t + 1) << 32));
                 let mut granted = 0u32;
                 for _ in 0..40 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
+                    let x = rng.next();
                     let wait = Duration::from_micros(x % 3000);
                     if let Ok(p) = sem.acquire_timeout(1 + x % 2, wait).await {
                         granted += 1;
@@ -570,7 +569,7 @@ async fn dropped_acquires_under_stress_leak_nothing(b: Backend) {
         granted += t.await.unwrap();
     }
     assert!(granted > 0, "seed {seed}: nothing was ever granted");
-    eventually("every permit back, nobody queued", || async {
+    eventually_async("every permit back, nobody queued", || async {
         let s = a.status().await.unwrap();
         s.available == 3 && s.held == 0 && s.waiters == 0
     })

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use corral_fleet::test_server::RedisServer;
 use corral_fleet::FleetSemaphore;
+use corral_test_support::{multi_thread, Rng};
 
 const CHILD: &str = "CORRAL_FLEET_CHILD";
 const LEASE: Duration = Duration::from_millis(1200);
@@ -84,14 +85,6 @@ fn main() {
     if failed > 0 {
         std::process::exit(1);
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// A child process of this binary in `role`, with `vars`; killed if still alive on drop.
@@ -209,12 +202,10 @@ async fn worker(sem: FleetSemaphore, url: &str, capacity: u64) {
         let (grants, max_inuse) = (Arc::clone(&grants), Arc::clone(&max_inuse));
         let (late, lost) = (Arc::clone(&late), Arc::clone(&lost));
         handles.push(tokio::spawn(async move {
-            let mut seed = t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(std::process::id());
+            let mut rng = Rng(t ^ (u64::from(std::process::id()) << 32));
             let mut long_hold = restart && t == 0;
             while Instant::now() < stop {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
+                let seed = rng.next();
                 let w = 1 + seed % 3;
                 let permit = sem.acquire(w).await.expect("acquire");
                 if long_hold {
@@ -301,7 +292,7 @@ fn contention() {
         .collect();
 
     // The observer: samples the server's state until every child is done.
-    let rt = runtime();
+    let rt = multi_thread(2);
     let done = Arc::new(AtomicBool::new(false));
     let observer = {
         let done = Arc::clone(&done);
@@ -346,7 +337,7 @@ fn contention() {
 
 fn fifo_across_processes() {
     let server = RedisServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let rt = runtime();
+    let rt = multi_thread(2);
     let sem = rt.block_on(open(&server.url(), "fifo", 4));
     // Held as four single permits, so one can go back alone.
     let mut held: Vec<_> = (0..4)
@@ -398,7 +389,7 @@ fn fifo_across_processes() {
 
 fn sigkill_returns_permits() {
     let server = RedisServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let rt = runtime();
+    let rt = multi_thread(2);
     let sem = rt.block_on(open(&server.url(), "kill", 3));
     let mut vars = base_vars(&server, "kill", 3);
     vars.push(("FLEET_N", "3".to_owned()));
@@ -442,7 +433,7 @@ fn restart_mid_run() {
     vars.push(("FLEET_SECS", secs.to_string()));
     vars.push(("FLEET_RESTART", "1".to_owned()));
     let children: Vec<ChildProc> = (0..3).map(|_| ChildProc::spawn("worker", &vars)).collect();
-    let rt = runtime();
+    let rt = multi_thread(2);
     let done = Arc::new(AtomicBool::new(false));
     let observer = {
         let done = Arc::clone(&done);

@@ -11,6 +11,7 @@ use common::{gated, multi_thread, pool, ready, settle, BoxJobU32, Probe};
 use corral_pool::{
     BoxJob, Builder, DrainError, JobError, Pool, SubmitTimeoutError, TrySubmitError,
 };
+use corral_test_support::Rng;
 use tokio::time::Instant;
 
 fn alive_tasks() -> usize {
@@ -232,22 +233,6 @@ fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
             return out;
         }
         std::thread::yield_now();
-    }
-}
-
-/// xorshift64*: a seeded, dependency-free PRNG for the stress test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

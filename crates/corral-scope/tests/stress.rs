@@ -11,23 +11,8 @@ use std::time::Duration;
 use common::{assert_no_alive_tasks, Boom};
 use corral_leak::LeakGuard;
 use corral_scope::{scope, Scope, ScopeError};
+use corral_test_support::Rng;
 use tokio_test::task;
-
-/// xorshift64*: a small seeded PRNG, so every run makes the same choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 async fn yields(n: u64) {
     for _ in 0..n {

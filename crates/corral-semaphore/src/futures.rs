@@ -25,17 +25,14 @@ pub struct Acquire<'a> {
     done: bool,
 }
 
-impl Acquire<'_> {
-    /// Leaves the queue (handing back a grant that raced) and marks the future done.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn withdraw(&mut self) {
+#[cfg(feature = "tokio")]
+impl crate::timeout::Withdraw for Acquire<'_> {
+    fn withdraw(&mut self) {
         self.waiter.cancel(self.sem);
         self.done = true;
     }
 
-    /// The permits requested.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn requested(&self) -> u64 {
+    fn requested(&self) -> u64 {
         self.waiter.n()
     }
 }
@@ -100,21 +97,20 @@ pub struct AcquireOwned {
     waiter: Waiter,
 }
 
-impl AcquireOwned {
-    /// Leaves the queue (handing back a grant that raced) and marks the future done.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn withdraw(&mut self) {
+#[cfg(feature = "tokio")]
+impl crate::timeout::Withdraw for AcquireOwned {
+    fn withdraw(&mut self) {
         if let Some(sem) = self.sem.take() {
             self.waiter.cancel(&sem);
         }
     }
 
-    /// The permits requested.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn requested(&self) -> u64 {
+    fn requested(&self) -> u64 {
         self.waiter.n()
     }
+}
 
+impl AcquireOwned {
     pub(crate) fn new(sem: Arc<Semaphore>, n: u64) -> Self {
         AcquireOwned {
             sem: Some(sem),

@@ -17,8 +17,10 @@
 //!   lazily; [`Semaphore::close`] fails every waiter while held permits stay valid.
 //! - **Cheap when uncontended.** Acquiring is one compare-and-swap and releasing one
 //!   atomic add, with no lock and no allocation, while nobody waits.
-//! - **Runtime-agnostic.** Without default features the crate has no dependencies; the
-//!   default `tokio` feature only adds [`Semaphore::acquire_timeout`] and
+//! - **Runtime-agnostic.** Without default features no async runtime is in the tree
+//!   (the only direct dependency left is corral's internal `corral-shared`, which
+//!   brings `parking_lot` for the queue lock), so it works on any executor; the default
+//!   `tokio` feature only adds [`Semaphore::acquire_timeout`] and
 //!   [`Semaphore::acquire_owned_timeout`].
 //!
 //! # When not to use this
@@ -105,7 +107,6 @@ mod futures;
 mod permit;
 mod poll;
 mod semaphore;
-mod sync;
 #[cfg(feature = "tokio")]
 mod timeout;
 

@@ -17,10 +17,10 @@ use self::tickets::Tickets;
 use crate::error::TryAcquireError;
 use crate::futures::{Acquire, AcquireOwned};
 use crate::permit::{OwnedPermit, Permit};
-use crate::sync::Ordering::Relaxed;
-use crate::sync::{AtomicU64, Mutex};
 #[cfg(feature = "tokio")]
 use crate::timeout::{AcquireOwnedTimeout, AcquireTimeout};
+use corral_shared::sync::Ordering::Relaxed;
+use corral_shared::sync::{AtomicU64, Mutex};
 
 /// A weighted, strictly FIFO async semaphore with `u64` weights.
 ///

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
-use crate::error::AcquireTimeoutError;
+use crate::error::{AcquireError, AcquireTimeoutError};
 use crate::futures::{Acquire, AcquireOwned};
 use crate::permit::{OwnedPermit, Permit};
 
@@ -47,6 +47,37 @@ impl Deadline {
     }
 }
 
+/// An acquire future a deadline can give up: [`Acquire`] and [`AcquireOwned`].
+pub(crate) trait Withdraw {
+    /// Leaves the queue (handing back a grant that raced) and marks the future done.
+    fn withdraw(&mut self);
+
+    /// The permits requested.
+    fn requested(&self) -> u64;
+}
+
+/// The poll of both timeout futures. Permits first: a grant that arrived together with
+/// the deadline is kept. On expiry the request leaves the queue now, not when the
+/// future is dropped, so the waiters behind are not held up by a request that has
+/// given up.
+fn poll_timeout<A, P>(
+    acquire: &mut A,
+    deadline: Pin<&mut Deadline>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<P, AcquireTimeoutError>>
+where
+    A: Future<Output = Result<P, AcquireError>> + Withdraw + Unpin,
+{
+    if let Poll::Ready(result) = Pin::new(&mut *acquire).poll(cx) {
+        return Poll::Ready(result.map_err(AcquireTimeoutError::from));
+    }
+    let timeout = deadline.timeout;
+    std::task::ready!(deadline.poll_expired(cx));
+    let requested = acquire.requested();
+    acquire.withdraw();
+    Poll::Ready(Err(AcquireTimeoutError::Timeout { requested, timeout }))
+}
+
 pin_project_lite::pin_project! {
     /// Future of [`Semaphore::acquire_timeout`](crate::Semaphore::acquire_timeout):
     /// resolves to a [`Permit`], or to [`AcquireTimeoutError::Timeout`] once the
@@ -82,19 +113,7 @@ impl<'a> Future for AcquireTimeout<'a> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        // Permits first: a grant that arrived together with the deadline is kept.
-        if let Poll::Ready(result) = Pin::new(&mut *this.acquire).poll(cx) {
-            return Poll::Ready(result.map_err(AcquireTimeoutError::from));
-        }
-        let timeout = this.deadline.timeout;
-        std::task::ready!(this.deadline.poll_expired(cx));
-        // Leave the queue now, not when the future is dropped, so the waiters behind
-        // are not held up by a request that has given up.
-        this.acquire.withdraw();
-        Poll::Ready(Err(AcquireTimeoutError::Timeout {
-            requested: this.acquire.requested(),
-            timeout,
-        }))
+        poll_timeout(this.acquire, this.deadline, cx)
     }
 }
 
@@ -143,15 +162,7 @@ impl Future for AcquireOwnedTimeout {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        // Permits first: a grant that arrived together with the deadline is kept.
-        if let Poll::Ready(result) = Pin::new(&mut *this.acquire).poll(cx) {
-            return Poll::Ready(result.map_err(AcquireTimeoutError::from));
-        }
-        let timeout = this.deadline.timeout;
-        std::task::ready!(this.deadline.poll_expired(cx));
-        let requested = this.acquire.requested();
-        this.acquire.withdraw();
-        Poll::Ready(Err(AcquireTimeoutError::Timeout { requested, timeout }))
+        poll_timeout(this.acquire, this.deadline, cx)
     }
 }
 

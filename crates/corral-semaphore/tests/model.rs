@@ -8,24 +8,8 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use corral_semaphore::{AcquireError, AcquireOwned, OwnedPermit, Semaphore};
+use corral_test_support::Rng;
 use tokio_test::task::{spawn, Spawn};
-
-/// A small linear congruential generator, so the sequences are reproducible.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, m: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % m
-    }
-
-    fn index(&mut self, len: usize) -> usize {
-        self.below(len as u64) as usize
-    }
-}
 
 struct Run {
     seed: u64,
@@ -37,7 +21,7 @@ struct Run {
 }
 
 impl Run {
-    fn step(&mut self, r: &mut Lcg) {
+    fn step(&mut self, r: &mut Rng) {
         match r.below(20) {
             0 | 1 => {
                 let n = r.below(6);
@@ -134,7 +118,7 @@ impl Run {
 #[test]
 fn random_operation_sequences_keep_the_contract() {
     for seed in 0..600 {
-        let mut r = Lcg(seed);
+        let mut r = Rng(seed);
         let mut run = Run {
             seed,
             sem: Arc::new(Semaphore::new(r.below(8))),

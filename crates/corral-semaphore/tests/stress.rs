@@ -6,14 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corral_semaphore::Semaphore;
-
-/// A tiny xorshift, so the test needs no `rand`.
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
+use corral_test_support::Rng;
 
 #[test]
 fn held_weight_never_exceeds_capacity_and_every_permit_returns() {
@@ -33,9 +26,9 @@ fn held_weight_never_exceeds_capacity_and_every_permit_returns() {
         for t in 0..TASKS {
             let (sem, held, peak) = (sem.clone(), held.clone(), peak.clone());
             tasks.push(tokio::spawn(async move {
-                let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (t + 1);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t + 1));
                 for _ in 0..ROUNDS {
-                    let r = next(&mut seed);
+                    let r = rng.next();
                     let n = r % CAPACITY + 1;
                     let acquire = sem.acquire(n);
                     let permit = match r % 5 {
@@ -87,9 +80,9 @@ fn resize_and_close_under_load_lose_no_permit() {
         for t in 0..TASKS {
             let sem = sem.clone();
             tasks.push(tokio::spawn(async move {
-                let mut seed = 0xD1B5_4A32_D192_ED03 ^ (t + 1);
+                let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (t + 1));
                 loop {
-                    let r = next(&mut seed);
+                    let r = rng.next();
                     let fut = sem.acquire(r % 6 + 1);
                     match tokio::time::timeout(Duration::from_micros(r % 200), fut).await {
                         Ok(Ok(mut p)) => {
@@ -108,9 +101,9 @@ fn resize_and_close_under_load_lose_no_permit() {
                 }
             }));
         }
-        let mut seed = 7;
+        let mut rng = Rng(7);
         for _ in 0..300 {
-            sem.set_capacity(next(&mut seed) % 12 + 1);
+            sem.set_capacity(rng.next() % 12 + 1);
             tokio::time::sleep(Duration::from_micros(100)).await;
         }
         sem.set_capacity(8);

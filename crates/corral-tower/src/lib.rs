@@ -80,7 +80,6 @@ mod error;
 mod executor;
 mod limit;
 mod scope;
-mod sync;
 
 pub use crate::adaptive::{Aimd, Algorithm, Gradient2, Sample, Vegas};
 pub use crate::error::{

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use corral_test_support::Rng;
 use corral_tower::{Aimd, Algorithm, BoxError, Gradient2, LimitLayer, Sample, Vegas};
 use tokio::time::Instant;
 use tower::{service_fn, Layer, ServiceExt};
@@ -141,13 +142,8 @@ async fn vegas_probing_never_lowers_the_limit() {
 
 #[tokio::test(start_paused = true)]
 async fn guardrails_hold_for_any_samples() {
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut next = move || rng.next();
     let mut algorithms: Vec<Box<dyn Algorithm>> = vec![
         Box::new(
             Aimd::new(30)

@@ -6,18 +6,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use corral_test_support::Rng;
 use corral_tower::{Aimd, LimitLayer, Overloaded};
 use tower::{service_fn, Layer, ServiceExt};
 
 const ROUNDS: u64 = 1_000;
 const REQUESTS: u64 = 48;
-
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
 
 async fn round(seed: u64, weighted: bool) {
     let limit = 4 + seed % 5;
@@ -57,15 +51,11 @@ async fn round(seed: u64, weighted: bool) {
             }
         })
     };
-    let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rng = Rng(seed);
     let mut tasks = Vec::new();
     for _ in 0..REQUESTS {
-        let weight = if weighted {
-            1 + xorshift(&mut rng) % 3
-        } else {
-            1
-        };
-        let spins = xorshift(&mut rng) % 4;
+        let weight = if weighted { 1 + rng.next() % 3 } else { 1 };
+        let spins = rng.next() % 4;
         let (answered, refused) = (answered.clone(), refused.clone());
         let out = if weighted {
             let svc = layer

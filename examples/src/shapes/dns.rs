@@ -12,13 +12,11 @@
 //! sends a real DNS query over UDP to a slow server on 127.0.0.1 and blocks its thread
 //! until the answer comes, exactly as `getaddrinfo` would.
 
-#[path = "../../../crates/corral-blocking/tests/support/dns.rs"]
-mod server;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use corral::blocking::Resolver;
+use corral_test_support::dns as server;
 
 use super::{ms, runtime, Bounds, Measure, RUNTIME_WORKERS};
 use crate::rss_bytes;

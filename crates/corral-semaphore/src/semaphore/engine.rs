@@ -14,69 +14,20 @@
 //! - Nothing is granted once `CLOSED` is set: the waiters still queued belong to
 //!   `close`, which fails them all.
 //! - Wakers are woken only after the lock is released.
+//! - Handing permits on allocates nothing: wakers are collected in a [`WakeList`]'s
+//!   inline part only (checked with [`WakeList::is_full`] before every push); when it
+//!   fills, the lock is released, the batch woken and the lock taken again.
 
-use std::mem::ManuallyDrop;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
+
+use corral_shared::sync::MutexGuard;
+use corral_shared::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use corral_shared::wake::WakeList;
 
 use super::queue::{Queue, Status, NIL};
 use super::state::{free, permits, CLOSED, SLOW};
 use super::Semaphore;
 use crate::error::{AcquireError, TryAcquireError};
-use crate::sync::MutexGuard;
-use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
-
-/// How many wakers are collected under the lock before it is released to wake them.
-/// Small, because the list is initialised on every hand-off; more waiters than this
-/// are served in several lock passes.
-const WAKE_BATCH: usize = 8;
-
-/// Wakers collected under the lock, woken after it is released. Fixed size, so handing
-/// permits on allocates nothing.
-struct WakeList {
-    /// Slots `..len` may be `Some`; the rest are `None`. `ManuallyDrop` so dropping the
-    /// list only visits `..len` (see `Drop`).
-    wakers: ManuallyDrop<[Option<Waker>; WAKE_BATCH]>,
-    len: usize,
-}
-
-impl WakeList {
-    fn new() -> Self {
-        WakeList {
-            wakers: ManuallyDrop::new([const { None }; WAKE_BATCH]),
-            len: 0,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.len == WAKE_BATCH
-    }
-
-    fn push(&mut self, waker: Option<Waker>) {
-        debug_assert!(!self.is_full());
-        if let Some(waker) = waker {
-            self.wakers[self.len] = Some(waker);
-            self.len += 1;
-        }
-    }
-
-    fn wake_all(&mut self) {
-        let len = std::mem::take(&mut self.len);
-        for slot in &mut self.wakers[..len] {
-            if let Some(waker) = slot.take() {
-                waker.wake();
-            }
-        }
-    }
-}
-
-impl Drop for WakeList {
-    fn drop(&mut self) {
-        // Only `..len` can hold wakers, so nothing is leaked by `ManuallyDrop`.
-        for slot in &mut self.wakers[..self.len] {
-            drop(slot.take());
-        }
-    }
-}
 
 impl Semaphore {
     /// Takes `n` permits without the lock if nobody waits, the semaphore is open and
@@ -320,7 +271,7 @@ impl Semaphore {
             match self.state.compare_exchange(state, next, AcqRel, Acquire) {
                 Ok(_) => {
                     match grant {
-                        Some(head) => wakes.push(queue.grant(head, &self.tickets)),
+                        Some(head) => wakes.push_opt(queue.grant(head, &self.tickets)),
                         None if queue.debt > 0 => queue.debt -= free(state) - free(next),
                         None => {}
                     }
@@ -348,7 +299,7 @@ impl Semaphore {
                     cursor = queue.head();
                     continue;
                 }
-                wakes.push(queue.finish(slot, Status::Failed(err)));
+                wakes.push_opt(queue.finish(slot, Status::Failed(err)));
             }
         }
         drop(queue);

@@ -14,7 +14,7 @@ use super::Semaphore;
 /// Once everyone is gone, the engine is back at rest: no flag, no debt, no waiter,
 /// and every permit free.
 fn assert_at_rest(sem: &Semaphore) {
-    let state = sem.state.load(crate::sync::Ordering::SeqCst);
+    let state = sem.state.load(corral_shared::sync::Ordering::SeqCst);
     let queue = sem.queue.lock();
     assert_eq!(state & SLOW, 0, "SLOW left set");
     assert_eq!(queue.debt, 0);

@@ -20,8 +20,8 @@
 
 use std::sync::OnceLock;
 
-use crate::sync::AtomicU64;
-use crate::sync::Ordering::{Acquire, Relaxed, Release};
+use corral_shared::sync::AtomicU64;
+use corral_shared::sync::Ordering::{Acquire, Relaxed, Release};
 
 /// Slots with a ticket word. Small under loom, so the models cover both paths.
 #[cfg(not(corral_loom))]

@@ -3,11 +3,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use corral_semaphore::OwnedPermit;
+use corral_shared::sync::Ordering::Relaxed;
 use tokio::time::Instant;
 use tower_service::Service;
 

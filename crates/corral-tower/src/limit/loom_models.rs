@@ -54,6 +54,19 @@ fn one_request(layer: &LimitLayer, inner: Probe) -> Result<(), BoxError> {
     })
 }
 
+/// Two requests through `layer`, racing from two threads; returns the probe both
+/// called.
+fn two_requests(layer: &LimitLayer) -> Probe {
+    let inner = probe();
+    let other = {
+        let (layer, inner) = (layer.clone(), inner.clone());
+        thread::spawn(move || one_request(&layer, inner))
+    };
+    one_request(layer, inner.clone()).unwrap();
+    other.join().unwrap().unwrap();
+    inner
+}
+
 #[test]
 fn two_requests_through_a_limit_of_one_never_overlap_and_release_everything() {
     loom::model(|| {
@@ -61,13 +74,7 @@ fn two_requests_through_a_limit_of_one_never_overlap_and_release_everything() {
             .no_sojourn_shedding()
             .build()
             .unwrap();
-        let inner = probe();
-        let other = {
-            let (layer, inner) = (layer.clone(), inner.clone());
-            thread::spawn(move || one_request(&layer, inner))
-        };
-        one_request(&layer, inner.clone()).unwrap();
-        other.join().unwrap().unwrap();
+        let inner = two_requests(&layer);
         assert_eq!(inner.peak.load(SeqCst), 1);
         assert_eq!((layer.in_flight(), layer.queued()), (0, 0));
     });
@@ -100,13 +107,7 @@ fn the_adaptive_limit_moves_under_racing_completions_and_loses_no_permit() {
         .no_sojourn_shedding()
         .build()
         .unwrap();
-        let inner = probe();
-        let other = {
-            let (layer, inner) = (layer.clone(), inner.clone());
-            thread::spawn(move || one_request(&layer, inner))
-        };
-        one_request(&layer, inner.clone()).unwrap();
-        other.join().unwrap().unwrap();
+        let inner = two_requests(&layer);
         assert!(inner.peak.load(SeqCst) <= 2);
         assert!((1..=2).contains(&layer.limit()));
         assert_eq!((layer.in_flight(), layer.queued()), (0, 0));

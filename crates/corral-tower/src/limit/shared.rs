@@ -10,15 +10,15 @@
 //! - `inflight` counts admitted weight not yet released, kept only with an adaptive
 //!   limit (the algorithms' "is the limit in use" check needs it).
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
 use corral_semaphore::Semaphore;
+use corral_shared::sync::Ordering::Relaxed;
+use corral_shared::sync::{AtomicU64, Mutex};
 use tokio::time::Instant;
 
 use crate::adaptive::{Algorithm, Sample};
-use crate::sync::{AtomicU64, Mutex};
 
 pub(crate) struct Shared {
     pub(crate) sem: Arc<Semaphore>,

@@ -1,7 +1,7 @@
 //! A tiny, slow DNS server on 127.0.0.1 and a blocking client for it.
 //!
-//! Shared by the tests, the `corral_blocking` bench and the `dns_storm` example (they
-//! include this file by path). Resolving through libc `getaddrinfo` cannot be pointed
+//! Shared by corral-blocking's tests, the `corral_blocking` bench and the `dns_storm`
+//! example. Resolving through libc `getaddrinfo` cannot be pointed
 //! at this server without root (that needs a private `/etc/resolv.conf`), so the storm
 //! injects [`lookup`] into the resolver instead: it sends a real DNS query over UDP and
 //! blocks its thread until the answer arrives, just as `getaddrinfo` does.
@@ -9,7 +9,6 @@
 //! The server answers every A query with one address in 127.1.0.0/16 derived from the
 //! name (never contacted, only returned), answers names under `.invalid` with NXDOMAIN,
 //! and sends each answer `delay` after the query arrived. Hand-built packets, no deps.
-#![allow(dead_code, unreachable_pub)] // each includer uses a different subset
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -19,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A DNS server on 127.0.0.1 that answers after a fixed delay. Stops when dropped.
+#[derive(Debug)]
 pub struct SlowDnsServer {
     addr: SocketAddr,
     queries: Arc<AtomicU64>,
@@ -244,4 +244,23 @@ fn parse_answer(packet: &[u8], name: &str) -> io::Result<Vec<IpAddr>> {
         return Err(not_found());
     }
     Ok(addrs)
+}
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_a_names_with_their_address_and_invalid_names_with_nxdomain() {
+        let server = SlowDnsServer::start(Duration::ZERO).unwrap();
+        assert_eq!(
+            lookup(server.addr(), "db.example.test").unwrap(),
+            vec![IpAddr::V4(address_for("db.example.test"))]
+        );
+        let err = lookup(server.addr(), "nowhere.invalid").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(server.queries(), 2);
+        let err = lookup(server.addr(), "bad..name").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
 }
