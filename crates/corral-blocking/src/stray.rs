@@ -5,7 +5,7 @@
 //! its record is added to a process-wide list; [`stray_threads`] reads that list. A
 //! record leaves the list once its last thread has exited.
 //!
-//! This registry uses `parking_lot` directly rather than the crate's loom shim: it is
+//! This registry uses `parking_lot` directly rather than `corral_shared::sync`: it is
 //! process-global (loom cannot host a `static`) and no model exercises it.
 
 use std::sync::{Arc, Weak};

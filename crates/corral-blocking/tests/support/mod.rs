@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use corral_blocking::{BlockingPool, JobHandle};
+use corral_blocking::{AcceptedJob, BlockingPool};
 use tokio_test::task::Spawn;
 
 /// A one-shot gate: jobs `wait()` on it until the test `open()`s it.
@@ -72,7 +72,7 @@ pub fn eventually_blocking(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Occupies a one-thread `pool`: runs a job that blocks until the returned latch opens,
 /// and waits until that job is running.
-pub async fn occupy(pool: &BlockingPool) -> (Latch, JobHandle<()>) {
+pub async fn occupy(pool: &BlockingPool) -> (Latch, AcceptedJob<()>) {
     let gate = Latch::new();
     let job = pool
         .try_run({
