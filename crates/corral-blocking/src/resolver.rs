@@ -635,11 +635,10 @@ pub fn lookup_host(target: impl ToHostPort) -> LookupHost {
 pin_project_lite::pin_project! {
     /// Future of [`Resolver::lookup_host`] and [`lookup_host`].
     ///
-    /// Every task that resolves holds one, and a storm has thousands, so it stays small
-    /// and allocates nothing of its own: a waiter's waker lives in its flight once it
-    /// parks, and its timer (a `tokio::time::Sleep`, its own, so its deadline never
-    /// depends on another waiter) is pinned in place, armed on its first poll of a
-    /// lookup that has no answer yet.
+    /// Every task that resolves holds one, and a storm has thousands. A waiter's waker
+    /// lives in its flight once it parks, and its timer (a `tokio::time::Sleep`, its
+    /// own, so its deadline never depends on another waiter) is pinned in place, not
+    /// boxed, armed on its first poll of a lookup that has no answer yet.
     #[must_use = "futures do nothing unless polled; dropping it leaves the lookup's group"]
     pub struct LookupHost {
         state: State,
