@@ -35,7 +35,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use corral_blocking::BlockingPool;
-use corral_semaphore::{OwnedPermit, Permit, Semaphore};
+use corral_semaphore::{Permit, Semaphore};
 use tokio::runtime::Runtime;
 
 #[path = "support/paired.rs"]
@@ -114,20 +114,21 @@ fn old_gate() -> &'static OldGate {
     })
 }
 
-/// The old `Slot`: reads the high-water mark on hand-over, counts on the job's thread.
-struct OldSlot {
-    _permit: OwnedPermit,
-    ran: bool,
-}
+/// A permit that counts the job as completed when dropped (before the permit goes back,
+/// as corral's `Slot` does).
+struct Counted<P>(#[allow(dead_code)] P, &'static AtomicU64);
 
-impl Drop for OldSlot {
+impl<P> Drop for Counted<P> {
     fn drop(&mut self) {
-        if self.ran {
-            old_gate().completed.fetch_add(1, Ordering::Relaxed);
-        }
+        self.1.fetch_add(1, Ordering::Relaxed);
     }
 }
 
+/// A completed count on its own cache line.
+#[repr(align(128))]
+struct PaddedCount(AtomicU64);
+
+static COMPLETED: PaddedCount = PaddedCount(AtomicU64::new(0));
 static STATIC_SLOTS: Semaphore = Semaphore::new(64);
 static ARC_SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
 
@@ -157,41 +158,20 @@ async fn step(variant: usize, i: usize) -> usize {
             i,
         ),
         4 => {
+            // The old `Slot`: the high-water mark read on hand-over, the completed count
+            // on the job's thread, both on the line that holds the semaphore's pointer.
             let gate = old_gate();
             let permit = gate.slots.try_acquire_owned(1).unwrap();
             let running = (64 - gate.slots.available()) as usize;
             if running > gate.high_water.load(Ordering::Relaxed) {
                 gate.high_water.fetch_max(running, Ordering::Relaxed);
             }
-            let slot = OldSlot {
-                _permit: permit,
-                ran: false,
-            };
-            tokio::task::spawn_blocking(move || {
-                let mut slot = slot;
-                slot.ran = true;
-                let v = black_box(i);
-                drop(slot);
-                v
-            })
+            guarded(Counted(permit, &gate.completed), i)
         }
-        5 => {
-            #[repr(align(128))]
-            struct Count(AtomicU64);
-            static COMPLETED: Count = Count(AtomicU64::new(0));
-            struct Counted(#[allow(dead_code)] Permit<'static>);
-            impl Drop for Counted {
-                fn drop(&mut self) {
-                    COMPLETED.0.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            let counted = Counted(STATIC_SLOTS.try_acquire(1).unwrap());
-            tokio::task::spawn_blocking(move || {
-                let v = black_box(i);
-                drop(counted);
-                v
-            })
-        }
+        5 => guarded(
+            Counted(STATIC_SLOTS.try_acquire(1).unwrap(), &COMPLETED.0),
+            i,
+        ),
         _ => corral_blocking::spawn_blocking(move || i),
     };
     handle.await.unwrap()
