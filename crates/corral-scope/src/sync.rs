@@ -1,5 +1,5 @@
 //! The one place this crate takes its atomics and locks from: `std`/`parking_lot`
-//! normally, loom under `--cfg corral_loom` (STYLE.md).
+//! normally, loom under `--cfg corral_loom` (CONTRIBUTING.md, "The sync shim").
 
 #[cfg(corral_loom)]
 pub(crate) use loom::sync::atomic::AtomicUsize;
