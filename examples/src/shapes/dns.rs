@@ -120,9 +120,15 @@ pub fn run(side: Side, storm: Storm) -> Report {
             Some(resolver) => (0..storm.lookups)
                 .map(|i| {
                     let host = name(i, storm.names);
-                    let lookup = resolver.lookup_host(&host, 80);
+                    let resolver = resolver.clone();
+                    // The lookup is made inside the task, as the tokio side's is: a
+                    // future built outside and moved in would be stored twice in the
+                    // task (captured, then awaited).
                     tokio::spawn(async move {
-                        let addrs = lookup.await.map(|addrs| addrs.collect::<Vec<_>>());
+                        let addrs = resolver
+                            .lookup_host(&host, 80)
+                            .await
+                            .map(|addrs| addrs.collect::<Vec<_>>());
                         check(&host, addrs.map_err(std::io::Error::from))
                     })
                 })
