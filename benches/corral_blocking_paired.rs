@@ -22,7 +22,7 @@ use tokio::runtime::Runtime;
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{flag, quartiles, rounds_arg, Pairs, Report};
+use paired::{flag, quartiles, rounds_arg, Pairs, Report, US};
 
 /// Round trips per round.
 const TRIPS: usize = 2_000;
@@ -56,17 +56,12 @@ fn round(rt: &Runtime, pool: &BlockingPool, case: Case) -> Duration {
     })
 }
 
-fn us_per_trip(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6 / TRIPS as f64
-}
-
 /// The report line of both cases.
 const REPORT: Report = Report {
     peer: "tokio",
     corral: "corral",
     ratio: "corral/tokio",
-    unit: "µs",
-    decimals: 2,
+    unit: US,
     width: 15,
 };
 
@@ -85,7 +80,7 @@ fn main() {
             _ => Case::SpawnBlocking,
         };
         let times: Vec<f64> = (0..rounds)
-            .map(|_| us_per_trip(round(&rt, &pool, case)))
+            .map(|_| US.per(round(&rt, &pool, case), TRIPS as u64))
             .collect();
         let (q25, q50, q75) = quartiles(times);
         println!("{side}: {q50:.2} µs per trip [{q25:.2}-{q75:.2}]");
@@ -101,8 +96,8 @@ fn main() {
         let pairs = Pairs::run(
             3,
             rounds,
-            || us_per_trip(round(&rt, &pool, Case::Tokio)),
-            || us_per_trip(round(&rt, &pool, case)),
+            || US.per(round(&rt, &pool, Case::Tokio), TRIPS as u64),
+            || US.per(round(&rt, &pool, case), TRIPS as u64),
         );
         REPORT.print(name, &pairs);
     }

@@ -29,7 +29,7 @@ use redis::aio::MultiplexedConnection;
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{flag, rounds_arg, Pairs};
+use paired::{flag, rounds_arg, Pairs, US};
 
 const CHILD: &str = "CORRAL_FLEET_BENCH_CHILD";
 const PERMITS: u64 = 8;
@@ -233,12 +233,12 @@ fn main() {
                 naive.acquire().await;
                 naive.release().await;
             }
-            let n = start.elapsed().as_secs_f64() * 1e6 / 200.0;
+            let n = US.per(start.elapsed(), 200);
             let start = Instant::now();
             for _ in 0..200 {
                 sem.acquire(1).await.unwrap().release().await.unwrap();
             }
-            let f = start.elapsed().as_secs_f64() * 1e6 / 200.0;
+            let f = US.per(start.elapsed(), 200);
             latency.push(n, f);
         }
         (naive_rt, fleet_rt, latency)

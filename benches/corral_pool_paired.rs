@@ -30,7 +30,7 @@ use support::{
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{flag, rounds_arg, Pairs, Report};
+use paired::{flag, rounds_arg, Pairs, Report, NS};
 
 /// Times one round, driven from this thread by `block_on` (the `contention` group of
 /// `corral_pool.rs`, the workload: every hand-off to and from the runtime's two
@@ -44,17 +44,12 @@ fn timed<Fut: Future<Output = ()>>(rt: &Runtime, round: Fut) -> Duration {
 /// A case: times one round on the runtime.
 type TimedRound<'a> = dyn Fn(&Runtime) -> Duration + 'a;
 
-fn ns_per_job(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e9 / JOBS as f64
-}
-
 /// The report line of every pairing; the case names the peer.
 const REPORT: Report = Report {
     peer: "peer",
     corral: "corral_pool",
     ratio: "corral/peer",
-    unit: "ns",
-    decimals: 1,
+    unit: NS,
     width: 27,
 };
 
@@ -110,8 +105,8 @@ fn main() {
         let pairs = Pairs::run(
             3,
             rounds,
-            || ns_per_job(other(&rt)),
-            || ns_per_job(corral(&rt)),
+            || NS.per(other(&rt), JOBS),
+            || NS.per(corral(&rt), JOBS),
         );
         let (d25, d50, d75) = pairs.difference();
         println!(

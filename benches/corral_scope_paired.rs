@@ -14,7 +14,7 @@
 //! Optional arguments: `--rounds N` (default 41).
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::runtime::Runtime;
 
@@ -28,16 +28,12 @@ use scope::{CHILDREN, LIMIT};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{rounds_arg, Pairs, Report};
+use paired::{rounds_arg, Pairs, Report, MS};
 
 fn time<F: Future>(rt: &Runtime, fut: F) -> f64 {
     let start = Instant::now();
     rt.block_on(fut);
-    ms(start.elapsed())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+    MS.per(start.elapsed(), 1)
 }
 
 /// The report line of every case.
@@ -45,8 +41,7 @@ const REPORT: Report = Report {
     peer: "peer",
     corral: "scope",
     ratio: "scope/peer",
-    unit: "ms",
-    decimals: 2,
+    unit: MS,
     width: 39,
 };
 

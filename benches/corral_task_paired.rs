@@ -29,7 +29,7 @@ use task::{ct, mt2, pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{flag, rounds_arg, Pairs, Report};
+use paired::{flag, rounds_arg, Pairs, Report, MS};
 
 /// One round: `spawners` tasks each spawning and joining `TASKS / spawners`. With
 /// `nested`, corral's spawners are tracked tasks themselves (spawned with
@@ -57,10 +57,6 @@ fn round(rt: &Runtime, spawners: usize, nested: bool, corral: bool) -> Duration 
     start.elapsed()
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// A case: its name, how to build its runtime, how many spawners share the work, and
 /// whether corral's spawners are tracked tasks.
 type Case = (&'static str, fn() -> Runtime, usize, bool);
@@ -70,8 +66,7 @@ const REPORT: Report = Report {
     peer: "tokio",
     corral: "corral",
     ratio: "corral/tokio",
-    unit: "ms",
-    decimals: 2,
+    unit: MS,
     width: 18,
 };
 
@@ -96,8 +91,8 @@ fn main() {
         let pairs = Pairs::run(
             5,
             rounds,
-            || ms(round(&rt, spawners, nested, false)),
-            || ms(round(&rt, spawners, nested, true)),
+            || MS.per(round(&rt, spawners, nested, false), 1),
+            || MS.per(round(&rt, spawners, nested, true), 1),
         );
         REPORT.print(name, &pairs);
     }

@@ -23,7 +23,7 @@ use tower::{service_fn, Layer, Service, ServiceExt};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{rounds_arg, Pairs, Report};
+use paired::{rounds_arg, Pairs, Report, NS};
 
 const REQUESTS: u64 = 200_000;
 const LIMIT: u64 = 100;
@@ -64,8 +64,7 @@ const REPORT: Report = Report {
     peer: "tower ConcurrencyLimit",
     corral: "corral LimitLayer",
     ratio: "corral/tower",
-    unit: "ns",
-    decimals: 1,
+    unit: NS,
     width: 16,
 };
 
@@ -90,12 +89,11 @@ fn main() {
     println!("{rounds} paired rounds of {REQUESTS} sequential requests, limit {LIMIT} (ns per request: median [quartiles])");
     for (name, make) in cases {
         let rt = make();
-        let per = |d: Duration| d.as_nanos() as f64 / REQUESTS as f64;
         let pairs = Pairs::run(
             3,
             rounds,
-            || per(round(&rt, false)),
-            || per(round(&rt, true)),
+            || NS.per(round(&rt, false), REQUESTS),
+            || NS.per(round(&rt, true), REQUESTS),
         );
         REPORT.print(name, &pairs);
     }

@@ -6,6 +6,8 @@
 // Each bench includes this file with `#[path]` and uses only part of it.
 #![allow(dead_code)]
 
+use std::time::Duration;
+
 /// `--rounds N` from the command line, or `default` when it is absent or not a number.
 /// Other arguments (cargo bench passes `--bench`, and each bench has its own flags,
 /// read with [`flag`]) are left alone.
@@ -88,6 +90,45 @@ impl Pairs {
     }
 }
 
+/// The unit a bench reports its figures in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unit {
+    /// Its symbol, e.g. `"ms"`.
+    pub name: &'static str,
+    /// How many of it make a second.
+    pub per_second: f64,
+    /// Decimals printed for figures in it (ratios always get three).
+    pub decimals: usize,
+}
+
+/// Milliseconds, two decimals.
+pub(crate) const MS: Unit = Unit {
+    name: "ms",
+    per_second: 1e3,
+    decimals: 2,
+};
+
+/// Microseconds, two decimals.
+pub(crate) const US: Unit = Unit {
+    name: "µs",
+    per_second: 1e6,
+    decimals: 2,
+};
+
+/// Nanoseconds, one decimal.
+pub(crate) const NS: Unit = Unit {
+    name: "ns",
+    per_second: 1e9,
+    decimals: 1,
+};
+
+impl Unit {
+    /// `elapsed` per item in this unit, for a round of `items` (1: the whole round).
+    pub(crate) fn per(self, elapsed: Duration, items: u64) -> f64 {
+        elapsed.as_secs_f64() * self.per_second / items as f64
+    }
+}
+
 /// How a bench labels its report lines.
 pub(crate) struct Report {
     /// The peer's label, e.g. `"tokio"`.
@@ -96,10 +137,8 @@ pub(crate) struct Report {
     pub corral: &'static str,
     /// The ratio's label, e.g. `"corral/tokio"`.
     pub ratio: &'static str,
-    /// The figures' unit, e.g. `"ms"`.
-    pub unit: &'static str,
-    /// Decimals printed for the figures (ratios always get three).
-    pub decimals: usize,
+    /// The figures' unit.
+    pub unit: Unit,
     /// The width the case name is padded to, so the columns line up.
     pub width: usize,
 }
@@ -113,9 +152,9 @@ impl Report {
             corral,
             ratio,
             unit,
-            decimals: d,
             width,
         } = *self;
+        let (unit, d) = (unit.name, unit.decimals);
         let (p25, p50, p75) = pairs.peer();
         let (c25, c50, c75) = pairs.corral();
         let (r25, r50, r75) = pairs.ratio();
