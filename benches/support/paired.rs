@@ -17,6 +17,12 @@ pub(crate) fn rounds_arg(default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Whether the flag `name` (one without a value, e.g. `--interleave`) is on the command
+/// line.
+pub(crate) fn switch(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
 /// The value after `name` on the command line (`--case mt2` gives `Some("mt2")`), if
 /// `name` is there.
 pub(crate) fn flag(name: &str) -> Option<String> {

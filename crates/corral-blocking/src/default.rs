@@ -23,10 +23,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
-use corral_semaphore::{OwnedPermit, Semaphore};
+use corral_semaphore::{Permit, Semaphore};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -44,43 +44,69 @@ use tokio::task::JoinHandle;
 /// [`BlockingPool`](crate::BlockingPool).
 pub const DEFAULT_MAX_THREADS: usize = 64;
 
+/// One cache line (two on CPUs that fetch lines in pairs) to itself, so a counter that
+/// one side writes on every job never shares a line with what the other side reads.
+#[repr(align(128))]
+struct Padded<T>(T);
+
 /// The process-wide cap and its counters. The slots held (jobs handed to a runtime's
 /// blocking pool and not yet returned) are the semaphore's permits in use.
+///
+/// A `static`, not an `Arc`: a slot borrows the semaphore for `'static`, so handing a
+/// job over and giving its slot back touch no reference count. Each field has its own
+/// cache lines: the caller takes a slot (one compare-and-swap) and reads the high-water
+/// mark, the job's thread gives the slot back (one add) and counts the job as completed,
+/// so the count written on the job's thread never shares a line with what the next
+/// caller reads. What the cap still costs per round trip is measured in BENCHMARKS.md
+/// (`corral_blocking_paired -- --interleave`).
 struct Gate {
-    slots: Arc<Semaphore>,
-    running_high_water: AtomicUsize,
-    completed: AtomicU64,
+    slots: Padded<Semaphore>,
+    running_high_water: Padded<AtomicUsize>,
+    completed: Padded<AtomicU64>,
 }
 
 impl Gate {
     fn running(&self) -> usize {
-        (DEFAULT_MAX_THREADS as u64 - self.slots.available()) as usize
+        (DEFAULT_MAX_THREADS as u64 - self.slots.0.available()) as usize
     }
 }
 
+#[cfg(not(corral_loom))]
+fn gate() -> &'static Gate {
+    static GATE: Gate = Gate {
+        slots: Padded(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
+        running_high_water: Padded(AtomicUsize::new(0)),
+        completed: Padded(AtomicU64::new(0)),
+    };
+    &GATE
+}
+
+/// Under loom the semaphore is not `const`-constructible (nor is this function modelled).
+#[cfg(corral_loom)]
 fn gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
     GATE.get_or_init(|| Gate {
-        slots: Arc::new(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
-        running_high_water: AtomicUsize::new(0),
-        completed: AtomicU64::new(0),
+        slots: Padded(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
+        running_high_water: Padded(AtomicUsize::new(0)),
+        completed: Padded(AtomicU64::new(0)),
     })
 }
 
 /// One of the cap's slots, held by a job from hand-over until its closure is done.
 struct Slot {
-    _permit: OwnedPermit,
+    _permit: Permit<'static>,
     ran: bool,
 }
 
 impl Slot {
-    fn new(permit: OwnedPermit) -> Slot {
+    fn new(permit: Permit<'static>) -> Slot {
         let gate = gate();
         // Relaxed: a metric; the semaphore orders the slots themselves. Read first so
         // the common case (no new high) writes nothing.
         let running = gate.running();
-        if running > gate.running_high_water.load(Ordering::Relaxed) {
+        if running > gate.running_high_water.0.load(Ordering::Relaxed) {
             gate.running_high_water
+                .0
                 .fetch_max(running, Ordering::Relaxed);
         }
         Slot {
@@ -96,7 +122,7 @@ impl Drop for Slot {
         // this body) and before tokio stores the job's output, so a caller that has
         // the value sees the job as completed.
         if self.ran {
-            gate().completed.fetch_add(1, Ordering::Relaxed);
+            gate().completed.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -178,15 +204,15 @@ where
 {
     // Outside a runtime this panics (as tokio does) before a slot is taken.
     let runtime = Handle::current();
-    let gate = gate();
+    let slots = &gate().slots.0;
     // `try_acquire` never overtakes a job already waiting (FIFO).
-    if let Ok(permit) = gate.slots.try_acquire_owned(1) {
+    if let Ok(permit) = slots.try_acquire(1) {
         return hand_over(&runtime, Slot::new(permit), f);
     }
     // Polled once here, so the job takes its place in the FIFO queue now, in call order,
     // not when the task below is first polled (tasks may be polled in any order). The
     // task's poll replaces the no-op waker.
-    let mut acquire = gate.slots.acquire_owned(1);
+    let mut acquire = slots.acquire(1);
     if let Poll::Ready(permit) =
         Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()))
     {
@@ -238,8 +264,8 @@ pub fn spawn_blocking_metrics() -> SpawnBlockingMetrics {
     SpawnBlockingMetrics {
         max_running: DEFAULT_MAX_THREADS,
         running: gate.running(),
-        waiting: gate.slots.waiters(),
-        running_high_water: gate.running_high_water.load(Ordering::Relaxed),
-        completed: gate.completed.load(Ordering::Relaxed),
+        waiting: gate.slots.0.waiters(),
+        running_high_water: gate.running_high_water.0.load(Ordering::Relaxed),
+        completed: gate.completed.0.load(Ordering::Relaxed),
     }
 }

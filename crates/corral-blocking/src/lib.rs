@@ -73,13 +73,12 @@ mod pool;
 mod reqwest;
 mod resolver;
 mod stray;
-mod sync;
 
 pub use default::{
     spawn_blocking, spawn_blocking_metrics, SpawnBlockingMetrics, DEFAULT_MAX_THREADS,
 };
 pub use error::{BuildError, LookupError, ResolverBuildError, RunError, TryRunError};
-pub use pool::{BlockingPool, Builder, JobHandle, PoolMetrics, Run, Stopped, MIN_STACK_SIZE};
+pub use pool::{AcceptedJob, BlockingPool, Builder, PoolMetrics, Run, Stopped, MIN_STACK_SIZE};
 pub use resolver::{
     default_resolver, lookup_host, system_lookup, Family, LookupAddrs, LookupFn, LookupHost,
     Resolver, ResolverBuilder, ResolverMetrics, ToHostPort, DEFAULT_DNS_MAX_THREADS,

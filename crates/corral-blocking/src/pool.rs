@@ -9,9 +9,9 @@ use std::sync::Arc as StdArc;
 use std::time::Duration;
 
 use self::engine::{Admit, Config, Shared};
-pub use self::future::{JobHandle, Run, Stopped};
+pub use self::future::{AcceptedJob, Run, Stopped};
 use crate::error::{BuildError, TryRunError};
-use crate::sync::{Arc, Ordering};
+use corral_shared::sync::{Arc, Ordering};
 
 /// The smallest stack size [`Builder::stack_size`] accepts: 64 KiB. Below that even
 /// libc's `getaddrinfo` can overflow.
@@ -134,7 +134,7 @@ impl BlockingPool {
 
     /// Submits `f` if a thread or queue space is free right now; never waits.
     ///
-    /// Await the returned [`JobHandle`] for the result (same errors as
+    /// Await the returned [`AcceptedJob`] for the result (same errors as
     /// [`run`](Self::run)).
     ///
     /// # Errors
@@ -146,10 +146,10 @@ impl BlockingPool {
     ///
     /// # Cancel safety
     ///
-    /// The returned [`JobHandle`] behaves like [`run`](Self::run)'s future once
+    /// The returned [`AcceptedJob`] behaves like [`run`](Self::run)'s future once
     /// admitted: dropping it before a thread took the job means `f` never runs; dropping
     /// it later only loses the result.
-    pub fn try_run<F, R>(&self, f: F) -> Result<JobHandle<R>, TryRunError<F>>
+    pub fn try_run<F, R>(&self, f: F) -> Result<AcceptedJob<R>, TryRunError<F>>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -164,7 +164,7 @@ impl BlockingPool {
             task
         });
         match admit {
-            Admit::Queued(id) => Ok(JobHandle::new(
+            Admit::Queued(id) => Ok(AcceptedJob::new(
                 Arc::clone(shared),
                 id,
                 cell.expect("an admitted job has a cell"),

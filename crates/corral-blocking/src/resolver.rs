@@ -14,13 +14,14 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use corral_shared::panic_message;
 use tokio::time::Sleep;
 
 use self::cache::{Answer, Cache};
 use self::flight::{Flight, FlightFuture, Inflight, NO_SLOT};
 use self::target::Target;
 pub use self::target::ToHostPort;
-use crate::error::{panic_message, LookupError, ResolverBuildError, RunError};
+use crate::error::{LookupError, ResolverBuildError, RunError};
 use crate::pool::{BlockingPool, Builder, PoolMetrics};
 
 /// Threads of the default resolver's `"dns"` pool: **32**.
@@ -631,19 +632,33 @@ pub fn lookup_host(target: impl ToHostPort) -> LookupHost {
     default_resolver().lookup(target)
 }
 
-/// Future of [`Resolver::lookup_host`] and [`lookup_host`].
-///
-/// Small on purpose (48 bytes on 64-bit targets): one is held by every task that
-/// resolves, and a storm has thousands. A waiter's waker lives in its flight once it
-/// parks, and its timer (a boxed `tokio::time::Sleep`, its own, so its deadline never
-/// depends on another waiter) is created on its first poll.
-#[must_use = "futures do nothing unless polled; dropping it leaves the lookup's group"]
-pub struct LookupHost {
-    state: State,
-    timeout: Option<Duration>,
-    /// This waiter's deadline, armed on the first poll of a flight that has no answer.
-    sleep: Option<Pin<Box<Sleep>>>,
-    port: u16,
+pin_project_lite::pin_project! {
+    /// Future of [`Resolver::lookup_host`] and [`lookup_host`].
+    ///
+    /// Every task that resolves holds one, and a storm has thousands. A waiter's waker
+    /// lives in its flight once it parks, and its timer (a `tokio::time::Sleep`, its
+    /// own, so its deadline never depends on another waiter) is pinned in place, not
+    /// boxed, armed on its first poll of a lookup that has no answer yet.
+    #[must_use = "futures do nothing unless polled; dropping it leaves the lookup's group"]
+    pub struct LookupHost {
+        state: State,
+        timeout: Option<Duration>,
+        // This waiter's deadline, armed on the first poll of a flight that has no
+        // answer.
+        #[pin]
+        sleep: Option<Sleep>,
+        port: u16,
+    }
+
+    impl PinnedDrop for LookupHost {
+        fn drop(this: Pin<&mut Self>) {
+            if let State::Waiting { flight, slot } = &*this.project().state {
+                if *slot != NO_SLOT {
+                    flight.leave(*slot);
+                }
+            }
+        }
+    }
 }
 
 enum State {
@@ -683,19 +698,9 @@ impl LookupHost {
     /// this waiter from the lookup's group.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
-        // Re-armed from the next poll.
+        // Re-armed from the next poll (an unpolled future may still move).
         self.sleep = None;
         self
-    }
-
-    fn finish(&mut self, answer: Answer) -> Result<LookupAddrs, LookupError> {
-        self.state = State::Done(None);
-        self.sleep = None;
-        answer.map(|addrs| LookupAddrs {
-            addrs,
-            port: self.port,
-            next: 0,
-        })
     }
 }
 
@@ -703,19 +708,20 @@ impl Future for LookupHost {
     type Output = Result<LookupAddrs, LookupError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let answer = match &mut this.state {
+        let mut this = self.project();
+        let answer = match this.state {
             State::Done(answer) => *answer.take().expect("`LookupHost` polled after completion"),
             State::Waiting { flight, slot } => match flight.poll_wait(slot, cx) {
                 Poll::Ready(answer) => answer,
                 Poll::Pending => {
-                    let Some(after) = this.timeout else {
+                    let Some(after) = *this.timeout else {
                         return Poll::Pending;
                     };
-                    let sleep = this
-                        .sleep
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
-                    if sleep.as_mut().poll(cx).is_pending() {
+                    if this.sleep.is_none() {
+                        this.sleep.set(Some(tokio::time::sleep(after)));
+                    }
+                    let sleep = this.sleep.as_mut().as_pin_mut().expect("armed above");
+                    if sleep.poll(cx).is_pending() {
                         return Poll::Pending;
                     }
                     // This waiter's own deadline: it leaves; the group is untouched.
@@ -728,17 +734,15 @@ impl Future for LookupHost {
                 }
             },
         };
-        Poll::Ready(this.finish(answer))
-    }
-}
-
-impl Drop for LookupHost {
-    fn drop(&mut self) {
-        if let State::Waiting { flight, slot } = &self.state {
-            if *slot != NO_SLOT {
-                flight.leave(*slot);
-            }
-        }
+        *this.state = State::Done(None);
+        // Deregisters the timer now rather than when the future is dropped.
+        this.sleep.set(None);
+        let port = *this.port;
+        Poll::Ready(answer.map(|addrs| LookupAddrs {
+            addrs,
+            port,
+            next: 0,
+        }))
     }
 }
 

@@ -5,13 +5,19 @@
 //! its record is added to a process-wide list; [`stray_threads`] reads that list. A
 //! record leaves the list once its last thread has exited.
 //!
-//! This registry uses `parking_lot` directly rather than the crate's loom shim: it is
-//! process-global (loom cannot host a `static`) and no model exercises it.
+//! This registry stays on `std::sync::Mutex` rather than `corral_shared::sync`: it is
+//! process-global (loom cannot host a `static`) and no model exercises it. A poisoned
+//! lock is recovered (`lock`): no invariant is held across user code under it.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Locks `mutex`, recovering it if a panicking thread poisoned it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The process-wide list of pools that went away with threads still alive.
 static RETIRED: Mutex<Vec<Weak<PoolRecord>>> = Mutex::new(Vec::new());
@@ -49,11 +55,11 @@ pub struct StrayThread {
 /// ```
 pub fn stray_threads() -> Vec<StrayThread> {
     let now = Instant::now();
-    let mut retired = RETIRED.lock();
+    let mut retired = lock(&RETIRED);
     retired.retain(|record| record.strong_count() > 0);
     let mut strays = Vec::new();
     for record in retired.iter().filter_map(Weak::upgrade) {
-        let state = record.state.lock();
+        let state = lock(&record.state);
         let Some(shut_down_at) = state.shut_down_at else {
             continue;
         };
@@ -89,12 +95,12 @@ impl PoolRecord {
 
     /// A thread named `thread` has started.
     pub(crate) fn thread_started(&self, thread: String) {
-        self.state.lock().threads.push(thread);
+        lock(&self.state).threads.push(thread);
     }
 
     /// The thread named `thread` has exited.
     pub(crate) fn thread_exited(&self, thread: &str) {
-        let mut state = self.state.lock();
+        let mut state = lock(&self.state);
         if let Some(at) = state.threads.iter().position(|t| t == thread) {
             state.threads.swap_remove(at);
         }
@@ -127,7 +133,7 @@ impl PoolRecord {
 
     /// The pool went away: from now on its live threads are strays.
     pub(crate) fn retire(self: &Arc<Self>) {
-        let mut state = self.state.lock();
+        let mut state = lock(&self.state);
         if state.shut_down_at.is_some() {
             return;
         }
@@ -135,7 +141,7 @@ impl PoolRecord {
         let has_threads = !state.threads.is_empty();
         drop(state);
         if has_threads {
-            let mut retired = RETIRED.lock();
+            let mut retired = lock(&RETIRED);
             retired.retain(|record| record.strong_count() > 0);
             retired.push(Arc::downgrade(self));
         }

@@ -265,6 +265,52 @@ async fn close_while_waiting_for_space_fails_with_closed() {
     assert_eq!(pool.metrics().threads_alive, 0);
 }
 
+/// `close()` stops intake but keeps the queue: every job already queued still runs, and
+/// the pool stops only once the queue has drained (`shutdown()` is the one that drops
+/// queued jobs unrun; see below).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_keeps_queued_jobs_and_runs_them_before_stopping() {
+    let pool = pool("close-keeps", 1, 4);
+    let (gate, first) = occupy(&pool).await;
+    let queued: Vec<_> = (0..3)
+        .map(|i| pool.try_run(move || i * 10).unwrap())
+        .collect();
+    pool.close();
+    let m = pool.metrics();
+    assert!(m.closed);
+    assert_eq!((m.queued, m.running, m.threads_alive), (3, 1, 1));
+    assert!(matches!(pool.try_run(|| 0), Err(TryRunError::Closed(_))));
+    let mut stopped = task::spawn(pool.stopped());
+    assert_pending!(stopped.poll());
+    gate.open();
+    first.await.unwrap();
+    for (i, job) in queued.into_iter().enumerate() {
+        assert_eq!(job.await.unwrap(), i * 10);
+    }
+    ready(&mut stopped).await;
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.threads_alive), (0, 0, 0));
+    assert_eq!(m.completed, 4);
+}
+
+#[test]
+fn try_run_error_hands_the_closure_back_and_names_its_cause() {
+    use std::error::Error as _;
+    let full = TryRunError::Full(|| 1);
+    assert_eq!(format!("{full:?}"), "TryRunError::Full(..)");
+    assert_eq!(full.to_string(), "blocking pool queue is full");
+    assert!(full.source().is_none());
+    assert_eq!((full.into_inner())(), 1);
+    let spawn = TryRunError::Spawn(|| 2, std::io::Error::other("no threads left"));
+    assert_eq!(
+        spawn.to_string(),
+        "could not spawn a blocking pool thread: no threads left"
+    );
+    assert!(format!("{spawn:?}").starts_with("TryRunError::Spawn(.., "));
+    assert_eq!(spawn.source().unwrap().to_string(), "no threads left");
+    assert_eq!((spawn.into_inner())(), 2);
+}
+
 #[tokio::test]
 async fn an_abandoned_job_keeps_its_slot_until_it_returns() {
     let pool = pool("abandon", 1, 4);
@@ -375,7 +421,7 @@ fn public_types_are_send_and_sync() {
     send::<RunError>();
     send_sync::<TryRunError<fn()>>();
     send_sync::<corral_blocking::Stopped>();
-    send_sync::<corral_blocking::JobHandle<u32>>();
+    send_sync::<corral_blocking::AcceptedJob<u32>>();
     send_sync::<corral_blocking::Run<fn() -> u32, u32>>();
 }
 

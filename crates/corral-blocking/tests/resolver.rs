@@ -977,3 +977,52 @@ async fn metrics_count_lookups_coalescing_cache_timeouts_and_errors() {
     // The pool booked both lookups before their answers arrived.
     assert_eq!((m.pool.completed, m.pool.running), (2, 0), "{m:?}");
 }
+
+/// Drops the lookup it holds when woken: a waker that re-enters the lookup's group
+/// inline (an executor's waker may run arbitrary code).
+struct DropOnWake(std::sync::Mutex<Option<std::pin::Pin<Box<corral_blocking::LookupHost>>>>);
+
+impl std::task::Wake for DropOnWake {
+    fn wake(self: Arc<Self>) {
+        self.0.lock().unwrap().take();
+    }
+}
+
+/// The flight wakes its parked waiters after releasing its locks: a waiter's waker that
+/// makes another waiter of the same lookup leave (which takes the waiters' lock) runs
+/// on the pool thread without deadlocking it. (Woken under the lock, as before issue
+/// #18, the pool thread deadlocks inside the waker and this test hangs: the check below
+/// fails after 20 s, and unwinding then blocks on the same lock when `first` leaves.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waker_that_leaves_the_lookup_inline_does_not_deadlock_the_flight() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    let gate = Latch::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = gated_resolver(&gate, &calls);
+    let mut second = Box::pin(resolver.lookup_host("reenter.test", 80));
+    assert!(second
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    let holder = Arc::new(DropOnWake(std::sync::Mutex::new(Some(second))));
+    let waker = Waker::from(holder.clone());
+    let mut first = Box::pin(resolver.lookup_host("reenter.test", 80));
+    assert!(first
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    eventually("the lookup runs", || calls.load(Ordering::SeqCst) == 1).await;
+    gate.open();
+    // The answer wakes `first`'s waker on the pool thread; it drops `second`.
+    // `try_lock`: a deadlocked pool thread holds `holder`'s lock for good, and this
+    // check must fail rather than hang with it.
+    eventually("the second waiter was dropped by the first's waker", || {
+        holder.0.try_lock().is_ok_and(|held| held.is_none())
+    })
+    .await;
+    let addrs = first.await.unwrap();
+    assert_eq!(addrs.map(|a| a.ip()).collect::<Vec<_>>(), vec![ONE]);
+    assert_eq!(resolver.metrics().pool.completed, 1);
+}

@@ -532,19 +532,23 @@
 //! the machine, the commit and how to reproduce them. In short:
 //!
 //! - [`semaphore::Semaphore`]: an uncontended acquire is one compare-and-swap and a
-//!   release one atomic add, no lock, no allocation (about a quarter of
+//!   release one atomic add, no lock, no allocation (about a third of
 //!   `tokio::sync::Semaphore`'s time); contended, on par with or faster than tokio.
-//! - [`spawn`]: about 110 ns more than `tokio::spawn` per spawned and joined task, 1.4x
-//!   on a no-op task (a clock read and two short per-thread lock sections), and 64
-//!   bytes per live task in the registry.
-//! - [`scope()`]: a child costs a tracked spawn plus two uncontended atomics; spawning
-//!   and joining 100k children is on par with or faster than `JoinSet`.
+//! - [`spawn`]: a few percent over `tokio::spawn` per spawned and joined no-op task (the
+//!   target is at most 10%; BENCHMARKS.md has the paired figures per runtime flavour),
+//!   one short lock section on the spawning thread's registry shard, and about 44 bytes
+//!   per live task in the registry (a 32-byte entry, an 8-byte tag, up to 4 bytes of
+//!   free list; plus a 16-byte creator record for a task spawned by a tracked task).
+//! - [`scope()`]: a child is a tracked spawn plus four uncontended atomic
+//!   read-modify-writes, in one 128-byte tokio task when the scope has no limit; against
+//!   `JoinSet`, which keeps no registry, the paired bench is not yet within its 1.15x
+//!   target on every run (BENCHMARKS.md says where the time goes).
 //! - [`pool::Pool`]: one allocation per job and no task of its own; faster per job than
-//!   a bounded channel with workers, far faster than a spawn per job behind a
-//!   semaphore.
-//! - [`blocking::BlockingPool::run`] and [`spawn_blocking`]: a round trip on par with
-//!   tokio's `spawn_blocking` (`spawn_blocking` is tokio's own path plus a semaphore
-//!   slot).
+//!   a bounded channel with workers (about 0.7x its time), and four to five times faster
+//!   than a spawn per job behind a semaphore.
+//! - [`blocking::BlockingPool::run`]: a round trip faster than tokio's
+//!   `spawn_blocking`; [`spawn_blocking`] is tokio's own path plus one slot of a FIFO
+//!   cap, within a few percent of it.
 //! - [`leak`] and [`#[corral::test]`](macro@test): test-only; a clean check is one
 //!   registry snapshot.
 //!

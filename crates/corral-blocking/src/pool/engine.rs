@@ -19,8 +19,12 @@
 //!   so a notification that reaches no sleeper is never lost.
 //! - Unassigned queued jobs (`queue.len() - num_notify - starting`, saturating) never
 //!   exceed `queue_capacity` at admission time.
-//! - Once `closed` is set, nothing is admitted, the queue is empty, and no thread is
-//!   spawned.
+//! - Once `closed` is set, nothing is admitted and no thread is spawned; the queue only
+//!   shrinks. `close(true)` (shutdown) empties it at once: those jobs never run.
+//!   `close(false)` (`BlockingPool::close`) keeps it: the threads still alive run every
+//!   queued job before the last of them exits (a job is queued only while a thread is
+//!   alive or being spawned, and a thread exits only when no queued job is waiting for
+//!   it), so a closed pool's queue drains and `stopped()` resolves once it has.
 
 use std::collections::VecDeque;
 use std::sync::Arc as StdArc;
@@ -28,7 +32,8 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::stray::PoolRecord;
-use crate::sync::{spawn_thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard};
+use corral_shared::sync::{spawn_thread, Arc, AtomicUsize, Condvar, Mutex, MutexGuard};
+use corral_shared::wake::WakeList;
 
 /// A type-erased queued job. The thread that runs it passes a callback the job calls
 /// once its closure has returned and before its caller sees the result, so the pool
@@ -196,17 +201,15 @@ impl Shared {
             st.remove_space_waiter(waiter);
         }
         // There may be room for the next waiter too.
-        let next = this
-            .space_available(&st)
-            .then(|| st.front_waker())
-            .flatten();
+        let mut wakes = WakeList::new();
+        if this.space_available(&st) {
+            wakes.push_opt(st.front_waker());
+        }
         drop(st);
         if wake_idle {
             this.work.notify_one();
         }
-        if let Some(waker) = next {
-            waker.wake();
-        }
+        wakes.wake_all();
         Admit::Queued(id)
     }
 
@@ -260,13 +263,12 @@ impl Shared {
         let mut st = self.lock();
         let was_front = st.space_waiters.front().is_some_and(|&(w, _)| w == waiter);
         st.remove_space_waiter(waiter);
-        let next = (was_front && self.space_available(&st))
-            .then(|| st.front_waker())
-            .flatten();
-        drop(st);
-        if let Some(waker) = next {
-            waker.wake();
+        let mut wakes = WakeList::new();
+        if was_front && self.space_available(&st) {
+            wakes.push_opt(st.front_waker());
         }
+        drop(st);
+        wakes.wake_all();
     }
 
     /// The caller of job `id` went away. Returns the job if it was still queued (it
@@ -275,11 +277,10 @@ impl Shared {
         let mut st = self.lock();
         let at = st.queue.binary_search_by_key(&id, |q| q.id).ok()?;
         let job = st.queue.remove(at)?;
-        let next = st.front_waker();
+        let mut wakes = WakeList::new();
+        wakes.push_opt(st.front_waker());
         drop(st);
-        if let Some(waker) = next {
-            waker.wake();
-        }
+        wakes.wake_all();
         Some(job.task)
     }
 
@@ -294,19 +295,14 @@ impl Shared {
         } else {
             Vec::new()
         };
-        let mut wakers: Vec<Waker> = st
-            .space_waiters
-            .drain(..)
-            .filter_map(|(_, waker)| waker)
-            .collect();
+        let mut wakes = WakeList::new();
+        wakes.extend(st.space_waiters.drain(..).filter_map(|(_, waker)| waker));
         if st.threads_alive == 0 {
-            wakers.append(&mut st.stop_waiters);
+            wakes.extend(st.stop_waiters.drain(..));
         }
         drop(st);
         self.work.notify_all();
-        for waker in wakers {
-            waker.wake();
-        }
+        wakes.wake_all();
         dropped
     }
 
@@ -341,17 +337,14 @@ impl Shared {
         st.running -= 1;
         st.completed += 1;
         let idle = st.queue.is_empty() && !st.closed;
-        let next = if idle {
+        let mut wakes = WakeList::new();
+        if idle {
             st.num_idle += 1;
             // An idle thread is room for one more job.
-            st.front_waker()
-        } else {
-            None
-        };
-        drop(st);
-        if let Some(waker) = next {
-            waker.wake();
+            wakes.push_opt(st.front_waker());
         }
+        drop(st);
+        wakes.wake_all();
         idle
     }
 
@@ -397,11 +390,10 @@ impl Shared {
             while let Some(job) = st.queue.pop_front() {
                 st.running += 1;
                 st.running_high_water = st.running_high_water.max(st.running);
-                let next = st.front_waker();
+                let mut wakes = WakeList::new();
+                wakes.push_opt(st.front_waker());
                 drop(st);
-                if let Some(waker) = next {
-                    waker.wake();
-                }
+                wakes.wake_all();
                 // The completer catches the closure's panic (and books the job as
                 // completed); this catches one from dropping an abandoned result, so
                 // the thread's accounting survives.
@@ -431,8 +423,10 @@ impl Shared {
             }
             // An idle thread is room for one more job, even with a zero-capacity queue.
             if let Some(waker) = st.front_waker().filter(|_| !counted_idle) {
+                let mut wakes = WakeList::new();
+                wakes.push(waker);
                 drop(st);
-                waker.wake();
+                wakes.wake_all();
                 st = self.lock();
                 if st.num_notify > 0 {
                     // Handed a job while the lock was released.
@@ -459,12 +453,13 @@ impl Shared {
             }
         }
         st.threads_alive -= 1;
-        let wakers = if st.closed && st.threads_alive == 0 {
-            std::mem::take(&mut st.stop_waiters)
+        let mut wakes = WakeList::new();
+        if st.closed && st.threads_alive == 0 {
+            wakes.extend(st.stop_waiters.drain(..));
         } else {
             // A free slot is room for one more job.
-            st.front_waker().into_iter().collect()
-        };
+            wakes.push_opt(st.front_waker());
+        }
         drop(st);
         // Otherwise the record is updated when the OS thread tears down, after the
         // thread-local destructors of its jobs (`PoolRecord::exit_at_thread_teardown`).
@@ -472,9 +467,7 @@ impl Shared {
         self.record.thread_exited(name);
         #[cfg(not(corral_loom))]
         let _ = name;
-        for waker in wakers {
-            waker.wake();
-        }
+        wakes.wake_all();
     }
 }
 

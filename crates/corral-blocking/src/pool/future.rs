@@ -1,4 +1,4 @@
-//! The futures returned by the pool: [`Run`], [`JobHandle`] and [`Stopped`].
+//! The futures returned by the pool: [`Run`], [`AcceptedJob`] and [`Stopped`].
 
 use std::fmt;
 use std::future::Future;
@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use super::engine::{Admit, Shared, Task};
 use super::job::{Cell, Completer, Outcome};
 use crate::error::RunError;
-use crate::sync::Arc;
+use corral_shared::sync::Arc;
 
 /// Packages `f` as a queued task and the cell its caller reads.
 pub(super) fn package<F, R>(shared: &Shared, f: F) -> (Task, Arc<Cell<R>>)
@@ -32,7 +32,7 @@ pub struct Run<F, R> {
     shared: Arc<Shared>,
     f: Option<F>,
     waiter: Option<u64>,
-    job: Option<JobHandle<R>>,
+    job: Option<AcceptedJob<R>>,
 }
 
 // `F` is never pinned: it is moved out by value when the job is admitted, and `R` only
@@ -72,7 +72,7 @@ where
             Admit::Queued(id) => {
                 self.waiter = None;
                 let cell = cell.expect("an admitted job has a cell");
-                self.job = Some(JobHandle::new(Arc::clone(shared), id, cell));
+                self.job = Some(AcceptedJob::new(Arc::clone(shared), id, cell));
             }
             _ => self.f = f,
         }
@@ -139,22 +139,26 @@ impl<F, R> fmt::Debug for Run<F, R> {
     }
 }
 
-/// An accepted job: await it for the closure's result.
+/// A job the pool accepted: await it for the closure's result.
 ///
 /// Returned by [`BlockingPool::try_run`](crate::BlockingPool::try_run) (and used inside
 /// [`Run`]). Dropping it before a thread took the job removes the job from the queue,
 /// so it never runs; dropping it later only stops waiting.
-#[must_use = "dropping a JobHandle cancels the job if it has not started"]
-pub struct JobHandle<R> {
+///
+/// Not a join handle: tokio's `JoinHandle` (and corral-pool's `JobHandle`) *detach* on
+/// drop, and the job runs anyway. This one *cancels* a job that has not started, hence
+/// its own name.
+#[must_use = "dropping an AcceptedJob cancels the job if it has not started"]
+pub struct AcceptedJob<R> {
     shared: Arc<Shared>,
     id: u64,
     cell: Arc<Cell<R>>,
     done: bool,
 }
 
-impl<R> JobHandle<R> {
+impl<R> AcceptedJob<R> {
     pub(crate) fn new(shared: Arc<Shared>, id: u64, cell: Arc<Cell<R>>) -> Self {
-        JobHandle {
+        AcceptedJob {
             shared,
             id,
             cell,
@@ -163,12 +167,12 @@ impl<R> JobHandle<R> {
     }
 }
 
-impl<R> Future for JobHandle<R> {
+impl<R> Future for AcceptedJob<R> {
     type Output = Result<R, RunError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        assert!(!this.done, "`JobHandle` polled after completion");
+        assert!(!this.done, "`AcceptedJob` polled after completion");
         let outcome = std::task::ready!(this.cell.poll_take(cx));
         this.done = true;
         Poll::Ready(match outcome {
@@ -179,7 +183,7 @@ impl<R> Future for JobHandle<R> {
     }
 }
 
-impl<R> Drop for JobHandle<R> {
+impl<R> Drop for AcceptedJob<R> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -193,9 +197,9 @@ impl<R> Drop for JobHandle<R> {
     }
 }
 
-impl<R> fmt::Debug for JobHandle<R> {
+impl<R> fmt::Debug for AcceptedJob<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobHandle")
+        f.debug_struct("AcceptedJob")
             .field("pool", &self.shared.config.name)
             .field("id", &self.id)
             .field("done", &self.done)

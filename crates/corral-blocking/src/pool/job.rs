@@ -13,7 +13,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+use corral_shared::sync::{Arc, AtomicUsize, Mutex, Ordering};
 
 /// What a job produced, as seen by its caller.
 pub(crate) enum Outcome<R> {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use corral_shared::sync::Mutex;
 use tokio::time::Instant;
 
 use super::Family;

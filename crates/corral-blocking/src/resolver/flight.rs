@@ -27,11 +27,13 @@
 //! # Lock order
 //!
 //! `drive` before `waiters` before the map. The flight's waker takes only `waiters`, so
-//! it may be called while the lookup future is polled under `drive`.
+//! it may be called while the lookup future is polled under `drive`. Parked wakers are
+//! collected under `waiters` into a `WakeList` and woken once the locks are released,
+//! so a woken waiter never finds them held by its waker.
 //!
 //! # Loom
 //!
-//! The locks come from the crate's `sync` shim, so the model at the end of this file
+//! The locks come from `corral_shared::sync`, so the model at the end of this file
 //! checks this code under loom. `Arc`/`Weak` are std's even then (loom has no `Weak`):
 //! the model explores the lock interleavings, and trusts std's reference counts.
 
@@ -43,7 +45,8 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::cache::Answer;
 use super::{Counters, Family};
-use crate::sync::Mutex;
+use corral_shared::sync::Mutex;
+use corral_shared::wake::WakeList;
 
 pub(super) type FlightFuture = Pin<Box<dyn Future<Output = Answer> + Send + 'static>>;
 
@@ -111,7 +114,9 @@ impl Wake for WakeAll {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if let Some(flight) = self.0.upgrade() {
-            flight.waiters.lock().wake_all();
+            let mut wakes = WakeList::new();
+            flight.waiters.lock().collect(&mut wakes);
+            wakes.wake_all();
         }
     }
 }
@@ -187,6 +192,8 @@ impl Flight {
     /// driving the lookup if it is still running. Whenever this returns `Ready`, `slot`
     /// is `NO_SLOT`.
     pub(super) fn poll_wait(&self, slot: &mut u32, cx: &mut Context<'_>) -> Poll<Answer> {
+        // The waiters the answer releases, woken once both locks are released.
+        let mut wakes = WakeList::new();
         let mut drive = self.drive.lock();
         if drive.answer.is_none() {
             // Park (or refresh the waker) *before* driving the lookup: driving it may
@@ -208,15 +215,18 @@ impl Flight {
                     drive.answer = Some(answer);
                     let mut waiters = self.waiters.lock();
                     waiters.remove(std::mem::replace(slot, NO_SLOT));
-                    waiters.wake_all();
+                    waiters.collect(&mut wakes);
                 }
             }
         }
         let Some(answer) = &drive.answer else {
+            drop(drive);
+            wakes.wake_all();
             return Poll::Pending;
         };
         let answer = answer.clone();
         drop(drive);
+        wakes.wake_all();
         if *slot != NO_SLOT {
             self.waiters.lock().remove(std::mem::replace(slot, NO_SLOT));
         }
@@ -269,12 +279,13 @@ impl Waiters {
         debug_assert!(matches!(freed, Slot::Parked(_)), "a slot is freed once");
     }
 
-    fn wake_all(&self) {
-        for slot in &self.slots {
-            if let Slot::Parked(waker) = slot {
-                waker.wake_by_ref();
-            }
-        }
+    /// Adds a clone of every parked waiter's waker to `wakes` (woken by the caller once
+    /// the lock is released).
+    fn collect(&self, wakes: &mut WakeList) {
+        wakes.extend(self.slots.iter().filter_map(|slot| match slot {
+            Slot::Parked(waker) => Some(waker.clone()),
+            Slot::Free { .. } => None,
+        }));
     }
 }
 
@@ -301,7 +312,12 @@ mod tests {
     #[test]
     fn per_waiter_state_stays_small() {
         assert_eq!(std::mem::size_of::<super::Slot>(), 16);
-        assert!(std::mem::size_of::<crate::LookupHost>() <= 48);
+        // The waiter's own timer is pinned inside (no allocation of its own): the
+        // future is tokio's `Sleep` plus 40 bytes.
+        assert!(
+            std::mem::size_of::<crate::LookupHost>()
+                <= std::mem::size_of::<tokio::time::Sleep>() + 40
+        );
     }
 }
 

@@ -9,12 +9,12 @@ pub use corral_test_support::{
     dns, eventually, eventually_blocking, multi_thread, Latch, OpenOnDrop,
 };
 
-use corral_blocking::{BlockingPool, JobHandle};
+use corral_blocking::{AcceptedJob, BlockingPool};
 use tokio_test::task::Spawn;
 
 /// Occupies a one-thread `pool`: runs a job that blocks until the returned latch opens,
 /// and waits until that job is running.
-pub async fn occupy(pool: &BlockingPool) -> (Latch, JobHandle<()>) {
+pub async fn occupy(pool: &BlockingPool) -> (Latch, AcceptedJob<()>) {
     let gate = Latch::new();
     let job = pool
         .try_run({

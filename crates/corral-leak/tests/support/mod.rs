@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::task::Poll;
 
-use corral_blocking::{BlockingPool, JobHandle};
+use corral_blocking::{AcceptedJob, BlockingPool};
 use corral_test_support::Latch;
 
 /// Polls `check` once (it scans, finds something alive and starts waiting), runs
@@ -21,7 +21,7 @@ pub(crate) async fn after_first_poll<F: Future>(check: F, open: impl FnOnce()) -
 /// A blocking thread that outlives its pool: a one-thread pool named `name` runs a job
 /// that blocks until the returned latch opens, and is shut down once the job runs. The
 /// thread stays a stray until the test opens the latch; the handle gives the job's end.
-pub(crate) async fn stray_thread(name: &'static str) -> (Latch, JobHandle<()>) {
+pub(crate) async fn stray_thread(name: &'static str) -> (Latch, AcceptedJob<()>) {
     let pool = BlockingPool::builder()
         .name(name)
         .max_threads(1)

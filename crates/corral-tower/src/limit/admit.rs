@@ -5,7 +5,10 @@
 //! - `poll` holds at most one queued request; replacing it with a fresh clone withdraws
 //!   that request (no permit is lost, corral-semaphore's `PollSemaphore` contract).
 //! - `queued_at` is `Some` exactly while the request waits in the queue.
-//! - `timer` is allocated the first time this request has to wait, and reused.
+//! - `timer` is allocated the first time this request has to wait, and reused. It is
+//!   the one timer in corral that is boxed rather than pinned in place: `Admit` lives in
+//!   a `Service`, whose `poll_ready` takes `&mut self`, not a pinned self, so a `Sleep`
+//!   (which is `!Unpin`) cannot sit inline; the uncontended path never allocates it.
 
 use std::future::Future;
 use std::pin::Pin;
