@@ -13,19 +13,11 @@
 use std::time::Duration;
 
 use corral_blocking::{BlockingPool, Resolver};
-use corral_test_support::dns;
+use corral_test_support::{dns, multi_thread};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn uncontended(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = multi_thread(2);
     let pool = BlockingPool::builder().name("bench").build().expect("pool");
     let mut group = c.benchmark_group("uncontended");
     group.bench_function("tokio_spawn_blocking", |b| {
@@ -49,7 +41,7 @@ fn busy(us: u64) {
 
 fn contention(c: &mut Criterion) {
     const JOBS: usize = 256;
-    let rt = runtime();
+    let rt = multi_thread(2);
     let pool = BlockingPool::builder()
         .name("bench16")
         .max_threads(16)
@@ -86,7 +78,7 @@ fn dns_storm(c: &mut Criterion) {
     const NAMES: usize = 50;
     let server = dns::SlowDnsServer::start(Duration::from_millis(20)).expect("dns server");
     let addr = server.addr();
-    let rt = runtime();
+    let rt = multi_thread(2);
     let names: Vec<String> = (0..NAMES).map(|i| format!("host{i}.bench.test")).collect();
     let mut group = c.benchmark_group("dns_storm");
     group.sample_size(10);

@@ -40,7 +40,7 @@ use tokio::runtime::Runtime;
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::quartiles;
+use paired::{flag, quartiles, rounds_arg, switch, Pairs, Report, US};
 
 /// Round trips per round.
 const TRIPS: usize = 2_000;
@@ -225,35 +225,24 @@ fn interleave(rt: &Runtime, rounds: usize) {
     }
 }
 
-fn us_per_trip(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6 / TRIPS as f64
-}
+/// The report line of every case.
+const REPORT: Report = Report {
+    peer: "tokio",
+    corral: "corral",
+    ratio: "corral/tokio",
+    unit: US,
+    width: 15,
+};
 
 fn main() {
-    let mut rounds = 41;
-    let mut profile = None;
-    let mut interleaved = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--rounds" {
-            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
-        } else if arg == "--profile" {
-            profile = args.next();
-        } else if arg == "--interleave" {
-            interleaved = true;
-        }
-        // Anything else (cargo bench passes `--bench`) is ignored.
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rounds = rounds_arg(41);
+    let profile = flag("--profile");
+    let rt = corral_test_support::multi_thread(2);
     let pool = BlockingPool::builder()
         .name("paired")
         .build()
         .expect("pool");
-    if interleaved {
+    if switch("--interleave") {
         interleave(&rt, rounds);
         return;
     }
@@ -264,7 +253,7 @@ fn main() {
             _ => Case::SpawnBlocking,
         };
         let times: Vec<f64> = (0..rounds)
-            .map(|_| us_per_trip(round(&rt, &pool, case)))
+            .map(|_| US.per(round(&rt, &pool, case), TRIPS as u64))
             .collect();
         let (q25, q50, q75) = quartiles(times);
         println!("{side}: {q50:.2} µs per trip [{q25:.2}-{q75:.2}]");
@@ -280,23 +269,12 @@ fn main() {
         // is what the pairing alone gives the second round (see BENCHMARKS.md).
         ("tokio (A/A)", Case::Tokio),
     ] {
-        for _ in 0..3 {
-            round(&rt, &pool, Case::Tokio);
-            round(&rt, &pool, case);
-        }
-        let (mut tokio, mut corral, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let t = us_per_trip(round(&rt, &pool, Case::Tokio));
-            let c = us_per_trip(round(&rt, &pool, case));
-            tokio.push(t);
-            corral.push(c);
-            ratio.push(c / t);
-        }
-        let (t25, t50, t75) = quartiles(tokio);
-        let (c25, c50, c75) = quartiles(corral);
-        let (r25, r50, r75) = quartiles(ratio);
-        println!(
-            "{name:<15} tokio {t50:6.2} µs [{t25:.2}-{t75:.2}]  corral {c50:6.2} µs [{c25:.2}-{c75:.2}]  corral/tokio {r50:.3}x [{r25:.3}-{r75:.3}]"
+        let pairs = Pairs::run(
+            3,
+            rounds,
+            || US.per(round(&rt, &pool, Case::Tokio), TRIPS as u64),
+            || US.per(round(&rt, &pool, case), TRIPS as u64),
         );
+        REPORT.print(name, &pairs);
     }
 }

@@ -29,7 +29,7 @@ use redis::aio::MultiplexedConnection;
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::quartiles;
+use paired::{flag, rounds_arg, Pairs, US};
 
 const CHILD: &str = "CORRAL_FLEET_BENCH_CHILD";
 const PERMITS: u64 = 8;
@@ -199,15 +199,8 @@ fn main() {
         child(&kind);
         return;
     }
-    let (mut rounds, mut secs) = (3usize, 1.0f64);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--rounds" => rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds),
-            "--secs" => secs = args.next().and_then(|n| n.parse().ok()).unwrap_or(secs),
-            _ => {}
-        }
-    }
+    let rounds = rounds_arg(3);
+    let secs: f64 = flag("--secs").and_then(|s| s.parse().ok()).unwrap_or(1.0);
     if !RedisServer::available() {
         println!("corral_fleet_paired: skipped: redis-server is not installed (apt-get install -y redis-server)");
         return;
@@ -233,33 +226,22 @@ fn main() {
         }
         let fleet_rt = (sent(&server) - before) as f64 / PAIRS as f64;
         // Latency in paired rounds.
-        let mut ratios = Vec::new();
-        let (mut naive_us, mut fleet_us) = (Vec::new(), Vec::new());
+        let mut latency = Pairs::default();
         for _ in 0..21 {
             let start = Instant::now();
             for _ in 0..200 {
                 naive.acquire().await;
                 naive.release().await;
             }
-            let n = start.elapsed().as_secs_f64() * 1e6 / 200.0;
+            let n = US.per(start.elapsed(), 200);
             let start = Instant::now();
             for _ in 0..200 {
                 sem.acquire(1).await.unwrap().release().await.unwrap();
             }
-            let f = start.elapsed().as_secs_f64() * 1e6 / 200.0;
-            naive_us.push(n);
-            fleet_us.push(f);
-            ratios.push(f / n);
+            let f = US.per(start.elapsed(), 200);
+            latency.push(n, f);
         }
-        (
-            naive_rt,
-            fleet_rt,
-            (
-                quartiles(naive_us).1,
-                quartiles(fleet_us).1,
-                quartiles(ratios),
-            ),
-        )
+        (naive_rt, fleet_rt, latency)
     });
     println!(
         "uncontended round trips per acquire+release: naive {naive_rt:.2}, fleet {fleet_rt:.2}"
@@ -272,23 +254,25 @@ fn main() {
         .unwrap_or("?")
         .to_owned();
     println!("server time per fleet script (EVALSHA usec_per_call): {script_us} us");
-    let (n_us, f_us, (q1, med, q3)) = lat;
+    let ((_, n_us, _), (_, f_us, _)) = (lat.peer(), lat.corral());
+    let (q1, med, q3) = lat.ratio();
     println!(
         "uncontended acquire+release: naive {n_us:.1} us, fleet {f_us:.1} us; fleet/naive {med:.2}x (quartiles {q1:.2}..{q3:.2})"
     );
 
     // Throughput, paired rounds.
-    let mut ratios = Vec::new();
+    let mut cost = Pairs::default();
     for round in 0..rounds {
         let (n, n_cmd) = throughput(&server, "naive", secs);
         let (f, f_cmd) = throughput(&server, "fleet", secs);
         println!(
             "round {round}: naive {n:.0} grants/s ({n_cmd:.1} round trips/grant), fleet {f:.0} grants/s ({f_cmd:.1} round trips/grant)"
         );
-        // Cost ratio: how many times longer the fleet semaphore takes per grant.
-        ratios.push(n / f);
+        // Seconds per grant (all processes together), so the ratio is the cost ratio:
+        // how many times longer the fleet semaphore takes per grant (naive rate / fleet rate).
+        cost.push(1.0 / n, 1.0 / f);
     }
-    let (q1, med, q3) = quartiles(ratios);
+    let (q1, med, q3) = cost.ratio();
     println!(
         "throughput {PROCS} processes x {TASKS} tasks over {PERMITS} permits: fleet cost / naive cost {med:.2}x (quartiles {q1:.2}..{q3:.2}) over {rounds} paired rounds"
     );

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corral_pool::{BoxJob, Pool, DEFAULT_QUEUE_WAIT_SAMPLING};
+use corral_test_support::multi_thread;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -34,14 +35,6 @@ use support::{
     corral_pool, corral_round, mpmc_round, noop, spawn_semaphore_round, MpmcPool, JOBS, QUEUE,
     WORKERS,
 };
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 type RoundFut = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Round = Box<dyn Fn() -> RoundFut>;
@@ -115,7 +108,7 @@ fn cases(rt: &Runtime) -> Vec<(&'static str, Round)> {
 /// The workload: the driver is the future criterion `block_on`s on the bench
 /// thread, so every hand-off to and from the 2 runtime threads is a cross-thread wake.
 fn contention(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = multi_thread(2);
     let cases = cases(&rt);
     let mut group = c.benchmark_group("contention");
     group.throughput(Throughput::Elements(JOBS));
@@ -129,7 +122,7 @@ fn contention(c: &mut Criterion) {
 
 /// The same, with the driver a task on the runtime (how submitters run in a service).
 fn driver_task(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = multi_thread(2);
     let cases = cases(&rt);
     let mut group = c.benchmark_group("driver_task");
     group.throughput(Throughput::Elements(JOBS));

@@ -30,7 +30,7 @@ use support::{
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::quartiles;
+use paired::{flag, rounds_arg, Pairs, Report, NS};
 
 /// Times one round, driven from this thread by `block_on` (the `contention` group of
 /// `corral_pool.rs`, the issue's workload: every hand-off to and from the runtime's two
@@ -44,24 +44,20 @@ fn timed<Fut: Future<Output = ()>>(rt: &Runtime, round: Fut) -> Duration {
 /// A case: times one round on the runtime.
 type TimedRound<'a> = dyn Fn(&Runtime) -> Duration + 'a;
 
-fn ns_per_job(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e9 / JOBS as f64
-}
+/// The report line of every pairing; the case names the peer.
+const REPORT: Report = Report {
+    peer: "peer",
+    corral: "corral_pool",
+    ratio: "corral/peer",
+    unit: NS,
+    width: 27,
+};
 
 fn main() {
-    let mut rounds = 41;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--rounds" {
-            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
-        }
-        // Anything else (cargo bench passes `--bench`) is ignored.
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rounds = rounds_arg(41);
+    // `--only <case>` runs one pairing (for profiling).
+    let only = flag("--only");
+    let rt = corral_test_support::multi_thread(2);
     // The no-op job, as a nameable type (the criterion bench uses an `async fn`).
     type NoopPool = Pool<std::future::Ready<()>>;
     let job = || std::future::ready(());
@@ -102,33 +98,20 @@ fn main() {
         "{rounds} paired rounds of {JOBS} no-op jobs, {WORKERS} workers, queue {QUEUE}, mt2 \
          (ns per job, median [quartiles])"
     );
-    // `--only <case>` runs one pairing (for profiling).
-    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
     for (name, other) in &cases {
         if only.as_deref().is_some_and(|o| o != *name) {
             continue;
         }
-        for _ in 0..3 {
-            other(&rt);
-            corral(&rt);
-        }
-        let (mut peer_ns, mut corral_ns, mut ratio, mut diff) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let p = ns_per_job(other(&rt));
-            let c = ns_per_job(corral(&rt));
-            peer_ns.push(p);
-            corral_ns.push(c);
-            ratio.push(c / p);
-            diff.push(p - c);
-        }
-        let (p25, p50, p75) = quartiles(peer_ns);
-        let (c25, c50, c75) = quartiles(corral_ns);
-        let (r25, r50, r75) = quartiles(ratio);
-        let (d25, d50, d75) = quartiles(diff);
+        let pairs = Pairs::run(
+            3,
+            rounds,
+            || NS.per(other(&rt), JOBS),
+            || NS.per(corral(&rt), JOBS),
+        );
+        let (d25, d50, d75) = pairs.difference();
         println!(
-            "{name:<27} {p50:7.1} ns [{p25:.1}-{p75:.1}]  corral_pool {c50:6.1} ns [{c25:.1}-{c75:.1}]  \
-             corral/{name} {r50:.3}x [{r25:.3}-{r75:.3}]  difference {d50:+.1} ns [{d25:+.1}-{d75:+.1}]"
+            "{}  difference {d50:+.1} ns [{d25:+.1}-{d75:+.1}]",
+            REPORT.line(name, &pairs)
         );
     }
 }

@@ -12,8 +12,8 @@
 //!
 //! `cargo bench -p corral-benches --bench corral_scope -- --warm-up-time 1 --measurement-time 3`
 
+use corral_test_support::multi_thread;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tokio::runtime::Runtime;
 
 #[path = "support/scope.rs"]
 mod scope;
@@ -22,16 +22,8 @@ use scope::{
     tracker_token_fan, tracker_token_tracked, CHILDREN, LIMIT,
 };
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build runtime")
-}
-
 fn contention(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = multi_thread(2);
     let mut group = c.benchmark_group("contention");
     group.sample_size(10);
     group.throughput(Throughput::Elements(CHILDREN as u64));
@@ -45,7 +37,7 @@ fn contention(c: &mut Criterion) {
 }
 
 fn uncontended(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = multi_thread(2);
     let mut group = c.benchmark_group("uncontended");
     group.sample_size(10);
     group.throughput(Throughput::Elements(CHILDREN as u64));
@@ -65,7 +57,7 @@ fn uncontended(c: &mut Criterion) {
 }
 
 fn limited(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = multi_thread(2);
     let config = corral_scope::ScopeConfig::builder()
         .limit(LIMIT as u64)
         .build()

@@ -14,7 +14,7 @@
 //! Optional arguments: `--rounds N` (default 41).
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::runtime::Runtime;
 
@@ -28,17 +28,22 @@ use scope::{CHILDREN, LIMIT};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::quartiles;
+use paired::{rounds_arg, Pairs, Report, MS};
 
 fn time<F: Future>(rt: &Runtime, fut: F) -> f64 {
     let start = Instant::now();
     rt.block_on(fut);
-    ms(start.elapsed())
+    MS.per(start.elapsed(), 1)
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+/// The report line of every case.
+const REPORT: Report = Report {
+    peer: "peer",
+    corral: "scope",
+    ratio: "scope/peer",
+    unit: MS,
+    width: 39,
+};
 
 /// Runs `rounds` pairs (peer, then scope) after a warm-up and prints the medians.
 fn pair<P, PF, C, CF>(rt: &Runtime, name: &str, rounds: usize, peer: P, corral: C)
@@ -48,51 +53,22 @@ where
     C: Fn() -> CF,
     CF: Future<Output = ()>,
 {
-    for _ in 0..3 {
-        rt.block_on(peer());
-        rt.block_on(corral());
-    }
-    let (mut p, mut c, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let tp = time(rt, peer());
-        let tc = time(rt, corral());
-        p.push(tp);
-        c.push(tc);
-        ratio.push(tc / tp);
-    }
-    let (p25, p50, p75) = quartiles(p);
-    let (c25, c50, c75) = quartiles(c);
-    let (r25, r50, r75) = quartiles(ratio);
-    println!(
-        "{name:<34} peer {p50:6.2} ms [{p25:.2}-{p75:.2}]  scope {c50:6.2} ms [{c25:.2}-{c75:.2}]  scope/peer {r50:.3}x [{r25:.3}-{r75:.3}]"
-    );
+    let pairs = Pairs::run(3, rounds, || time(rt, peer()), || time(rt, corral()));
+    REPORT.print(name, &pairs);
 }
 
 /// A runtime flavor: its name and how to build it.
 type Flavor = (&'static str, fn() -> Runtime);
 
 fn main() {
-    let mut rounds = 41;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--rounds" {
-            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
-        }
-        // Anything else (cargo bench passes `--bench`) is ignored.
-    }
+    let rounds = rounds_arg(41);
     task::pin_heap();
     let limited = corral_scope::ScopeConfig::builder()
         .limit(LIMIT as u64)
         .build()
         .expect("valid config");
     let runtimes: [Flavor; 2] = [
-        ("mt2", || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("build runtime")
-        }),
+        ("mt2", || corral_test_support::multi_thread(2)),
         // One thread: no second worker to join in or not, so the ratio is the per-child
         // cost alone, and steadier on a loaded machine.
         ("ct", || {

@@ -20,24 +20,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use tokio::runtime::Runtime;
 
 #[path = "support/task.rs"]
 mod task;
-use task::{pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
-
-fn mt2() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
-
-fn ct() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
+use task::{ct, mt2, pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
 
 fn uncontended(c: &mut Criterion) {
     let mut group = c.benchmark_group("uncontended");

@@ -25,11 +25,11 @@ use tokio::runtime::Runtime;
 
 #[path = "support/task.rs"]
 mod task;
-use task::{pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
+use task::{ct, mt2, pin_heap, spawn_join_corral, spawn_join_tokio, TASKS};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::quartiles;
+use paired::{flag, rounds_arg, Pairs, Report, MS};
 
 /// One round: `spawners` tasks each spawning and joining `TASKS / spawners`. With
 /// `nested`, corral's spawners are tracked tasks themselves (spawned with
@@ -57,70 +57,28 @@ fn round(rt: &Runtime, spawners: usize, nested: bool, corral: bool) -> Duration 
     start.elapsed()
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// A case: its name, how to build its runtime, how many spawners share the work, and
 /// whether corral's spawners are tracked tasks.
 type Case = (&'static str, fn() -> Runtime, usize, bool);
 
+/// The report line of every case.
+const REPORT: Report = Report {
+    peer: "tokio",
+    corral: "corral",
+    ratio: "corral/tokio",
+    unit: MS,
+    width: 18,
+};
+
 fn main() {
-    let mut rounds = 61;
-    let mut only = String::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--rounds" {
-            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
-        } else if arg == "--case" {
-            only = args.next().unwrap_or_default();
-        }
-        // Anything else (cargo bench passes `--bench`) is ignored.
-    }
+    let rounds = rounds_arg(61);
+    let only = flag("--case").unwrap_or_default();
     pin_heap();
     let cases: [Case; 4] = [
-        (
-            "uncontended/ct",
-            || {
-                tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap()
-            },
-            1,
-            false,
-        ),
-        (
-            "nested/ct",
-            || {
-                tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap()
-            },
-            1,
-            true,
-        ),
-        (
-            "uncontended/mt2",
-            || {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .build()
-                    .unwrap()
-            },
-            1,
-            false,
-        ),
-        (
-            "contention/mt2x2",
-            || {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .build()
-                    .unwrap()
-            },
-            2,
-            false,
-        ),
+        ("uncontended/ct", ct, 1, false),
+        ("nested/ct", ct, 1, true),
+        ("uncontended/mt2", mt2, 1, false),
+        ("contention/mt2x2", mt2, 2, false),
     ];
     println!(
         "{rounds} paired rounds of {TASKS} no-op tasks spawned and joined (median [quartiles])"
@@ -130,23 +88,12 @@ fn main() {
             continue;
         }
         let rt = make();
-        for _ in 0..5 {
-            round(&rt, spawners, nested, false);
-            round(&rt, spawners, nested, true);
-        }
-        let (mut tokio, mut corral, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let t = ms(round(&rt, spawners, nested, false));
-            let c = ms(round(&rt, spawners, nested, true));
-            tokio.push(t);
-            corral.push(c);
-            ratio.push(c / t);
-        }
-        let (t25, t50, t75) = quartiles(tokio);
-        let (c25, c50, c75) = quartiles(corral);
-        let (r25, r50, r75) = quartiles(ratio);
-        println!(
-            "{name:<18} tokio {t50:6.2} ms [{t25:.2}-{t75:.2}]  corral {c50:6.2} ms [{c25:.2}-{c75:.2}]  corral/tokio {r50:.3}x [{r25:.3}-{r75:.3}]"
+        let pairs = Pairs::run(
+            5,
+            rounds,
+            || MS.per(round(&rt, spawners, nested, false), 1),
+            || MS.per(round(&rt, spawners, nested, true), 1),
         );
+        REPORT.print(name, &pairs);
     }
 }

@@ -23,7 +23,7 @@ use tower::{service_fn, Layer, Service, ServiceExt};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::quartiles;
+use paired::{rounds_arg, Pairs, Report, NS};
 
 const REQUESTS: u64 = 200_000;
 const LIMIT: u64 = 100;
@@ -59,14 +59,17 @@ fn round(rt: &Runtime, corral: bool) -> Duration {
     start.elapsed()
 }
 
+/// The report line of both cases.
+const REPORT: Report = Report {
+    peer: "tower ConcurrencyLimit",
+    corral: "corral LimitLayer",
+    ratio: "corral/tower",
+    unit: NS,
+    width: 16,
+};
+
 fn main() {
-    let mut rounds = 41;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--rounds" {
-            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
-        }
-    }
+    let rounds = rounds_arg(41);
     type Case = (&'static str, fn() -> Runtime);
     let cases: [Case; 2] = [
         ("uncontended/ct", || {
@@ -86,24 +89,12 @@ fn main() {
     println!("{rounds} paired rounds of {REQUESTS} sequential requests, limit {LIMIT} (ns per request: median [quartiles])");
     for (name, make) in cases {
         let rt = make();
-        for _ in 0..3 {
-            round(&rt, false);
-            round(&rt, true);
-        }
-        let per = |d: Duration| d.as_nanos() as f64 / REQUESTS as f64;
-        let (mut tower, mut corral, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let t = per(round(&rt, false));
-            let c = per(round(&rt, true));
-            tower.push(t);
-            corral.push(c);
-            ratio.push(c / t);
-        }
-        let (t25, t50, t75) = quartiles(tower);
-        let (c25, c50, c75) = quartiles(corral);
-        let (r25, r50, r75) = quartiles(ratio);
-        println!(
-            "{name:<16} tower ConcurrencyLimit {t50:6.1} ns [{t25:.1}-{t75:.1}]  corral LimitLayer {c50:6.1} ns [{c25:.1}-{c75:.1}]  corral/tower {r50:.3}x [{r25:.3}-{r75:.3}]"
+        let pairs = Pairs::run(
+            3,
+            rounds,
+            || NS.per(round(&rt, false), REQUESTS),
+            || NS.per(round(&rt, true), REQUESTS),
         );
+        REPORT.print(name, &pairs);
     }
 }

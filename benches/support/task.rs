@@ -1,7 +1,25 @@
-//! Shared by the two task benches (included with `#[path]`): the workload and the
-//! heap pinning, so both measure exactly the same thing.
+//! Shared by the two task benches (included with `#[path]`): the workload, the
+//! runtimes and the heap pinning, so both measure exactly the same thing.
 
 use std::hint::black_box;
+
+use tokio::runtime::Runtime;
+
+/// The multi-thread runtime of the task benches: two workers, no I/O or time driver
+/// (spawn + join needs neither).
+pub(crate) fn mt2() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// The current-thread runtime of the task benches, no drivers.
+pub(crate) fn ct() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
 
 /// Tasks spawned and joined per round.
 pub(crate) const TASKS: usize = 100_000;

@@ -683,11 +683,7 @@ fn churn_every_timeout_fires_within_one_tick_of_its_deadline() {
             })
             .build()
             .unwrap();
-        let multi = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let multi = corral_test_support::multi_thread(2);
         let paused = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .start_paused(true)

@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use corral_blocking::{spawn_blocking, spawn_blocking_metrics, DEFAULT_MAX_THREADS};
-use support::{eventually, eventually_blocking, Latch, OpenOnDrop};
+use support::{eventually, eventually_blocking, multi_thread, Latch, OpenOnDrop};
 
 /// The two functions under test.
 #[derive(Debug, Clone, Copy)]
@@ -33,18 +33,10 @@ impl Which {
     }
 }
 
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn the_runtime_context_is_entered_inside_the_job() {
     for which in BOTH {
-        let rt = multi_thread();
+        let rt = multi_thread(2);
         let outside = rt.handle().id();
         let (inside, spawned) = rt.block_on(async move {
             which
@@ -64,7 +56,7 @@ fn the_runtime_context_is_entered_inside_the_job() {
 #[test]
 fn abort_after_the_job_started_keeps_its_value() {
     for which in BOTH {
-        let rt = multi_thread();
+        let rt = multi_thread(2);
         let (gate, started) = (Latch::new(), Arc::new(AtomicBool::new(false)));
         let _open = OpenOnDrop(gate.clone());
         let value = rt.block_on(async {
@@ -110,7 +102,7 @@ fn detached_job_holding(rt: &tokio::runtime::Runtime, which: Which) -> (Latch, A
 #[test]
 fn dropping_the_runtime_waits_for_the_jobs_it_started() {
     for which in BOTH {
-        let rt = multi_thread();
+        let rt = multi_thread(2);
         let (gate, done) = detached_job_holding(&rt, which);
         let _open = OpenOnDrop(gate.clone());
         // Opened from another thread while this one is inside `drop(rt)`: drop must
@@ -134,7 +126,7 @@ fn dropping_the_runtime_waits_for_the_jobs_it_started() {
 #[test]
 fn shutdown_timeout_bounds_the_wait_for_a_job_that_never_returns() {
     for which in BOTH {
-        let rt = multi_thread();
+        let rt = multi_thread(2);
         let (gate, done) = detached_job_holding(&rt, which);
         let _open = OpenOnDrop(gate.clone());
         // The job only returns once the latch opens, after this: shutdown_timeout
@@ -149,7 +141,7 @@ fn shutdown_timeout_bounds_the_wait_for_a_job_that_never_returns() {
 #[test]
 fn a_job_not_started_when_the_runtime_shuts_down_never_runs_and_a_panic_keeps_its_payload() {
     for which in BOTH {
-        let rt = multi_thread();
+        let rt = multi_thread(2);
         let err = rt
             .block_on(async { which.spawn(|| -> u8 { panic!("kaboom") }).await })
             .unwrap_err();
@@ -190,7 +182,7 @@ fn same_signature_as_tokio() {
     type SpawnBlocking = fn(fn() -> u8) -> JoinHandle<u8>;
     let ours: SpawnBlocking = spawn_blocking;
     let theirs: SpawnBlocking = tokio::task::spawn_blocking;
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     assert_eq!(
         rt.block_on(async { ours(|| 7).await }).unwrap(),
         rt.block_on(async { theirs(|| 7).await }).unwrap()

@@ -6,16 +6,9 @@
 use std::time::Duration;
 
 use corral_leak::LeakGuard;
+use corral_test_support::multi_thread;
 
 const ROUNDS: u32 = 2_000;
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Round after round: a guard with budget 0, a tracked and a plain task joined, a
 /// check that must be clean.
@@ -31,14 +24,14 @@ async fn join_then_check_rounds() {
 
 #[test]
 fn budget_zero_never_reports_a_joined_task() {
-    multi_thread().block_on(join_then_check_rounds());
+    multi_thread(2).block_on(join_then_check_rounds());
 }
 
 /// The same from inside a task (as `#[corral::test(flavor = "multi_thread")]` bodies
 /// run on a worker).
 #[test]
 fn budget_zero_never_reports_a_joined_task_when_checked_from_a_worker() {
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     rt.block_on(async {
         corral_task::spawn(join_then_check_rounds()).await.unwrap();
     });
@@ -48,7 +41,7 @@ fn budget_zero_never_reports_a_joined_task_when_checked_from_a_worker() {
 /// tokio's count to catch up, never hides what stays alive.
 #[test]
 fn budget_zero_still_reports_a_live_untracked_task() {
-    multi_thread().block_on(async {
+    multi_thread(2).block_on(async {
         let guard = LeakGuard::builder().budget(Duration::ZERO).build();
         let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {

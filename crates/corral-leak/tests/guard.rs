@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use corral_leak::{LeakGuard, Report};
 use corral_task::Builder;
+use corral_test_support::multi_thread;
 
 mod support;
 use support::after_first_poll;
@@ -325,11 +326,7 @@ async fn checking_from_a_spawned_task_does_not_count_that_task() {
 fn leaky_and_clean_tests_on_their_own_runtimes_in_parallel() {
     let run = |leak: bool| {
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = multi_thread(2);
             rt.block_on(async move {
                 let guard = LeakGuard::builder()
                     .budget(Duration::from_millis(50))
@@ -354,13 +351,7 @@ fn leaky_and_clean_tests_on_their_own_runtimes_in_parallel() {
 
 #[test]
 fn leaky_and_clean_tests_sharing_one_runtime_see_their_own_trees() {
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap(),
-    );
+    let rt = Arc::new(multi_thread(2));
     let barrier = Arc::new(std::sync::Barrier::new(2));
     let run = |leak: bool| {
         let (rt, barrier) = (rt.clone(), barrier.clone());
@@ -534,11 +525,7 @@ fn a_guard_made_in_a_plain_task_on_a_shared_runtime_says_it_could_not_narrow() {
     // Tests whose bodies run as plain tokio tasks on one runtime: such a guard has no
     // task tree of its own, so it cannot tell its tasks from the other test's. The
     // report must say so, not claim it checked only its own tree.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_thread(2);
     let message = rt.block_on(async {
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
         let b = barrier.clone();

@@ -1,40 +1,22 @@
 //! A stray blocking thread under a paused clock. In a test binary of its own, like
 //! `strays.rs`: the stray list is process-wide.
 
-use std::sync::mpsc;
-
 use corral_blocking::BlockingPool;
 use corral_leak::LeakGuard;
 
 mod support;
-use support::after_first_poll;
+use support::{after_first_poll, stray_thread};
 
 #[tokio::test(start_paused = true)]
 async fn with_paused_time_a_stray_gets_its_grace_period_in_real_time() {
     // A pool thread finishes in real time; a paused clock skips the grace period in
     // virtual time at once, so the check must wait in real time too.
     let guard = LeakGuard::new();
-    let pool = BlockingPool::builder()
-        .name("paused-pool")
-        .max_threads(1)
-        .build()
-        .unwrap();
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    let (latch, opened) = mpsc::channel::<()>();
-    let job = pool
-        .try_run(move || {
-            started_tx.send(()).unwrap();
-            let _ = opened.recv();
-        })
-        .unwrap();
-    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
-        .await
-        .unwrap();
-    pool.shutdown();
+    let (release, job) = stray_thread("paused-pool").await;
     drop(job);
 
     // Opened only once the check is waiting: the job then ends on the real clock.
-    let report = after_first_poll(guard.check(), || latch.send(()).unwrap()).await;
+    let report = after_first_poll(guard.check(), || release.open()).await;
     assert!(
         !report
             .stray_threads()

@@ -82,13 +82,11 @@ async fn an_early_return_is_still_checked() {
 /// The panic message of `f`, if it panicked.
 fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> Option<String> {
     let payload = std::panic::catch_unwind(f).err()?;
-    Some(match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p
-            .downcast::<&str>()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    })
+    Some(
+        corral_shared::panic_message(&*payload)
+            .unwrap_or_default()
+            .to_owned(),
+    )
 }
 
 #[test]

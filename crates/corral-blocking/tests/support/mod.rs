@@ -5,7 +5,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-pub use corral_test_support::{dns, eventually, eventually_blocking, Latch, OpenOnDrop};
+pub use corral_test_support::{
+    dns, eventually, eventually_blocking, multi_thread, Latch, OpenOnDrop,
+};
 
 use corral_blocking::{AcceptedJob, BlockingPool};
 use tokio_test::task::Spawn;

@@ -1,7 +1,11 @@
 //! Shared by the test binaries that need it.
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::future::Future;
 use std::task::Poll;
+
+use corral_blocking::{AcceptedJob, BlockingPool};
+use corral_test_support::Latch;
 
 /// Polls `check` once (it scans, finds something alive and starts waiting), runs
 /// `open` (a latch the test holds), then awaits the rest of the check: a task that
@@ -12,4 +16,28 @@ pub(crate) async fn after_first_poll<F: Future>(check: F, open: impl FnOnce()) -
     assert!(first.is_pending(), "the check waits for what is alive");
     open();
     check.await
+}
+
+/// A blocking thread that outlives its pool: a one-thread pool named `name` runs a job
+/// that blocks until the returned latch opens, and is shut down once the job runs. The
+/// thread stays a stray until the test opens the latch; the handle gives the job's end.
+pub(crate) async fn stray_thread(name: &'static str) -> (Latch, AcceptedJob<()>) {
+    let pool = BlockingPool::builder()
+        .name(name)
+        .max_threads(1)
+        .build()
+        .unwrap();
+    let (started, release) = (Latch::new(), Latch::new());
+    let job = pool
+        .try_run({
+            let (started, release) = (started.clone(), release.clone());
+            move || {
+                started.open();
+                release.wait();
+            }
+        })
+        .unwrap();
+    started.opened().await;
+    pool.shutdown();
+    (release, job)
 }
