@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
 use corral_semaphore::{Permit, Semaphore};
+use corral_shared::CachePadded;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -44,11 +45,6 @@ use tokio::task::JoinHandle;
 /// [`BlockingPool`](crate::BlockingPool).
 pub const DEFAULT_MAX_THREADS: usize = 64;
 
-/// One cache line (two on CPUs that fetch lines in pairs) to itself, so a counter that
-/// one side writes on every job never shares a line with what the other side reads.
-#[repr(align(128))]
-struct Padded<T>(T);
-
 /// The process-wide cap and its counters. The slots held (jobs handed to a runtime's
 /// blocking pool and not yet returned) are the semaphore's permits in use.
 ///
@@ -60,9 +56,9 @@ struct Padded<T>(T);
 /// caller reads. What the cap still costs per round trip is measured in BENCHMARKS.md
 /// (`corral_blocking_paired -- --interleave`).
 struct Gate {
-    slots: Padded<Semaphore>,
-    running_high_water: Padded<AtomicUsize>,
-    completed: Padded<AtomicU64>,
+    slots: CachePadded<Semaphore>,
+    running_high_water: CachePadded<AtomicUsize>,
+    completed: CachePadded<AtomicU64>,
 }
 
 impl Gate {
@@ -74,9 +70,9 @@ impl Gate {
 #[cfg(not(corral_loom))]
 fn gate() -> &'static Gate {
     static GATE: Gate = Gate {
-        slots: Padded(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
-        running_high_water: Padded(AtomicUsize::new(0)),
-        completed: Padded(AtomicU64::new(0)),
+        slots: CachePadded(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
+        running_high_water: CachePadded(AtomicUsize::new(0)),
+        completed: CachePadded(AtomicU64::new(0)),
     };
     &GATE
 }
@@ -86,9 +82,9 @@ fn gate() -> &'static Gate {
 fn gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
     GATE.get_or_init(|| Gate {
-        slots: Padded(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
-        running_high_water: Padded(AtomicUsize::new(0)),
-        completed: Padded(AtomicU64::new(0)),
+        slots: CachePadded(Semaphore::new(DEFAULT_MAX_THREADS as u64)),
+        running_high_water: CachePadded(AtomicUsize::new(0)),
+        completed: CachePadded(AtomicU64::new(0)),
     })
 }
 

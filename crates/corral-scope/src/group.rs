@@ -34,6 +34,8 @@ mod state;
 
 use std::any::Any;
 use std::mem;
+
+use corral_shared::CachePadded;
 use std::num::NonZeroU32;
 use std::task::Waker;
 
@@ -121,18 +123,13 @@ impl Outcome {
     }
 }
 
-/// Keeps its content on its own cache lines.
-#[derive(Debug)]
-#[repr(align(128))]
-struct Padded<T>(T);
-
 /// A task group's join and cancel state.
 #[derive(Debug)]
 pub(crate) struct Group {
     /// Touched by every child as it is admitted and as it finishes.
     state: State,
     /// Touched by pending children and the owner; padded off the state word's line.
-    inner: Padded<Mutex<Inner>>,
+    inner: CachePadded<Mutex<Inner>>,
     /// Keeps every error, not only the first.
     collect: bool,
 }
@@ -152,7 +149,7 @@ impl Group {
         Self {
             collect,
             state: State::new(),
-            inner: Padded(Mutex::new(Inner {
+            inner: CachePadded(Mutex::new(Inner {
                 wakers: Vec::new(),
                 free: Vec::new(),
                 owner: None,

@@ -1,5 +1,6 @@
 //! What every corral crate shares, written once: the sync shim that loom swaps out, the
-//! list that wakes tasks after a lock is released, the error shape that hands a refused
+//! list that wakes tasks after a lock is released, a value padded to its own cache
+//! lines, the error shape that hands a refused
 //! item back, and the text of a panic payload.
 //!
 //! This crate is internal. It is not re-exported by `corral`, its API may change with
@@ -30,9 +31,11 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod pad;
 
 mod panic;
 pub mod sync;
 pub mod wake;
 
+pub use pad::CachePadded;
 pub use panic::panic_message;
