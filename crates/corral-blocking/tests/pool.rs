@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corral_blocking::{BlockingPool, BuildError, RunError, TryRunError};
-use support::{eventually, occupy, ready, Latch};
+use support::{eventually, occupy, occupy_n, ready, Latch};
 use tokio_test::{assert_pending, assert_ready, task};
 
 fn pool(name: &str, max_threads: usize, queue: usize) -> BlockingPool {
@@ -127,14 +127,7 @@ async fn idle_threads_exit_after_the_keep_alive() {
         .keep_alive(Duration::from_millis(10))
         .build()
         .unwrap();
-    let gate = Latch::new();
-    let jobs: Vec<_> = (0..3)
-        .map(|_| {
-            let gate = gate.clone();
-            pool.try_run(move || gate.wait()).unwrap()
-        })
-        .collect();
-    eventually("three threads busy", || pool.metrics().running == 3).await;
+    let (gate, jobs) = occupy_n(&pool, 3).await;
     assert_eq!(pool.metrics().threads_alive, 3);
     gate.open();
     for job in jobs {
@@ -166,15 +159,8 @@ async fn idle_threads_are_reused_within_the_keep_alive() {
 #[tokio::test]
 async fn try_run_hands_the_closure_back_when_full_or_closed() {
     let pool = pool("full", 1, 1);
-    let gate = Latch::new();
-    let first = pool
-        .try_run({
-            let gate = gate.clone();
-            move || gate.wait()
-        })
-        .unwrap();
+    let (gate, first) = occupy(&pool).await;
     let second = pool.try_run(|| 2).unwrap();
-    eventually("first running", || pool.metrics().running == 1).await;
     let refused = pool.try_run(|| 3).unwrap_err();
     assert_eq!(refused.to_string(), "blocking pool queue is full");
     assert!(matches!(refused, TryRunError::Full(_)));

@@ -137,10 +137,7 @@ async fn blocked_submitters_wake_in_fifo_order() {
     assert_pending!(s2.poll());
     assert_pending!(s3.poll());
     assert_eq!(pool.metrics().blocked_submitters, 3);
-    assert!(matches!(
-        pool.try_submit(ready(0)),
-        Err(TrySubmitError::Full(_))
-    ));
+    assert_full(&pool);
 
     // Job 1 ends; the worker takes job 2 and the queue slot goes to s1 only.
     g1.send(()).expect("waiting");
@@ -150,10 +147,7 @@ async fn blocked_submitters_wake_in_fifo_order() {
     assert!(!s2.is_woken());
     assert!(!s3.is_woken());
     // A newcomer does not take the slot granted to s1.
-    assert!(matches!(
-        pool.try_submit(ready(0)),
-        Err(TrySubmitError::Full(_))
-    ));
+    assert_full(&pool);
     let h10 = assert_ready!(s1.poll()).expect("accepted");
     assert_pending!(s2.poll());
 
@@ -182,10 +176,7 @@ async fn a_granted_job_enters_the_queue_at_once_and_the_rest_is_open_to_anyone()
     let h4 = pool.try_submit(ready(4)).expect("queue");
     let mut s = task::spawn(pool.submit(ready(10)));
     assert_pending!(s.poll());
-    assert!(matches!(
-        pool.try_submit(ready(0)),
-        Err(TrySubmitError::Full(_))
-    ));
+    assert_full(&pool);
 
     // The queue runs dry: the waiter is granted a slot and its job enters the queue
     // then (the worker runs it without the submitter being polled); the rest (three in
@@ -202,10 +193,7 @@ async fn a_granted_job_enters_the_queue_at_once_and_the_rest_is_open_to_anyone()
     let more: Vec<_> = (5..9)
         .map(|n| pool.try_submit(ready(n)).expect("free slot"))
         .collect();
-    assert!(matches!(
-        pool.try_submit(ready(0)),
-        Err(TrySubmitError::Full(_))
-    ));
+    assert_full(&pool);
     let h10 = assert_ready!(s.poll()).expect("granted");
     assert!(h10.is_finished());
     for (h, n) in [(h2, 2), (h3, 3), (h4, 4), (h10, 10)] {
@@ -586,10 +574,7 @@ async fn a_waiter_is_not_held_back_behind_a_long_job_while_a_slot_is_free() {
         "a free slot must not sit next to a blocked submitter"
     );
     let _h10 = assert_ready!(s.poll()).expect("granted");
-    assert!(matches!(
-        pool.try_submit(ready(0)),
-        Err(TrySubmitError::Full(_))
-    ));
+    assert_full(&pool);
 }
 
 #[tokio::test(start_paused = true)]
@@ -723,4 +708,13 @@ async fn a_worker_kept_for_a_queued_job_leaves_once_the_job_is_aborted() {
     let m = pool.metrics();
     assert_eq!((m.workers, m.running, m.cancelled), (1, 1, 1));
     assert_eq!((probe.polled(), probe.dropped()), (0, 1));
+}
+
+/// `try_submit` refuses a newcomer with `Full` (and hands it back).
+#[track_caller]
+fn assert_full(pool: &Pool<common::BoxJobU32>) {
+    assert!(matches!(
+        pool.try_submit(ready(0)),
+        Err(TrySubmitError::Full(_))
+    ));
 }

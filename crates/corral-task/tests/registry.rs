@@ -12,10 +12,14 @@ use tokio_test::{assert_pending, assert_ready};
 /// Live tracked tasks of the current runtime (tests run in parallel, each on its own
 /// runtime).
 fn mine() -> Vec<TaskInfo> {
-    let rt = Handle::current().id();
+    on(Handle::current().id())
+}
+
+/// Live tracked tasks of the runtime `id`.
+fn on(id: tokio::runtime::Id) -> Vec<TaskInfo> {
     corral_task::snapshot()
         .into_iter()
-        .filter(|t| t.runtime() == rt)
+        .filter(|t| t.runtime() == id)
         .collect()
 }
 
@@ -81,12 +85,7 @@ fn entries_leave_on_runtime_shutdown() {
             corral_task::spawn(pending::<()>());
         }
     });
-    let count = || {
-        corral_task::snapshot()
-            .iter()
-            .filter(|t| t.runtime() == id)
-            .count()
-    };
+    let count = || tasks_on(id);
     assert_eq!(count(), 10);
     drop(rt);
     assert_eq!(count(), 0);
@@ -101,10 +100,7 @@ fn spawn_on_records_the_target_runtime() {
     let task = Builder::new()
         .name("spawned-on")
         .spawn_on(async { 5 }, &handle);
-    let ours = corral_task::snapshot()
-        .into_iter()
-        .filter(|t| t.runtime() == handle.id())
-        .count();
+    let ours = tasks_on(handle.id());
     assert_eq!(ours, 1);
     assert_eq!(rt.block_on(task).unwrap(), 5);
 }
@@ -303,13 +299,7 @@ fn many_spawns_across_workers_all_leave() {
             assert_eq!(h.await.unwrap(), 500 * 499 / 2);
         }
     });
-    assert_eq!(
-        corral_task::snapshot()
-            .iter()
-            .filter(|t| t.runtime() == id)
-            .count(),
-        0
-    );
+    assert_eq!(tasks_on(id), 0);
 }
 
 #[test]
@@ -422,12 +412,7 @@ fn never_polled_entries_leave_on_shutdown_and_on_a_dead_runtime() {
     for _ in 0..5 {
         Builder::new().spawn_on(pending::<()>(), &handle);
     }
-    let count = || {
-        corral_task::snapshot()
-            .iter()
-            .filter(|t| t.runtime() == id)
-            .count()
-    };
+    let count = || tasks_on(id);
     assert_eq!(count(), 5);
     drop(rt);
     assert_eq!(count(), 0);
@@ -561,4 +546,9 @@ async fn creators_are_per_spawn_path() {
     for c in children {
         c.await.unwrap();
     }
+}
+
+/// How many live tracked tasks the registry holds for the runtime `id`.
+fn tasks_on(id: tokio::runtime::Id) -> usize {
+    on(id).len()
 }

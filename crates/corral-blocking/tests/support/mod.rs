@@ -15,15 +15,22 @@ use tokio_test::task::Spawn;
 /// Occupies a one-thread `pool`: runs a job that blocks until the returned latch opens,
 /// and waits until that job is running.
 pub async fn occupy(pool: &BlockingPool) -> (Latch, AcceptedJob<()>) {
+    let (gate, mut jobs) = occupy_n(pool, 1).await;
+    (gate, jobs.pop().expect("one job"))
+}
+
+/// Occupies `n` threads of `pool`: runs `n` jobs that block until the returned latch
+/// opens, and waits until all of them are running.
+pub async fn occupy_n(pool: &BlockingPool, n: usize) -> (Latch, Vec<AcceptedJob<()>>) {
     let gate = Latch::new();
-    let job = pool
-        .try_run({
+    let jobs = (0..n)
+        .map(|_| {
             let gate = gate.clone();
-            move || gate.wait()
+            pool.try_run(move || gate.wait()).unwrap()
         })
-        .unwrap();
-    eventually("pool busy", || pool.metrics().running == 1).await;
-    (gate, job)
+        .collect();
+    eventually("pool busy", || pool.metrics().running == n).await;
+    (gate, jobs)
 }
 
 /// Polls a tokio-test task until it is ready (its result arrives from a pool thread,
