@@ -1,7 +1,7 @@
 //! What every paired-rounds bench (`corral_*_paired.rs`) shares: its command line
-//! (`--rounds N` and its own flags), the pairs it collects (peer round, then corral
-//! round) and the line it reports: each side's median with its quartiles, and the
-//! median of the per-pair ratios corral/peer with its quartiles.
+//! (`--rounds N` and its own flags), the pairs it collects (a peer round and a corral
+//! round, in alternating order) and the line it reports: each side's median with its
+//! quartiles, and the median of the per-pair ratios corral/peer with its quartiles.
 
 // Each bench includes this file with `#[path]` and uses only part of it.
 #![allow(dead_code)]
@@ -38,8 +38,12 @@ pub(crate) struct Pairs {
 }
 
 impl Pairs {
-    /// Runs `warmup` unmeasured pairs, then `rounds` measured ones; each pair runs
-    /// `peer`, then `corral`, and each returns its round's figure.
+    /// Runs `warmup` unmeasured pairs, then `rounds` measured ones; each returns its
+    /// round's figure. Pairs alternate their order (peer then corral, then corral then
+    /// peer): a round can pay for what the round before it left behind (allocator
+    /// state, a runtime's LIFO slot, cache lines on the other core), and on this VM that
+    /// cost swung a round by 20-70% depending on which case ran before it (BENCHMARKS.md,
+    /// the scope section), so each side follows the other in half the pairs.
     pub(crate) fn run(
         warmup: usize,
         rounds: usize,
@@ -51,9 +55,14 @@ impl Pairs {
             corral();
         }
         let mut pairs = Self::default();
-        for _ in 0..rounds {
-            let p = peer();
-            let c = corral();
+        for i in 0..rounds {
+            let (p, c) = if i % 2 == 0 {
+                let p = peer();
+                (p, corral())
+            } else {
+                let c = corral();
+                (peer(), c)
+            };
             pairs.push(p, c);
         }
         pairs
