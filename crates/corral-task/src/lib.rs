@@ -113,6 +113,7 @@ mod registry;
 mod runtimes;
 mod spawn;
 mod tracked;
+mod watch;
 
 pub use census::{Census, Site};
 pub use creators::Creator;
@@ -121,3 +122,7 @@ pub use registry::{
 };
 pub use spawn::{spawn, Builder};
 pub use tracked::Tracked;
+pub use watch::{
+    watch, Flag, Watch, WatchConfig, WatchConfigBuilder, WatchConfigError, WatchEvent,
+    DEFAULT_INTERVAL, DEFAULT_MIN_GROWTH, DEFAULT_WINDOW,
+};
