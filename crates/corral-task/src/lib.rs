@@ -145,6 +145,8 @@ pub use creators::Creator;
 pub use registry::{
     __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
 };
+#[cfg(feature = "tracing")]
+pub use spawn::set_spans;
 pub use spawn::{spawn, Builder};
 pub use tracked::Tracked;
 pub use watch::{
