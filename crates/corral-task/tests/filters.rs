@@ -7,11 +7,7 @@ use std::future::pending;
 use corral_task::{snapshot, spawn, Builder};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    corral_test_support::multi_thread(2)
 }
 
 #[test]
