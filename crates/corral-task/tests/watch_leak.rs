@@ -157,3 +157,88 @@ fn nonsense_settings_are_refused() {
     let none = WatchConfig::builder().min_growth(0).build();
     assert_eq!(none.unwrap_err(), WatchConfigError::ZeroGrowth);
 }
+
+/// The watch on a multi-thread runtime, on the real clock (paused time needs a
+/// current-thread runtime): leaking workers spawned from both worker threads land
+/// on different registry shards, and the watch still flags their one site. Only
+/// `eventually` bounds it in real time (a hang catcher, not a measurement).
+#[test]
+fn the_watch_flags_a_leak_spawned_from_every_worker_thread() {
+    let rt = corral_test_support::multi_thread(2);
+    rt.block_on(async {
+        let config = WatchConfig::builder()
+            .runtime_only(true)
+            .interval(Duration::from_millis(5))
+            .window(3)
+            .min_growth(8)
+            .build()
+            .unwrap();
+        let watch = corral_task::watch(config);
+        let senders: Arc<Mutex<Vec<tokio::sync::mpsc::Sender<()>>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spawners: Vec<_> = (0..2)
+            .map(|_| {
+                let (senders, stop) = (senders.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+                        senders.lock().unwrap().push(tx);
+                        Builder::new()
+                            .name("mt-leak")
+                            .spawn(async move { while rx.recv().await.is_some() {} });
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                })
+            })
+            .collect();
+        corral_test_support::eventually_async("the watch flags the leak", || {
+            let flagged = watch.flags().iter().any(|f| f.name() == Some("mt-leak"));
+            async move { flagged }
+        })
+        .await;
+        assert!(watch.flags().iter().all(|f| f.name() == Some("mt-leak")));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for s in spawners {
+            s.await.unwrap();
+        }
+        senders.lock().unwrap().clear();
+    });
+}
+
+/// A site with one long-lived task and a burst at the end of a window: it grew by
+/// far more than the minimum and its oldest task aged through the window, but the
+/// count rose in one step only, so it is churn, not a leak.
+#[tokio::test(start_paused = true)]
+async fn a_burst_beside_a_long_lived_task_is_not_flagged() {
+    fn request(secs: u64) -> tokio::task::JoinHandle<()> {
+        Builder::new()
+            .name("handler")
+            .spawn(tokio::time::sleep(Duration::from_secs(secs)))
+    }
+    let events: Arc<Mutex<Vec<WatchEvent>>> = Arc::default();
+    let config = WatchConfig::builder()
+        .runtime_only(true)
+        .on_event({
+            let events = events.clone();
+            move |e| events.lock().unwrap().push(e.clone())
+        })
+        .build()
+        .unwrap();
+    let watch = corral_task::watch(config);
+    let long = request(3600); // a long poll, alive throughout
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_secs(55)).await;
+        for _ in 0..200 {
+            request(12);
+        }
+        tokio::time::sleep(Duration::from_secs(25)).await;
+    }
+    assert!(watch.samples() >= 80);
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "{:?}",
+        events.lock().unwrap()
+    );
+    assert_eq!(watch.suspected(), 0, "{:?}", watch.flags());
+    long.abort();
+}
