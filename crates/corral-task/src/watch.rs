@@ -293,16 +293,19 @@ struct Shared {
 #[track_caller]
 pub fn watch(config: WatchConfig) -> Watch {
     let shared = Arc::new(Shared::default());
-    let task = crate::Builder::new()
-        .name("corral::watch")
-        .spawn(run(config, shared.clone()));
+    // Made here, not in the task, so a runtime without its timer panics at this call
+    // (as `# Panics` says) rather than in a task nobody joins.
+    let mut ticks = tokio::time::interval(config.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let task =
+        crate::Builder::new()
+            .name("corral::watch")
+            .spawn(run(config, ticks, shared.clone()));
     Watch { shared, task }
 }
 
-async fn run(config: WatchConfig, shared: Arc<Shared>) {
+async fn run(config: WatchConfig, mut ticks: tokio::time::Interval, shared: Arc<Shared>) {
     let mut detector = Detector::new(config.rule);
-    let mut ticks = tokio::time::interval(config.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = ticks.tick().await;
         let snapshot = if config.runtime_only {

@@ -242,3 +242,14 @@ async fn a_burst_beside_a_long_lived_task_is_not_flagged() {
     assert_eq!(watch.suspected(), 0, "{:?}", watch.flags());
     long.abort();
 }
+
+#[test]
+#[should_panic(expected = "timers are disabled")]
+fn a_runtime_without_its_timer_panics_at_the_call() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _watch = corral_task::watch(WatchConfig::default());
+    });
+}
