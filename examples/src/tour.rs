@@ -132,6 +132,13 @@ impl Cell {
             "caught",
             self.caught.as_ref().map(|s| s.replace(' ', "_")),
         );
+        put(
+            &mut out,
+            "watch",
+            self.watch_flag
+                .as_ref()
+                .map(|(site, after)| format!("{}@{}", site.replace(' ', "_"), after.as_millis())),
+        );
         // The outcome is last and may contain spaces.
         let _ = write!(out, " outcome={}", self.outcome);
         out
@@ -161,6 +168,11 @@ impl Cell {
                 "accounted" => cell.accounted = Some(value.parse().ok()?),
                 "wall_ms" => cell.wall = Some(Duration::from_millis(num()?)),
                 "caught" => cell.caught = Some(value.to_string()),
+                "watch" => {
+                    let (site, ms) = value.rsplit_once('@')?;
+                    let after = Duration::from_millis(ms.parse().ok()?);
+                    cell.watch_flag = Some((site.to_string(), after));
+                }
                 "brownout" => cell.brownouts.push(parse_brownout(value)?),
                 _ => return None,
             }
@@ -497,6 +509,10 @@ mod tests {
             accounted: Some(true),
             wall: Some(Duration::from_millis(410)),
             caught: Some("examples/src/shapes/leak.rs:10:5".into()),
+            watch_flag: Some((
+                "examples/src/shapes/leak.rs:10:5".into(),
+                Duration::from_millis(70_020),
+            )),
             brownouts: vec![
                 Brownout {
                     goodput: 220_794,

@@ -300,6 +300,7 @@ impl LeakGuard {
             ignored,
             untracked,
             untracked_checked,
+            runtime,
             strays,
             shared_runtime: shared,
             tree_checked: in_tree.is_some(),

@@ -19,6 +19,8 @@ pub struct Report {
     pub(crate) ignored: usize,
     pub(crate) untracked: usize,
     pub(crate) untracked_checked: bool,
+    /// The runtime the guard checked.
+    pub(crate) runtime: tokio::runtime::Id,
     pub(crate) strays: Vec<StrayThread>,
     pub(crate) shared_runtime: bool,
     /// Whether the tracked tasks were narrowed to the guard's own tree (only when the
@@ -45,6 +47,11 @@ impl Report {
     /// Always 0 when the count could not be attributed (see [`Report::untracked_checked`]).
     pub fn untracked(&self) -> usize {
         self.untracked
+    }
+
+    /// The runtime the guard checked (its tracked tasks and its untracked count).
+    pub fn runtime(&self) -> tokio::runtime::Id {
+        self.runtime
     }
 
     /// Whether untracked tasks were counted: not when disabled, and not when another
@@ -182,8 +189,9 @@ impl fmt::Display for Report {
         if self.untracked > 0 {
             writeln!(
                 f,
-                "  {} (spawned with plain tokio::spawn, so no name or spawn site: spawn them with corral::spawn to see where)",
-                plural(self.untracked, "untracked task", "untracked tasks")
+                "  {} on runtime {} (started with plain tokio::spawn or Handle::spawn, so nothing records its name or spawn site; started with corral::spawn or corral::task::Builder, it would be named here with its site and parent. To find them, ban tokio::spawn with clippy's disallowed-methods: the recipe is in the corral crate docs, \"Adopting corral across a codebase\")",
+                plural(self.untracked, "untracked task", "untracked tasks"),
+                self.runtime
             )?;
         }
         for stray in &self.strays {

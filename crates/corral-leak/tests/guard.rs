@@ -114,6 +114,18 @@ async fn fails_on_an_untracked_tokio_spawn() {
     assert!(report.untracked_checked());
     assert_eq!(report.untracked(), 1);
     assert!(report.to_string().contains("1 untracked task"), "{report}");
+    // What is known about it: its runtime, that a tracked spawn would name it, and
+    // where the clippy recipe that bans plain spawns is.
+    let here = tokio::runtime::Handle::current().id();
+    assert_eq!(report.runtime(), here);
+    let text = report.to_string();
+    assert!(
+        text.contains(&format!("1 untracked task on runtime {here} ")),
+        "{text}"
+    );
+    assert!(text.contains("corral::spawn"), "{text}");
+    assert!(text.contains("disallowed-methods"), "{text}");
+    assert!(text.contains("Adopting corral across a codebase"), "{text}");
 }
 
 #[tokio::test]

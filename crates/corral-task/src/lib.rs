@@ -63,6 +63,29 @@
 //! ]
 //! ```
 //!
+//! # The census as data (feature `serde`)
+//!
+//! With the `serde` feature, [`Snapshot`], [`TaskInfo`], [`Census`], [`Site`] and
+//! [`Creator`] implement `serde::Serialize`, for a debug endpoint or a log pipeline.
+//! The shapes, as JSON (field names and types are the stable part; new fields may be
+//! added):
+//!
+//! ```text
+//! Snapshot: { "len": 2, "tasks": [TaskInfo, ...] }
+//! TaskInfo: { "id": 17, "name": "worker" | null, "site": "src/main.rs:10:5",
+//!             "parent": 3 | null, "created_by": [Creator, ...], "runtime": "1",
+//!             "age_secs": 12.5 }
+//! Creator:  { "name": "accept-loop" | null, "site": "src/main.rs:4:5" }
+//! Census:   { "total": 1003, "sites": [Site, ...] }   (largest count first)
+//! Site:     { "site": "src/server.rs:42:9", "name": "request-worker" | null,
+//!             "count": 1000, "oldest_secs": 12.4 }
+//! ```
+//!
+//! `created_by` is the creator chain, nearest first ([`TaskInfo::creator`], then its
+//! creator, ...). `runtime` is tokio's runtime id as it displays. Times are ages in
+//! seconds as of the snapshot, not instants: an `Instant` means nothing outside the
+//! process.
+//!
 //! # Spawn times and `unsafe`
 //!
 //! On Linux, spawn times come from `CLOCK_MONOTONIC_COARSE` (about 5 ns a read, where
@@ -111,13 +134,22 @@ mod context;
 mod creators;
 mod registry;
 mod runtimes;
+#[cfg(feature = "serde")]
+mod serde;
 mod spawn;
 mod tracked;
+mod watch;
 
 pub use census::{Census, Site};
 pub use creators::Creator;
 pub use registry::{
     __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
 };
+#[cfg(feature = "tracing")]
+pub use spawn::set_spans;
 pub use spawn::{spawn, Builder};
 pub use tracked::Tracked;
+pub use watch::{
+    watch, Flag, Watch, WatchConfig, WatchConfigBuilder, WatchConfigError, WatchEvent,
+    DEFAULT_INTERVAL, DEFAULT_MIN_GROWTH, DEFAULT_WINDOW,
+};

@@ -194,6 +194,87 @@ impl Snapshot {
         self.tasks.retain(keep);
     }
 
+    /// Keeps only the tasks spawned on the current runtime: what a test running
+    /// beside others on their own runtimes (`#[tokio::test]` makes one per test)
+    /// wants to look at.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a tokio runtime, as `Handle::current` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mine = corral_task::spawn(std::future::pending::<()>());
+    /// let snap = corral_task::snapshot().for_current_runtime();
+    /// let here = tokio::runtime::Handle::current().id();
+    /// assert!(snap.iter().all(|t| t.runtime() == here));
+    /// assert_eq!(snap.len(), 1);
+    /// mine.abort();
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn for_current_runtime(mut self) -> Self {
+        let here = tokio::runtime::Handle::current().id();
+        self.tasks.retain(|t| t.runtime == here);
+        self
+    }
+
+    /// Keeps only the current task tree: the tasks descended from the tracked task
+    /// calling this (through parents still in the snapshot), and, inside a leak
+    /// guard's tree (a `corral_leak::LeakGuard` or `#[corral::test]` marks the tasks
+    /// its test spawns), every task carrying that guard's mark, however its parents
+    /// ended. The calling task itself is not kept. Outside both (no tracked task and
+    /// no guard), there is no tree and nothing is kept.
+    ///
+    /// A nested guard's tree has a mark of its own: its tasks are kept only when they
+    /// descend from the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let unrelated = corral_task::spawn(std::future::pending::<()>());
+    /// let mine = corral_task::spawn(async {
+    ///     let child = corral_task::spawn(std::future::pending::<()>());
+    ///     let tree = corral_task::snapshot().in_current_tree();
+    ///     assert_eq!(tree.len(), 1);
+    ///     assert_eq!(tree.iter().next().unwrap().id(), corral_task::snapshot()
+    ///         .iter().find(|t| t.parent() == corral_task::current()).unwrap().id());
+    ///     child.abort();
+    /// });
+    /// mine.await.unwrap();
+    /// unrelated.abort();
+    /// # }
+    /// ```
+    pub fn in_current_tree(mut self) -> Self {
+        let mark = context::tree();
+        let me = current();
+        let parents: std::collections::HashMap<TaskId, TaskId> = self
+            .tasks
+            .iter()
+            .filter_map(|t| t.parent.map(|p| (t.id, p)))
+            .collect();
+        let descends = |mut id: TaskId| {
+            let Some(me) = me else { return false };
+            // Ids are never reused, so the chain has no cycle; the bound is a guard.
+            for _ in 0..=parents.len() {
+                match parents.get(&id) {
+                    Some(&p) if p == me => return true,
+                    Some(&p) => id = p,
+                    None => return false,
+                }
+            }
+            false
+        };
+        self.tasks
+            .retain(|t| Some(t.id) != me && ((mark != 0 && t.tree == mark) || descends(t.id)));
+        self
+    }
+
     /// The task with id `id`, if it was alive.
     pub fn get(&self, id: TaskId) -> Option<&TaskInfo> {
         self.tasks.iter().find(|t| t.id == id)

@@ -520,6 +520,8 @@
 //! | `reqwest` (off by default) | [`blocking::Resolver`] as a `reqwest::dns::Resolve` of **reqwest 0.13** (the current major), for `ClientBuilder::dns_resolver` | `blocking` |
 //! | `reqwest-012` (off by default) | the same for **reqwest 0.12** | `blocking` |
 //! | `tower` (off by default) | `tower` (`corral-tower`): `LimitLayer`, `ScopeLayer`, a tracked hyper executor; tower 0.5, http 1, hyper 1, hyper-util 0.1 | `scope`, `semaphore` |
+//! | `serde` (off by default) | [`task::Snapshot`], [`task::Census`] and what they hold serialize with serde ([see below](#in-production-the-census-as-data-and-the-leak-watch)) | `task` |
+//! | `tracing` (off by default) | [`task::watch`] logs each flag as a `tracing` warning; tracked tasks can carry a span (name, site, id) | `task` |
 //! | `fleet` (off by default) | `corral::fleet` (`corral-fleet`): a fleet-wide weighted FIFO semaphore on Redis, leased permits, fencing tokens | `task`, `semaphore` |
 //!
 //! `#[corral::test(start_paused = true)]` needs tokio's `test-util` feature in your
@@ -568,6 +570,59 @@
 //!     { path = "tokio::runtime::Handle::spawn", reason = "use corral::task::Builder::spawn_on, which tracks the task" },
 //! ]
 //! ```
+//!
+//! # In production: the census as data and the leak watch
+//!
+//! With the `serde` feature, a [`task::Snapshot`] and its [`task::Census`] serialize
+//! (the JSON shapes are in [`task`]'s docs, "The census as data"), so a debug endpoint is a
+//! few lines. With axum:
+//!
+//! ```no_run
+//! # #[cfg(feature = "serde")]
+//! # async fn serve() -> std::io::Result<()> {
+//! use axum::{http::header::CONTENT_TYPE, routing::get, Router};
+//!
+//! async fn census() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+//!     let census = corral::task::snapshot().census();
+//!     let json = serde_json::to_string(&census).expect("a census always serializes");
+//!     ([(CONTENT_TYPE, "application/json")], json)
+//! }
+//! let app = Router::new().route("/debug/census", get(census));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9100").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! With plain hyper 1 (and hyper-util's `TokioIo`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "serde")]
+//! # async fn serve() -> std::io::Result<()> {
+//! use http_body_util::Full;
+//! use hyper::{body::Bytes, server::conn::http1, service::service_fn, Response};
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9100").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let census = service_fn(|_request| async {
+//!         let json = serde_json::to_vec(&corral::task::snapshot().census()).expect("serializes");
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(json))))
+//!     });
+//!     let io = hyper_util::rt::TokioIo::new(stream);
+//!     corral::spawn(http1::Builder::new().serve_connection(io, census));
+//! }
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! [`task::watch`] runs a leak watch: one tracked task samples the census every 10 s
+//! and flags a spawn site whose live count keeps growing over a minute while its
+//! oldest task keeps ageing (a busy site with churn is not flagged). Keep the
+//! returned [`task::Watch`] for the life of the service (dropping it stops the
+//! watch); its flags come as `tracing` warnings with the `tracing` feature, through
+//! [`task::WatchConfigBuilder::on_event`], and as [`task::Watch::flags`] and
+//! [`task::Watch::suspected`] (a gauge to export).
 
 #![forbid(unsafe_code)]
 

@@ -52,6 +52,9 @@ pub struct Cell {
     pub wall: Option<Duration>,
     /// A spawn site a leak guard named (`file:line:col`), if one caught something.
     pub caught: Option<String>,
+    /// The leak shape: the spawn site the leak watch (`corral::task::watch`) flagged
+    /// and how long (tokio's clock) it took.
+    pub watch_flag: Option<(String, Duration)>,
     /// The overload shape's brownout runs, one per workload.
     pub brownouts: Vec<Brownout>,
     /// Set by the runner (never printed by a child): a safety timeout stopped

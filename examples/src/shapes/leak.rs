@@ -9,7 +9,9 @@
 //! corral the same code, spawned through `corral::task::Builder`, shows in the census
 //! with its spawn site, count and oldest age, and a leak-checked test of one request
 //! (`LeakGuard`, what `#[corral::test]` runs) fails naming that site. corral does not
-//! fix the bug: it names it, in production and in the test.
+//! fix the bug: it names it, in production and in the test. The leak watch
+//! (`corral::task::watch`) flags the site on its own: the same handler at 50
+//! requests/s on a paused clock, timed until the flag.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,6 +35,13 @@ pub fn requests(quick: bool) -> usize {
         20_000
     }
 }
+
+/// The watch run gives up after this long on tokio's (paused) clock; the watch is
+/// expected to flag within two windows (`WATCH_BOUND`).
+const WATCH_LIMIT: Duration = Duration::from_secs(300);
+
+/// Two of the watch's default windows: the bound the corral row holds it to.
+pub const WATCH_BOUND: Duration = Duration::from_secs(120);
 
 /// The requests arrive in this many batches.
 pub const BATCHES: usize = 4;
@@ -63,6 +72,34 @@ fn spawn_plain(worker: WorkerFuture) {
 
 fn spawn_tracked(worker: WorkerFuture) {
     corral::task::Builder::new().name(WORKER_NAME).spawn(worker);
+}
+
+/// The leak watch on the same buggy handler at 50 requests/s, on a paused clock:
+/// the site it flags and how long that took (tokio's clock), or `None` if it flagged
+/// nothing within [`WATCH_LIMIT`].
+pub fn watch_the_leak() -> Option<(String, Duration)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("build the paused runtime");
+    rt.block_on(async {
+        let config = corral::task::WatchConfig::builder()
+            .runtime_only(true)
+            .build()
+            .expect("valid settings");
+        let watch = corral::task::watch(config);
+        let start = tokio::time::Instant::now();
+        let mut sessions = Vec::new();
+        let mut id = 0;
+        while watch.suspected() == 0 && start.elapsed() < WATCH_LIMIT {
+            handle_request(id, &mut sessions, spawn_tracked).await;
+            id += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await; // 50 requests/s
+        }
+        let flag = watch.flags().into_iter().next()?;
+        Some((flag.location().to_string(), start.elapsed()))
+    })
 }
 
 /// What one side saw.
@@ -106,7 +143,8 @@ pub fn run(side: Side, requests: usize, mut on_batch: impl FnMut(usize, u64)) ->
                 handle_request(0, &mut sessions, spawn).await;
                 guard.check().await
             });
-            (Some(corral::task::snapshot().census()), Some(guard))
+            let census = corral::task::snapshot().census();
+            (Some(census), Some(guard))
         }
     };
     let mut cell = measure.finish();
@@ -127,6 +165,14 @@ pub fn run(side: Side, requests: usize, mut on_batch: impl FnMut(usize, u64)) ->
                 site.and_then(|s| s.name()).unwrap_or("unnamed"),
                 cell.caught.as_deref().unwrap_or("nothing"),
             );
+            cell.watch_flag = watch_the_leak();
+            match &cell.watch_flag {
+                Some((site, after)) => cell.outcome.push_str(&format!(
+                    "; the leak watch flags {site} after {:.0}s at 50 requests/s (paused clock)",
+                    after.as_secs_f64()
+                )),
+                None => cell.outcome.push_str("; the leak watch flagged nothing"),
+            }
         }
         _ => cell.outcome = format!("{left} tasks alive: a count, no names, no spawn sites"),
     }
@@ -174,6 +220,13 @@ pub fn judge(corral: &Cell, _tokio: &Cell, quick: bool) -> Result<String, String
             format!("the guard caught the leak and named its spawn site {site}"),
         ),
         None => b.check(false, "the guard caught nothing".into()),
+    }
+    match &corral.watch_flag {
+        Some((site, after)) => b.check(
+            site.starts_with(file!()) && *after <= WATCH_BOUND,
+            format!("the leak watch flagged {site} after {after:.0?} (bound: {WATCH_BOUND:?})"),
+        ),
+        None => b.check(false, "the leak watch flagged nothing".into()),
     }
     b.verdict()
 }

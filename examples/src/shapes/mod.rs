@@ -253,9 +253,26 @@ mod tests {
             left_alive: Some(20_001),
             accounted: Some(true),
             caught: Some(format!("{}:65:52", "examples/src/shapes/leak.rs")),
+            watch_flag: Some((
+                format!("{}:65:52", "examples/src/shapes/leak.rs"),
+                Duration::from_secs(70),
+            )),
             ..Cell::default()
         };
         assert!(judge(&good, &Cell::default(), false).is_ok());
+        let slow_watch = Cell {
+            watch_flag: Some((
+                format!("{}:65:52", "examples/src/shapes/leak.rs"),
+                Duration::from_secs(121),
+            )),
+            ..good.clone()
+        };
+        assert!(judge(&slow_watch, &Cell::default(), false).is_err());
+        let blind_watch = Cell {
+            watch_flag: None,
+            ..good.clone()
+        };
+        assert!(judge(&blind_watch, &Cell::default(), false).is_err());
         let elsewhere = Cell {
             caught: Some("src/main.rs:1:1".into()),
             ..good.clone()
