@@ -6,6 +6,8 @@
 //! through `Pool` and the futures of `submit.rs`, which talk to the core through its
 //! methods. Nothing here is visible outside this folder but what `lib.rs` re-exports.
 
+#[cfg_attr(not(feature = "metrics"), allow(unused_imports))]
+mod export;
 mod shared;
 mod state;
 mod submit;
