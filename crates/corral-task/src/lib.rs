@@ -109,6 +109,8 @@ mod census;
 mod clock;
 mod context;
 mod creators;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod registry;
 mod runtimes;
 mod spawn;
@@ -116,6 +118,8 @@ mod tracked;
 
 pub use census::{Census, Site};
 pub use creators::Creator;
+#[cfg(feature = "metrics")]
+pub use metrics::{export_metrics, TaskMetrics, DEFAULT_TOP_SITES};
 pub use registry::{
     __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
 };
