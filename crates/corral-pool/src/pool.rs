@@ -90,6 +90,7 @@ where
     pub(crate) fn start(config: Config, handle: Handle) -> Self {
         let workers = config.workers.get();
         let shared = Shared::new(config, handle);
+        shared.register_flush();
         worker::spawn_workers(&shared, workers);
         Pool { shared }
     }

@@ -16,7 +16,13 @@ fn v(rec: &TestRecorder, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} not registered: {:?}", rec.series()))
 }
 
-/// Every series, as the pool's own snapshot says it should be.
+/// A census tick: flushes the batched series of every named pool.
+fn tick() {
+    corral_task::TaskMetrics::new(0).sample();
+}
+
+/// Every series, as the pool's own snapshot says it should be (after a census tick
+/// when the pool is busy: a busy pool publishes in batches).
 fn assert_published(rec: &TestRecorder, pool: &Pool<BoxJobU32>) {
     let m = pool.metrics();
     let want = [
@@ -69,6 +75,8 @@ fn every_family_follows_the_pool() {
             pool.try_submit(ready(5)),
             Err(TrySubmitError::Full(_))
         ));
+        // Busy: published in batches, flushed by the census tick.
+        tick();
         assert_eq!(v(&rec, "corral_pool_running_jobs"), 2.0);
         assert_eq!(v(&rec, "corral_pool_queued_jobs"), 2.0);
         assert_eq!(v(&rec, "corral_pool_jobs_rejected_total"), 1.0);

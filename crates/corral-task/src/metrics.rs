@@ -16,6 +16,22 @@ use tokio::task::JoinHandle;
 
 use crate::registry::registry;
 
+/// What a census tick also flushes: each returns false once its primitive is gone.
+type Source = Box<dyn FnMut() -> bool + Send>;
+
+static SOURCES: std::sync::Mutex<Vec<Source>> = std::sync::Mutex::new(Vec::new());
+
+/// Not API: a sibling crate's named primitive (corral-pool's pool) registers the flush
+/// of its batched series, run on every [`TaskMetrics::sample`]; it returns false once
+/// the primitive is gone and is then dropped.
+#[doc(hidden)]
+pub fn __register_metrics_source(source: Box<dyn FnMut() -> bool + Send>) {
+    SOURCES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(source);
+}
+
 /// How many spawn sites [`export_metrics`] gives their own series; the rest are
 /// summed as `site="other"`. 20 keeps a service's handful of long-lived sites and a
 /// leak's site visible while bounding the series a scrape carries.
@@ -72,9 +88,15 @@ impl TaskMetrics {
         }
     }
 
-    /// Takes one census and publishes it. Cost: one registry snapshot (see
-    /// [`snapshot`](crate::snapshot)), plus one pass over the shards' tags.
+    /// Takes one census and publishes it, and flushes the series named pools publish in
+    /// batches. Cost: one registry snapshot (see [`snapshot`](crate::snapshot)), plus
+    /// one pass over the shards' tags, plus one lock of each named pool.
     pub fn sample(&mut self) {
+        // Named primitives that batch their publishing (pools) flush on the tick.
+        SOURCES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain_mut(|flush| flush());
         let (spawned, live) = registry().counts();
         self.spawned.absolute(spawned);
         self.ended.absolute(spawned.saturating_sub(live));

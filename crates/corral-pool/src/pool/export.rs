@@ -2,10 +2,14 @@
 //! built, and the publishing of its state through them.
 //!
 //! The pool already keeps every number under its lock ([`State::metrics`]), so nothing
-//! is counted twice: whoever releases the lock ([`Locked`]'s drop) compares the state
-//! with what was last published and moves each counter and gauge by the difference.
-//! Under the lock the comparisons are serialised, so the published values never go
-//! stale; gauges move by deltas, so pools given the same name add up into one series.
+//! is counted twice: a publish compares the state with what was last published and
+//! moves each counter and gauge by the difference, under the lock, so publishes are
+//! serialised; gauges move by deltas, so pools given the same name add up into one
+//! series. Publishing on every release of the lock cost a third of a no-op job's
+//! time (BENCHMARKS.md), so it is batched: at once when the pool is idle or closed
+//! (quiet and stopped pools are exact), otherwise every `PUBLISH_EVERY` releases and
+//! on each census tick of `corral_task::export_metrics` (a busy pool's series are at
+//! most that many operations, or one tick, old).
 //! The `metrics` facade has no callback gauges (a recorder reads the value stored in
 //! the handle at scrape time), so sampling on scrape is not possible. Queue wait goes
 //! straight into a histogram from the existing queue-wait sampling. Without the feature
@@ -43,7 +47,15 @@ mod on {
         handed_back: Counter,
         queue_wait: Histogram,
         last: Option<Metrics>,
+        /// Lock releases since the last publish.
+        pending: u32,
     }
+
+    /// A busy pool publishes once every this many lock releases (see
+    /// `State::publish_batched`): each publish is a handful of atomic read-modify-writes
+    /// on the recorder's shared storage, too many to pay on every job at a few hundred
+    /// nanoseconds per job.
+    pub(crate) const PUBLISH_EVERY: u32 = 64;
 
     impl PoolMetrics {
         pub(crate) fn register(name: &str) -> Self {
@@ -60,6 +72,7 @@ mod on {
                 handed_back: counter!("corral_pool_jobs_handed_back_total", &label),
                 queue_wait: histogram!("corral_pool_queue_wait_seconds", &label),
                 last: None,
+                pending: 0,
             }
         }
 
@@ -67,8 +80,16 @@ mod on {
             self.queue_wait.record(waited);
         }
 
+        /// Counts one lock release; true once every [`PUBLISH_EVERY`].
+        #[inline]
+        pub(crate) fn due(&mut self) -> bool {
+            self.pending += 1;
+            self.pending >= PUBLISH_EVERY
+        }
+
         /// Moves every series by the difference between `now` and what was published.
         pub(crate) fn publish(&mut self, now: Metrics) {
+            self.pending = 0;
             fn gauge(g: &Gauge, old: usize, new: usize) {
                 if new > old {
                     g.increment((new - old) as f64);
@@ -124,7 +145,7 @@ mod on {
 
     impl<F: Future> Drop for Locked<'_, F> {
         fn drop(&mut self) {
-            self.0.publish();
+            self.0.publish_batched();
         }
     }
 }

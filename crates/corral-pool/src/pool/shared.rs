@@ -243,6 +243,21 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    /// With the `metrics` feature, lets each census tick (`corral_task::export_metrics`)
+    /// flush a named pool's batched series (see `export`); a no-op for unnamed pools.
+    pub(super) fn register_flush(self: &Arc<Self>) {
+        #[cfg(feature = "metrics")]
+        if self.lock().has_export() {
+            let weak = Arc::downgrade(self);
+            corral_task::__register_metrics_source(Box::new(move || {
+                weak.upgrade().is_some_and(|shared| {
+                    shared.lock().publish();
+                    true
+                })
+            }));
+        }
+    }
+
     /// A new job's result slot, linked to this pool for aborts and unobserved panics.
     fn slot(&self) -> Arc<Slot<F::Output>> {
         // A clone of the pool's own weak link (one increment), not `Arc::downgrade`

@@ -319,13 +319,33 @@ impl<F: Future> State<F> {
         self.publish();
     }
 
-    /// Publishes what changed since the last call (see `export`).
+    /// Whether the pool reports (it was named).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn has_export(&self) -> bool {
+        self.export.is_some()
+    }
+
+    /// Publishes what changed since the last publish (see `export`).
     #[cfg(feature = "metrics")]
     pub(crate) fn publish(&mut self) {
         if self.export.is_some() {
             let now = self.metrics();
             if let Some(export) = &mut self.export {
                 export.publish(now);
+            }
+        }
+    }
+
+    /// Called on every release of the lock: publishes at once when the pool is idle
+    /// (nothing running or queued) or closed, so a quiet or stopped pool's series are
+    /// exact; otherwise once every `PUBLISH_EVERY` (64)
+    /// releases, and on every census tick (`corral_task::export_metrics`).
+    #[cfg(feature = "metrics")]
+    #[inline]
+    pub(crate) fn publish_batched(&mut self) {
+        if let Some(export) = &mut self.export {
+            if export.due() || self.closed || (self.running == 0 && self.queue.is_empty()) {
+                self.publish();
             }
         }
     }
