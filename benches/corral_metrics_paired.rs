@@ -20,10 +20,12 @@ use corral_semaphore::Semaphore;
 use tokio::runtime::Runtime;
 
 #[path = "support/pool.rs"]
+#[allow(dead_code)] // shared with the pool benches; this one uses part of it
 mod pool_support;
 use pool_support::{corral_pool, corral_round, QUEUE, WORKERS};
 
 #[path = "support/task.rs"]
+#[allow(dead_code)] // shared with the task benches; this one uses part of it
 mod task_support;
 use task_support::{spawn_join_corral, TASKS};
 
@@ -141,7 +143,8 @@ fn main() {
             TASKS as u64,
             Box::new(|rt, on| {
                 let exporter = on.then(|| {
-                    rt.block_on(async { corral_task::export_metrics(Duration::from_secs(1)) })
+                    let _in_runtime = rt.enter();
+                    corral_task::export_metrics(Duration::from_secs(1))
                 });
                 let d = timed(rt, spawn_join_corral(TASKS));
                 if let Some(e) = exporter {
