@@ -7,7 +7,8 @@
 //! (one job panics, one submission is refused while the pool is full), and each spawns
 //! a healthy `request` task that ends, plus a `session-worker` parked on a channel
 //! nobody closes: the seed leak, one per request. A `legacy` semaphore is closed and
-//! refuses. `corral::task::export_metrics` samples the census, and the Prometheus text
+//! refuses. A blocking pool `fs` runs a few file reads and a resolver `dns` (a stub
+//! lookup, no network) resolves a few hosts. `corral::task::export_metrics` samples the census, and the Prometheus text
 //! is served at `http://<addr>/metrics` on 127.0.0.1.
 
 use std::io;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use corral::blocking::{BlockingPool, Resolver};
 use corral::pool::{BoxJob, Builder as PoolBuilder, Pool, TrySubmitError};
 use corral::semaphore::Semaphore;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -27,6 +29,10 @@ use tokio::task::JoinHandle;
 pub const REQUESTS: usize = 50;
 /// Jobs the pool completes: one per request, plus the two that filled it.
 pub const JOBS_COMPLETED: u64 = REQUESTS as u64 + 2;
+/// Blocking file reads the service makes on the `fs` blocking pool.
+pub const FILE_READS: u64 = 5;
+/// Lookups of distinct hosts on the `dns` resolver (a stub: no network).
+pub const LOOKUPS: u64 = 3;
 /// How often the census is sampled.
 pub const CENSUS_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -43,6 +49,8 @@ pub struct Running {
     /// Kept alive: a dropped semaphore takes its share out of its gauges.
     db: Arc<Semaphore>,
     legacy: Semaphore,
+    fs: BlockingPool,
+    dns: Resolver,
 }
 
 impl Running {
@@ -54,7 +62,7 @@ impl Running {
         drop(self.sessions);
         drop(self.pool.shutdown_now());
         self.db.close();
-        drop(self.legacy);
+        drop((self.legacy, self.fs, self.dns));
     }
 }
 
@@ -84,8 +92,26 @@ pub async fn start() -> io::Result<Running> {
         .on_panic(|_| {})
         .build()
         .map_err(io::Error::other)?;
+    let fs = BlockingPool::builder()
+        .name("fs")
+        .max_threads(2)
+        .build()
+        .map_err(io::Error::other)?;
+    let dns = Resolver::builder()
+        .pool_name("dns")
+        .lookup_fn(|_host| Ok(vec![std::net::IpAddr::from([127, 0, 0, 1])]))
+        .build()
+        .map_err(io::Error::other)?;
 
     let sessions = workload(&db, &legacy, &pool).await;
+    for i in 0..FILE_READS {
+        fs.run(move || std::hint::black_box(i))
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+    }
+    for i in 0..LOOKUPS {
+        dns.lookup((format!("host-{i}.test").as_str(), 80)).await?;
+    }
 
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -101,6 +127,8 @@ pub async fn start() -> io::Result<Running> {
         pool,
         db,
         legacy,
+        fs,
+        dns,
     })
 }
 

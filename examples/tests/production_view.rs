@@ -3,7 +3,9 @@
 //! the labels and values the workload must produce. One test: the Prometheus recorder
 //! is the process's global one.
 
-use corral_examples::production_view::{sample, scrape, start, JOBS_COMPLETED, REQUESTS};
+use corral_examples::production_view::{
+    sample, scrape, start, FILE_READS, JOBS_COMPLETED, LOOKUPS, REQUESTS,
+};
 use corral_test_support::eventually_async;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,6 +100,24 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
         text.lines()
             .any(|l| l.starts_with("corral_task_untracked_tasks{runtime=\"")),
         "untracked per runtime:\n{text}"
+    );
+    // Blocking pool and resolver, published on the census tick.
+    let fs = [("pool", "fs")];
+    assert_eq!(
+        get("corral_blocking_jobs_completed_total", &fs),
+        FILE_READS as f64
+    );
+    assert_eq!(get("corral_blocking_running_jobs", &fs), 0.0);
+    assert_eq!(get("corral_blocking_queued_jobs", &fs), 0.0);
+    assert_eq!(get("corral_blocking_abandoned_running_jobs", &fs), 0.0);
+    assert!(get("corral_blocking_threads", &fs) >= 1.0);
+    let dns = [("resolver", "dns")];
+    assert_eq!(get("corral_resolver_lookups_total", &dns), LOOKUPS as f64);
+    assert_eq!(get("corral_resolver_errors_total", &dns), 0.0);
+    assert_eq!(get("corral_resolver_timeouts_total", &dns), 0.0);
+    assert_eq!(
+        get("corral_blocking_jobs_completed_total", &[("pool", "dns")]),
+        LOOKUPS as f64
     );
     running.stop();
 }
