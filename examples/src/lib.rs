@@ -144,6 +144,7 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 pub mod endpoint;
+pub mod production_view;
 pub mod shapes;
 pub mod tour;
 

@@ -68,6 +68,8 @@
 
 mod default;
 mod error;
+#[cfg(all(feature = "metrics", not(corral_loom)))]
+mod metrics;
 mod pool;
 #[cfg(any(feature = "reqwest", feature = "reqwest-012"))]
 mod reqwest;

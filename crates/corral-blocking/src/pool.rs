@@ -78,7 +78,7 @@ pub struct BlockingPool {
 }
 
 /// The owner of a pool: shuts it down when the last `BlockingPool` clone drops.
-struct Handle {
+pub(crate) struct Handle {
     shared: Arc<Shared>,
 }
 
@@ -203,6 +203,18 @@ impl BlockingPool {
             waiting_for_space: c.space_waiters,
             closed: c.closed,
         }
+    }
+
+    /// A reference that does not keep the pool alive (the census tick's).
+    #[cfg(all(feature = "metrics", not(corral_loom)))]
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Handle> {
+        StdArc::downgrade(&self.handle)
+    }
+
+    /// The pool again, if a clone still lives.
+    #[cfg(all(feature = "metrics", not(corral_loom)))]
+    pub(crate) fn upgrade(weak: &std::sync::Weak<Handle>) -> Option<BlockingPool> {
+        weak.upgrade().map(|handle| BlockingPool { handle })
     }
 
     /// The pool's name (the prefix of its thread names).
@@ -364,8 +376,11 @@ impl Builder {
             keep_alive: self.keep_alive,
             stack_size: self.stack_size,
         });
-        Ok(BlockingPool {
+        let pool = BlockingPool {
             handle: StdArc::new(Handle { shared }),
-        })
+        };
+        #[cfg(all(feature = "metrics", not(corral_loom)))]
+        crate::metrics::register_pool(&pool);
+        Ok(pool)
     }
 }

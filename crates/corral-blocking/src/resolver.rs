@@ -195,7 +195,7 @@ pub struct Resolver {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     pool: BlockingPool,
     lookup: Arc<FamilyLookupFn>,
     inflight: Arc<Inflight>,
@@ -345,6 +345,18 @@ impl Resolver {
             cached: self.cached(),
             pool: self.inner.pool.metrics(),
         }
+    }
+
+    /// A reference that does not keep the resolver alive (the census tick's).
+    #[cfg(all(feature = "metrics", not(corral_loom)))]
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The resolver again, if a clone still lives.
+    #[cfg(all(feature = "metrics", not(corral_loom)))]
+    pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Resolver> {
+        weak.upgrade().map(|inner| Resolver { inner })
     }
 
     /// The pool the lookups run on.
@@ -560,7 +572,7 @@ impl ResolverBuilder {
                 .build()
                 .map_err(ResolverBuildError::Pool)?,
         };
-        Ok(Resolver {
+        let resolver = Resolver {
             inner: Arc::new(Inner {
                 pool,
                 lookup: self
@@ -571,7 +583,10 @@ impl ResolverBuilder {
                     .map(Arc::new),
                 timeout: self.timeout,
             }),
-        })
+        };
+        #[cfg(all(feature = "metrics", not(corral_loom)))]
+        crate::metrics::register_resolver(&resolver);
+        Ok(resolver)
     }
 }
 

@@ -110,6 +110,27 @@ impl Builder {
     }
 
     /// Names the pool; workers are tracked tasks named `<name>-worker-<n>`.
+    ///
+    /// With the `metrics` feature (off by default) a named pool registers, at build
+    /// time, these series labelled `pool="<name>"` with whatever recorder is installed
+    /// then, and keeps them equal to [`Pool::metrics`](crate::Pool::metrics) (published
+    /// whenever the pool's lock is released):
+    ///
+    /// | name | type | what |
+    /// |---|---|---|
+    /// | `corral_pool_running_jobs` | gauge | jobs running now |
+    /// | `corral_pool_queued_jobs` | gauge | jobs waiting in the queue |
+    /// | `corral_pool_workers` | gauge | live workers |
+    /// | `corral_pool_jobs_submitted_total` | counter | jobs accepted |
+    /// | `corral_pool_jobs_completed_total` | counter | jobs that returned |
+    /// | `corral_pool_jobs_failed_total` | counter | jobs that panicked |
+    /// | `corral_pool_jobs_cancelled_total` | counter | jobs aborted or dropped by a stop |
+    /// | `corral_pool_jobs_rejected_total` | counter | submissions refused |
+    /// | `corral_pool_jobs_handed_back_total` | counter | queued jobs returned by `shutdown_now` |
+    /// | `corral_pool_queue_wait_seconds` | histogram | queue wait of the sampled jobs ([`queue_wait_sampling`](Self::queue_wait_sampling)) |
+    ///
+    /// Gauges move by deltas, so pools given the same name add up into one series.
+    /// An unnamed pool reports nothing.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -182,6 +203,8 @@ impl Builder {
             });
         }
         Ok(Config {
+            #[cfg(feature = "metrics")]
+            named: self.name.is_some(),
             name: self.name.unwrap_or_else(|| "pool".to_owned()),
             workers,
             queue_capacity: self.queue_capacity,
@@ -195,6 +218,9 @@ impl Builder {
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) name: String,
+    /// Whether the user named the pool: only named pools report metrics.
+    #[cfg(feature = "metrics")]
+    pub(crate) named: bool,
     pub(crate) workers: Workers,
     pub(crate) queue_capacity: usize,
     pub(crate) sample_every: u32,

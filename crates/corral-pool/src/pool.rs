@@ -6,6 +6,8 @@
 //! through `Pool` and the futures of `submit.rs`, which talk to the core through its
 //! methods. Nothing here is visible outside this folder but what `lib.rs` re-exports.
 
+#[cfg_attr(not(feature = "metrics"), allow(unused_imports))]
+mod export;
 mod shared;
 mod state;
 mod submit;
@@ -88,6 +90,7 @@ where
     pub(crate) fn start(config: Config, handle: Handle) -> Self {
         let workers = config.workers.get();
         let shared = Shared::new(config, handle);
+        shared.register_flush();
         worker::spawn_workers(&shared, workers);
         Pool { shared }
     }

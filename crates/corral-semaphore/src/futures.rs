@@ -28,6 +28,7 @@ pub struct Acquire<'a> {
 #[cfg(feature = "tokio")]
 impl crate::timeout::Withdraw for Acquire<'_> {
     fn withdraw(&mut self) {
+        self.sem.observe(|m| m.timeouts.increment(1));
         self.waiter.cancel(self.sem);
         self.done = true;
     }
@@ -101,6 +102,7 @@ pub struct AcquireOwned {
 impl crate::timeout::Withdraw for AcquireOwned {
     fn withdraw(&mut self) {
         if let Some(sem) = self.sem.take() {
+            sem.observe(|m| m.timeouts.increment(1));
             self.waiter.cancel(&sem);
         }
     }

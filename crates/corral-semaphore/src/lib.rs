@@ -104,6 +104,7 @@
 
 mod error;
 mod futures;
+mod metrics;
 mod permit;
 mod poll;
 mod semaphore;

@@ -16,6 +16,7 @@ use self::state::{free, permits, CLOSED, MAX_PERMITS};
 use self::tickets::Tickets;
 use crate::error::TryAcquireError;
 use crate::futures::{Acquire, AcquireOwned};
+use crate::metrics::Metrics;
 use crate::permit::{OwnedPermit, Permit};
 #[cfg(feature = "tokio")]
 use crate::timeout::{AcquireOwnedTimeout, AcquireTimeout};
@@ -57,6 +58,9 @@ pub struct Semaphore {
     queue: Mutex<Queue>,
     /// Lock-free grant tickets for the first waiter slots.
     tickets: Tickets,
+    /// The `metrics` feature's handles, `Some` only for [`Semaphore::with_name`].
+    #[cfg(feature = "metrics")]
+    metrics: Option<Box<Metrics>>,
 }
 
 impl Semaphore {
@@ -90,6 +94,8 @@ impl Semaphore {
             capacity: AtomicU64::new(capacity),
             queue: Mutex::new(Queue::new()),
             tickets: Tickets::new(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 
@@ -106,6 +112,68 @@ impl Semaphore {
             capacity: AtomicU64::new(capacity),
             queue: Mutex::new(Queue::new()),
             tickets: Tickets::new(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
+        }
+    }
+
+    /// Creates a semaphore with `capacity` permits that carries `name`, the value of the
+    /// `semaphore` label on its metrics.
+    ///
+    /// With the `metrics` feature (off by default) the semaphore registers its metric
+    /// handles here, once, with whatever recorder is installed at this moment, and
+    /// reports through them:
+    ///
+    /// | name | type | what |
+    /// |---|---|---|
+    /// | `corral_semaphore_capacity_permits` | gauge | [`capacity`](Self::capacity) |
+    /// | `corral_semaphore_available_permits` | gauge | [`available`](Self::available) |
+    /// | `corral_semaphore_waiters` | gauge | [`waiters`](Self::waiters) |
+    /// | `corral_semaphore_acquire_wait_seconds` | histogram | time queued, for acquires that waited and were granted |
+    /// | `corral_semaphore_acquire_timeouts_total` | counter | acquires whose timeout expired |
+    /// | `corral_semaphore_acquire_too_large_total` | counter | requests refused with [`TooLarge`](crate::AcquireError::TooLarge) |
+    /// | `corral_semaphore_acquire_closed_total` | counter | requests refused with [`Closed`](crate::AcquireError::Closed) |
+    ///
+    /// Gauges move by deltas, so semaphores given the same name add up into one series,
+    /// and a dropped semaphore takes its share back out. Without the feature the name is
+    /// not stored and this is [`Semaphore::new`].
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_semaphore::Semaphore;
+    ///
+    /// let db = Semaphore::with_name(10, "db");
+    /// assert_eq!(db.capacity(), 10);
+    /// ```
+    #[must_use]
+    pub fn with_name(capacity: u64, name: impl Into<String>) -> Self {
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut sem = Semaphore::new(capacity);
+        let name = name.into();
+        #[cfg(feature = "metrics")]
+        {
+            let m = Metrics::register(&name);
+            m.capacity.increment(capacity as f64);
+            m.available.increment(capacity as f64);
+            sem.metrics = Some(Box::new(m));
+        }
+        drop(name);
+        sem
+    }
+
+    /// Runs `f` on the metric handles if the semaphore has them. Without the `metrics`
+    /// feature [`Metrics`] is uninhabited and this is empty.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    pub(crate) fn observe(&self, f: impl FnOnce(&Metrics)) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.metrics {
+            f(m);
         }
     }
 
@@ -327,6 +395,20 @@ impl fmt::Debug for Semaphore {
             .field("available", &self.available())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
+    }
+}
+
+/// With the `metrics` feature, a named semaphore takes its share back out of the
+/// gauges it added to, so a series for a name shared by several semaphores stays their
+/// sum and a dropped semaphore's series falls to zero.
+#[cfg(feature = "metrics")]
+impl Drop for Semaphore {
+    fn drop(&mut self) {
+        if let Some(m) = &self.metrics {
+            m.capacity.decrement(self.capacity() as f64);
+            m.available.decrement(self.available() as f64);
+            m.waiters.decrement(self.queue.lock().len() as f64);
+        }
     }
 }
 

@@ -132,6 +132,8 @@ mod census;
 mod clock;
 mod context;
 mod creators;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod registry;
 mod runtimes;
 #[cfg(feature = "serde")]
@@ -142,6 +144,8 @@ mod watch;
 
 pub use census::{Census, Site};
 pub use creators::Creator;
+#[cfg(feature = "metrics")]
+pub use metrics::{__register_metrics_source, export_metrics, TaskMetrics, DEFAULT_TOP_SITES};
 pub use registry::{
     __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
 };

@@ -38,10 +38,12 @@
 pub mod dns;
 mod eventually;
 mod latch;
+mod metrics;
 mod rng;
 mod runtime;
 
 pub use eventually::{eventually, eventually_async, eventually_blocking, GIVE_UP};
 pub use latch::{Latch, OpenOnDrop, Opened};
+pub use metrics::TestRecorder;
 pub use rng::Rng;
 pub use runtime::multi_thread;

@@ -16,6 +16,7 @@ use corral_shared::sync::Mutex;
 use tokio::runtime::Handle;
 use tokio::time::{Instant, Sleep};
 
+use super::export::Locked;
 use super::state::{Admit, Queued, State, Wakeups, Withdrawn};
 use super::worker;
 use crate::builder::{Config, PanicHook, Workers};
@@ -78,14 +79,31 @@ impl<F: Future> Shared<F> {
             queue_capacity,
             sample_every,
             on_panic,
+            #[cfg(feature = "metrics")]
+            named,
         } = config;
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut state = State::new(queue_capacity, workers.get(), sample_every);
+        #[cfg(feature = "metrics")]
+        if named {
+            state.set_export(super::export::PoolMetrics::register(&name));
+        }
         Arc::new_cyclic(|link: &Weak<Shared<F>>| Shared {
-            state: Mutex::new(State::new(queue_capacity, workers.get(), sample_every)),
+            state: Mutex::new(state),
             name,
             handle,
             on_panic,
             link: link.clone(),
         })
+    }
+
+    /// Takes the pool's lock. With the `metrics` feature, releasing it publishes what
+    /// changed (`export`); without, this is the mutex guard.
+    pub(super) fn lock(&self) -> Locked<'_, F> {
+        #[cfg(feature = "metrics")]
+        return Locked(self.state.lock());
+        #[cfg(not(feature = "metrics"))]
+        return self.state.lock();
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -112,7 +130,7 @@ impl<F: Future> Shared<F> {
         then: impl FnOnce(R) -> T,
     ) -> T {
         let mut wake = Wakeups::default();
-        let result = f(&mut self.state.lock(), &mut wake);
+        let result = f(&mut self.lock(), &mut wake);
         let result = then(result);
         self.deliver(&mut wake);
         result
@@ -151,15 +169,15 @@ impl<F: Future> Shared<F> {
     }
 
     pub(super) fn is_closed(&self) -> bool {
-        self.state.lock().is_closed()
+        self.lock().is_closed()
     }
 
     pub(super) fn target(&self) -> usize {
-        self.state.lock().target()
+        self.lock().target()
     }
 
     pub(super) fn metrics(&self) -> Metrics {
-        self.state.lock().metrics()
+        self.lock().metrics()
     }
 
     /// Grants free room to blocked submitters (a worker whose job waits after it held
@@ -225,6 +243,21 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    /// With the `metrics` feature, lets each census tick (`corral_task::export_metrics`)
+    /// flush a named pool's batched series (see `export`); a no-op for unnamed pools.
+    pub(super) fn register_flush(self: &Arc<Self>) {
+        #[cfg(feature = "metrics")]
+        if self.lock().has_export() {
+            let weak = Arc::downgrade(self);
+            corral_task::__register_metrics_source(Box::new(move || {
+                weak.upgrade().is_some_and(|shared| {
+                    shared.lock().publish();
+                    true
+                })
+            }));
+        }
+    }
+
     /// A new job's result slot, linked to this pool for aborts and unobserved panics.
     fn slot(&self) -> Arc<Slot<F::Output>> {
         // A clone of the pool's own weak link (one increment), not `Arc::downgrade`

@@ -278,6 +278,9 @@ pub(crate) struct State<F: Future> {
     sample_below: u64,
     rng: u64,
     counters: Counters,
+    /// The `metrics` feature's handles, for a pool given a name.
+    #[cfg(feature = "metrics")]
+    export: Option<Box<super::export::PoolMetrics>>,
 }
 
 impl<F: Future> State<F> {
@@ -304,6 +307,46 @@ impl<F: Future> State<F> {
             sample_below: u64::MAX.checked_div(u64::from(sample_every)).unwrap_or(0),
             rng: 0x9E37_79B9_7F4A_7C15,
             counters: Counters::default(),
+            #[cfg(feature = "metrics")]
+            export: None,
+        }
+    }
+
+    /// Starts reporting through `export` (a named pool, `metrics` feature).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn set_export(&mut self, export: super::export::PoolMetrics) {
+        self.export = Some(Box::new(export));
+        self.publish();
+    }
+
+    /// Whether the pool reports (it was named).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn has_export(&self) -> bool {
+        self.export.is_some()
+    }
+
+    /// Publishes what changed since the last publish (see `export`).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn publish(&mut self) {
+        if self.export.is_some() {
+            let now = self.metrics();
+            if let Some(export) = &mut self.export {
+                export.publish(now);
+            }
+        }
+    }
+
+    /// Called on every release of the lock: publishes at once when the pool is idle
+    /// (nothing running or queued) or closed, so a quiet or stopped pool's series are
+    /// exact; otherwise once every `PUBLISH_EVERY` (64)
+    /// releases, and on every census tick (`corral_task::export_metrics`).
+    #[cfg(feature = "metrics")]
+    #[inline]
+    pub(crate) fn publish_batched(&mut self) {
+        if let Some(export) = &mut self.export {
+            if export.due() || self.closed || (self.running == 0 && self.queue.is_empty()) {
+                self.publish();
+            }
         }
     }
 
@@ -624,6 +667,10 @@ impl<F: Future> State<F> {
                 c.wait_count += 1;
                 c.wait_total += waited;
                 c.wait_max = c.wait_max.max(waited);
+                #[cfg(feature = "metrics")]
+                if let Some(export) = &self.export {
+                    export.queue_wait(waited);
+                }
             }
             let held_back = self.grant_batched(wake);
             return Next::Run { job, held_back };

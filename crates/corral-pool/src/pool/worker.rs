@@ -61,7 +61,7 @@ where
     // visit the state before its abort handle is recorded; `set_abort_handle` covers a
     // stop in between.
     let workers: Vec<WorkerLocal> = {
-        let mut state = shared.state.lock();
+        let mut state = shared.lock();
         (0..n).map(|_| state.add_worker()).collect()
     };
     for me in workers {
@@ -69,10 +69,7 @@ where
         let join = corral_task::Builder::new()
             .name(format!("{}-worker-{id}", shared.name()))
             .spawn(run(Arc::clone(shared), me));
-        let stopped = shared
-            .state
-            .lock()
-            .set_abort_handle(id, join.abort_handle());
+        let stopped = shared.lock().set_abort_handle(id, join.abort_handle());
         if let Some(handle) = stopped {
             handle.abort();
         }
@@ -91,7 +88,7 @@ where
     F::Output: Send + 'static,
 {
     let workers: Vec<WorkerLocal> = {
-        let mut state = shared.state.lock();
+        let mut state = shared.lock();
         (0..n).map(|_| state.add_worker()).collect()
     };
     workers
@@ -135,7 +132,7 @@ impl<F: Future> Drop for Guard<F> {
         let (slot, result) = split(self.done.take());
         let running = self.job.take();
         let mut wake = Wakeups::default();
-        let orphans = self.shared.state.lock().worker_dropped(
+        let orphans = self.shared.lock().worker_dropped(
             &mut self.me,
             slot.as_deref().zip(result),
             running.as_deref(),
@@ -181,7 +178,6 @@ where
             let finished = done.as_ref().map(|(_, result)| Outcome::of(result));
             let next = g
                 .shared
-                .state
                 .lock()
                 .next(&mut g.me, finished, spin, cx.waker(), &mut wake);
             // Counted above; resolved here, outside the pool's lock (where the job's last
@@ -195,7 +191,7 @@ where
                 }
             }
             if finished.is_some() && matches!(next, Next::Exit) {
-                g.shared.state.lock().resolved(&mut wake);
+                g.shared.lock().resolved(&mut wake);
             }
             g.shared.deliver(&mut wake);
             match next {

@@ -48,7 +48,10 @@ impl Semaphore {
                 .state
                 .compare_exchange_weak(state, state - permits(n), Acquire, Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.observe(|m| m.available.decrement(n as f64));
+                    return true;
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -65,6 +68,7 @@ impl Semaphore {
         // the lock holder's CAS in `process`). The add cannot overflow (see the state
         // invariants).
         let prev = self.state.fetch_add(permits(n), Release);
+        self.observe(|m| m.available.increment(n as f64));
         if prev & SLOW != 0 {
             self.settle(self.queue.lock());
         }
@@ -86,7 +90,10 @@ impl Semaphore {
                     .state
                     .compare_exchange(state, state - permits(n), AcqRel, Acquire)
                 {
-                    Ok(_) => return Ok(()),
+                    Ok(_) => {
+                        self.observe(|m| m.available.decrement(n as f64));
+                        return Ok(());
+                    }
                     Err(actual) => state = actual,
                 }
             }
@@ -102,10 +109,12 @@ impl Semaphore {
     fn check(&self, n: u64) -> Result<(), AcquireError> {
         // Relaxed: both are written only under the queue lock, which the caller holds.
         if self.state.load(Relaxed) & CLOSED != 0 {
+            self.observe(|m| m.closed.increment(1));
             return Err(AcquireError::Closed);
         }
         let capacity = self.capacity.load(Relaxed);
         if n > capacity {
+            self.observe(|m| m.too_large.increment(1));
             return Err(AcquireError::TooLarge {
                 requested: n,
                 capacity,
@@ -136,7 +145,10 @@ impl Semaphore {
                 // AcqRel: acquire the permits' history when taking them; release is
                 // harmless when only setting `SLOW`.
                 match self.state.compare_exchange(state, next, AcqRel, Acquire) {
-                    Ok(_) if granted => return Poll::Ready(Ok(())),
+                    Ok(_) if granted => {
+                        self.observe(|m| m.available.decrement(n as f64));
+                        return Poll::Ready(Ok(()));
+                    }
                     Ok(_) => break,
                     Err(actual) => state = actual,
                 }
@@ -145,6 +157,13 @@ impl Semaphore {
         // `SLOW` is set (state invariant): releasers will take the lock and hand their
         // permits to the queue in order.
         let (slot, ticket) = queue.push_back(n, waker, &self.tickets);
+        self.observe(|m| {
+            m.waiters.increment(1.0);
+            #[cfg(feature = "metrics")]
+            {
+                waiter.since = Some(std::time::Instant::now());
+            }
+        });
         waiter.slot = slot;
         waiter.ticket = ticket.unwrap_or(NO_TICKET);
         Poll::Pending
@@ -200,6 +219,7 @@ impl Semaphore {
             // Granted since the check above: as above, under the lock we hold.
             waiter.slot = NIL;
             self.state.fetch_add(permits(waiter.n), Release);
+            self.observe(|m| m.available.increment(waiter.n as f64));
             self.settle(queue);
             return;
         }
@@ -208,6 +228,7 @@ impl Semaphore {
             Status::Queued => {
                 let was_head = queue.head() == Some(slot);
                 queue.free(slot);
+                self.observe(|m| m.waiters.decrement(1.0));
                 if was_head {
                     // The waiters behind it may fit now, or the queue is empty and
                     // `SLOW` must be cleared.
@@ -218,6 +239,7 @@ impl Semaphore {
                 // The grant raced with the drop: hand the permits back.
                 queue.free(slot);
                 self.state.fetch_add(permits(waiter.n), Release);
+                self.observe(|m| m.available.increment(waiter.n as f64));
                 self.settle(queue);
             }
             Status::Failed(_) => queue.free(slot),
@@ -270,6 +292,12 @@ impl Semaphore {
             // then carries that to the granted waiter.
             match self.state.compare_exchange(state, next, AcqRel, Acquire) {
                 Ok(_) => {
+                    self.observe(|m| {
+                        m.moved(free(state), free(next));
+                        if grant.is_some() {
+                            m.waiters.decrement(1.0);
+                        }
+                    });
                     match grant {
                         Some(head) => wakes.push_opt(queue.grant(head, &self.tickets)),
                         None if queue.debt > 0 => queue.debt -= free(state) - free(next),
@@ -299,6 +327,13 @@ impl Semaphore {
                     cursor = queue.head();
                     continue;
                 }
+                self.observe(|m| {
+                    m.waiters.decrement(1.0);
+                    match err {
+                        AcquireError::Closed => m.closed.increment(1),
+                        AcquireError::TooLarge { .. } => m.too_large.increment(1),
+                    }
+                });
                 wakes.push_opt(queue.finish(slot, Status::Failed(err)));
             }
         }
@@ -317,6 +352,10 @@ pub(crate) struct Waiter {
     slot: usize,
     /// The slot's grant ticket (a generation, never 0), or `NO_TICKET`.
     ticket: u64,
+    /// When it joined the queue, for the wait-time histogram (`metrics` feature, named
+    /// semaphores only; acquires granted without queueing are not timed).
+    #[cfg(feature = "metrics")]
+    since: Option<std::time::Instant>,
 }
 
 /// "The slot has no ticket": generations start at 1.
@@ -328,6 +367,8 @@ impl Waiter {
             n,
             slot: NIL,
             ticket: NO_TICKET,
+            #[cfg(feature = "metrics")]
+            since: None,
         }
     }
 
@@ -362,12 +403,20 @@ impl Waiter {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
         if self.slot != NIL {
-            if self.granted_by_ticket(sem) {
+            let polled = if self.granted_by_ticket(sem) {
                 // Granted: the permits are ours and the slot was already freed.
                 self.slot = NIL;
-                return Poll::Ready(Ok(()));
+                Poll::Ready(Ok(()))
+            } else {
+                sem.poll_queued(self, cx)
+            };
+            #[cfg(feature = "metrics")]
+            if polled.is_ready() {
+                if let (Some(since), Poll::Ready(Ok(()))) = (self.since.take(), &polled) {
+                    sem.observe(|m| m.wait.record(since.elapsed()));
+                }
             }
-            sem.poll_queued(self, cx)
+            polled
         } else if sem.try_take_fast(self.n) {
             Poll::Ready(Ok(()))
         } else {
@@ -399,6 +448,10 @@ impl Semaphore {
             grow -= pay;
             // Release: pairs with the acquiring CAS of whoever takes these permits.
             self.state.fetch_add(permits(grow), Release);
+            self.observe(|m| {
+                m.capacity.increment((new - old) as f64);
+                m.available.increment(grow as f64);
+            });
             self.settle(queue);
         } else {
             let shrink = old - new;
@@ -410,6 +463,10 @@ impl Semaphore {
                 match self.state.compare_exchange(state, next, AcqRel, Acquire) {
                     Ok(_) => {
                         queue.debt += debt;
+                        self.observe(|m| {
+                            m.capacity.decrement(shrink as f64);
+                            m.available.decrement(take as f64);
+                        });
                         break;
                     }
                     Err(actual) => state = actual,
@@ -434,6 +491,7 @@ impl Semaphore {
         // Relaxed: written only under the lock we hold.
         let capacity = self.capacity.load(Relaxed);
         self.capacity.store(capacity - shrink, Relaxed);
+        self.observe(|m| m.capacity.decrement(shrink as f64));
         drop(queue);
         if shrink > 0 {
             self.fail_too_large();

@@ -483,6 +483,21 @@ impl Registry {
         }
     }
 
+    /// How many tasks were ever inserted and how many are live, per shard under its
+    /// lock (so no insert lands between the two reads; an end may, which only makes the
+    /// ended count `inserted - live` later, never earlier). The inserted count is the
+    /// shard's id counter, so spawning pays nothing for it.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        self.shards.iter().fold((0, 0), |(inserted, live), shard| {
+            let slab = shard.slab.lock();
+            let here = (0..slab.entries.len())
+                .filter(|&slot| shard.tags.get(slot).load(Ordering::Acquire) & VACANT == 0)
+                .count() as u64;
+            (inserted + slab.seq, live + here)
+        })
+    }
+
     /// How many entries are live: one pass over every shard's tags (each shard's
     /// length read under its lock), nothing copied.
     pub(crate) fn len(&self) -> usize {

@@ -1,0 +1,191 @@
+//! The `metrics` feature's cost (issue #15), in paired rounds (as `corral_task_paired`):
+//! with the feature on and a Prometheus recorder installed as the global recorder, each
+//! case runs the same workload without reporting (an unnamed semaphore or pool, no
+//! census exporter) and with it (a named one; `export_metrics` sampling every second),
+//! alternately, and prints the median of the per-pair ratios.
+//!
+//! Without the feature there is nothing to measure in this binary: the metric fields
+//! and calls are compiled out (see each crate's `metrics` module); compare the
+//! `corral_semaphore`/`corral_pool_paired`/`corral_task_paired` benches built with and
+//! without `--features metrics` for that.
+//!
+//! Run: `cargo bench -p corral-benches --features metrics --bench corral_metrics_paired -- --rounds 21`
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corral_pool::{Builder, Pool, DEFAULT_QUEUE_WAIT_SAMPLING};
+use corral_semaphore::Semaphore;
+use tokio::runtime::Runtime;
+
+#[path = "support/pool.rs"]
+#[allow(dead_code)] // shared with the pool benches; this one uses part of it
+mod pool_support;
+use pool_support::{corral_pool, corral_round, QUEUE, WORKERS};
+
+#[path = "support/task.rs"]
+#[allow(dead_code)] // shared with the task benches; this one uses part of it
+mod task_support;
+use task_support::{spawn_join_corral, TASKS};
+
+#[path = "support/paired.rs"]
+mod paired;
+use paired::quartiles;
+
+const ACQUIRES: u64 = 200_000;
+const CONTENDED_TASKS: u64 = 8;
+const CONTENDED_EACH: u64 = 5_000;
+
+fn timed<Fut: Future<Output = ()>>(rt: &Runtime, round: Fut) -> Duration {
+    let start = Instant::now();
+    rt.block_on(round);
+    start.elapsed()
+}
+
+/// Acquire and release one permit `ACQUIRES` times on one task (the fast path).
+async fn uncontended(sem: &Semaphore) {
+    for _ in 0..ACQUIRES {
+        drop(std::hint::black_box(sem.acquire(1).await.expect("open")));
+    }
+}
+
+/// `CONTENDED_TASKS` tasks share 2 permits, holding each across a yield: most
+/// acquires queue (the waiters gauge and the wait histogram are exercised).
+async fn contended(sem: &Arc<Semaphore>) {
+    let tasks: Vec<_> = (0..CONTENDED_TASKS)
+        .map(|_| {
+            let sem = Arc::clone(sem);
+            tokio::spawn(async move {
+                for _ in 0..CONTENDED_EACH {
+                    let p = sem.acquire(1).await.expect("open");
+                    tokio::task::yield_now().await;
+                    drop(p);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+}
+
+type Round<'a> = Box<dyn Fn(&Runtime, bool) -> Duration + 'a>;
+
+fn main() {
+    let mut rounds = 21;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--rounds" {
+            rounds = args.next().and_then(|n| n.parse().ok()).unwrap_or(rounds);
+        }
+    }
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0])
+        .expect("buckets")
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).expect("the only recorder");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let plain_sem = Semaphore::new(4);
+    let named_sem = Semaphore::with_name(4, "bench");
+    let plain_contended = Arc::new(Semaphore::new(2));
+    let named_contended = Arc::new(Semaphore::with_name(2, "bench-contended"));
+    type NoopPool = Pool<std::future::Ready<()>>;
+    let job = || std::future::ready(());
+    let plain_pool: Arc<NoopPool> = Arc::new(rt.block_on(async {
+        Builder::new()
+            .workers(WORKERS)
+            .queue_capacity(QUEUE)
+            .queue_wait_sampling(DEFAULT_QUEUE_WAIT_SAMPLING)
+            .build()
+            .expect("pool")
+    }));
+    let named_pool: Arc<NoopPool> =
+        Arc::new(rt.block_on(async { corral_pool("bench", DEFAULT_QUEUE_WAIT_SAMPLING) }));
+
+    let cases: Vec<(&str, u64, Round<'_>)> = vec![
+        (
+            "semaphore_uncontended",
+            ACQUIRES,
+            Box::new(|rt, on| {
+                let sem = if on { &named_sem } else { &plain_sem };
+                timed(rt, uncontended(sem))
+            }),
+        ),
+        (
+            "semaphore_contended_mt2",
+            CONTENDED_TASKS * CONTENDED_EACH,
+            Box::new(|rt, on| {
+                let sem = Arc::clone(if on {
+                    &named_contended
+                } else {
+                    &plain_contended
+                });
+                timed(rt, async move { contended(&sem).await })
+            }),
+        ),
+        (
+            "pool_submit_await",
+            pool_support::JOBS,
+            Box::new(|rt, on| {
+                let pool = Arc::clone(if on { &named_pool } else { &plain_pool });
+                timed(rt, async move { corral_round(&pool, job).await })
+            }),
+        ),
+        (
+            "spawn_join",
+            TASKS as u64,
+            Box::new(|rt, on| {
+                let exporter = on.then(|| {
+                    let _in_runtime = rt.enter();
+                    corral_task::export_metrics(Duration::from_secs(1))
+                });
+                let d = timed(rt, spawn_join_corral(TASKS));
+                if let Some(e) = exporter {
+                    e.abort();
+                }
+                d
+            }),
+        ),
+    ];
+    println!(
+        "{rounds} paired rounds, mt2, Prometheus recorder installed (ns per op, median [quartiles])"
+    );
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+    for (name, ops, round) in &cases {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        for _ in 0..3 {
+            round(&rt, false);
+            round(&rt, true);
+        }
+        let per = |d: Duration| d.as_secs_f64() * 1e9 / *ops as f64;
+        let (mut off_ns, mut on_ns, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let a = per(round(&rt, false));
+            let b = per(round(&rt, true));
+            off_ns.push(a);
+            on_ns.push(b);
+            ratio.push(b / a);
+        }
+        let (a25, a50, a75) = quartiles(off_ns);
+        let (b25, b50, b75) = quartiles(on_ns);
+        let (r25, r50, r75) = quartiles(ratio);
+        println!(
+            "{name:<24} not reporting {a50:8.1} ns [{a25:.1}-{a75:.1}]  reporting {b50:8.1} ns [{b25:.1}-{b75:.1}]  \
+             reporting/not {r50:.3}x [{r25:.3}-{r75:.3}]"
+        );
+    }
+    // The recorder saw the named primitives (a sanity check that reporting was on).
+    let text = handle.render();
+    assert!(text.contains("corral_semaphore_available_permits{semaphore=\"bench\"}"));
+    assert!(text.contains("corral_pool_jobs_completed_total{pool=\"bench\"}"));
+    assert!(text.contains("corral_task_spawned_total"));
+}

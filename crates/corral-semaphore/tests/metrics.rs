@@ -1,0 +1,160 @@
+//! The `metrics` feature (issue #15): a named semaphore's gauges, counters and wait
+//! histogram, read back through a debugging recorder.
+#![cfg(feature = "metrics")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_semaphore::{AcquireError, Semaphore};
+use corral_test_support::{eventually, multi_thread, Rng, TestRecorder};
+
+const L: &[(&str, &str)] = &[("semaphore", "db")];
+
+fn gauges(rec: &TestRecorder) -> (f64, f64, f64) {
+    (
+        rec.value("corral_semaphore_capacity_permits", L).unwrap(),
+        rec.value("corral_semaphore_available_permits", L).unwrap(),
+        rec.value("corral_semaphore_waiters", L).unwrap(),
+    )
+}
+
+#[test]
+fn every_family_reports_the_state_and_refusals() {
+    let rec = TestRecorder::new();
+    let sem = {
+        let _g = rec.install();
+        Arc::new(Semaphore::with_name(10, "db"))
+    };
+    assert_eq!(gauges(&rec), (10.0, 10.0, 0.0));
+    multi_thread(4).block_on(async {
+        let held = sem.acquire(7).await.unwrap();
+        assert_eq!(gauges(&rec), (10.0, 3.0, 0.0));
+        let waiter = tokio::spawn({
+            let sem = Arc::clone(&sem);
+            async move { sem.acquire_owned(5).await.map(drop) }
+        });
+        eventually("the waiter queues", || sem.waiters() == 1).await;
+        assert_eq!(gauges(&rec), (10.0, 3.0, 1.0));
+        drop(held);
+        waiter.await.unwrap().unwrap();
+        assert_eq!(gauges(&rec), (10.0, 10.0, 0.0));
+        // Only the acquire that waited is timed.
+        assert_eq!(
+            rec.samples("corral_semaphore_acquire_wait_seconds", L)
+                .len(),
+            1
+        );
+        // Too large, at once and after a shrink.
+        assert!(matches!(
+            sem.acquire(11).await,
+            Err(AcquireError::TooLarge { .. })
+        ));
+        let held = sem.acquire(8).await.unwrap();
+        let big = tokio::spawn({
+            let sem = Arc::clone(&sem);
+            async move { sem.acquire_owned(9).await.map(drop) }
+        });
+        eventually("the big request queues", || sem.waiters() == 1).await;
+        sem.set_capacity(8);
+        assert!(matches!(
+            big.await.unwrap(),
+            Err(AcquireError::TooLarge { .. })
+        ));
+        assert_eq!(gauges(&rec), (8.0, 0.0, 0.0));
+        assert_eq!(
+            rec.value("corral_semaphore_acquire_too_large_total", L),
+            Some(2.0)
+        );
+        drop(held);
+        assert_eq!(gauges(&rec), (8.0, 8.0, 0.0));
+    });
+    // Timeouts, under paused time.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(async {
+            let held = sem.acquire(8).await.unwrap();
+            let err = sem.acquire_timeout(1, Duration::from_secs(1)).await;
+            assert!(err.is_err());
+            drop(held);
+        });
+    assert_eq!(
+        rec.value("corral_semaphore_acquire_timeouts_total", L),
+        Some(1.0)
+    );
+    assert_eq!(gauges(&rec), (8.0, 8.0, 0.0));
+    sem.close();
+    assert!(sem.try_acquire(1).is_err());
+    assert_eq!(
+        rec.value("corral_semaphore_acquire_closed_total", L),
+        Some(1.0)
+    );
+    drop(sem);
+    assert_eq!(
+        gauges(&rec),
+        (0.0, 0.0, 0.0),
+        "a dropped semaphore takes its share out"
+    );
+}
+
+#[test]
+fn unnamed_semaphores_register_nothing() {
+    let rec = TestRecorder::new();
+    let _g = rec.install();
+    let sem = Semaphore::new(3);
+    drop(sem.try_acquire(1).unwrap());
+    assert!(rec.series().is_empty(), "{:?}", rec.series());
+}
+
+/// Seeded stress on the multi-thread runtime: acquires of random weights, some with
+/// timeouts, some cancelled, and resizes race; once idle, the gauges equal the state
+/// (deltas commute, so no race leaves them stale).
+#[test]
+fn gauges_match_the_state_after_racing_operations() {
+    for seed in 0..40u64 {
+        let rec = TestRecorder::new();
+        let sem = {
+            let _g = rec.install();
+            Arc::new(Semaphore::with_name(8, "db"))
+        };
+        multi_thread(4).block_on(async {
+            let mut tasks = Vec::new();
+            for t in 0..8u64 {
+                let sem = Arc::clone(&sem);
+                let mut rng = Rng(seed * 100 + t);
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..50 {
+                        let n = rng.below(4) + 1;
+                        match rng.below(5) {
+                            0 => {
+                                let _ = sem.acquire_timeout(n, Duration::from_micros(50)).await;
+                            }
+                            1 => {
+                                let _ =
+                                    tokio::time::timeout(Duration::from_micros(20), sem.acquire(n))
+                                        .await;
+                            }
+                            2 => sem.set_capacity(6 + rng.below(5)),
+                            _ => {
+                                if let Ok(p) = sem.acquire(n).await {
+                                    tokio::task::yield_now().await;
+                                    drop(p);
+                                }
+                            }
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        let (cap, avail, waiters) = gauges(&rec);
+        assert_eq!(cap, sem.capacity() as f64, "seed {seed}");
+        assert_eq!(avail, sem.available() as f64, "seed {seed}");
+        assert_eq!(avail, cap, "seed {seed}: idle, so all permits are free");
+        assert_eq!(waiters, 0.0, "seed {seed}");
+    }
+}
