@@ -76,7 +76,7 @@ fn spawn_tracked(worker: WorkerFuture) {
 
 /// The leak watch on the same buggy handler at 50 requests/s, on a paused clock:
 /// the site it flags and how long that took (tokio's clock), or `None` if it flagged
-/// nothing within [`WATCH_LIMIT`].
+/// nothing within `WATCH_LIMIT`.
 pub fn watch_the_leak() -> Option<(String, Duration)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
