@@ -648,6 +648,62 @@ async fn stress_flights_waiting_for_pool_space_are_always_woken() {
     assert_eq!(resolver.in_flight(), 0);
 }
 
+/// How a measured churn waiter finished.
+enum Outcome {
+    /// Within a tick of its deadline.
+    OnTime,
+    /// Later, though its task was woken within a tick of its deadline.
+    PolledLate(String),
+    /// Later, and nothing woke it within a tick of its deadline.
+    Lost(String),
+}
+
+/// Wraps a future's waker so that every wake on a current-thread runtime's thread
+/// (the paused one; pool threads and multi-thread workers are not logged) records
+/// that runtime's time.
+struct WakeLog {
+    task: std::task::Waker,
+    at: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>,
+}
+
+impl std::task::Wake for WakeLog {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let paused = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+            handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+        });
+        if paused {
+            self.at.lock().unwrap().push(tokio::time::Instant::now());
+        }
+        self.task.wake_by_ref();
+    }
+}
+
+impl WakeLog {
+    async fn wrap<F: std::future::Future>(
+        fut: F,
+        at: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>,
+    ) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let mut waker: Option<std::task::Waker> = None;
+        std::future::poll_fn(|cx| {
+            // One wrapper per task waker, so the resolver sees the same waker each poll.
+            let current = waker.get_or_insert_with(|| {
+                std::task::Waker::from(Arc::new(WakeLog {
+                    task: cx.waker().clone(),
+                    at: at.clone(),
+                }))
+            });
+            fut.as_mut()
+                .poll(&mut std::task::Context::from_waker(current))
+        })
+        .await
+    }
+}
+
 /// Churn: 2,000 measured waiters on 20 names through a pool capped at 4, with seeded
 /// start times, timeouts (0.1-60 ms) and random aborts, while 1,000 more waiters of the
 /// same names come and go (short timeouts, drops after parking) on a 2-worker
@@ -656,15 +712,23 @@ async fn stress_flights_waiting_for_pool_space_are_always_woken() {
 ///
 /// tokio can pause time only on a current-thread runtime, so the measured waiters run
 /// on one, with paused time: its clock jumps to the next timer only while every task is
-/// idle, so a waiter whose own timer is armed is polled at its deadline, to the tick.
-/// Every waiter that times out must do so no later than one timer tick (1 ms) after its
-/// deadline, and a waiter answered after that is late too: a waiter whose timer was lost
-/// waits for whatever the next unrelated wake-up happens to be (the old shared timer:
-/// 19 to 77 late waiters per seed, up to 150 ms late, mostly answered late). One
-/// answered waiter per seed is tolerated: in about 1 run in 40, one of the 2,000 was
-/// seen answered past its deadline (once by 122 ms), not yet explained; the answer comes
-/// from a pool thread in real time while the paused clock jumps, so this may be the
-/// test's clock rather than the resolver, but that is not proven.
+/// idle. The promise under test is the waiter's own timer: every waiter still waiting
+/// at its deadline is *woken* no later than one timer tick (1 ms) after it. A waiter
+/// whose timer was lost waits for whatever the next unrelated wake-up happens to be
+/// (the old shared timer: 19 to 77 late waiters per seed, up to 150 ms late).
+///
+/// So each waiter's task waker is wrapped to log when it is woken on the paused
+/// runtime's thread, and a waiter that finishes later than a tick after its deadline
+/// must have such a wake inside `[deadline, deadline + 1 tick]`: zero exceptions.
+/// Finishing late despite that wake is tokio's paused clock, not the resolver, and is
+/// only counted: a thread that wakes a task marks it notified before it queues it; if
+/// that thread (here a pool thread answering) is preempted in between, the timer's
+/// wake finds the task already notified, the scheduler sees an empty queue, and the
+/// paused clock runs on until the preempted thread queues the task. Shown with tokio
+/// alone (a plain `Sleep` raced against an answer from a `std::thread`, 200 seeds on
+/// this 2-core machine under load: a few such waiters per run, timer wake on time,
+/// poll up to 480 ms of paused time later); it is why tokio inhibits auto-advance
+/// while its own `spawn_blocking` work runs, which other threads cannot do.
 #[test]
 fn churn_every_timeout_fires_within_one_tick_of_its_deadline() {
     const TICK: Duration = Duration::from_millis(1);
@@ -715,7 +779,7 @@ fn churn_every_timeout_fires_within_one_tick_of_its_deadline() {
             })
         };
 
-        let late: Vec<String> = paused.block_on(async {
+        let lost: Vec<String> = paused.block_on(async {
             use tokio::time::Instant;
             let mut measured = Vec::new();
             let mut aborters = Vec::new();
@@ -741,19 +805,38 @@ fn churn_every_timeout_fires_within_one_tick_of_its_deadline() {
                     // The deadline runs from the first poll, which is now: paused time
                     // does not move while this task runs.
                     let deadline = Instant::now() + timeout;
-                    let outcome = resolver.lookup_host(&host, 1).timeout(timeout).await;
+                    let wakes = Arc::new(std::sync::Mutex::new(Vec::new()));
+                    let outcome = WakeLog::wrap(
+                        resolver.lookup_host(&host, 1).timeout(timeout),
+                        wakes.clone(),
+                    )
+                    .await;
                     let now = Instant::now();
-                    match outcome {
-                        Ok(_) | Err(LookupError::TimedOut { .. }) if now <= deadline + TICK => None,
-                        Ok(_) => Some(format!(
-                            "waiter {i} ({host}, {timeout:?}): answered {:?} after its deadline",
-                            now - deadline
-                        )),
-                        Err(LookupError::TimedOut { .. }) => Some(format!(
-                            "waiter {i} ({host}, {timeout:?}): timed out {:?} after its deadline",
-                            now - deadline
-                        )),
-                        Err(other) => Some(format!("waiter {i}: unexpected error {other}")),
+                    if now <= deadline + TICK {
+                        return Outcome::OnTime;
+                    }
+                    let what = match outcome {
+                        Ok(_) => "answered",
+                        Err(LookupError::TimedOut { .. }) => "timed out",
+                        Err(other) => return Outcome::Lost(format!("waiter {i}: {other}")),
+                    };
+                    let wakes = wakes.lock().unwrap();
+                    let report = format!(
+                        "waiter {i} ({host}, {timeout:?}): {what} {:?} after its deadline; \
+                         woken at {:?} after it",
+                        now - deadline,
+                        wakes
+                            .iter()
+                            .map(|at| at.saturating_duration_since(deadline))
+                            .collect::<Vec<_>>()
+                    );
+                    if wakes
+                        .iter()
+                        .any(|at| *at >= deadline && *at <= deadline + TICK)
+                    {
+                        Outcome::PolledLate(report)
+                    } else {
+                        Outcome::Lost(report)
                     }
                 });
                 if rng.below(5) == 0 {
@@ -766,11 +849,15 @@ fn churn_every_timeout_fires_within_one_tick_of_its_deadline() {
                 }
                 measured.push(waiter);
             }
-            let mut late = Vec::new();
+            let (mut lost, mut polled_late) = (Vec::new(), 0);
             for waiter in measured {
                 match waiter.await {
-                    Ok(Some(report)) => late.push(report),
-                    Ok(None) => {}
+                    Ok(Outcome::OnTime) => {}
+                    Ok(Outcome::PolledLate(report)) => {
+                        polled_late += 1;
+                        eprintln!("seed {seed:#x}: woken on time, polled late: {report}");
+                    }
+                    Ok(Outcome::Lost(report)) => lost.push(report),
                     Err(err) => assert!(err.is_cancelled(), "{err}"),
                 }
             }
@@ -779,18 +866,20 @@ fn churn_every_timeout_fires_within_one_tick_of_its_deadline() {
             }
             done.store(true, Ordering::SeqCst);
             ticker.await.unwrap();
-            late
+            // A handful at most, and only under load (see the doc comment); a flood
+            // would mean something else is wrong.
+            assert!(
+                polled_late <= 50,
+                "seed {seed:#x}: {polled_late} polled late"
+            );
+            lost
         });
         multi.block_on(churn).unwrap();
-        // Timeouts are held to the tick, every one; answers to at most one late waiter
-        // per seed (see the doc comment).
-        let (answers, others): (Vec<_>, Vec<_>) =
-            late.iter().partition(|report| report.contains("answered"));
         assert!(
-            others.is_empty() && answers.len() <= 1,
-            "seed {seed:#x}: {} waiters late, e.g. {:?}",
-            late.len(),
-            &late[..late.len().min(5)]
+            lost.is_empty(),
+            "seed {seed:#x}: {} waiters not woken within a tick of their deadline, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
         );
         let metrics = resolver.metrics();
         assert!(metrics.timeouts > 0 && metrics.coalesced > 0, "{metrics:?}");
