@@ -65,8 +65,9 @@
 //!
 //! # The census as data (feature `serde`)
 //!
-//! With the `serde` feature, [`Snapshot`], [`TaskInfo`], [`Census`], [`Site`] and
-//! [`Creator`] implement `serde::Serialize`, for a debug endpoint or a log pipeline.
+//! With the `serde` feature, [`Snapshot`], [`TaskInfo`], [`Census`], [`Site`],
+//! [`Creator`] and the leak watch's [`Flag`] and [`WatchEvent`] implement
+//! `serde::Serialize`, for a debug endpoint or a log pipeline.
 //! The shapes, as JSON (field names and types are the stable part; new fields may be
 //! added):
 //!
@@ -79,12 +80,17 @@
 //! Census:   { "total": 1003, "sites": [Site, ...] }   (largest count first)
 //! Site:     { "site": "src/server.rs:42:9", "name": "request-worker" | null,
 //!             "count": 1000, "oldest_secs": 12.4 }
+//! Flag:     { "site": "src/server.rs:42:9", "name": "request-worker" | null,
+//!             "count": 3500, "growth": 3000, "oldest_secs": 70.0 }
+//! WatchEvent: { "event": "flagged" | "cleared", "site": ..., "name": ...,
+//!             "count": ..., "growth": ..., "oldest_secs": ... }   (a Flag, flat)
 //! ```
 //!
 //! `created_by` is the creator chain, nearest first ([`TaskInfo::creator`], then its
 //! creator, ...). `runtime` is tokio's runtime id as it displays. Times are ages in
 //! seconds as of the snapshot, not instants: an `Instant` means nothing outside the
-//! process.
+//! process. A flag's fields are those of the watch's `tracing` warning, its
+//! `oldest_secs` as of the watch's last sample.
 //!
 //! # Spawn times and `unsafe`
 //!

@@ -1,30 +1,35 @@
-//! `serde::Serialize` for the census types; the shapes are in the crate docs, "The
-//! census as data".
+//! `serde::Serialize` for the census types and the leak watch's flags; the shapes are
+//! in the crate docs, "The census as data".
 
-use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::census::{Census, Site};
 use crate::creators::Creator;
 use crate::registry::{Snapshot, TaskInfo};
+use crate::watch::{Flag, WatchEvent};
+
+/// A sequence, from a function that makes its iterator (`serialize` takes `&self`, so
+/// the iterator is made afresh each time): a snapshot's tasks, a census's sites, a
+/// creator chain.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: IntoIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
+}
 
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Snapshot", 2)?;
         st.serialize_field("len", &self.len())?;
-        st.serialize_field("tasks", &Tasks(self))?;
+        st.serialize_field("tasks", &Seq(|| self.iter()))?;
         st.end()
-    }
-}
-
-struct Tasks<'a>(&'a Snapshot);
-
-impl Serialize for Tasks<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for t in self.0 {
-            seq.serialize_element(t)?;
-        }
-        seq.end()
     }
 }
 
@@ -35,25 +40,12 @@ impl Serialize for TaskInfo {
         st.serialize_field("name", &self.name())?;
         st.serialize_field("site", &self.location().to_string())?;
         st.serialize_field("parent", &self.parent().map(|p| p.as_u64()))?;
-        st.serialize_field("created_by", &Chain(self.creator()))?;
+        // The creator chain, nearest first.
+        let chain = || std::iter::successors(self.creator(), |c| c.creator());
+        st.serialize_field("created_by", &Seq(chain))?;
         st.serialize_field("runtime", &self.runtime().to_string())?;
         st.serialize_field("age_secs", &self.age().as_secs_f64())?;
         st.end()
-    }
-}
-
-/// A creator chain, nearest first.
-struct Chain<'a>(Option<&'a Creator>);
-
-impl Serialize for Chain<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
-        let mut next = self.0;
-        while let Some(c) = next {
-            seq.serialize_element(c)?;
-            next = c.creator();
-        }
-        seq.end()
     }
 }
 
@@ -72,20 +64,8 @@ impl Serialize for Census {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Census", 2)?;
         st.serialize_field("total", &self.total())?;
-        st.serialize_field("sites", &Sites(self))?;
+        st.serialize_field("sites", &Seq(|| self.iter()))?;
         st.end()
-    }
-}
-
-struct Sites<'a>(&'a Census);
-
-impl Serialize for Sites<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for site in self.0 {
-            seq.serialize_element(site)?;
-        }
-        seq.end()
     }
 }
 
@@ -96,6 +76,38 @@ impl Serialize for Site {
         st.serialize_field("name", &self.name())?;
         st.serialize_field("count", &self.count())?;
         st.serialize_field("oldest_secs", &self.oldest().as_secs_f64())?;
+        st.end()
+    }
+}
+
+/// A flag's fields, written into the struct being serialized (a [`Flag`] alone, or
+/// after a [`WatchEvent`]'s `event`). The same names as the watch's `tracing` fields.
+fn flag_fields<S: SerializeStruct>(st: &mut S, flag: &Flag) -> Result<(), S::Error> {
+    st.serialize_field("site", &flag.location().to_string())?;
+    st.serialize_field("name", &flag.name())?;
+    st.serialize_field("count", &flag.count())?;
+    st.serialize_field("growth", &flag.growth())?;
+    st.serialize_field("oldest_secs", &flag.oldest().as_secs_f64())
+}
+
+impl Serialize for Flag {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Flag", 5)?;
+        flag_fields(&mut st, self)?;
+        st.end()
+    }
+}
+
+impl Serialize for WatchEvent {
+    /// Flat: `event` (`"flagged"` or `"cleared"`), then the flag's fields.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (event, flag) = match self {
+            WatchEvent::Flagged(flag) => ("flagged", flag),
+            WatchEvent::Cleared(flag) => ("cleared", flag),
+        };
+        let mut st = s.serialize_struct("WatchEvent", 6)?;
+        st.serialize_field("event", event)?;
+        flag_fields(&mut st, flag)?;
         st.end()
     }
 }

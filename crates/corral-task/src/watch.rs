@@ -35,6 +35,8 @@ pub const DEFAULT_MIN_GROWTH: usize = 32;
 /// A spawn site the watch suspects of leaking tasks.
 ///
 /// `Display` renders one line: site, name, count, growth and the oldest task's age.
+/// With the `serde` feature it serializes with the fields of the watch's `tracing`
+/// warning (the crate docs, "The census as data").
 #[derive(Debug, Clone)]
 pub struct Flag {
     location: &'static Location<'static>,
@@ -89,7 +91,9 @@ impl fmt::Display for Flag {
     }
 }
 
-/// What the watch reports to [`WatchConfigBuilder::on_event`].
+/// What the watch reports to [`WatchConfigBuilder::on_event`]. With the `serde`
+/// feature it serializes flat: `event` (`"flagged"` or `"cleared"`), then the
+/// [`Flag`]'s fields.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum WatchEvent {
@@ -256,7 +260,17 @@ struct Shared {
 /// callback and [`Watch::flags`]; with the `tracing` feature it is also a `WARN`
 /// event (target `corral_task::watch`, fields `site`, `name`, `count`, `growth`,
 /// `oldest_secs`) and a clear an `INFO` one. [`Watch::suspected`] is the number of
-/// sites flagged now (the `corral_task_suspected_leaks` gauge).
+/// sites flagged now.
+///
+/// With the `metrics` feature, each flagged site is also a gauge
+/// `corral_task_suspected_leaks` with the labels `site` (`file:line:column`) and
+/// `name` (the task name, or empty), as `corral_task_live_tasks` has them: 1 while
+/// the site is flagged, back to 0 when its flag clears or the watch stops (a series
+/// cannot be removed through the `metrics` facade). Two watches that flag the same
+/// site add up, so for one watch the series sum to [`Watch::suspected`]. An alert on
+/// `corral_task_suspected_leaks > 0` names the site in its labels. The series is
+/// registered on the watch's task when a site is first flagged: install the recorder
+/// as the global one (what exporters do).
 ///
 /// Sampling uses tokio's clock (`tokio::time`), so it follows paused time in tests.
 ///
@@ -306,6 +320,10 @@ pub fn watch(config: WatchConfig) -> Watch {
 
 async fn run(config: WatchConfig, mut ticks: tokio::time::Interval, shared: Arc<Shared>) {
     let mut detector = Detector::new(config.rule);
+    // Dropped with this future (the watch aborted, its runtime shut down): its series
+    // go back to 0.
+    #[cfg(feature = "metrics")]
+    let mut gauges = SuspectedGauges::default();
     loop {
         let now = ticks.tick().await;
         let snapshot = if config.runtime_only {
@@ -321,11 +339,53 @@ async fn run(config: WatchConfig, mut ticks: tokio::time::Interval, shared: Arc<
         shared.samples.fetch_add(1, Relaxed);
         *shared.flags.lock() = flags;
         for event in &events {
+            #[cfg(feature = "metrics")]
+            gauges.update(event);
             #[cfg(feature = "tracing")]
             log(event);
             if let Some(f) = &config.on_event {
                 f(event);
             }
+        }
+    }
+}
+
+/// The `corral_task_suspected_leaks` series this watch holds at 1, by site (the
+/// detector keys a site by its location alone; the `name` label is the one the flag
+/// had when raised, so the same series goes back down).
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+struct SuspectedGauges(std::collections::HashMap<&'static Location<'static>, metrics::Gauge>);
+
+#[cfg(feature = "metrics")]
+impl SuspectedGauges {
+    fn update(&mut self, event: &WatchEvent) {
+        match event {
+            WatchEvent::Flagged(flag) => {
+                let gauge = metrics::gauge!(
+                    "corral_task_suspected_leaks",
+                    "site" => flag.location.to_string(),
+                    "name" => flag.name().unwrap_or_default().to_owned(),
+                );
+                gauge.increment(1.0);
+                if let Some(stale) = self.0.insert(flag.location, gauge) {
+                    stale.decrement(1.0);
+                }
+            }
+            WatchEvent::Cleared(flag) => {
+                if let Some(gauge) = self.0.remove(&flag.location) {
+                    gauge.decrement(1.0);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Drop for SuspectedGauges {
+    fn drop(&mut self) {
+        for gauge in self.0.values() {
+            gauge.decrement(1.0);
         }
     }
 }
@@ -367,7 +427,8 @@ impl Watch {
         self.shared.flags.lock().clone()
     }
 
-    /// How many sites are flagged now: the `corral_task_suspected_leaks` gauge.
+    /// How many sites are flagged now (with the `metrics` feature, the sum of the
+    /// `corral_task_suspected_leaks` series this watch sets; see [`watch`]).
     pub fn suspected(&self) -> usize {
         // Relaxed: a gauge; see `run`.
         self.shared.suspected.load(Relaxed)

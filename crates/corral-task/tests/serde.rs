@@ -2,7 +2,10 @@
 //! crate docs list.
 #![cfg(feature = "serde")]
 
+mod support;
+
 use std::future::pending;
+use std::time::Duration;
 
 use corral_task::Builder;
 
@@ -61,4 +64,46 @@ async fn a_snapshot_and_its_census_serialize() {
     for h in [a, b, anon] {
         h.abort();
     }
+}
+
+/// A leak watch's flag and its events serialize flat, with the fields of the watch's
+/// `tracing` warning.
+#[tokio::test(start_paused = true)]
+async fn a_flag_and_its_events_serialize() {
+    let log = support::EventLog::new();
+    let config = log
+        .record(corral_task::WatchConfig::builder().runtime_only(true))
+        .build()
+        .unwrap();
+    let watch = corral_task::watch(config);
+    let leak = support::leak_until_flagged(&watch, "parked", Duration::from_secs(300)).await;
+    let flag = watch.flags().remove(0);
+    let json = serde_json::to_value(&flag).unwrap();
+    assert_eq!(json["site"], flag.location().to_string());
+    assert!(json["site"]
+        .as_str()
+        .unwrap()
+        .contains("tests/support/mod.rs:"));
+    assert_eq!(json["name"], "parked");
+    assert_eq!(json["count"], flag.count());
+    assert_eq!(json["growth"], flag.growth());
+    assert_eq!(json["oldest_secs"], flag.oldest().as_secs_f64());
+    assert_eq!(json.as_object().unwrap().len(), 5, "{json}");
+
+    drop(leak); // the fix: the workers end and the flag clears
+    tokio::time::sleep(corral_task::DEFAULT_INTERVAL * 2).await;
+    let events: Vec<_> = log
+        .events()
+        .iter()
+        .map(|(_, e)| serde_json::to_value(e).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "flagged, then cleared: {events:?}");
+    for (json, kind) in events.iter().zip(["flagged", "cleared"]) {
+        assert_eq!(json["event"], kind);
+        assert_eq!(json["site"], flag.location().to_string());
+        assert_eq!(json["name"], "parked");
+        assert_eq!(json.as_object().unwrap().len(), 6, "{json}");
+    }
+    assert_eq!(events[0]["count"], flag.count());
+    assert_eq!(events[0]["growth"], flag.growth());
 }

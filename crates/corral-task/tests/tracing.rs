@@ -2,6 +2,8 @@
 //! watch's warning, seen by a small recording subscriber.
 #![cfg(feature = "tracing")]
 
+mod support;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -140,15 +142,7 @@ fn a_flag_is_a_warning_naming_the_site() {
     rt.block_on(async {
         let config = WatchConfig::builder().runtime_only(true).build().unwrap();
         let watch = corral_task::watch(config);
-        let mut senders = Vec::new();
-        while watch.suspected() == 0 {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
-            senders.push(tx);
-            Builder::new()
-                .name("parked")
-                .spawn(async move { while rx.recv().await.is_some() {} });
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let senders = support::leak_until_flagged(&watch, "parked", Duration::from_secs(300)).await;
         let r = rec.0.lock().unwrap();
         let warnings: Vec<_> = r
             .events
@@ -157,7 +151,7 @@ fn a_flag_is_a_warning_naming_the_site() {
             .collect();
         assert_eq!(warnings.len(), 1, "{:?}", r.events);
         let w = &warnings[0].0;
-        assert!(w["site"].contains("tests/tracing.rs:"), "{w:?}");
+        assert!(w["site"].contains("tests/support/mod.rs:"), "{w:?}");
         assert_eq!(w["name"], "parked");
         assert!(w["count"].parse::<usize>().unwrap() > 1000);
         assert!(w["growth"].parse::<usize>().unwrap() >= 32);

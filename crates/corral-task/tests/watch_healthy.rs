@@ -3,11 +3,13 @@
 //! some one by one) and a ten-minute traffic ramp. It must raise no flag. Its own test binary, so no other
 //! test's tasks are in its registry.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
-use corral_task::{Builder, WatchConfig, WatchEvent};
+use corral_task::{Builder, WatchConfig};
 use corral_test_support::Rng;
+use support::EventLog;
 use tokio::time::Instant;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -15,14 +17,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 #[tokio::test(start_paused = true)]
 async fn a_healthy_service_raises_no_flag_in_an_hour() {
     let seed = 0x15_0a7c;
-    let events: Arc<Mutex<Vec<WatchEvent>>> = Arc::default();
-    let config = WatchConfig::builder()
-        .on_event({
-            let events = events.clone();
-            move |e| events.lock().unwrap().push(e.clone())
-        })
-        .build()
-        .unwrap();
+    let log = EventLog::new();
+    let config = log.record(WatchConfig::builder()).build().unwrap();
     let watch = corral_task::watch(config);
     let start = Instant::now();
 
@@ -101,19 +97,16 @@ async fn a_healthy_service_raises_no_flag_in_an_hour() {
     }
 
     let samples = watch.samples();
-    println!(
-        "{requests} requests, {samples} samples, events: {:?}",
-        events.lock().unwrap()
-    );
+    let events = log.events();
+    println!("{requests} requests, {samples} samples, events: {events:?}");
     assert!(
         samples >= 360,
         "the watch sampled the whole hour: {samples}"
     );
     assert_eq!(watch.suspected(), 0, "seed {seed:#x}: {:?}", watch.flags());
     assert!(
-        events.lock().unwrap().is_empty(),
-        "seed {seed:#x}: a healthy service was flagged: {:?}",
-        events.lock().unwrap()
+        events.is_empty(),
+        "seed {seed:#x}: a healthy service was flagged: {events:?}"
     );
     batches.abort();
     ramp.await.unwrap();

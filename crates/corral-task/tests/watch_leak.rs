@@ -4,10 +4,13 @@
 //! is process-wide, and the healthy shape (`watch_healthy.rs`) must not see these
 //! leaks.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use corral_task::{Builder, WatchConfig, WatchConfigError, WatchEvent};
+use support::EventLog;
 use tokio::time::Instant;
 
 const WINDOW: Duration = Duration::from_secs(60); // DEFAULT_INTERVAL * DEFAULT_WINDOW
@@ -18,14 +21,10 @@ async fn the_seed_leak_is_flagged_within_two_windows_and_cleared_when_fixed() {
         corral_task::DEFAULT_INTERVAL * corral_task::DEFAULT_WINDOW as u32,
         WINDOW
     );
-    let events: Arc<Mutex<Vec<(Duration, WatchEvent)>>> = Arc::default();
     let start = Instant::now();
-    let config = WatchConfig::builder()
-        .runtime_only(true)
-        .on_event({
-            let events = events.clone();
-            move |e| events.lock().unwrap().push((start.elapsed(), e.clone()))
-        })
+    let log = EventLog::new();
+    let config = log
+        .record(WatchConfig::builder().runtime_only(true))
         .build()
         .unwrap();
     let watch = corral_task::watch(config);
@@ -66,13 +65,9 @@ async fn the_seed_leak_is_flagged_within_two_windows_and_cleared_when_fixed() {
         text.contains("session-worker") && text.contains("watch_leak.rs"),
         "{text}"
     );
-    {
-        let events = events.lock().unwrap();
-        assert_eq!(events.len(), 1, "one event, the flag: {events:?}");
-        assert!(
-            matches!(&events[0].1, WatchEvent::Flagged(f) if f.name() == Some("session-worker"))
-        );
-    }
+    let events = log.events();
+    assert_eq!(events.len(), 1, "one event, the flag: {events:?}");
+    assert!(matches!(&events[0].1, WatchEvent::Flagged(f) if f.name() == Some("session-worker")));
 
     // The fix: close every channel. The workers end, the count drops, the flag clears
     // at the next sample.
@@ -80,7 +75,7 @@ async fn the_seed_leak_is_flagged_within_two_windows_and_cleared_when_fixed() {
     tokio::time::sleep(corral_task::DEFAULT_INTERVAL * 2).await;
     assert_eq!(watch.suspected(), 0);
     assert!(watch.flags().is_empty());
-    let events = events.lock().unwrap();
+    let events = log.events();
     assert!(
         matches!(events.last(), Some((_, WatchEvent::Cleared(f))) if f.name() == Some("session-worker")),
         "{events:?}"
@@ -215,13 +210,9 @@ async fn a_burst_beside_a_long_lived_task_is_not_flagged() {
             .name("handler")
             .spawn(tokio::time::sleep(Duration::from_secs(secs)))
     }
-    let events: Arc<Mutex<Vec<WatchEvent>>> = Arc::default();
-    let config = WatchConfig::builder()
-        .runtime_only(true)
-        .on_event({
-            let events = events.clone();
-            move |e| events.lock().unwrap().push(e.clone())
-        })
+    let log = EventLog::new();
+    let config = log
+        .record(WatchConfig::builder().runtime_only(true))
         .build()
         .unwrap();
     let watch = corral_task::watch(config);
@@ -234,11 +225,7 @@ async fn a_burst_beside_a_long_lived_task_is_not_flagged() {
         tokio::time::sleep(Duration::from_secs(25)).await;
     }
     assert!(watch.samples() >= 80);
-    assert!(
-        events.lock().unwrap().is_empty(),
-        "{:?}",
-        events.lock().unwrap()
-    );
+    assert!(log.events().is_empty(), "{:?}", log.events());
     assert_eq!(watch.suspected(), 0, "{:?}", watch.flags());
     long.abort();
 }

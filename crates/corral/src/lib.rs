@@ -520,7 +520,7 @@
 //! | `reqwest` (off by default) | [`blocking::Resolver`] as a `reqwest::dns::Resolve` of **reqwest 0.13** (the current major), for `ClientBuilder::dns_resolver` | `blocking` |
 //! | `reqwest-012` (off by default) | the same for **reqwest 0.12** | `blocking` |
 //! | `tower` (off by default) | `tower` (`corral-tower`): `LimitLayer`, `ScopeLayer`, a tracked hyper executor; tower 0.5, http 1, hyper 1, hyper-util 0.1 | `scope`, `semaphore` |
-//! | `serde` (off by default) | [`task::Snapshot`], [`task::Census`] and what they hold serialize with serde ([see below](#in-production-the-census-as-data-and-the-leak-watch)) | `task` |
+//! | `serde` (off by default) | [`task::Snapshot`], [`task::Census`], what they hold and the leak watch's flags serialize with serde ([see below](#in-production-the-census-as-data-and-the-leak-watch)) | `task` |
 //! | `tracing` (off by default) | [`task::watch`] logs each flag as a `tracing` warning; tracked tasks can carry a span (name, site, id) | `task` |
 //! | `fleet` (off by default) | `corral::fleet` (`corral-fleet`): a fleet-wide weighted FIFO semaphore on Redis, leased permits, fencing tokens | `task`, `semaphore` |
 //!
@@ -621,8 +621,10 @@
 //! oldest task keeps ageing (a busy site with churn is not flagged). Keep the
 //! returned [`task::Watch`] for the life of the service (dropping it stops the
 //! watch); its flags come as `tracing` warnings with the `tracing` feature, through
-//! [`task::WatchConfigBuilder::on_event`], and as [`task::Watch::flags`] and
-//! [`task::Watch::suspected`] (a gauge to export).
+//! [`task::WatchConfigBuilder::on_event`], as [`task::Watch::flags`] and
+//! [`task::Watch::suspected`], and with the `metrics` feature as a
+//! `corral_task_suspected_leaks` gauge at 1 per flagged site (labels `site`, `name`).
+//! The `production_view` example runs one beside a Prometheus exporter.
 
 #![forbid(unsafe_code)]
 

@@ -1,0 +1,65 @@
+//! What the leak watch's test binaries share: a log of the watch's events and the seed
+//! leak driven until the watch flags it.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use corral_task::{Builder, Watch, WatchConfigBuilder, WatchEvent};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// The events a watch reported, each with the time since the log was made (tokio's
+/// clock, so paused time in most tests).
+#[derive(Clone)]
+pub(crate) struct EventLog {
+    start: Instant,
+    events: Arc<Mutex<Vec<(Duration, WatchEvent)>>>,
+}
+
+impl EventLog {
+    /// An empty log; its clock starts now (call it inside the runtime).
+    pub(crate) fn new() -> Self {
+        EventLog {
+            start: Instant::now(),
+            events: Arc::default(),
+        }
+    }
+
+    /// `builder` with an `on_event` that records into this log.
+    pub(crate) fn record(&self, builder: WatchConfigBuilder) -> WatchConfigBuilder {
+        let log = self.clone();
+        builder.on_event(move |e| {
+            let at = log.start.elapsed();
+            log.events.lock().unwrap().push((at, e.clone()));
+        })
+    }
+
+    /// Every event so far with when it came, oldest first.
+    pub(crate) fn events(&self) -> Vec<(Duration, WatchEvent)> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+/// The seed leak: a worker named `name`, parked on a channel nobody closes, spawned
+/// every 20 ms (50 requests/s) until `watch` flags something. Returns the senders:
+/// dropping them ends the workers. Bounded by `limit` on tokio's clock (a hang guard
+/// under paused time).
+pub(crate) async fn leak_until_flagged(
+    watch: &Watch,
+    name: &str,
+    limit: Duration,
+) -> Vec<mpsc::Sender<()>> {
+    let start = Instant::now();
+    let mut senders = Vec::new();
+    while watch.suspected() == 0 {
+        assert!(start.elapsed() < limit, "not flagged within {limit:?}");
+        let (tx, mut rx) = mpsc::channel::<()>(1);
+        senders.push(tx);
+        Builder::new()
+            .name(name)
+            .spawn(async move { while rx.recv().await.is_some() {} });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    senders
+}
