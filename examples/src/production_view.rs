@@ -10,15 +10,37 @@
 //! refuses. A blocking pool `fs` runs a few file reads and a resolver `dns` (a stub
 //! lookup, no network) resolves a few hosts. `corral::task::export_metrics` samples the census, and the Prometheus text
 //! is served at `http://<addr>/metrics` on 127.0.0.1.
+//!
+//! Then traffic keeps coming (one connection every [`TRAFFIC_PERIOD`], each leaking a
+//! `session-worker` from the same spawn line and streaming a healthy `reply` task for
+//! [`REPLY_TIME`]) while `corral::task::watch` samples the census: it flags the
+//! session workers' site (a `tracing` warning naming the site, the task name, the
+//! count, the growth and the oldest age, and the gauge `corral_task_suspected_leaks`
+//! at 1 for that site) and never the replies', which churn.
+//!
+//! # The watch's settings here
+//!
+//! The defaults (a sample every 10 s over a window of 6, at least 32 tasks of growth)
+//! would flag this leak about a minute in. An example that serves HTTP runs on the
+//! real clock (paused time would stop the clock its listener and its scraper live
+//! by), and must end by itself in a few seconds, so it scales the watch down 100
+//! times: a sample every [`WATCH_INTERVAL`] (100 ms) over a window of [`WATCH_WINDOW`]
+//! (5) steps, half a second, and at least [`WATCH_MIN_GROWTH`] (25) tasks of growth.
+//! It flags the leak about half a second after the traffic starts. The traffic is
+//! scaled with it, so the margins the rule relies on stay wide: the leak grows by
+//! about 100 tasks a window, four times the minimum; a reply lives a tenth of the
+//! window, so no reply is alive through a whole one, and about 10 are alive at once,
+//! under the minimum growth even if they all piled up.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use corral::blocking::{BlockingPool, Resolver};
 use corral::pool::{BoxJob, Builder as PoolBuilder, Pool, TrySubmitError};
 use corral::semaphore::Semaphore;
+use corral::task::{Flag, Watch, WatchConfig, WatchConfigError, WatchEvent};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -35,6 +57,19 @@ pub const FILE_READS: u64 = 5;
 pub const LOOKUPS: u64 = 3;
 /// How often the census is sampled.
 pub const CENSUS_INTERVAL: Duration = Duration::from_millis(50);
+/// The leak watch's sampling interval (the default is 10 s; see the module docs).
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// The leak watch's window, in samples (the default is 6).
+pub const WATCH_WINDOW: usize = 5;
+/// The growth over a window the leak watch flags (the default is 32).
+pub const WATCH_MIN_GROWTH: usize = 25;
+/// One connection arrives every this long once the workload is done.
+pub const TRAFFIC_PERIOD: Duration = Duration::from_millis(5);
+/// How long a connection's healthy `reply` task lives.
+pub const REPLY_TIME: Duration = Duration::from_millis(50);
+/// The traffic stops after this many connections (about 5 minutes), so a `--serve`
+/// run does not leak without end; the watch then clears its flag a window later.
+pub const CONNECTIONS: usize = 60_000;
 
 /// The running service: its metrics address and what keeps it alive.
 #[derive(Debug)]
@@ -51,14 +86,49 @@ pub struct Running {
     legacy: Semaphore,
     fs: BlockingPool,
     dns: Resolver,
+    watching: Watching,
+}
+
+/// The leak watch, the traffic it watches and when it first flagged.
+#[derive(Debug)]
+struct Watching {
+    watch: Watch,
+    traffic: JoinHandle<()>,
+    /// Time from the watch's start to its first flag, once there is one.
+    flagged: tokio::sync::watch::Receiver<Option<Duration>>,
 }
 
 impl Running {
-    /// Stops the server and the census exporter, closes the sessions (ending the
-    /// leaked workers) and shuts the pool down.
+    /// Waits for the leak watch's first flag and returns how long after the watch
+    /// started it came (real time, since the traffic started); `None` if the watch
+    /// stopped first. The watch's `tracing` warning and its gauge come before.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses nothing; the time stays recorded.
+    pub async fn flagged(&self) -> Option<Duration> {
+        let mut flagged = self.watching.flagged.clone();
+        let first = flagged.wait_for(Option::is_some).await.ok()?;
+        *first
+    }
+
+    /// The sites the leak watch flags now.
+    pub fn flags(&self) -> Vec<Flag> {
+        self.watching.watch.flags()
+    }
+
+    /// How many samples the leak watch has taken.
+    pub fn watch_samples(&self) -> u64 {
+        self.watching.watch.samples()
+    }
+
+    /// Stops the server, the census exporter, the traffic and the leak watch, closes
+    /// the sessions (ending the leaked workers) and shuts the pool down.
     pub fn stop(self) {
         self.server.abort();
         self.exporter.abort();
+        self.watching.traffic.abort();
+        drop(self.watching.watch);
         drop(self.sessions);
         drop(self.pool.shutdown_now());
         self.db.close();
@@ -119,6 +189,7 @@ pub async fn start() -> io::Result<Running> {
         .name("metrics-http")
         .spawn(serve(listener, handle));
     let exporter = corral::task::export_metrics(CENSUS_INTERVAL);
+    let watching = watch_traffic().map_err(io::Error::other)?;
     Ok(Running {
         addr,
         server,
@@ -129,6 +200,7 @@ pub async fn start() -> io::Result<Running> {
         legacy,
         fs,
         dns,
+        watching,
     })
 }
 
@@ -213,6 +285,57 @@ async fn request(db: &Arc<Semaphore>, pool: &Pool<BoxJob<u32>>, i: u32) -> mpsc:
     let (tx, rx) = mpsc::channel::<()>(1);
     spawn_session(rx);
     tx
+}
+
+/// Starts the leak watch (settings in the module docs) and the traffic it watches.
+fn watch_traffic() -> Result<Watching, WatchConfigError> {
+    let (flagged_tx, flagged) = tokio::sync::watch::channel(None);
+    let start = Instant::now();
+    let config = WatchConfig::builder()
+        .interval(WATCH_INTERVAL)
+        .window(WATCH_WINDOW)
+        .min_growth(WATCH_MIN_GROWTH)
+        .on_event(move |event| {
+            if let WatchEvent::Flagged(_) = event {
+                flagged_tx.send_if_modified(|at| {
+                    let first = at.is_none();
+                    if first {
+                        *at = Some(start.elapsed());
+                    }
+                    first
+                });
+            }
+        })
+        .build()?;
+    let watch = corral::task::watch(config);
+    let traffic = corral::task::Builder::new()
+        .name("traffic")
+        .spawn(traffic());
+    Ok(Watching {
+        watch,
+        traffic,
+        flagged,
+    })
+}
+
+/// Connections after the workload: each leaks a session worker (the leaky site, the
+/// same spawn line as the requests') and streams a reply that ends (the healthy site).
+/// Aborting it drops its session table, which ends the workers.
+async fn traffic() {
+    let mut sessions = Vec::new();
+    let mut tick = tokio::time::interval(TRAFFIC_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for _ in 0..CONNECTIONS {
+        tick.tick().await;
+        let (tx, rx) = mpsc::channel::<()>(1);
+        spawn_session(rx);
+        sessions.push(tx);
+        corral::task::Builder::new()
+            .name("reply")
+            .spawn(tokio::time::sleep(REPLY_TIME));
+    }
+    // The sessions stay open: the leak stops growing, it is not fixed.
+    std::future::pending::<()>().await;
 }
 
 /// The leaky site: one worker per request, waiting for a close that never comes.

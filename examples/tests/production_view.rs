@@ -1,12 +1,52 @@
 //! production_view (issue #15): starts the service in-process on an ephemeral
 //! 127.0.0.1 port, scrapes `/metrics` over loopback and finds every corral family with
-//! the labels and values the workload must produce. One test: the Prometheus recorder
-//! is the process's global one.
+//! the labels and values the workload must produce, and the leak watch's warning and
+//! gauge naming the leaky site and never the healthy one. One test: the Prometheus
+//! recorder and the `tracing` subscriber are the process's global ones.
+
+use std::io;
+use std::sync::{Arc, Mutex};
 
 use corral_examples::production_view::{
-    sample, scrape, start, FILE_READS, JOBS_COMPLETED, LOOKUPS, REQUESTS,
+    sample, scrape, start, FILE_READS, JOBS_COMPLETED, LOOKUPS, REQUESTS, WATCH_WINDOW,
 };
-use corral_test_support::eventually_async;
+use corral_test_support::{eventually_async, GIVE_UP};
+
+/// What the `tracing` subscriber writes: the example's log, kept for the test to read.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    /// The watch's warnings, one line each.
+    fn warnings(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains(" WARN ") && l.contains("corral_task::watch"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The value of label `key` in one Prometheus sample line.
+fn label<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line
+        .find(&format!("{key}=\""))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len()
+        + 2;
+    let len = line[start..].find('"').expect("closing quote");
+    &line[start..start + len]
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrape_finds_every_family_with_its_labels_and_values() {
@@ -15,10 +55,18 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
             eprintln!("{info}");
         }
     }));
+    let log = Log::default();
+    tracing_subscriber::fmt()
+        .with_writer({
+            let log = log.clone();
+            move || log.clone()
+        })
+        .init();
     let running = start().await.expect("service starts");
     let addr = running.addr;
     let leaky_site = std::sync::Mutex::new(String::new());
     // The census exporter samples every 50 ms: wait for the leak to show in a scrape.
+    // The traffic after the workload keeps leaking, so at least every request's.
     eventually_async("the census shows the leaky site", || async {
         let text = scrape(addr).await.expect("scrape");
         let found = text.lines().find(|l| {
@@ -27,7 +75,11 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
         if let Some(line) = found {
             *leaky_site.lock().unwrap() = line.to_owned();
         }
-        found.is_some_and(|l| l.ends_with(&format!(" {REQUESTS}")))
+        found.is_some_and(|l| {
+            l.rsplit_once(' ')
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+                .is_some_and(|v| v >= REQUESTS as f64)
+        })
     })
     .await;
     let text = scrape(addr).await.expect("scrape");
@@ -119,5 +171,62 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
         get("corral_blocking_jobs_completed_total", &[("pool", "dns")]),
         LOOKUPS as f64
     );
+
+    // The leak watch: its warning and its gauge name the leaky site, never the
+    // healthy one (the replies, alive beside it all along). The timeout is a hang
+    // guard; the time to flag is the example's to print, not the test's to judge.
+    tokio::time::timeout(GIVE_UP, running.flagged())
+        .await
+        .expect("the watch flags within the hang guard")
+        .expect("the watch runs");
+    let leaky_site = label(&leaky, "site");
+    // "Never": the healthy site has had a whole window more of samples to be
+    // flagged in (its history starts a sample or two after the leak's).
+    let flagged_at = running.watch_samples();
+    eventually_async("the watch samples another window", || async {
+        running.watch_samples() > flagged_at + WATCH_WINDOW as u64 + 1
+    })
+    .await;
+    let flags = running.flags();
+    assert!(
+        flags.iter().any(|f| f.location().to_string() == leaky_site),
+        "{flags:?}"
+    );
+    let text = scrape(addr).await.expect("scrape");
+    let healthy = text
+        .lines()
+        .find(|l| l.starts_with("corral_task_live_tasks{") && l.contains("name=\"reply\""))
+        .unwrap_or_else(|| panic!("the healthy site is in the census:\n{text}"));
+    let healthy_site = label(healthy, "site");
+    assert!(healthy_site.starts_with("examples/src/production_view.rs:"));
+    let labels = [("site", leaky_site), ("name", "session-worker")];
+    assert_eq!(
+        sample(&text, "corral_task_suspected_leaks", &labels),
+        Some(1.0),
+        "{text}"
+    );
+    let suspected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("corral_task_suspected_leaks{"))
+        .collect();
+    assert!(
+        suspected.iter().all(|l| label(l, "site") == leaky_site),
+        "only the leaky site is suspected: {suspected:?}"
+    );
+    let warnings = log.warnings();
+    assert!(!warnings.is_empty(), "the watch warned");
+    for w in &warnings {
+        assert!(
+            w.contains(&format!("site={leaky_site} ")) && w.contains("name=\"session-worker\""),
+            "{w}"
+        );
+        for field in ["count=", "growth=", "oldest_secs="] {
+            assert!(w.contains(field), "{field} in {w}");
+        }
+        assert!(
+            !w.contains(healthy_site) && !w.contains("\"reply\""),
+            "the healthy site is never flagged: {w}"
+        );
+    }
     running.stop();
 }
