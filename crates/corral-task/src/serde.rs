@@ -24,12 +24,24 @@ where
     }
 }
 
+/// A struct of a count and a list: `{ "<count>": n, "<list>": [...] }` (a snapshot,
+/// a census).
+fn counted<S: Serializer, T: Serialize>(
+    s: S,
+    name: &'static str,
+    (count_key, count): (&'static str, usize),
+    (list_key, list): (&'static str, &T),
+) -> Result<S::Ok, S::Error> {
+    let mut st = s.serialize_struct(name, 2)?;
+    st.serialize_field(count_key, &count)?;
+    st.serialize_field(list_key, list)?;
+    st.end()
+}
+
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Snapshot", 2)?;
-        st.serialize_field("len", &self.len())?;
-        st.serialize_field("tasks", &Seq(|| self.iter()))?;
-        st.end()
+        let tasks = Seq(|| self.iter());
+        counted(s, "Snapshot", ("len", self.len()), ("tasks", &tasks))
     }
 }
 
@@ -62,10 +74,8 @@ impl Serialize for Creator {
 
 impl Serialize for Census {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Census", 2)?;
-        st.serialize_field("total", &self.total())?;
-        st.serialize_field("sites", &Seq(|| self.iter()))?;
-        st.end()
+        let sites = Seq(|| self.iter());
+        counted(s, "Census", ("total", self.total()), ("sites", &sites))
     }
 }
 

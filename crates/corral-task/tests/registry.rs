@@ -75,10 +75,7 @@ async fn entry_leaves_on_panic() {
 
 #[test]
 fn entries_leave_on_runtime_shutdown() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = corral_test_support::multi_thread(2);
     let id = rt.handle().id();
     rt.block_on(async {
         for _ in 0..10 {
@@ -275,10 +272,7 @@ async fn tracked_poll_sets_and_restores_the_current_task() {
 
 #[test]
 fn many_spawns_across_workers_all_leave() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = corral_test_support::multi_thread(2);
     let id = rt.handle().id();
     rt.block_on(async {
         let outer: Vec<_> = (0..8)

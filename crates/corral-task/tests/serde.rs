@@ -70,12 +70,8 @@ async fn a_snapshot_and_its_census_serialize() {
 /// `tracing` warning.
 #[tokio::test(start_paused = true)]
 async fn a_flag_and_its_events_serialize() {
-    let log = support::EventLog::new();
-    let config = log
-        .record(corral_task::WatchConfig::builder().runtime_only(true))
-        .build()
-        .unwrap();
-    let watch = corral_task::watch(config);
+    let (watch, log) =
+        support::EventLog::watch(corral_task::WatchConfig::builder().runtime_only(true));
     let leak = support::leak_until_flagged(&watch, "parked", Duration::from_secs(300)).await;
     let flag = watch.flags().remove(0);
     let json = serde_json::to_value(&flag).unwrap();

@@ -84,10 +84,7 @@ fn a_snapshot_never_panics_while_runtimes_start_and_end() {
 fn creators_stay_right_while_slots_are_reused_and_snapshots_run() {
     const ROUNDS: usize = 3_000;
     const KINDS: usize = 4;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = corral_test_support::multi_thread(2);
     let stop = Arc::new(AtomicBool::new(false));
     let check = |snap: &corral_task::Snapshot| {
         for t in snap.iter() {

@@ -73,16 +73,23 @@ impl Subscriber for Recorder {
     }
 }
 
+/// Runs `test` on a current-thread runtime (its clock paused if `paused`) with a fresh
+/// recorder as this thread's subscriber (the runtime polls every task here).
+fn recorded<F: std::future::Future<Output = ()>>(paused: bool, test: impl FnOnce(Recorder) -> F) {
+    let rec = Recorder::default();
+    let _default = tracing::subscriber::set_default(rec.clone());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(paused)
+        .build()
+        .unwrap()
+        .block_on(test(rec));
+}
+
 // One test function, so the global span switch is not raced by another test.
 #[test]
 fn task_spans_per_builder_and_globally() {
-    let rec = Recorder::default();
-    let _default = tracing::subscriber::set_default(rec.clone());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    recorded(false, |rec| async move {
         // Opt in on one builder.
         let spanned = Builder::new().name("spanned").span(true).spawn(async {
             tracing::info!(marker = "inside");
@@ -132,14 +139,7 @@ fn task_spans_per_builder_and_globally() {
 
 #[test]
 fn a_flag_is_a_warning_naming_the_site() {
-    let rec = Recorder::default();
-    let _default = tracing::subscriber::set_default(rec.clone());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    recorded(true, |rec| async move {
         let config = WatchConfig::builder().runtime_only(true).build().unwrap();
         let watch = corral_task::watch(config);
         let senders = support::leak_until_flagged(&watch, "parked", Duration::from_secs(300)).await;

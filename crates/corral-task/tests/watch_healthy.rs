@@ -17,9 +17,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 #[tokio::test(start_paused = true)]
 async fn a_healthy_service_raises_no_flag_in_an_hour() {
     let seed = 0x15_0a7c;
-    let log = EventLog::new();
-    let config = log.record(WatchConfig::builder()).build().unwrap();
-    let watch = corral_task::watch(config);
+    let (watch, log) = EventLog::watch(WatchConfig::builder());
     let start = Instant::now();
 
     // Eight long-lived workers, parked on channels closed at the end.

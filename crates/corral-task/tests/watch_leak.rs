@@ -22,12 +22,7 @@ async fn the_seed_leak_is_flagged_within_two_windows_and_cleared_when_fixed() {
         WINDOW
     );
     let start = Instant::now();
-    let log = EventLog::new();
-    let config = log
-        .record(WatchConfig::builder().runtime_only(true))
-        .build()
-        .unwrap();
-    let watch = corral_task::watch(config);
+    let (watch, log) = EventLog::watch(WatchConfig::builder().runtime_only(true));
 
     // The service: each request is a short handler task that starts a session
     // worker and hands its sender to a map nobody ever cleans up.
@@ -82,16 +77,22 @@ async fn the_seed_leak_is_flagged_within_two_windows_and_cleared_when_fixed() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_leak_that_stops_growing_is_cleared_after_a_window() {
+/// A watch of this runtime sampling every `interval` over `window` steps, flagging a
+/// growth of 8 tasks or more: for leaks of tens of tasks.
+fn small_watch(interval: Duration, window: usize) -> corral_task::Watch {
     let config = WatchConfig::builder()
         .runtime_only(true)
-        .interval(Duration::from_secs(1))
-        .window(4)
+        .interval(interval)
+        .window(window)
         .min_growth(8)
         .build()
         .unwrap();
-    let watch = corral_task::watch(config);
+    corral_task::watch(config)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leak_that_stops_growing_is_cleared_after_a_window() {
+    let watch = small_watch(Duration::from_secs(1), 4);
     let mut senders = Vec::new();
     let spawn_one = |senders: &mut Vec<_>| {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -161,14 +162,7 @@ fn nonsense_settings_are_refused() {
 fn the_watch_flags_a_leak_spawned_from_every_worker_thread() {
     let rt = corral_test_support::multi_thread(2);
     rt.block_on(async {
-        let config = WatchConfig::builder()
-            .runtime_only(true)
-            .interval(Duration::from_millis(5))
-            .window(3)
-            .min_growth(8)
-            .build()
-            .unwrap();
-        let watch = corral_task::watch(config);
+        let watch = small_watch(Duration::from_millis(5), 3);
         let senders: Arc<Mutex<Vec<tokio::sync::mpsc::Sender<()>>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let spawners: Vec<_> = (0..2)
@@ -210,12 +204,7 @@ async fn a_burst_beside_a_long_lived_task_is_not_flagged() {
             .name("handler")
             .spawn(tokio::time::sleep(Duration::from_secs(secs)))
     }
-    let log = EventLog::new();
-    let config = log
-        .record(WatchConfig::builder().runtime_only(true))
-        .build()
-        .unwrap();
-    let watch = corral_task::watch(config);
+    let (watch, log) = EventLog::watch(WatchConfig::builder().runtime_only(true));
     let long = request(3600); // a long poll, alive throughout
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_secs(55)).await;

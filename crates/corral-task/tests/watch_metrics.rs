@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::time::Duration;
 
 use corral_task::{Builder, WatchConfig};
@@ -13,12 +14,19 @@ use support::leak_until_flagged;
 
 const GAUGE: &str = "corral_task_suspected_leaks";
 
-fn paused_runtime() -> tokio::runtime::Runtime {
+/// Runs `test` on a paused current-thread runtime, with a fresh recorder installed on
+/// this thread (where the runtime polls the watch) and the default settings watching
+/// this runtime only.
+fn run<F: Future<Output = ()>>(test: impl FnOnce(TestRecorder, WatchConfig) -> F) {
+    let rec = TestRecorder::new();
+    let _installed = rec.install();
+    let config = WatchConfig::builder().runtime_only(true).build().unwrap();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap()
+        .block_on(test(rec.clone(), config));
 }
 
 /// The series of `GAUGE` registered so far, with their values.
@@ -39,10 +47,7 @@ fn suspected_series(rec: &TestRecorder) -> Vec<(Vec<(String, String)>, f64)> {
 
 #[test]
 fn a_flagged_site_is_a_series_at_one_until_its_flag_clears() {
-    let rec = TestRecorder::new();
-    let _installed = rec.install();
-    paused_runtime().block_on(async {
-        let config = WatchConfig::builder().runtime_only(true).build().unwrap();
+    run(|rec, config| async move {
         let watch = corral_task::watch(config);
         // A healthy site beside the leak: a request every 20 ms that lives 1 s.
         let healthy = Builder::new().name("driver").spawn(async {
@@ -97,10 +102,7 @@ fn a_flagged_site_is_a_series_at_one_until_its_flag_clears() {
 /// Two watches that flag the same site add up, and each takes back only its own.
 #[test]
 fn two_watches_add_up() {
-    let rec = TestRecorder::new();
-    let _installed = rec.install();
-    paused_runtime().block_on(async {
-        let config = WatchConfig::builder().runtime_only(true).build().unwrap();
+    run(|rec, config| async move {
         let first = corral_task::watch(config.clone());
         let second = corral_task::watch(config);
         let leak = leak_until_flagged(&first, "parked", Duration::from_secs(300)).await;

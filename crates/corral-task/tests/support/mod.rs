@@ -18,21 +18,22 @@ pub(crate) struct EventLog {
 }
 
 impl EventLog {
-    /// An empty log; its clock starts now (call it inside the runtime).
-    pub(crate) fn new() -> Self {
-        EventLog {
+    /// Starts a watch with `builder`'s settings and an `on_event` that records into a
+    /// new log, whose clock starts now (call it inside the runtime).
+    pub(crate) fn watch(builder: WatchConfigBuilder) -> (Watch, EventLog) {
+        let log = EventLog {
             start: Instant::now(),
             events: Arc::default(),
-        }
-    }
-
-    /// `builder` with an `on_event` that records into this log.
-    pub(crate) fn record(&self, builder: WatchConfigBuilder) -> WatchConfigBuilder {
-        let log = self.clone();
-        builder.on_event(move |e| {
-            let at = log.start.elapsed();
-            log.events.lock().unwrap().push((at, e.clone()));
-        })
+        };
+        let recording = log.clone();
+        let config = builder
+            .on_event(move |e| {
+                let at = recording.start.elapsed();
+                recording.events.lock().unwrap().push((at, e.clone()));
+            })
+            .build()
+            .unwrap();
+        (corral_task::watch(config), log)
     }
 
     /// Every event so far with when it came, oldest first.
