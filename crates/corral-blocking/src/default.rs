@@ -284,6 +284,7 @@ where
 /// # }
 /// ```
 #[track_caller]
+#[inline]
 pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -291,16 +292,28 @@ where
 {
     // Outside a runtime this panics (as tokio does) before a slot is taken.
     let runtime = Handle::current();
-    let slots = &gate().slots.0;
     // `try_acquire` never overtakes a job already waiting (FIFO).
-    if let Ok(permit) = slots.try_acquire(1) {
-        return hand_over(&runtime, Slot::new(permit, register()), f);
+    match gate().slots.0.try_acquire(1) {
+        Ok(permit) => hand_over(&runtime, Slot::new(permit, register()), f),
+        Err(_) => wait_for_slot(runtime, f),
     }
+}
+
+/// [`spawn_blocking`] when every slot is taken: out of line, so the common path stays
+/// small.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn wait_for_slot<F, R>(runtime: Handle, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
     let entry = register();
     // Polled once here, so the job takes its place in the FIFO queue now, in call order,
     // not when the task below is first polled (tasks may be polled in any order). The
     // task's poll replaces the no-op waker.
-    let mut acquire = slots.acquire(1);
+    let mut acquire = gate().slots.0.acquire(1);
     if let Poll::Ready(permit) =
         Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()))
     {
