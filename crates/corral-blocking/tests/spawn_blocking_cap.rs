@@ -20,8 +20,20 @@ use support::{eventually, Latch, OpenOnDrop};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_runs() {
     const EXTRA: usize = 8;
-    // What a leak guard holds: every job in the registry.
-    let _watch = corral_blocking::__watch_jobs();
+    // Without a leak guard in the process, a job that found a free slot is not
+    // registered (the registry's cost is paid only when something watches).
+    let unwatched = Latch::new();
+    let _open_unwatched = OpenOnDrop(unwatched.clone());
+    let job = spawn_blocking({
+        let unwatched = unwatched.clone();
+        move || unwatched.wait()
+    });
+    eventually("running", || spawn_blocking_metrics().running == 1).await;
+    assert_eq!(registered(SPAWN_BLOCKING_NAME), 0);
+    unwatched.open();
+    job.await.unwrap();
+    // What a leak guard holds: every job in the registry from here on.
+    let watch = corral_blocking::__watch_jobs();
     let gate = Latch::new();
     let _open = OpenOnDrop(gate.clone());
     let running_now = Arc::new(AtomicUsize::new(0));
@@ -47,14 +59,8 @@ async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_
     assert_eq!(metrics.waiting, EXTRA, "{metrics:?}");
     // While watched, every job is in the registry, running or not, and each waiting one
     // has a tracked task waiting for its slot.
-    let named = |name| {
-        corral_task::snapshot()
-            .iter()
-            .filter(|t| t.name() == Some(name))
-            .count()
-    };
-    assert_eq!(named(SPAWN_BLOCKING_NAME), DEFAULT_MAX_THREADS + EXTRA);
-    assert_eq!(named(SPAWN_BLOCKING_WAITER_NAME), EXTRA);
+    assert_eq!(registered(SPAWN_BLOCKING_NAME), DEFAULT_MAX_THREADS + EXTRA);
+    assert_eq!(registered(SPAWN_BLOCKING_WAITER_NAME), EXTRA);
 
     // Aborted while waiting: never runs.
     let ran = Arc::new(AtomicBool::new(false));
@@ -81,7 +87,7 @@ async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_
     );
     assert_eq!((metrics.running, metrics.waiting), (0, 0), "{metrics:?}");
     // A job leaves the registry before its value is handed over.
-    assert_eq!(named(SPAWN_BLOCKING_NAME), 0);
+    assert_eq!(registered(SPAWN_BLOCKING_NAME), 0);
 
     // The difference from tokio: a job that waited for its slot, aborted after it
     // started, still runs to completion, but its handle may report cancelled.
@@ -159,4 +165,20 @@ async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_
     for holder in holders {
         holder.await.unwrap();
     }
+
+    // A job's entry is gone before its caller has the value, every time, on this
+    // multi-thread runtime (one job at a time, so any entry seen is that job's).
+    for i in 0..1_000 {
+        assert_eq!(spawn_blocking(move || i).await.unwrap(), i);
+        assert_eq!(registered(SPAWN_BLOCKING_NAME), 0, "trip {i}");
+    }
+    drop(watch);
+}
+
+/// Entries with this name in the live-task registry.
+fn registered(name: &str) -> usize {
+    corral_task::snapshot()
+        .iter()
+        .filter(|t| t.name() == Some(name))
+        .count()
 }
