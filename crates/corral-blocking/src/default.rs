@@ -29,7 +29,7 @@
 //! registry entry, not a tokio task (tokio's alive-task count leaves blocking jobs
 //! out), which is how corral-leak tells the two apart (by this name).
 //!
-//! Without a guard, a job is not registered: the entry costs about 100 ns per round
+//! Without a guard, a job is not registered: the entry costs 100-150 ns per round
 //! trip (a lock section on the caller's registry shard, and a store on the job's
 //! thread to a line the caller wrote: measured in BENCHMARKS.md), which would be most of
 //! what `spawn_blocking` costs over tokio's. Jobs waiting for a slot still show in a
