@@ -15,12 +15,29 @@
 //! before the job is handed over and given back when the closure returns (or unwinds,
 //! or is dropped unrun).
 //!
-//! When every slot is taken, a tracked task (named `"corral::spawn_blocking"`, so the
-//! queue shows in the live-task registry) waits for one in arrival order and then
-//! hands the job over; the returned handle is that task's. Aborting it before it got
-//! its slot means the job never runs.
+//! When every slot is taken, a tracked task (named [`SPAWN_BLOCKING_WAITER_NAME`])
+//! waits for one in arrival order and then hands the job over; the returned handle is
+//! that task's. Aborting it before it got its slot means the job never runs.
+//!
+//! # Jobs in the live-task registry, while a leak guard watches
+//!
+//! While a corral-leak `LeakGuard` is alive anywhere in the process, every job has an
+//! entry in corral-task's registry named [`SPAWN_BLOCKING_NAME`], at the caller's line,
+//! with the caller's runtime, parent task and leak-guard tree, from the
+//! `spawn_blocking` call until its closure returns (or is dropped unrun): so the guard
+//! reports a job still running, whether it waited for its slot or not. It is a
+//! registry entry, not a tokio task (tokio's alive-task count leaves blocking jobs
+//! out), which is how corral-leak tells the two apart (by this name).
+//!
+//! Without a guard, a job is not registered: the entry costs 100-150 ns per round
+//! trip (a lock section on the caller's registry shard, and a store on the job's
+//! thread to a line the caller wrote: measured in BENCHMARKS.md), which would be most of
+//! what `spawn_blocking` costs over tokio's. Jobs waiting for a slot still show in a
+//! census through their waiter tasks ([`SPAWN_BLOCKING_WAITER_NAME`]), and
+//! [`spawn_blocking_metrics`] counts the running ones (at most [`DEFAULT_MAX_THREADS`]).
 
 use std::future::Future;
+use std::future::Ready;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -28,8 +45,24 @@ use std::task::{Context, Poll, Waker};
 
 use corral_semaphore::{Permit, Semaphore};
 use corral_shared::CachePadded;
+use corral_task::Tracked;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
+
+/// The name of a [`spawn_blocking`] job's entry in the live-task registry
+/// (`corral_task::snapshot`, the census, leak reports), made while a leak guard is
+/// alive (see the module docs): `"corral::spawn_blocking"`.
+///
+/// Unlike other registry entries, these are not tokio tasks (tokio's blocking jobs are
+/// not in its alive-task count), so code that matches registry entries against
+/// tokio's task count (corral-leak) leaves them out by this name.
+pub const SPAWN_BLOCKING_NAME: &str = "corral::spawn_blocking";
+
+/// The name of the tracked task that waits for a slot for a [`spawn_blocking`] job
+/// when all [`DEFAULT_MAX_THREADS`] are taken, hands the job over and relays its value:
+/// `"corral::spawn_blocking::waiter"`. (The job keeps its own
+/// [`SPAWN_BLOCKING_NAME`] entry meanwhile.)
+pub const SPAWN_BLOCKING_WAITER_NAME: &str = "corral::spawn_blocking::waiter";
 
 /// Jobs of [`spawn_blocking`] running at once, process-wide: **64** (so at most 64
 /// threads are ever busy with them).
@@ -88,14 +121,66 @@ fn gate() -> &'static Gate {
     })
 }
 
-/// One of the cap's slots, held by a job from hand-over until its closure is done.
+/// The job's entry in the live-task registry (see the module docs): an empty future
+/// tracked under [`SPAWN_BLOCKING_NAME`], never polled, whose drop retires the entry.
+type Entry = Tracked<Ready<()>>;
+
+/// Leak guards alive (each holds a [`__JobWatch`]). Read on every `spawn_blocking`
+/// call; written only when a guard is made or dropped, so its line stays shared.
+static WATCHERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers a job, at the caller's line, if a leak guard watches.
+#[track_caller]
+#[inline]
+fn register() -> Option<Entry> {
+    // Relaxed: a guard made before this call (in happens-before order: earlier on this
+    // thread, or in a task that spawned this one) is seen by coherence; a guard made
+    // concurrently on an unrelated thread has this job in no tree it checks.
+    if WATCHERS.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    static BUILDER: OnceLock<corral_task::Builder> = OnceLock::new();
+    Some(
+        BUILDER
+            .get_or_init(|| corral_task::Builder::new().name(SPAWN_BLOCKING_NAME))
+            .clone()
+            .track(std::future::ready(())),
+    )
+}
+
+/// Keeps [`spawn_blocking`] jobs in the live-task registry while it lives (see the
+/// module docs). corral-leak's `LeakGuard` holds one; not a public API.
+#[doc(hidden)]
+#[derive(Debug)]
+#[must_use = "jobs are registered only while it lives"]
+pub struct __JobWatch(());
+
+/// Starts a [`__JobWatch`]. Not a public API: corral-leak's.
+#[doc(hidden)]
+pub fn __watch_jobs() -> __JobWatch {
+    // Relaxed: see `register`.
+    WATCHERS.fetch_add(1, Ordering::Relaxed);
+    __JobWatch(())
+}
+
+impl Drop for __JobWatch {
+    fn drop(&mut self) {
+        WATCHERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One of the cap's slots, held by a job from hand-over until its closure is done,
+/// with the job's registry entry.
 struct Slot {
+    // Fields drop in this order, after `Drop::drop`: the slot goes back, then the entry
+    // leaves the registry; both before tokio hands the value over.
     _permit: Permit<'static>,
+    _entry: Option<Entry>,
     ran: bool,
 }
 
 impl Slot {
-    fn new(permit: Permit<'static>) -> Slot {
+    fn new(permit: Permit<'static>, entry: Option<Entry>) -> Slot {
         let gate = gate();
         // Relaxed: a metric; the semaphore orders the slots themselves. Read first so
         // the common case (no new high) writes nothing.
@@ -107,6 +192,7 @@ impl Slot {
         }
         Slot {
             _permit: permit,
+            _entry: entry,
             ran: false,
         }
     }
@@ -133,7 +219,8 @@ where
         let mut slot = slot;
         slot.ran = true;
         let value = f();
-        // The slot goes back (and the job is booked) before tokio hands `value` over.
+        // The slot goes back (and the job is booked and leaves the registry) before
+        // tokio hands `value` over.
         drop(slot);
         value
     })
@@ -156,16 +243,20 @@ where
 ///
 /// Different from tokio:
 /// - at most [`DEFAULT_MAX_THREADS`] such jobs run at once, process-wide (tokio's pool
-///   runs up to 512); later ones wait, in the order `spawn_blocking` was called, as a
-///   tracked task named
-///   `"corral::spawn_blocking"` (visible in the live-task registry);
+///   runs up to 512); later ones wait, in the order `spawn_blocking` was called, in a
+///   tracked task named [`SPAWN_BLOCKING_WAITER_NAME`];
+/// - while a corral-leak `LeakGuard` is alive, every job is in the live-task registry
+///   (named [`SPAWN_BLOCKING_NAME`], at the line that called `spawn_blocking`) from
+///   the call until `f` returns, so the guard reports one still running (tokio's
+///   blocking jobs are in no list); see the module docs for why only then;
 /// - a job that had to wait for a slot is started by that task. Aborting the handle
 ///   before the job got its slot means it never runs (tokio would run it). Aborting it
 ///   *after* the job started does not stop the job (it runs to completion and holds its
 ///   slot until then) but, unlike tokio, the handle then usually reports
 ///   [`JoinError::is_cancelled`](tokio::task::JoinError::is_cancelled) and the value
-///   is dropped (now and then it still yields the value, as tokio's would). Jobs that found a free slot (all of them while fewer than
-///   [`DEFAULT_MAX_THREADS`] run) are exactly tokio's.
+///   is dropped (now and then it still yields the value, as tokio's would). Jobs that
+///   found a free slot (all of them while fewer than [`DEFAULT_MAX_THREADS`] run) are
+///   exactly tokio's.
 ///
 /// [`spawn_blocking_metrics`] shows the cap at work.
 ///
@@ -193,6 +284,7 @@ where
 /// # }
 /// ```
 #[track_caller]
+#[inline]
 pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -200,32 +292,47 @@ where
 {
     // Outside a runtime this panics (as tokio does) before a slot is taken.
     let runtime = Handle::current();
-    let slots = &gate().slots.0;
     // `try_acquire` never overtakes a job already waiting (FIFO).
-    if let Ok(permit) = slots.try_acquire(1) {
-        return hand_over(&runtime, Slot::new(permit), f);
+    match gate().slots.0.try_acquire(1) {
+        Ok(permit) => hand_over(&runtime, Slot::new(permit, register()), f),
+        Err(_) => wait_for_slot(runtime, f),
     }
+}
+
+/// [`spawn_blocking`] when every slot is taken: out of line, so the common path stays
+/// small.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn wait_for_slot<F, R>(runtime: Handle, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let entry = register();
     // Polled once here, so the job takes its place in the FIFO queue now, in call order,
     // not when the task below is first polled (tasks may be polled in any order). The
     // task's poll replaces the no-op waker.
-    let mut acquire = slots.acquire(1);
+    let mut acquire = gate().slots.0.acquire(1);
     if let Poll::Ready(permit) =
         Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop()))
     {
         let permit = permit.expect("the spawn_blocking semaphore is never closed");
-        return hand_over(&runtime, Slot::new(permit), f);
+        return hand_over(&runtime, Slot::new(permit, entry), f);
     }
-    static BUILDER: OnceLock<corral_task::Builder> = OnceLock::new();
+    // The waiting task is a tracked task of its own (a tokio task, unlike the job's
+    // entry, which it carries until the job is handed over).
+    static WAITER: OnceLock<corral_task::Builder> = OnceLock::new();
     let task_runtime = runtime.clone();
-    BUILDER
-        .get_or_init(|| corral_task::Builder::new().name("corral::spawn_blocking"))
+    WAITER
+        .get_or_init(|| corral_task::Builder::new().name(SPAWN_BLOCKING_WAITER_NAME))
         .clone()
         .spawn_on(
             async move {
                 let permit = acquire
                     .await
                     .expect("the spawn_blocking semaphore is never closed");
-                match hand_over(&runtime, Slot::new(permit), f).await {
+                match hand_over(&runtime, Slot::new(permit, entry), f).await {
                     Ok(value) => value,
                     Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
                     // The runtime is shutting down: this task is being dropped too.

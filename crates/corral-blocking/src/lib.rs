@@ -76,8 +76,11 @@ mod reqwest;
 mod resolver;
 mod stray;
 
+#[doc(hidden)]
+pub use default::{__JobWatch, __watch_jobs};
 pub use default::{
     spawn_blocking, spawn_blocking_metrics, SpawnBlockingMetrics, DEFAULT_MAX_THREADS,
+    SPAWN_BLOCKING_NAME, SPAWN_BLOCKING_WAITER_NAME,
 };
 pub use error::{BuildError, LookupError, ResolverBuildError, RunError, TryRunError};
 pub use pool::{AcceptedJob, BlockingPool, Builder, PoolMetrics, Run, Stopped, MIN_STACK_SIZE};

@@ -6,16 +6,34 @@ mod support;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use corral_blocking::{spawn_blocking, spawn_blocking_metrics, DEFAULT_MAX_THREADS};
+use corral_blocking::{
+    spawn_blocking, spawn_blocking_metrics, DEFAULT_MAX_THREADS, SPAWN_BLOCKING_NAME,
+    SPAWN_BLOCKING_WAITER_NAME,
+};
 use support::{eventually, Latch, OpenOnDrop};
 
-/// At most `DEFAULT_MAX_THREADS` jobs run; the rest wait as tracked tasks; a waiting
+/// At most `DEFAULT_MAX_THREADS` jobs run; the rest wait in tracked tasks; every job is
+/// in the registry; a waiting
 /// job whose handle is aborted never runs; and, the documented difference from tokio,
 /// a job that waited and was aborted after it started runs to completion but its handle
 /// may report cancelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_runs() {
     const EXTRA: usize = 8;
+    // Without a leak guard in the process, a job that found a free slot is not
+    // registered (the registry's cost is paid only when something watches).
+    let unwatched = Latch::new();
+    let _open_unwatched = OpenOnDrop(unwatched.clone());
+    let job = spawn_blocking({
+        let unwatched = unwatched.clone();
+        move || unwatched.wait()
+    });
+    eventually("running", || spawn_blocking_metrics().running == 1).await;
+    assert_eq!(registered(SPAWN_BLOCKING_NAME), 0);
+    unwatched.open();
+    job.await.unwrap();
+    // What a leak guard holds: every job in the registry from here on.
+    let watch = corral_blocking::__watch_jobs();
     let gate = Latch::new();
     let _open = OpenOnDrop(gate.clone());
     let running_now = Arc::new(AtomicUsize::new(0));
@@ -39,12 +57,10 @@ async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_
     let metrics = spawn_blocking_metrics();
     assert_eq!(metrics.running, DEFAULT_MAX_THREADS, "{metrics:?}");
     assert_eq!(metrics.waiting, EXTRA, "{metrics:?}");
-    // The waiting jobs are tracked tasks.
-    let waiting = corral_task::snapshot()
-        .iter()
-        .filter(|t| t.name() == Some("corral::spawn_blocking"))
-        .count();
-    assert_eq!(waiting, EXTRA);
+    // While watched, every job is in the registry, running or not, and each waiting one
+    // has a tracked task waiting for its slot.
+    assert_eq!(registered(SPAWN_BLOCKING_NAME), DEFAULT_MAX_THREADS + EXTRA);
+    assert_eq!(registered(SPAWN_BLOCKING_WAITER_NAME), EXTRA);
 
     // Aborted while waiting: never runs.
     let ran = Arc::new(AtomicBool::new(false));
@@ -70,6 +86,8 @@ async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_
         "{metrics:?}"
     );
     assert_eq!((metrics.running, metrics.waiting), (0, 0), "{metrics:?}");
+    // A job leaves the registry before its value is handed over.
+    assert_eq!(registered(SPAWN_BLOCKING_NAME), 0);
 
     // The difference from tokio: a job that waited for its slot, aborted after it
     // started, still runs to completion, but its handle may report cancelled.
@@ -147,4 +165,20 @@ async fn the_cap_holds_waiting_jobs_are_visible_and_aborting_one_means_it_never_
     for holder in holders {
         holder.await.unwrap();
     }
+
+    // A job's entry is gone before its caller has the value, every time, on this
+    // multi-thread runtime (one job at a time, so any entry seen is that job's).
+    for i in 0..1_000 {
+        assert_eq!(spawn_blocking(move || i).await.unwrap(), i);
+        assert_eq!(registered(SPAWN_BLOCKING_NAME), 0, "trip {i}");
+    }
+    drop(watch);
+}
+
+/// Entries with this name in the live-task registry.
+fn registered(name: &str) -> usize {
+    corral_task::snapshot()
+        .iter()
+        .filter(|t| t.name() == Some(name))
+        .count()
 }

@@ -46,7 +46,10 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);
 ///   count against the count at creation, when the runtime is not shared (see
 ///   "Untracked tasks are a count" below);
 /// - threads of dropped corral blocking pools still running a job
-///   ([`corral_blocking::stray_threads`]).
+///   ([`corral_blocking::stray_threads`]);
+/// - `corral_blocking::spawn_blocking` jobs still running or waiting for a slot, by
+///   the line that spawned them (while any guard is alive, each such job is in the
+///   live-task registry as a [`corral_blocking::SPAWN_BLOCKING_NAME`] entry).
 ///
 /// Tasks still finishing get a grace period: the check rescans with exponential
 /// backoff (1 ms doubling to 50 ms) for up to the budget ([`DEFAULT_BUDGET`] unless
@@ -99,6 +102,9 @@ pub struct LeakGuard {
     registration: Registration,
     /// The tokio task the guard was made in, if any (not the `block_on` future).
     creator: Option<tokio::task::Id>,
+    /// Keeps `corral_blocking::spawn_blocking` jobs in the registry while the guard
+    /// lives (they are not registered otherwise: a cost no production path pays).
+    _jobs: corral_blocking::__JobWatch,
 }
 
 /// Where the guard set its tree mark, to undo it on drop.
@@ -200,8 +206,7 @@ impl LeakGuard {
     /// How many more untracked tasks the guard's runtime has than at the guard's
     /// creation, with the tracked tasks of `snap` taken out of its alive-task count.
     fn untracked(&self, snap: &Snapshot) -> usize {
-        let runtime = self.handle.id();
-        let tracked_here = snap.iter().filter(|t| t.runtime() == runtime).count();
+        let tracked_here = tracked_tasks_on(snap, self.handle.id());
         // A plain tokio task running the check, other than the one that made the
         // guard, is alive because it is checking.
         let checking_task = corral_task::current().is_none()
@@ -308,6 +313,17 @@ impl LeakGuard {
             waited: Duration::ZERO,
         }
     }
+}
+
+/// Registry entries of `runtime` that are tokio tasks: all but the entries of
+/// `corral_blocking::spawn_blocking` jobs, which run as tokio *blocking* jobs, outside
+/// tokio's alive-task count.
+fn tracked_tasks_on(snap: &Snapshot, runtime: tokio::runtime::Id) -> usize {
+    snap.iter()
+        .filter(|t| {
+            t.runtime() == runtime && t.name() != Some(corral_blocking::SPAWN_BLOCKING_NAME)
+        })
+        .count()
 }
 
 /// Alive tokio tasks of the runtime that are not tracked ones.
@@ -492,10 +508,11 @@ impl Builder {
     pub fn build(self) -> LeakGuard {
         let handle = Handle::try_current()
             .unwrap_or_else(|_| panic!("LeakGuard must be created inside a tokio runtime"));
-        let runtime = handle.id();
+        // Before the baseline: a job spawned from here on is registered.
+        let jobs = corral_blocking::__watch_jobs();
         let snap = corral_task::snapshot();
         let baseline: HashSet<TaskId> = snap.iter().map(TaskInfo::id).collect();
-        let tracked_here = snap.iter().filter(|t| t.runtime() == runtime).count();
+        let tracked_here = tracked_tasks_on(&snap, handle.id());
         let untracked_base = untracked_now(&handle, tracked_here);
         let strays_base = if self.blocking {
             corral_blocking::stray_threads()
@@ -535,7 +552,7 @@ impl Builder {
             }
             None => (0, None),
         };
-        let registration = Registration::new(runtime, mark);
+        let registration = Registration::new(handle.id(), mark);
         LeakGuard {
             settings: self,
             handle,
@@ -546,6 +563,7 @@ impl Builder {
             restore,
             registration,
             creator: tokio::task::try_id(),
+            _jobs: jobs,
         }
     }
 

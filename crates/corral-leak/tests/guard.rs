@@ -576,9 +576,8 @@ async fn with_paused_time_a_task_waiting_on_a_real_thread_gets_its_grace_period(
     let guard = LeakGuard::builder().blocking_threads(false).build();
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (latch, opened) = std::sync::mpsc::channel::<()>();
-    // A tracked task awaiting a blocking job: alive until the job, on a real thread,
-    // ends. (A `corral_blocking::spawn_blocking` job that found a free slot is a plain
-    // tokio blocking task, which no guard counts; the task awaiting it is what leaks.)
+    // A tracked task awaiting a blocking job: both alive until the job, on a real
+    // thread, ends (the job is in the registry too while the guard lives).
     let _waiter = corral_task::spawn(corral_blocking::spawn_blocking(move || {
         started_tx.send(()).unwrap();
         let _ = opened.recv();
@@ -589,4 +588,44 @@ async fn with_paused_time_a_task_waiting_on_a_real_thread_gets_its_grace_period(
     // Opened only once the check is waiting: the job then ends on the real clock.
     let report = after_first_poll(guard.check(), || latch.send(()).unwrap()).await;
     assert!(report.is_clean(), "{report}");
+}
+
+/// A `corral_blocking::spawn_blocking` job still running at the check is a leak, with
+/// its name and the line that spawned it, on a multi-thread runtime; once it returns
+/// the guard is clean again. (A job that found a free slot used to be a bare tokio
+/// blocking task, which no guard counts.) Its registry entry is not a tokio task, so
+/// it does not hide a plain task leaking next to it from the untracked count.
+#[test]
+fn a_spawn_blocking_job_still_running_is_reported() {
+    let rt = multi_thread(2);
+    rt.block_on(async {
+        let guard = LeakGuard::builder().budget(Duration::ZERO).build();
+        let latch = corral_test_support::Latch::new();
+        let _open = corral_test_support::OpenOnDrop(latch.clone());
+        let job = corral_blocking::spawn_blocking({
+            let latch = latch.clone();
+            move || latch.wait()
+        });
+        let plain = tokio::spawn(pending::<()>());
+        let report = guard.check().await;
+        assert_eq!(
+            leaked_names(&report),
+            [corral_blocking::SPAWN_BLOCKING_NAME],
+            "{report}"
+        );
+        assert!(
+            report.leaked()[0]
+                .task()
+                .location()
+                .file()
+                .ends_with("guard.rs"),
+            "{report}"
+        );
+        assert_eq!(report.untracked(), 1, "{report}");
+        plain.abort();
+        let _ = plain.await;
+        latch.open();
+        job.await.unwrap();
+        guard.assert_clean().await;
+    });
 }

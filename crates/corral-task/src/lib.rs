@@ -23,9 +23,9 @@
 //! Tasks spawned with plain `tokio::spawn` or `Handle::spawn` are not in the registry;
 //! corral-leak still counts them, without names. This crate has no `spawn_blocking`: use `corral_blocking::spawn_blocking`
 //! (exported by the `corral` facade as `corral::spawn_blocking`), which has tokio's
-//! signature and runs on a capped pool; a job is a tokio blocking task, not in this
-//! registry, except while it queues for a slot (a tracked task named
-//! `"corral::spawn_blocking"`).
+//! signature and runs on a capped pool; a job is a tokio blocking task with an entry in
+//! this registry (named `"corral::spawn_blocking"`, registered through
+//! [`Builder::track`]) from the call until it returns.
 //!
 //! # Examples
 //!
