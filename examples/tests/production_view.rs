@@ -115,6 +115,12 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
     assert_eq!(get("corral_resolver_lookups_total", &dns), LOOKUPS as f64);
     assert_eq!(get("corral_resolver_errors_total", &dns), 0.0);
     assert_eq!(get("corral_resolver_timeouts_total", &dns), 0.0);
+    // One lookup-time sample per lookup function call.
+    assert_eq!(
+        get("corral_resolver_lookup_seconds_count", &dns),
+        LOOKUPS as f64
+    );
+    assert!(text.contains("# TYPE corral_resolver_lookup_seconds histogram"));
     assert_eq!(
         get("corral_blocking_jobs_completed_total", &[("pool", "dns")]),
         LOOKUPS as f64
