@@ -48,7 +48,7 @@ pub struct Running {
     pool: Pool<BoxJob<u32>>,
     /// Kept alive: a dropped semaphore takes its share out of its gauges.
     db: Arc<Semaphore>,
-    legacy: Semaphore,
+    legacy: Arc<Semaphore>,
     fs: BlockingPool,
     dns: Resolver,
 }
@@ -82,7 +82,7 @@ pub async fn start() -> io::Result<Running> {
     metrics::set_global_recorder(recorder).map_err(io::Error::other)?;
 
     // Named primitives register their series now, with the recorder just installed.
-    let db = Arc::new(Semaphore::with_name(4, "db"));
+    let db = Semaphore::with_name(4, "db");
     let legacy = Semaphore::with_name(1, "legacy");
     let pool: Pool<BoxJob<u32>> = PoolBuilder::new()
         .name("images")
@@ -135,7 +135,7 @@ pub async fn start() -> io::Result<Running> {
 /// The requests; returns the session table that leaks the workers.
 async fn workload(
     db: &Arc<Semaphore>,
-    legacy: &Semaphore,
+    legacy: &Arc<Semaphore>,
     pool: &Pool<BoxJob<u32>>,
 ) -> Vec<mpsc::Sender<()>> {
     // Refusals first, each exactly once: a request above the capacity, one that

@@ -22,6 +22,12 @@
 //!   brings `parking_lot` for the queue lock), so it works on any executor; the default
 //!   `tokio` feature only adds [`Semaphore::acquire_timeout`] and
 //!   [`Semaphore::acquire_owned_timeout`].
+//! - **Observable at no cost to the fast path.** With the `metrics` feature (off by
+//!   default), a semaphore made with [`Semaphore::with_name`] reports through the
+//!   `metrics` facade: refusals, timeouts and the wait of acquires that queued as they
+//!   happen; capacity, available permits and waiters sampled on the census tick
+//!   (`corral_task::export_metrics`, or `sample_metrics()` without corral-task), so
+//!   those gauges are as fresh as the tick's interval and do not move without one.
 //!
 //! # When not to use this
 //!
@@ -115,6 +121,8 @@ mod timeout;
 pub use crate::error::AcquireTimeoutError;
 pub use crate::error::{AcquireError, TryAcquireError};
 pub use crate::futures::{Acquire, AcquireOwned};
+#[cfg(feature = "metrics")]
+pub use crate::metrics::sample_metrics;
 pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::poll::PollSemaphore;
 pub use crate::semaphore::Semaphore;

@@ -1,20 +1,25 @@
-//! The `metrics` feature (issue #15): the handles a named semaphore registers once, in
-//! [`Semaphore::with_name`](crate::Semaphore::with_name), and updates on state changes.
+//! The `metrics` feature (issue #15): what a named semaphore
+//! ([`Semaphore::with_name`](crate::Semaphore::with_name)) reports, and how.
 //!
-//! Design, shared by every corral crate with the feature:
-//! - Handles (`metrics::Counter`/`Gauge`/`Histogram`) are registered once at build time
-//!   and stored in the primitive behind an `Option<Box<_>>`; no operation looks a metric
-//!   up by name. An unnamed semaphore (and every `const` one) pays one `None` branch.
-//! - Without the feature the field does not exist and [`Metrics`] is a never-built type whose
-//!   closure is never called (its fields are zero-sized no-ops, there only so the call
-//!   sites type-check), so the off build compiles to what it was before.
-//! - Gauges are pushed, not sampled: the `metrics` facade has no callback gauges (a
-//!   recorder reads the value stored in the handle at scrape time), so a gauge must be
-//!   written when the state changes. Each gauge is moved by *deltas* at the point the
-//!   state moves (a compare-exchange that took permits, a release that returned them, a
-//!   push or unlink of the queue), never `set` from a value read earlier: deltas commute,
-//!   so racing updates cannot leave a stale value behind, and two semaphores given the
-//!   same name add up into one series. Dropping the semaphore takes its share back out.
+//! - **Gauges are sampled, not pushed.** Capacity, available permits and waiters are
+//!   read from the semaphore itself on each census tick (`corral_shared::metrics`,
+//!   driven by `corral_task::export_metrics`, or by [`sample_metrics`] for a program
+//!   without corral-task), through the weak reference `with_name` registers. No
+//!   acquire or release does any metrics work: moving a gauge per operation is an
+//!   atomic read-modify-write on the recorder's storage behind a vtable, which took
+//!   the uncontended acquire + release from 15 to 62 ns (BENCHMARKS.md). Each
+//!   semaphore publishes through gauge *shares* (its difference from what it
+//!   published last), so same-named semaphores add up, and dropping one takes its
+//!   share back out at once.
+//! - **Rare events are counted when they happen**: timeouts, too-large and closed
+//!   refusals (counters), and the wait of each acquire that queued and was granted
+//!   (histogram; an acquire granted without queueing is not timed, and a queued one
+//!   reads the clock when it joins the queue). The handles are registered once, in
+//!   `with_name`, and held behind an `Option<Box<_>>`: an unnamed semaphore (and every
+//!   `const` one) pays one `None` branch on those slow paths.
+//! - **Without the feature** the field does not exist and [`Metrics`] is a never-built
+//!   type whose closure is never called (its fields are zero-sized no-ops, there only
+//!   so the call sites type-check), so the off build compiles to what it was before.
 
 #[cfg(feature = "metrics")]
 pub(crate) use self::on::Metrics;
@@ -33,64 +38,72 @@ mod off {
 
     impl Noop {
         pub(crate) fn increment<T>(&self, _: T) {}
-        pub(crate) fn decrement<T>(&self, _: T) {}
         pub(crate) fn record<T>(&self, _: T) {}
     }
 
     /// Never constructed without the feature.
     #[derive(Debug)]
     pub(crate) struct Metrics {
-        pub(crate) capacity: Noop,
-        pub(crate) available: Noop,
-        pub(crate) waiters: Noop,
         pub(crate) wait: Noop,
         pub(crate) timeouts: Noop,
         pub(crate) too_large: Noop,
         pub(crate) closed: Noop,
     }
+}
 
-    impl Metrics {
-        pub(crate) fn moved(&self, _old: u64, _new: u64) {}
-    }
+/// Samples the gauges of every named semaphore now, as each census tick of
+/// `corral_task::export_metrics` does. That tick samples every named corral primitive
+/// in the process, and this is the same tick: it also publishes the sampled series of
+/// any named pools, blocking pools and resolvers. Call it from a periodic task of your
+/// own (or before each scrape) in a program that does not run `export_metrics`;
+/// otherwise a named semaphore's gauges keep the values it had when it was made.
+///
+/// Cost: one lock of each named primitive's state.
+#[cfg(feature = "metrics")]
+pub fn sample_metrics() {
+    corral_shared::metrics::tick();
 }
 
 #[cfg(feature = "metrics")]
 mod on {
-    use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+    use corral_shared::metrics::GaugeShare;
+    use corral_shared::sync::Mutex;
+    use metrics::{counter, gauge, histogram, Counter, Histogram};
 
     /// The handles of one named semaphore (label `semaphore`).
     #[derive(Debug)]
     pub(crate) struct Metrics {
-        pub(crate) capacity: Gauge,
-        pub(crate) available: Gauge,
-        pub(crate) waiters: Gauge,
         pub(crate) wait: Histogram,
         pub(crate) timeouts: Counter,
         pub(crate) too_large: Counter,
         pub(crate) closed: Counter,
+        /// Capacity, available, waiters: this semaphore's shares, written at creation
+        /// and on census ticks only, which are serialised (so the lock is never
+        /// contended); dropped with the semaphore, which takes the shares back out.
+        gauges: Mutex<[GaugeShare; 3]>,
     }
 
     impl Metrics {
         pub(crate) fn register(name: &str) -> Self {
             let label = [("semaphore", name.to_owned())];
             Metrics {
-                capacity: gauge!("corral_semaphore_capacity_permits", &label),
-                available: gauge!("corral_semaphore_available_permits", &label),
-                waiters: gauge!("corral_semaphore_waiters", &label),
                 wait: histogram!("corral_semaphore_acquire_wait_seconds", &label),
                 timeouts: counter!("corral_semaphore_acquire_timeouts_total", &label),
                 too_large: counter!("corral_semaphore_acquire_too_large_total", &label),
                 closed: counter!("corral_semaphore_acquire_closed_total", &label),
+                gauges: Mutex::new([
+                    GaugeShare::new(gauge!("corral_semaphore_capacity_permits", &label)),
+                    GaugeShare::new(gauge!("corral_semaphore_available_permits", &label)),
+                    GaugeShare::new(gauge!("corral_semaphore_waiters", &label)),
+                ]),
             }
         }
 
-        /// Moves the available gauge by `new - old` free permits.
-        #[inline]
-        pub(crate) fn moved(&self, old: u64, new: u64) {
-            if new >= old {
-                self.available.increment((new - old) as f64);
-            } else {
-                self.available.decrement((old - new) as f64);
+        /// Makes this semaphore's shares of the gauges capacity, available, waiters.
+        pub(crate) fn publish_gauges(&self, now: [u64; 3]) {
+            let mut shares = self.gauges.lock();
+            for (share, value) in shares.iter_mut().zip(now) {
+                share.publish(value);
             }
         }
     }

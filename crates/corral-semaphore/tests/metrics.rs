@@ -1,16 +1,21 @@
-//! The `metrics` feature (issue #15): a named semaphore's gauges, counters and wait
-//! histogram, read back through a debugging recorder.
+//! The `metrics` feature (issue #15): a named semaphore's gauges (sampled on the census
+//! tick, here `sample_metrics`), counters and wait histogram, read back through a
+//! debugging recorder. Other tests in this binary tick too, in parallel: a tick only
+//! publishes the state of the moment, so each assertion follows a tick of its own, taken
+//! while the state it checks holds.
 #![cfg(feature = "metrics")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use corral_semaphore::{AcquireError, Semaphore};
+use corral_semaphore::{sample_metrics, AcquireError, Semaphore};
 use corral_test_support::{eventually, multi_thread, Rng, TestRecorder};
 
 const L: &[(&str, &str)] = &[("semaphore", "db")];
 
+/// The three gauges after a census tick.
 fn gauges(rec: &TestRecorder) -> (f64, f64, f64) {
+    sample_metrics();
     (
         rec.value("corral_semaphore_capacity_permits", L).unwrap(),
         rec.value("corral_semaphore_available_permits", L).unwrap(),
@@ -23,7 +28,7 @@ fn every_family_reports_the_state_and_refusals() {
     let rec = TestRecorder::new();
     let sem = {
         let _g = rec.install();
-        Arc::new(Semaphore::with_name(10, "db"))
+        Semaphore::with_name(10, "db")
     };
     assert_eq!(gauges(&rec), (10.0, 10.0, 0.0));
     multi_thread(4).block_on(async {
@@ -99,6 +104,85 @@ fn every_family_reports_the_state_and_refusals() {
     );
 }
 
+/// Published at creation, before any tick; afterwards the gauges move only on a tick
+/// (no acquire or release touches the recorder).
+#[test]
+fn gauges_are_published_at_creation_and_sampled_on_the_tick() {
+    let rec = TestRecorder::new();
+    let sem = {
+        let _g = rec.install();
+        Semaphore::with_name(5, "created")
+    };
+    let l = [("semaphore", "created")];
+    let read = |name| rec.value(name, &l).unwrap();
+    assert_eq!(read("corral_semaphore_capacity_permits"), 5.0);
+    assert_eq!(read("corral_semaphore_available_permits"), 5.0);
+    let held = sem.try_acquire(3).unwrap();
+    sample_metrics();
+    assert_eq!(read("corral_semaphore_available_permits"), 2.0);
+    sem.set_capacity(7);
+    sample_metrics();
+    assert_eq!(read("corral_semaphore_capacity_permits"), 7.0);
+    assert_eq!(read("corral_semaphore_available_permits"), 4.0);
+    drop(held);
+    sample_metrics();
+    assert_eq!(read("corral_semaphore_available_permits"), 7.0);
+}
+
+/// Two semaphores given one name add up into one series; dropping one takes its share
+/// back out at once (before any tick), and the survivor keeps publishing.
+#[test]
+fn same_named_semaphores_add_up_and_a_dropped_one_takes_its_share_out() {
+    let rec = TestRecorder::new();
+    let (a, b) = {
+        let _g = rec.install();
+        (
+            Semaphore::with_name(4, "shared"),
+            Semaphore::with_name(6, "shared"),
+        )
+    };
+    let l = [("semaphore", "shared")];
+    let read = |name| rec.value(name, &l).unwrap();
+    multi_thread(2).block_on(async {
+        let held_a = a.acquire_owned(1).await.unwrap();
+        let all_b = b.acquire_owned(6).await.unwrap();
+        let queued = tokio::spawn({
+            let b = Arc::clone(&b);
+            async move { b.acquire_owned(2).await.map(drop) }
+        });
+        eventually("the waiter queues", || b.waiters() == 1).await;
+        sample_metrics();
+        assert_eq!(read("corral_semaphore_capacity_permits"), 10.0);
+        assert_eq!(read("corral_semaphore_available_permits"), 3.0);
+        assert_eq!(read("corral_semaphore_waiters"), 1.0);
+        drop(all_b);
+        queued.await.unwrap().unwrap();
+        sample_metrics();
+        assert_eq!(read("corral_semaphore_available_permits"), 9.0);
+        assert_eq!(read("corral_semaphore_waiters"), 0.0);
+        assert_eq!(
+            rec.samples("corral_semaphore_acquire_wait_seconds", &l)
+                .len(),
+            1,
+            "one acquire waited"
+        );
+        drop(held_a);
+    });
+    sample_metrics();
+    drop(b);
+    assert_eq!(read("corral_semaphore_capacity_permits"), 4.0);
+    assert_eq!(read("corral_semaphore_available_permits"), 4.0);
+    let held = a.try_acquire(3).unwrap();
+    sample_metrics();
+    assert_eq!(read("corral_semaphore_available_permits"), 1.0);
+    drop(held);
+    drop(a);
+    assert_eq!(read("corral_semaphore_capacity_permits"), 0.0);
+    assert_eq!(read("corral_semaphore_available_permits"), 0.0);
+    sample_metrics(); // the sources of both are forgotten; nothing is published again
+    assert_eq!(read("corral_semaphore_capacity_permits"), 0.0);
+}
+
 #[test]
 fn unnamed_semaphores_register_nothing() {
     let rec = TestRecorder::new();
@@ -117,7 +201,7 @@ fn gauges_match_the_state_after_racing_operations() {
         let rec = TestRecorder::new();
         let sem = {
             let _g = rec.install();
-            Arc::new(Semaphore::with_name(8, "db"))
+            Semaphore::with_name(8, "db")
         };
         multi_thread(4).block_on(async {
             let mut tasks = Vec::new();
