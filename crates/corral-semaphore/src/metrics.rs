@@ -74,6 +74,8 @@ mod on {
     #[derive(Debug)]
     pub(crate) struct Metrics {
         pub(crate) wait: Histogram,
+        /// Only `acquire_timeout` (the `tokio` feature) times out.
+        #[cfg(feature = "tokio")]
         pub(crate) timeouts: Counter,
         pub(crate) too_large: Counter,
         pub(crate) closed: Counter,
@@ -88,6 +90,7 @@ mod on {
             let label = [("semaphore", name.to_owned())];
             Metrics {
                 wait: histogram!("corral_semaphore_acquire_wait_seconds", &label),
+                #[cfg(feature = "tokio")]
                 timeouts: counter!("corral_semaphore_acquire_timeouts_total", &label),
                 too_large: counter!("corral_semaphore_acquire_too_large_total", &label),
                 closed: counter!("corral_semaphore_acquire_closed_total", &label),

@@ -3,7 +3,7 @@
 //! debugging recorder. Other tests in this binary tick too, in parallel: a tick only
 //! publishes the state of the moment, so each assertion follows a tick of its own, taken
 //! while the state it checks holds.
-#![cfg(feature = "metrics")]
+#![cfg(all(feature = "metrics", feature = "tokio"))]
 
 use std::sync::Arc;
 use std::time::Duration;
