@@ -118,8 +118,8 @@ impl Semaphore {
     }
 
     /// Creates a semaphore with `capacity` permits that carries `name`, the value of the
-    /// `semaphore` label on its metrics, shared through an `Arc` (the census tick keeps
-    /// a weak reference to it).
+    /// `semaphore` label on its metrics, shared through an `Arc` (with the `metrics`
+    /// feature, the census tick keeps a weak reference to it).
     ///
     /// With the `metrics` feature (off by default) the semaphore registers its metric
     /// handles here, once, with whatever recorder is installed at this moment, and

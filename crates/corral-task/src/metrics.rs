@@ -134,8 +134,8 @@ impl TaskMetrics {
 /// Each tick also samples every named corral primitive in the process (see
 /// [`TaskMetrics::sample`]): the series of semaphores' gauges, blocking pools and
 /// resolvers are published only on a tick, so they are as fresh as this `interval`
-/// (and stay as first published while no tick runs); a pool also publishes on its own
-/// when idle or every 64 operations. One exporter per process is enough.
+/// (and do not move while no tick runs); a pool also publishes on its own when idle or
+/// every 64 operations. One exporter per process is enough.
 ///
 /// # Panics
 ///
