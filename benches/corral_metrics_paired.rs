@@ -52,7 +52,8 @@ async fn uncontended(sem: &Semaphore) {
 }
 
 /// `CONTENDED_TASKS` tasks share 2 permits, holding each across a yield: most
-/// acquires queue (the waiters gauge and the wait histogram are exercised).
+/// acquires queue (the waiters gauge, the waits counter and the sampled wait histogram
+/// are exercised).
 async fn contended(sem: &Arc<Semaphore>) {
     let tasks: Vec<_> = (0..CONTENDED_TASKS)
         .map(|_| {

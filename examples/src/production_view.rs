@@ -83,6 +83,8 @@ pub async fn start() -> io::Result<Running> {
 
     // Named primitives register their series now, with the recorder just installed.
     let db = Semaphore::with_name(4, "db");
+    // Time every wait (the default times a random one in 8, as the pool's below would).
+    db.set_wait_sampling(1);
     let legacy = Semaphore::with_name(1, "legacy");
     let pool: Pool<BoxJob<u32>> = PoolBuilder::new()
         .name("images")
@@ -140,7 +142,8 @@ async fn workload(
 ) -> Vec<mpsc::Sender<()>> {
     // Refusals first, each exactly once: a request above the capacity, one that
     // times out while every permit is held, one on the closed legacy store; and one
-    // acquire that waits and is granted (the wait histogram's one sample).
+    // acquire that waits and is granted (`corral_semaphore_acquire_waits_total`, and at
+    // the rate 1 set above, the wait histogram's one sample).
     let _ = db.acquire(5).await;
     {
         let all = db.acquire(4).await.expect("db open");

@@ -43,6 +43,7 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
     assert_eq!(get("corral_semaphore_waiters", &db), 0.0);
     assert_eq!(get("corral_semaphore_acquire_timeouts_total", &db), 1.0);
     assert_eq!(get("corral_semaphore_acquire_too_large_total", &db), 1.0);
+    assert_eq!(get("corral_semaphore_acquire_waits_total", &db), 1.0);
     assert_eq!(get("corral_semaphore_acquire_wait_seconds_count", &db), 1.0);
     assert!(text.contains("# TYPE corral_semaphore_acquire_wait_seconds histogram"));
     let legacy = [("semaphore", "legacy")];

@@ -12,11 +12,18 @@
 //!   published last), so same-named semaphores add up, and dropping one takes its
 //!   share back out at once.
 //! - **Rare events are counted when they happen**: timeouts, too-large and closed
-//!   refusals (counters), and the wait of each acquire that queued and was granted
-//!   (histogram; an acquire granted without queueing is not timed, and a queued one
-//!   reads the clock when it joins the queue). The handles are registered once, in
-//!   `with_name`, and held behind an `Option<Box<_>>`: an unnamed semaphore (and every
-//!   `const` one) pays one `None` branch on those slow paths.
+//!   refusals (counters). The handles are registered once, in `with_name`, and held
+//!   behind an `Option<Box<_>>`: an unnamed semaphore (and every `const` one) pays one
+//!   `None` branch on those slow paths.
+//! - **Waits are timed on a sample.** Timing every queued acquire (two clock reads and
+//!   a histogram record) cost a contended semaphore 25-39% (BENCHMARKS.md), so the
+//!   histogram times one queued acquire in `DEFAULT_WAIT_SAMPLING` (or as set with
+//!   [`Semaphore::set_wait_sampling`](crate::Semaphore::set_wait_sampling)), each
+//!   chosen by an independent random draw when it joins the queue
+//!   (`corral_shared::sample::Sampler`, the pool's queue-wait sampler); an unchosen one
+//!   reads no clock. Every queued acquire that is granted is still counted, exactly:
+//!   the queue keeps that total under the lock it already holds, and the census tick
+//!   publishes it as `corral_semaphore_acquire_waits_total`.
 //! - **Without the feature** the field does not exist and [`Metrics`] is a never-built
 //!   type whose closure is never called (its fields are zero-sized no-ops, there only
 //!   so the call sites type-check), so the off build compiles to what it was before.
@@ -51,6 +58,12 @@ mod off {
     }
 }
 
+/// How many queued acquires a named semaphore's wait histogram gets one sample from,
+/// until [`Semaphore::set_wait_sampling`](crate::Semaphore::set_wait_sampling) says
+/// otherwise: 8, the pool's default queue-wait sampling too.
+#[cfg(feature = "metrics")]
+pub const DEFAULT_WAIT_SAMPLING: u32 = 8;
+
 /// Samples the gauges of every named semaphore now, as each census tick of
 /// `corral_task::export_metrics` does. That tick samples every named corral primitive
 /// in the process, and this is the same tick: it also publishes the sampled series of
@@ -66,7 +79,7 @@ pub fn sample_metrics() {
 
 #[cfg(feature = "metrics")]
 mod on {
-    use corral_shared::metrics::GaugeShare;
+    use corral_shared::metrics::{CounterShare, GaugeShare};
     use corral_shared::sync::Mutex;
     use metrics::{counter, gauge, histogram, Counter, Histogram};
 
@@ -79,10 +92,11 @@ mod on {
         pub(crate) timeouts: Counter,
         pub(crate) too_large: Counter,
         pub(crate) closed: Counter,
-        /// Capacity, available, waiters: this semaphore's shares, written at creation
-        /// and on census ticks only, which are serialised (so the lock is never
-        /// contended); dropped with the semaphore, which takes the shares back out.
-        gauges: Mutex<[GaugeShare; 3]>,
+        /// This semaphore's shares of the gauges capacity, available, waiters and of
+        /// the waits counter, written at creation and on census ticks only, which are
+        /// serialised (so the lock is never contended); dropped with the semaphore,
+        /// which takes the gauge shares back out.
+        shares: Mutex<([GaugeShare; 3], CounterShare)>,
     }
 
     impl Metrics {
@@ -94,20 +108,25 @@ mod on {
                 timeouts: counter!("corral_semaphore_acquire_timeouts_total", &label),
                 too_large: counter!("corral_semaphore_acquire_too_large_total", &label),
                 closed: counter!("corral_semaphore_acquire_closed_total", &label),
-                gauges: Mutex::new([
-                    GaugeShare::new(gauge!("corral_semaphore_capacity_permits", &label)),
-                    GaugeShare::new(gauge!("corral_semaphore_available_permits", &label)),
-                    GaugeShare::new(gauge!("corral_semaphore_waiters", &label)),
-                ]),
+                shares: Mutex::new((
+                    [
+                        GaugeShare::new(gauge!("corral_semaphore_capacity_permits", &label)),
+                        GaugeShare::new(gauge!("corral_semaphore_available_permits", &label)),
+                        GaugeShare::new(gauge!("corral_semaphore_waiters", &label)),
+                    ],
+                    CounterShare::new(counter!("corral_semaphore_acquire_waits_total", &label)),
+                )),
             }
         }
 
-        /// Makes this semaphore's shares of the gauges capacity, available, waiters.
-        pub(crate) fn publish_gauges(&self, now: [u64; 3]) {
-            let mut shares = self.gauges.lock();
-            for (share, value) in shares.iter_mut().zip(now) {
+        /// Makes this semaphore's shares of the gauges capacity, available, waiters
+        /// `now`, and of the waits counter its total `waits`.
+        pub(crate) fn publish(&self, now: [u64; 3], waits: u64) {
+            let mut shares = self.shares.lock();
+            for (share, value) in shares.0.iter_mut().zip(now) {
                 share.publish(value);
             }
+            shares.1.publish(waits);
         }
     }
 }

@@ -130,7 +130,8 @@ impl Semaphore {
     /// | `corral_semaphore_capacity_permits` | gauge | [`capacity`](Self::capacity) | census tick |
     /// | `corral_semaphore_available_permits` | gauge | [`available`](Self::available) | census tick |
     /// | `corral_semaphore_waiters` | gauge | [`waiters`](Self::waiters) | census tick |
-    /// | `corral_semaphore_acquire_wait_seconds` | histogram | time queued, for acquires that waited and were granted | when granted |
+    /// | `corral_semaphore_acquire_wait_seconds` | histogram | time queued, for a random sample of the acquires that waited and were granted (one in `set_wait_sampling`'s rate, 8 by default) | when granted |
+    /// | `corral_semaphore_acquire_waits_total` | counter | acquires that waited and were granted, every one | census tick |
     /// | `corral_semaphore_acquire_timeouts_total` | counter | acquires whose timeout expired | at once |
     /// | `corral_semaphore_acquire_too_large_total` | counter | requests refused with [`TooLarge`](crate::AcquireError::TooLarge) | at once |
     /// | `corral_semaphore_acquire_closed_total` | counter | requests refused with [`Closed`](crate::AcquireError::Closed) | at once |
@@ -143,6 +144,15 @@ impl Semaphore {
     /// periodically). With no tick running they keep their values from creation.
     /// Semaphores given the same name add up into one series, and a dropped semaphore
     /// takes its share back out at once. Without the feature the name is not stored.
+    ///
+    /// The wait histogram is a sample: an acquire that joins the queue is timed with
+    /// probability 1 in 8 (or as set with `set_wait_sampling`, `metrics` feature), chosen
+    /// by an independent random draw, so its `_count` is about 1/8 of the acquires that
+    /// waited, `_sum / _count` estimates their mean wait, unbiased whatever the arrival
+    /// pattern, and its quantiles are those of the sample. The exact number of acquires
+    /// that waited is `corral_semaphore_acquire_waits_total`; times the mean, it
+    /// estimates the total time waited. A waiter granted but dropped before it was
+    /// polled again is counted but not timed.
     ///
     /// # Panics
     ///
@@ -188,14 +198,41 @@ impl Semaphore {
         self.metrics.is_some()
     }
 
-    /// Publishes capacity, available permits and waiters as they are now (named
-    /// semaphores; at creation and on each census tick). The three are read one after
-    /// the other, not as one atomic snapshot.
+    /// Publishes capacity, available permits, waiters and the waits total as they are
+    /// now (named semaphores; at creation and on each census tick). They are read one
+    /// after the other, not as one atomic snapshot.
     #[cfg(feature = "metrics")]
     fn sample_gauges(&self) {
         if let Some(m) = &self.metrics {
-            m.publish_gauges([self.capacity(), self.available(), self.waiters() as u64]);
+            let (waiters, waits) = {
+                let queue = self.queue.lock();
+                (queue.len() as u64, queue.granted)
+            };
+            m.publish([self.capacity(), self.available(), waiters], waits);
         }
+    }
+
+    /// Times the wait of one acquire in `every` that joins the queue, for the
+    /// `corral_semaphore_acquire_wait_seconds` histogram (1: every one, 0: none; until
+    /// set, [`DEFAULT_WAIT_SAMPLING`](crate::DEFAULT_WAIT_SAMPLING), 8). Each acquire
+    /// is chosen by an independent random draw when it joins the queue, so bursts are
+    /// sampled like anything else and the sampled mean stays unbiased; an acquire not
+    /// chosen reads no clock. Each timed wait costs two clock reads and a histogram
+    /// record (on a contended semaphore, timing every wait made acquire + release 25-39%
+    /// slower: BENCHMARKS.md). Only with the `metrics` feature; it matters only for a
+    /// semaphore made with [`with_name`](Self::with_name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_semaphore::Semaphore;
+    ///
+    /// let db = Semaphore::with_name(10, "db");
+    /// db.set_wait_sampling(1); // time every wait
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn set_wait_sampling(&self, every: u32) {
+        self.queue.lock().sampler = corral_shared::sample::Sampler::new(every);
     }
 
     /// Runs `f` on the metric handles if the semaphore has them. Without the `metrics`

@@ -122,11 +122,6 @@ impl Semaphore {
         // Cloned before locking, to keep the critical section short: a waker clone
         // is an atomic increment on a line other threads may be writing.
         let waker = cx.waker().clone();
-        // Named semaphores time the wait of the acquires that queue (the histogram).
-        // The clock is read before locking, for the same reason; an acquire that is
-        // then granted or refused at once drops the reading.
-        #[cfg(feature = "metrics")]
-        let since = self.is_named().then(std::time::Instant::now);
         let mut queue = self.queue.lock();
         self.check(n)?;
         if n == 0 {
@@ -152,12 +147,19 @@ impl Semaphore {
         // `SLOW` is set (state invariant): releasers will take the lock and hand their
         // permits to the queue in order.
         let (slot, ticket) = queue.push_back(n, waker, &self.tickets);
+        // Named semaphores time a sample of the acquires that queue (one in
+        // `wait_sampling`, drawn per acquire). Unsampled ones read no clock; a sampled
+        // one reads it once the lock is released, to keep the critical section short
+        // (a grant in between is measured as a shorter wait, by under a lock hand-off).
         #[cfg(feature = "metrics")]
-        {
-            waiter.since = since;
-        }
+        let timed = self.is_named() && queue.sampler.sample();
         waiter.slot = slot;
         waiter.ticket = ticket.unwrap_or(NO_TICKET);
+        drop(queue);
+        #[cfg(feature = "metrics")]
+        {
+            waiter.since = timed.then(std::time::Instant::now);
+        }
         Poll::Pending
     }
 
@@ -333,7 +335,8 @@ pub(crate) struct Waiter {
     /// The slot's grant ticket (a generation, never 0), or `NO_TICKET`.
     ticket: u64,
     /// When it joined the queue, for the wait-time histogram (`metrics` feature, named
-    /// semaphores only; acquires granted without queueing are not timed).
+    /// semaphores, the sampled queued acquires only; acquires granted without queueing
+    /// are not timed).
     #[cfg(feature = "metrics")]
     since: Option<std::time::Instant>,
 }
