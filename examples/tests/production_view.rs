@@ -98,6 +98,7 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
     assert_eq!(get("corral_semaphore_waiters", &db), 0.0);
     assert_eq!(get("corral_semaphore_acquire_timeouts_total", &db), 1.0);
     assert_eq!(get("corral_semaphore_acquire_too_large_total", &db), 1.0);
+    assert_eq!(get("corral_semaphore_acquire_waits_total", &db), 1.0);
     assert_eq!(get("corral_semaphore_acquire_wait_seconds_count", &db), 1.0);
     assert!(text.contains("# TYPE corral_semaphore_acquire_wait_seconds histogram"));
     let legacy = [("semaphore", "legacy")];
@@ -170,6 +171,12 @@ async fn scrape_finds_every_family_with_its_labels_and_values() {
     assert_eq!(get("corral_resolver_lookups_total", &dns), LOOKUPS as f64);
     assert_eq!(get("corral_resolver_errors_total", &dns), 0.0);
     assert_eq!(get("corral_resolver_timeouts_total", &dns), 0.0);
+    // One lookup-time sample per lookup function call.
+    assert_eq!(
+        get("corral_resolver_lookup_seconds_count", &dns),
+        LOOKUPS as f64
+    );
+    assert!(text.contains("# TYPE corral_resolver_lookup_seconds histogram"));
     assert_eq!(
         get("corral_blocking_jobs_completed_total", &[("pool", "dns")]),
         LOOKUPS as f64

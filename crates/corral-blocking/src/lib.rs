@@ -27,6 +27,17 @@
 //! [`DEFAULT_MAX_THREADS`], [`DEFAULT_DNS_MAX_THREADS`], [`DEFAULT_LOOKUP_TIMEOUT`].
 //! [`Resolver::metrics`] and [`spawn_blocking_metrics`] count what they do.
 //!
+//! With the `metrics` feature (off by default), every pool (label `pool`, its name) and
+//! resolver (label `resolver`, its pool's name) reports through the `metrics` facade:
+//! `corral_blocking_{threads,running_jobs,queued_jobs,abandoned_running_jobs}`
+//! (gauges), `corral_blocking_jobs_{completed,rejected}_total`,
+//! `corral_resolver_{lookups,coalesced,cache_hits,cache_misses,timeouts,errors}_total`
+//! (counters), all published from the `metrics()` snapshots on each census tick of
+//! `corral_task::export_metrics` (as fresh as its interval; nothing per job or lookup),
+//! and `corral_resolver_lookup_seconds`, a histogram with one sample per call of the
+//! lookup function as it returns (coalesced waiters share the one call; a call that
+//! panics is not timed).
+//!
 //! # When not to use this
 //!
 //! For CPU-bound parallel work, use a work-stealing pool sized to the cores (rayon): a

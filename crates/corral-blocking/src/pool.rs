@@ -211,10 +211,10 @@ impl BlockingPool {
         StdArc::downgrade(&self.handle)
     }
 
-    /// The pool again, if a clone still lives.
+    /// The pool again, from its handle (upgraded by the census tick).
     #[cfg(all(feature = "metrics", not(corral_loom)))]
-    pub(crate) fn upgrade(weak: &std::sync::Weak<Handle>) -> Option<BlockingPool> {
-        weak.upgrade().map(|handle| BlockingPool { handle })
+    pub(crate) fn from_handle(handle: StdArc<Handle>) -> BlockingPool {
+        BlockingPool { handle }
     }
 
     /// The pool's name (the prefix of its thread names).

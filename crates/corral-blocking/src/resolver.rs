@@ -201,6 +201,9 @@ pub(crate) struct Inner {
     inflight: Arc<Inflight>,
     cache: Option<Arc<Cache>>,
     timeout: Option<Duration>,
+    /// `corral_resolver_lookup_seconds` (the `metrics` feature).
+    #[cfg(all(feature = "metrics", not(corral_loom)))]
+    lookup_seconds: metrics::Histogram,
 }
 
 impl Resolver {
@@ -353,10 +356,10 @@ impl Resolver {
         Arc::downgrade(&self.inner)
     }
 
-    /// The resolver again, if a clone still lives.
+    /// The resolver again, from its core (upgraded by the census tick).
     #[cfg(all(feature = "metrics", not(corral_loom)))]
-    pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Resolver> {
-        weak.upgrade().map(|inner| Resolver { inner })
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Resolver {
+        Resolver { inner }
     }
 
     /// The pool the lookups run on.
@@ -383,10 +386,20 @@ impl Inner {
     /// The future of one flight: run the lookup on the pool, cache, leave the map.
     fn start(&self, host: Arc<str>, family: Family, id: u64) -> FlightFuture {
         let lookup = Arc::clone(&self.lookup);
+        #[cfg(all(feature = "metrics", not(corral_loom)))]
+        let lookup_seconds = self.lookup_seconds.clone();
         let run = {
             let host = host.clone();
             self.pool.run(move || {
-                lookup(&host, family).map(|mut addrs| {
+                // Timed here, once per call of the lookup function (a flight, however
+                // many waiters joined it), on the thread that runs it: the time DNS
+                // took, not the wait for a thread (the pool's queue gauge shows that).
+                #[cfg(all(feature = "metrics", not(corral_loom)))]
+                let started = std::time::Instant::now();
+                let addrs = lookup(&host, family);
+                #[cfg(all(feature = "metrics", not(corral_loom)))]
+                lookup_seconds.record(started.elapsed());
+                addrs.map(|mut addrs| {
                     addrs.retain(|ip| family.matches(ip));
                     addrs
                 })
@@ -572,6 +585,8 @@ impl ResolverBuilder {
                 .build()
                 .map_err(ResolverBuildError::Pool)?,
         };
+        #[cfg(all(feature = "metrics", not(corral_loom)))]
+        let lookup_seconds = crate::metrics::lookup_seconds(pool.name());
         let resolver = Resolver {
             inner: Arc::new(Inner {
                 pool,
@@ -582,6 +597,8 @@ impl ResolverBuilder {
                 cache: Cache::new(self.positive_ttl, self.negative_ttl, self.cache_capacity)
                     .map(Arc::new),
                 timeout: self.timeout,
+                #[cfg(all(feature = "metrics", not(corral_loom)))]
+                lookup_seconds,
             }),
         };
         #[cfg(all(feature = "metrics", not(corral_loom)))]

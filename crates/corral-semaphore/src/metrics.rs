@@ -1,20 +1,32 @@
-//! The `metrics` feature (issue #15): the handles a named semaphore registers once, in
-//! [`Semaphore::with_name`](crate::Semaphore::with_name), and updates on state changes.
+//! The `metrics` feature (issue #15): what a named semaphore
+//! ([`Semaphore::with_name`](crate::Semaphore::with_name)) reports, and how.
 //!
-//! Design, shared by every corral crate with the feature:
-//! - Handles (`metrics::Counter`/`Gauge`/`Histogram`) are registered once at build time
-//!   and stored in the primitive behind an `Option<Box<_>>`; no operation looks a metric
-//!   up by name. An unnamed semaphore (and every `const` one) pays one `None` branch.
-//! - Without the feature the field does not exist and [`Metrics`] is a never-built type whose
-//!   closure is never called (its fields are zero-sized no-ops, there only so the call
-//!   sites type-check), so the off build compiles to what it was before.
-//! - Gauges are pushed, not sampled: the `metrics` facade has no callback gauges (a
-//!   recorder reads the value stored in the handle at scrape time), so a gauge must be
-//!   written when the state changes. Each gauge is moved by *deltas* at the point the
-//!   state moves (a compare-exchange that took permits, a release that returned them, a
-//!   push or unlink of the queue), never `set` from a value read earlier: deltas commute,
-//!   so racing updates cannot leave a stale value behind, and two semaphores given the
-//!   same name add up into one series. Dropping the semaphore takes its share back out.
+//! - **Gauges are sampled, not pushed.** Capacity, available permits and waiters are
+//!   read from the semaphore itself on each census tick (`corral_shared::metrics`,
+//!   driven by `corral_task::export_metrics`, or by [`sample_metrics`] for a program
+//!   without corral-task), through the weak reference `with_name` registers. No
+//!   acquire or release does any metrics work: moving a gauge per operation is an
+//!   atomic read-modify-write on the recorder's storage behind a vtable, which took
+//!   the uncontended acquire + release from 15 to 62 ns (BENCHMARKS.md). Each
+//!   semaphore publishes through gauge *shares* (its difference from what it
+//!   published last), so same-named semaphores add up, and dropping one takes its
+//!   share back out at once.
+//! - **Rare events are counted when they happen**: timeouts, too-large and closed
+//!   refusals (counters). The handles are registered once, in `with_name`, and held
+//!   behind an `Option<Box<_>>`: an unnamed semaphore (and every `const` one) pays one
+//!   `None` branch on those slow paths.
+//! - **Waits are timed on a sample.** Timing every queued acquire (two clock reads and
+//!   a histogram record) cost a contended semaphore 25-39% (BENCHMARKS.md), so the
+//!   histogram times one queued acquire in `DEFAULT_WAIT_SAMPLING` (or as set with
+//!   [`Semaphore::set_wait_sampling`](crate::Semaphore::set_wait_sampling)), each
+//!   chosen by an independent random draw when it joins the queue
+//!   (`corral_shared::sample::Sampler`, the pool's queue-wait sampler); an unchosen one
+//!   reads no clock. Every queued acquire that is granted is still counted, exactly:
+//!   the queue keeps that total under the lock it already holds, and the census tick
+//!   publishes it as `corral_semaphore_acquire_waits_total`.
+//! - **Without the feature** the field does not exist and [`Metrics`] is a never-built
+//!   type whose closure is never called (its fields are zero-sized no-ops, there only
+//!   so the call sites type-check), so the off build compiles to what it was before.
 
 #[cfg(feature = "metrics")]
 pub(crate) use self::on::Metrics;
@@ -33,65 +45,88 @@ mod off {
 
     impl Noop {
         pub(crate) fn increment<T>(&self, _: T) {}
-        pub(crate) fn decrement<T>(&self, _: T) {}
         pub(crate) fn record<T>(&self, _: T) {}
     }
 
     /// Never constructed without the feature.
     #[derive(Debug)]
     pub(crate) struct Metrics {
-        pub(crate) capacity: Noop,
-        pub(crate) available: Noop,
-        pub(crate) waiters: Noop,
         pub(crate) wait: Noop,
         pub(crate) timeouts: Noop,
         pub(crate) too_large: Noop,
         pub(crate) closed: Noop,
     }
+}
 
-    impl Metrics {
-        pub(crate) fn moved(&self, _old: u64, _new: u64) {}
-    }
+/// How many queued acquires a named semaphore's wait histogram gets one sample from,
+/// until [`Semaphore::set_wait_sampling`](crate::Semaphore::set_wait_sampling) says
+/// otherwise: 8, the pool's default queue-wait sampling too.
+#[cfg(feature = "metrics")]
+pub const DEFAULT_WAIT_SAMPLING: u32 = 8;
+
+/// Samples the gauges of every named semaphore now, as each census tick of
+/// `corral_task::export_metrics` does. That tick samples every named corral primitive
+/// in the process, and this is the same tick: it also publishes the sampled series of
+/// any named pools, blocking pools and resolvers. Call it from a periodic task of your
+/// own (or before each scrape) in a program that does not run `export_metrics`;
+/// otherwise a named semaphore's gauges keep the values it had when it was made.
+///
+/// Cost: one lock of each named primitive's state.
+#[cfg(feature = "metrics")]
+pub fn sample_metrics() {
+    corral_shared::metrics::tick();
 }
 
 #[cfg(feature = "metrics")]
 mod on {
-    use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+    use corral_shared::metrics::{CounterShare, GaugeShare};
+    use corral_shared::sync::Mutex;
+    use metrics::{counter, gauge, histogram, Counter, Histogram};
 
     /// The handles of one named semaphore (label `semaphore`).
     #[derive(Debug)]
     pub(crate) struct Metrics {
-        pub(crate) capacity: Gauge,
-        pub(crate) available: Gauge,
-        pub(crate) waiters: Gauge,
         pub(crate) wait: Histogram,
+        /// Only `acquire_timeout` (the `tokio` feature) times out.
+        #[cfg(feature = "tokio")]
         pub(crate) timeouts: Counter,
         pub(crate) too_large: Counter,
         pub(crate) closed: Counter,
+        /// This semaphore's shares of the gauges capacity, available, waiters and of
+        /// the waits counter, written at creation and on census ticks only, which are
+        /// serialised (so the lock is never contended); dropped with the semaphore,
+        /// which takes the gauge shares back out.
+        shares: Mutex<([GaugeShare; 3], CounterShare)>,
     }
 
     impl Metrics {
         pub(crate) fn register(name: &str) -> Self {
             let label = [("semaphore", name.to_owned())];
             Metrics {
-                capacity: gauge!("corral_semaphore_capacity_permits", &label),
-                available: gauge!("corral_semaphore_available_permits", &label),
-                waiters: gauge!("corral_semaphore_waiters", &label),
                 wait: histogram!("corral_semaphore_acquire_wait_seconds", &label),
+                #[cfg(feature = "tokio")]
                 timeouts: counter!("corral_semaphore_acquire_timeouts_total", &label),
                 too_large: counter!("corral_semaphore_acquire_too_large_total", &label),
                 closed: counter!("corral_semaphore_acquire_closed_total", &label),
+                shares: Mutex::new((
+                    [
+                        GaugeShare::new(gauge!("corral_semaphore_capacity_permits", &label)),
+                        GaugeShare::new(gauge!("corral_semaphore_available_permits", &label)),
+                        GaugeShare::new(gauge!("corral_semaphore_waiters", &label)),
+                    ],
+                    CounterShare::new(counter!("corral_semaphore_acquire_waits_total", &label)),
+                )),
             }
         }
 
-        /// Moves the available gauge by `new - old` free permits.
-        #[inline]
-        pub(crate) fn moved(&self, old: u64, new: u64) {
-            if new >= old {
-                self.available.increment((new - old) as f64);
-            } else {
-                self.available.decrement((old - new) as f64);
+        /// Makes this semaphore's shares of the gauges capacity, available, waiters
+        /// `now`, and of the waits counter its total `waits`.
+        pub(crate) fn publish(&self, now: [u64; 3], waits: u64) {
+            let mut shares = self.shares.lock();
+            for (share, value) in shares.0.iter_mut().zip(now) {
+                share.publish(value);
             }
+            shares.1.publish(waits);
         }
     }
 }

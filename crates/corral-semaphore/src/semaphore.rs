@@ -118,25 +118,41 @@ impl Semaphore {
     }
 
     /// Creates a semaphore with `capacity` permits that carries `name`, the value of the
-    /// `semaphore` label on its metrics.
+    /// `semaphore` label on its metrics, shared through an `Arc` (with the `metrics`
+    /// feature, the census tick keeps a weak reference to it).
     ///
     /// With the `metrics` feature (off by default) the semaphore registers its metric
     /// handles here, once, with whatever recorder is installed at this moment, and
     /// reports through them:
     ///
-    /// | name | type | what |
-    /// |---|---|---|
-    /// | `corral_semaphore_capacity_permits` | gauge | [`capacity`](Self::capacity) |
-    /// | `corral_semaphore_available_permits` | gauge | [`available`](Self::available) |
-    /// | `corral_semaphore_waiters` | gauge | [`waiters`](Self::waiters) |
-    /// | `corral_semaphore_acquire_wait_seconds` | histogram | time queued, for acquires that waited and were granted |
-    /// | `corral_semaphore_acquire_timeouts_total` | counter | acquires whose timeout expired |
-    /// | `corral_semaphore_acquire_too_large_total` | counter | requests refused with [`TooLarge`](crate::AcquireError::TooLarge) |
-    /// | `corral_semaphore_acquire_closed_total` | counter | requests refused with [`Closed`](crate::AcquireError::Closed) |
+    /// | name | type | what | updated |
+    /// |---|---|---|---|
+    /// | `corral_semaphore_capacity_permits` | gauge | [`capacity`](Self::capacity) | census tick |
+    /// | `corral_semaphore_available_permits` | gauge | [`available`](Self::available) | census tick |
+    /// | `corral_semaphore_waiters` | gauge | [`waiters`](Self::waiters) | census tick |
+    /// | `corral_semaphore_acquire_wait_seconds` | histogram | time queued, for a random sample of the acquires that waited and were granted (one in `set_wait_sampling`'s rate, 8 by default) | when granted |
+    /// | `corral_semaphore_acquire_waits_total` | counter | acquires that waited and were granted, every one | census tick |
+    /// | `corral_semaphore_acquire_timeouts_total` | counter | acquires whose timeout expired | at once |
+    /// | `corral_semaphore_acquire_too_large_total` | counter | requests refused with [`TooLarge`](crate::AcquireError::TooLarge) | at once |
+    /// | `corral_semaphore_acquire_closed_total` | counter | requests refused with [`Closed`](crate::AcquireError::Closed) | at once |
     ///
-    /// Gauges move by deltas, so semaphores given the same name add up into one series,
-    /// and a dropped semaphore takes its share back out. Without the feature the name is
-    /// not stored and this is [`Semaphore::new`].
+    /// The gauges are sampled, not moved by each acquire and release (which would cost
+    /// the fast path several times its time): they are published here, at creation, and
+    /// then on each census tick, so they are as fresh as the tick's interval
+    /// (`corral_task::export_metrics(interval)`, which samples every named corral
+    /// primitive; without corral-task, call `corral_semaphore::sample_metrics()`
+    /// periodically). With no tick running they keep their values from creation.
+    /// Semaphores given the same name add up into one series, and a dropped semaphore
+    /// takes its share back out at once. Without the feature the name is not stored.
+    ///
+    /// The wait histogram is a sample: an acquire that joins the queue is timed with
+    /// probability 1 in 8 (or as set with `set_wait_sampling`, `metrics` feature), chosen
+    /// by an independent random draw, so its `_count` is about 1/8 of the acquires that
+    /// waited, `_sum / _count` estimates their mean wait, unbiased whatever the arrival
+    /// pattern, and its quantiles are those of the sample. The exact number of acquires
+    /// that waited is `corral_semaphore_acquire_waits_total`; times the mean, it
+    /// estimates the total time waited. A waiter granted but dropped before it was
+    /// polled again is counted but not timed.
     ///
     /// # Panics
     ///
@@ -147,23 +163,76 @@ impl Semaphore {
     /// ```
     /// use corral_semaphore::Semaphore;
     ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
     /// let db = Semaphore::with_name(10, "db");
     /// assert_eq!(db.capacity(), 10);
+    /// let owned = db.acquire_owned(2).await.unwrap(); // moves into a task
+    /// assert_eq!(db.available(), 8);
+    /// # drop(owned);
+    /// # }
     /// ```
     #[must_use]
-    pub fn with_name(capacity: u64, name: impl Into<String>) -> Self {
+    pub fn with_name(capacity: u64, name: impl Into<String>) -> Arc<Self> {
         #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
         let mut sem = Semaphore::new(capacity);
         let name = name.into();
         #[cfg(feature = "metrics")]
         {
-            let m = Metrics::register(&name);
-            m.capacity.increment(capacity as f64);
-            m.available.increment(capacity as f64);
-            sem.metrics = Some(Box::new(m));
+            sem.metrics = Some(Box::new(Metrics::register(&name)));
+            let sem = Arc::new(sem);
+            sem.sample_gauges();
+            corral_shared::metrics::register(Arc::downgrade(&sem), |sem| sem.sample_gauges());
+            sem
         }
-        drop(name);
-        sem
+        #[cfg(not(feature = "metrics"))]
+        {
+            drop(name);
+            Arc::new(sem)
+        }
+    }
+
+    /// Whether the semaphore reports (made by [`with_name`](Self::with_name)).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn is_named(&self) -> bool {
+        self.metrics.is_some()
+    }
+
+    /// Publishes capacity, available permits, waiters and the waits total as they are
+    /// now (named semaphores; at creation and on each census tick). They are read one
+    /// after the other, not as one atomic snapshot.
+    #[cfg(feature = "metrics")]
+    fn sample_gauges(&self) {
+        if let Some(m) = &self.metrics {
+            let (waiters, waits) = {
+                let queue = self.queue.lock();
+                (queue.len() as u64, queue.granted)
+            };
+            m.publish([self.capacity(), self.available(), waiters], waits);
+        }
+    }
+
+    /// Times the wait of one acquire in `every` that joins the queue, for the
+    /// `corral_semaphore_acquire_wait_seconds` histogram (1: every one, 0: none; until
+    /// set, [`DEFAULT_WAIT_SAMPLING`](crate::DEFAULT_WAIT_SAMPLING), 8). Each acquire
+    /// is chosen by an independent random draw when it joins the queue, so bursts are
+    /// sampled like anything else and the sampled mean stays unbiased; an acquire not
+    /// chosen reads no clock. Each timed wait costs two clock reads and a histogram
+    /// record (on a contended semaphore, timing every wait made acquire + release 25-39%
+    /// slower: BENCHMARKS.md). Only with the `metrics` feature; it matters only for a
+    /// semaphore made with [`with_name`](Self::with_name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corral_semaphore::Semaphore;
+    ///
+    /// let db = Semaphore::with_name(10, "db");
+    /// db.set_wait_sampling(1); // time every wait
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn set_wait_sampling(&self, every: u32) {
+        self.queue.lock().sampler = corral_shared::sample::Sampler::new(every);
     }
 
     /// Runs `f` on the metric handles if the semaphore has them. Without the `metrics`
@@ -395,20 +464,6 @@ impl fmt::Debug for Semaphore {
             .field("available", &self.available())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
-    }
-}
-
-/// With the `metrics` feature, a named semaphore takes its share back out of the
-/// gauges it added to, so a series for a name shared by several semaphores stays their
-/// sum and a dropped semaphore's series falls to zero.
-#[cfg(feature = "metrics")]
-impl Drop for Semaphore {
-    fn drop(&mut self) {
-        if let Some(m) = &self.metrics {
-            m.capacity.decrement(self.capacity() as f64);
-            m.available.decrement(self.available() as f64);
-            m.waiters.decrement(self.queue.lock().len() as f64);
-        }
     }
 }
 

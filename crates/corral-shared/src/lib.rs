@@ -1,7 +1,9 @@
 //! What every corral crate shares, written once: the sync shim that loom swaps out, the
 //! list that wakes tasks after a lock is released, a value padded to its own cache
-//! lines, the error shape that hands a refused
-//! item back, and the text of a panic payload.
+//! lines, the error shape that hands a refused item back, the text of a panic payload,
+//! and the sampler that picks which events to time (module `sample`); with the
+//! `metrics` feature, the census tick's sources and the shares they publish with
+//! (module `metrics`).
 //!
 //! This crate is internal. It is not re-exported by `corral`, its API may change with
 //! any commit, and nothing outside this workspace should depend on it. It plays the part
@@ -31,9 +33,12 @@
 #![forbid(unsafe_code)]
 
 mod error;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod pad;
 
 mod panic;
+pub mod sample;
 pub mod sync;
 pub mod wake;
 

@@ -151,7 +151,7 @@ mod watch;
 pub use census::{Census, Site};
 pub use creators::Creator;
 #[cfg(feature = "metrics")]
-pub use metrics::{__register_metrics_source, export_metrics, TaskMetrics, DEFAULT_TOP_SITES};
+pub use metrics::{export_metrics, TaskMetrics, DEFAULT_TOP_SITES};
 pub use registry::{
     __set_tree_mark, __tree_mark, current, live_count, snapshot, Snapshot, TaskId, TaskInfo,
 };

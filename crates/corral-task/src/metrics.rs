@@ -16,22 +16,6 @@ use tokio::task::JoinHandle;
 
 use crate::registry::registry;
 
-/// What a census tick also flushes: each returns false once its primitive is gone.
-type Source = Box<dyn FnMut() -> bool + Send>;
-
-static SOURCES: std::sync::Mutex<Vec<Source>> = std::sync::Mutex::new(Vec::new());
-
-/// Not API: a sibling crate's named primitive (corral-pool's pool) registers the flush
-/// of its batched series, run on every [`TaskMetrics::sample`]; it returns false once
-/// the primitive is gone and is then dropped.
-#[doc(hidden)]
-pub fn __register_metrics_source(source: Box<dyn FnMut() -> bool + Send>) {
-    SOURCES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(source);
-}
-
 /// How many spawn sites [`export_metrics`] gives their own series; the rest are
 /// summed as `site="other"`. 20 keeps a service's handful of long-lived sites and a
 /// leak's site visible while bounding the series a scrape carries.
@@ -88,15 +72,13 @@ impl TaskMetrics {
         }
     }
 
-    /// Takes one census and publishes it, and flushes the series named pools publish in
-    /// batches. Cost: one registry snapshot (see [`snapshot`](crate::snapshot)), plus
-    /// one pass over the shards' tags, plus one lock of each named pool.
+    /// Takes one census and publishes it, and samples every named corral primitive
+    /// that reports through the tick: semaphores (capacity, available, waiters), pools
+    /// (their batched series), blocking pools and resolvers. Cost: one registry snapshot
+    /// (see [`snapshot`](crate::snapshot)), plus one pass over the shards' tags, plus
+    /// one lock of each named primitive.
     pub fn sample(&mut self) {
-        // Named primitives that batch their publishing (pools) flush on the tick.
-        SOURCES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain_mut(|flush| flush());
+        corral_shared::metrics::tick();
         let (spawned, live) = registry().counts();
         self.spawned.absolute(spawned);
         self.ended.absolute(spawned.saturating_sub(live));
@@ -148,6 +130,12 @@ impl TaskMetrics {
 /// the census every `interval`, giving the [`DEFAULT_TOP_SITES`] largest sites their
 /// own series. It runs until aborted (or its runtime shuts down); the untracked count
 /// is for the runtime it runs on.
+///
+/// Each tick also samples every named corral primitive in the process (see
+/// [`TaskMetrics::sample`]): the series of semaphores' gauges, blocking pools and
+/// resolvers are published only on a tick, so they are as fresh as this `interval`
+/// (and do not move while no tick runs); a pool also publishes on its own when idle or
+/// every 64 operations. One exporter per process is enough.
 ///
 /// # Panics
 ///

@@ -2,18 +2,20 @@
 //! built, and the publishing of its state through them.
 //!
 //! The pool already keeps every number under its lock ([`State::metrics`]), so nothing
-//! is counted twice: a publish compares the state with what was last published and
-//! moves each counter and gauge by the difference, under the lock, so publishes are
-//! serialised; gauges move by deltas, so pools given the same name add up into one
-//! series. Publishing on every release of the lock cost a third of a no-op job's
+//! is counted twice: a publish hands the state to this pool's shares of the series
+//! (`corral_shared::metrics`: each moves its series by the difference from what this
+//! pool published last), under the lock, so publishes are serialised, and pools given
+//! the same name add up into one series; a dropped pool's state takes its gauge shares
+//! back out. Publishing on every release of the lock cost a third of a no-op job's
 //! time (BENCHMARKS.md), so it is batched: at once when the pool is idle or closed
 //! (quiet and stopped pools are exact), otherwise every `PUBLISH_EVERY` releases and
-//! on each census tick of `corral_task::export_metrics` (a busy pool's series are at
-//! most that many operations, or one tick, old).
-//! The `metrics` facade has no callback gauges (a recorder reads the value stored in
-//! the handle at scrape time), so sampling on scrape is not possible. Queue wait goes
-//! straight into a histogram from the existing queue-wait sampling. Without the feature
-//! none of this is compiled and [`Locked`] is the plain mutex guard.
+//! on each census tick (`corral_task::export_metrics`; the pool registers as a tick
+//! source when built), so a busy pool's series are at most that many operations, or
+//! one tick, old. The `metrics` facade has no callback gauges (a recorder reads the
+//! value stored in the handle at scrape time), so sampling on scrape is not possible.
+//! Queue wait goes straight into a histogram from the existing queue-wait sampling.
+//! Without the feature none of this is compiled and [`Locked`] is the plain mutex
+//! guard.
 
 #[cfg(feature = "metrics")]
 pub(crate) use self::on::{Locked, PoolMetrics};
@@ -27,26 +29,23 @@ mod on {
     use std::ops::{Deref, DerefMut};
     use std::time::Duration;
 
+    use corral_shared::metrics::{CounterShare, GaugeShare};
     use corral_shared::sync::MutexGuard;
-    use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+    use metrics::{counter, gauge, histogram, Histogram};
 
     use super::super::state::State;
     use crate::metrics::Metrics;
 
-    /// The handles of one named pool (label `pool`) and the state last published.
+    /// The handles of one named pool (label `pool`), as this pool's shares of the
+    /// series (see `corral_shared::metrics`): dropped with the pool's state, they take
+    /// its gauges back out.
     #[derive(Debug)]
     pub(crate) struct PoolMetrics {
-        running: Gauge,
-        queued: Gauge,
-        workers: Gauge,
-        submitted: Counter,
-        completed: Counter,
-        failed: Counter,
-        cancelled: Counter,
-        rejected: Counter,
-        handed_back: Counter,
+        /// Running, queued, workers.
+        gauges: [GaugeShare; 3],
+        /// Submitted, completed, failed, cancelled, rejected, handed back.
+        counters: [CounterShare; 6],
         queue_wait: Histogram,
-        last: Option<Metrics>,
         /// Lock releases since the last publish.
         pending: u32,
     }
@@ -60,18 +59,23 @@ mod on {
     impl PoolMetrics {
         pub(crate) fn register(name: &str) -> Self {
             let label = [("pool", name.to_owned())];
+            let g = |name| GaugeShare::new(gauge!(name, &label));
+            let c = |name| CounterShare::new(counter!(name, &label));
             PoolMetrics {
-                running: gauge!("corral_pool_running_jobs", &label),
-                queued: gauge!("corral_pool_queued_jobs", &label),
-                workers: gauge!("corral_pool_workers", &label),
-                submitted: counter!("corral_pool_jobs_submitted_total", &label),
-                completed: counter!("corral_pool_jobs_completed_total", &label),
-                failed: counter!("corral_pool_jobs_failed_total", &label),
-                cancelled: counter!("corral_pool_jobs_cancelled_total", &label),
-                rejected: counter!("corral_pool_jobs_rejected_total", &label),
-                handed_back: counter!("corral_pool_jobs_handed_back_total", &label),
+                gauges: [
+                    g("corral_pool_running_jobs"),
+                    g("corral_pool_queued_jobs"),
+                    g("corral_pool_workers"),
+                ],
+                counters: [
+                    c("corral_pool_jobs_submitted_total"),
+                    c("corral_pool_jobs_completed_total"),
+                    c("corral_pool_jobs_failed_total"),
+                    c("corral_pool_jobs_cancelled_total"),
+                    c("corral_pool_jobs_rejected_total"),
+                    c("corral_pool_jobs_handed_back_total"),
+                ],
                 queue_wait: histogram!("corral_pool_queue_wait_seconds", &label),
-                last: None,
                 pending: 0,
             }
         }
@@ -90,40 +94,21 @@ mod on {
         /// Moves every series by the difference between `now` and what was published.
         pub(crate) fn publish(&mut self, now: Metrics) {
             self.pending = 0;
-            fn gauge(g: &Gauge, old: usize, new: usize) {
-                if new > old {
-                    g.increment((new - old) as f64);
-                } else if old > new {
-                    g.decrement((old - new) as f64);
-                }
+            let gauges = [now.running, now.queued, now.workers];
+            for (share, value) in self.gauges.iter_mut().zip(gauges) {
+                share.publish(value as u64);
             }
-            fn count(c: &Counter, old: u64, new: u64) {
-                if new > old {
-                    c.increment(new - old);
-                }
+            let counters = [
+                now.submitted,
+                now.completed,
+                now.failed,
+                now.cancelled,
+                now.rejected,
+                now.handed_back,
+            ];
+            for (share, total) in self.counters.iter_mut().zip(counters) {
+                share.publish(total);
             }
-            let last = self.last.unwrap_or(Metrics {
-                workers: 0,
-                running: 0,
-                queued: 0,
-                submitted: 0,
-                completed: 0,
-                failed: 0,
-                cancelled: 0,
-                rejected: 0,
-                handed_back: 0,
-                ..now
-            });
-            gauge(&self.running, last.running, now.running);
-            gauge(&self.queued, last.queued, now.queued);
-            gauge(&self.workers, last.workers, now.workers);
-            count(&self.submitted, last.submitted, now.submitted);
-            count(&self.completed, last.completed, now.completed);
-            count(&self.failed, last.failed, now.failed);
-            count(&self.cancelled, last.cancelled, now.cancelled);
-            count(&self.rejected, last.rejected, now.rejected);
-            count(&self.handed_back, last.handed_back, now.handed_back);
-            self.last = Some(now);
         }
     }
 

@@ -248,13 +248,9 @@ where
     pub(super) fn register_flush(self: &Arc<Self>) {
         #[cfg(feature = "metrics")]
         if self.lock().has_export() {
-            let weak = Arc::downgrade(self);
-            corral_task::__register_metrics_source(Box::new(move || {
-                weak.upgrade().is_some_and(|shared| {
-                    shared.lock().publish();
-                    true
-                })
-            }));
+            corral_shared::metrics::register(Arc::downgrade(self), |shared| {
+                shared.lock().publish();
+            });
         }
     }
 

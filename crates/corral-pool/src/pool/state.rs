@@ -56,6 +56,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
+use corral_shared::sample::Sampler;
 use corral_shared::wake::WakeList;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -270,13 +271,10 @@ pub(crate) struct State<F: Future> {
     /// filled in once the task is spawned.
     handles: Vec<(u64, Option<AbortHandle>)>,
     drain_wakers: Vec<Waker>,
-    /// Queue wait is measured on each job with probability `1 / sample_every` (0:
-    /// never, 1: every job), drawn from `rng`: independent of arrival order, so bursts
-    /// are sampled as often as anything else.
-    sample_every: u64,
-    /// `u64::MAX / sample_every`: a draw at or below it selects the job.
-    sample_below: u64,
-    rng: u64,
+    /// Picks the jobs whose queue wait is measured: each with probability
+    /// `1 / sample_every` (0: never, 1: every job), independent of arrival order, so
+    /// bursts are sampled as often as anything else.
+    sampler: Sampler,
     counters: Counters,
     /// The `metrics` feature's handles, for a pool given a name.
     #[cfg(feature = "metrics")]
@@ -303,9 +301,7 @@ impl<F: Future> State<F> {
             next_worker: 0,
             handles: Vec::with_capacity(workers),
             drain_wakers: Vec::new(),
-            sample_every: u64::from(sample_every),
-            sample_below: u64::MAX.checked_div(u64::from(sample_every)).unwrap_or(0),
-            rng: 0x9E37_79B9_7F4A_7C15,
+            sampler: Sampler::new(sample_every),
             counters: Counters::default(),
             #[cfg(feature = "metrics")]
             export: None,
@@ -534,7 +530,7 @@ impl<F: Future> State<F> {
 
     /// Queues an admitted job; returns its sequence number.
     fn push(&mut self, mut job: Queued<F>, wake: &mut Wakeups) -> u64 {
-        if self.sample() {
+        if self.sampler.sample() {
             job.enqueued = Some(Instant::now());
         }
         let seq = self.next_seq;
@@ -545,24 +541,6 @@ impl<F: Future> State<F> {
         self.counters.submitted += 1;
         self.assign(wake);
         seq
-    }
-
-    /// Whether to measure the next job's queue wait: a Bernoulli draw (xorshift64), so
-    /// which jobs are measured does not depend on how they arrive. A draw below
-    /// `u64::MAX / sample_every` has probability `1 / sample_every` (no division here).
-    fn sample(&mut self) -> bool {
-        match self.sample_every {
-            0 => false,
-            1 => true,
-            _ => {
-                let mut x = self.rng;
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                self.rng = x;
-                x <= self.sample_below
-            }
-        }
     }
 
     /// Takes job `seq` out of the queue if it is still there (an abort through its

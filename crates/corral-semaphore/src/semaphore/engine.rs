@@ -48,10 +48,7 @@ impl Semaphore {
                 .state
                 .compare_exchange_weak(state, state - permits(n), Acquire, Relaxed)
             {
-                Ok(_) => {
-                    self.observe(|m| m.available.decrement(n as f64));
-                    return true;
-                }
+                Ok(_) => return true,
                 Err(actual) => state = actual,
             }
         }
@@ -68,7 +65,6 @@ impl Semaphore {
         // the lock holder's CAS in `process`). The add cannot overflow (see the state
         // invariants).
         let prev = self.state.fetch_add(permits(n), Release);
-        self.observe(|m| m.available.increment(n as f64));
         if prev & SLOW != 0 {
             self.settle(self.queue.lock());
         }
@@ -90,10 +86,7 @@ impl Semaphore {
                     .state
                     .compare_exchange(state, state - permits(n), AcqRel, Acquire)
                 {
-                    Ok(_) => {
-                        self.observe(|m| m.available.decrement(n as f64));
-                        return Ok(());
-                    }
+                    Ok(_) => return Ok(()),
                     Err(actual) => state = actual,
                 }
             }
@@ -145,10 +138,7 @@ impl Semaphore {
                 // AcqRel: acquire the permits' history when taking them; release is
                 // harmless when only setting `SLOW`.
                 match self.state.compare_exchange(state, next, AcqRel, Acquire) {
-                    Ok(_) if granted => {
-                        self.observe(|m| m.available.decrement(n as f64));
-                        return Poll::Ready(Ok(()));
-                    }
+                    Ok(_) if granted => return Poll::Ready(Ok(())),
                     Ok(_) => break,
                     Err(actual) => state = actual,
                 }
@@ -157,15 +147,19 @@ impl Semaphore {
         // `SLOW` is set (state invariant): releasers will take the lock and hand their
         // permits to the queue in order.
         let (slot, ticket) = queue.push_back(n, waker, &self.tickets);
-        self.observe(|m| {
-            m.waiters.increment(1.0);
-            #[cfg(feature = "metrics")]
-            {
-                waiter.since = Some(std::time::Instant::now());
-            }
-        });
+        // Named semaphores time a sample of the acquires that queue (one in
+        // `wait_sampling`, drawn per acquire). Unsampled ones read no clock; a sampled
+        // one reads it once the lock is released, to keep the critical section short
+        // (a grant in between is measured as a shorter wait, by under a lock hand-off).
+        #[cfg(feature = "metrics")]
+        let timed = self.is_named() && queue.sampler.sample();
         waiter.slot = slot;
         waiter.ticket = ticket.unwrap_or(NO_TICKET);
+        drop(queue);
+        #[cfg(feature = "metrics")]
+        {
+            waiter.since = timed.then(std::time::Instant::now);
+        }
         Poll::Pending
     }
 
@@ -219,7 +213,6 @@ impl Semaphore {
             // Granted since the check above: as above, under the lock we hold.
             waiter.slot = NIL;
             self.state.fetch_add(permits(waiter.n), Release);
-            self.observe(|m| m.available.increment(waiter.n as f64));
             self.settle(queue);
             return;
         }
@@ -228,7 +221,6 @@ impl Semaphore {
             Status::Queued => {
                 let was_head = queue.head() == Some(slot);
                 queue.free(slot);
-                self.observe(|m| m.waiters.decrement(1.0));
                 if was_head {
                     // The waiters behind it may fit now, or the queue is empty and
                     // `SLOW` must be cleared.
@@ -239,7 +231,6 @@ impl Semaphore {
                 // The grant raced with the drop: hand the permits back.
                 queue.free(slot);
                 self.state.fetch_add(permits(waiter.n), Release);
-                self.observe(|m| m.available.increment(waiter.n as f64));
                 self.settle(queue);
             }
             Status::Failed(_) => queue.free(slot),
@@ -292,12 +283,6 @@ impl Semaphore {
             // then carries that to the granted waiter.
             match self.state.compare_exchange(state, next, AcqRel, Acquire) {
                 Ok(_) => {
-                    self.observe(|m| {
-                        m.moved(free(state), free(next));
-                        if grant.is_some() {
-                            m.waiters.decrement(1.0);
-                        }
-                    });
                     match grant {
                         Some(head) => wakes.push_opt(queue.grant(head, &self.tickets)),
                         None if queue.debt > 0 => queue.debt -= free(state) - free(next),
@@ -327,12 +312,9 @@ impl Semaphore {
                     cursor = queue.head();
                     continue;
                 }
-                self.observe(|m| {
-                    m.waiters.decrement(1.0);
-                    match err {
-                        AcquireError::Closed => m.closed.increment(1),
-                        AcquireError::TooLarge { .. } => m.too_large.increment(1),
-                    }
+                self.observe(|m| match err {
+                    AcquireError::Closed => m.closed.increment(1),
+                    AcquireError::TooLarge { .. } => m.too_large.increment(1),
                 });
                 wakes.push_opt(queue.finish(slot, Status::Failed(err)));
             }
@@ -353,7 +335,8 @@ pub(crate) struct Waiter {
     /// The slot's grant ticket (a generation, never 0), or `NO_TICKET`.
     ticket: u64,
     /// When it joined the queue, for the wait-time histogram (`metrics` feature, named
-    /// semaphores only; acquires granted without queueing are not timed).
+    /// semaphores, the sampled queued acquires only; acquires granted without queueing
+    /// are not timed).
     #[cfg(feature = "metrics")]
     since: Option<std::time::Instant>,
 }
@@ -448,10 +431,6 @@ impl Semaphore {
             grow -= pay;
             // Release: pairs with the acquiring CAS of whoever takes these permits.
             self.state.fetch_add(permits(grow), Release);
-            self.observe(|m| {
-                m.capacity.increment((new - old) as f64);
-                m.available.increment(grow as f64);
-            });
             self.settle(queue);
         } else {
             let shrink = old - new;
@@ -463,10 +442,6 @@ impl Semaphore {
                 match self.state.compare_exchange(state, next, AcqRel, Acquire) {
                     Ok(_) => {
                         queue.debt += debt;
-                        self.observe(|m| {
-                            m.capacity.decrement(shrink as f64);
-                            m.available.decrement(take as f64);
-                        });
                         break;
                     }
                     Err(actual) => state = actual,
@@ -491,7 +466,6 @@ impl Semaphore {
         // Relaxed: written only under the lock we hold.
         let capacity = self.capacity.load(Relaxed);
         self.capacity.store(capacity - shrink, Relaxed);
-        self.observe(|m| m.capacity.decrement(shrink as f64));
         drop(queue);
         if shrink > 0 {
             self.fail_too_large();

@@ -57,6 +57,14 @@ pub(crate) struct Queue {
     len: usize,
     /// Permits still to be absorbed from future releases after a shrink.
     pub(crate) debt: u64,
+    /// Picks the queued acquires whose wait is timed (`metrics` feature, named
+    /// semaphores; drawn once per acquire that joins the queue).
+    #[cfg(feature = "metrics")]
+    pub(crate) sampler: corral_shared::sample::Sampler,
+    /// Queued requests granted so far, every one (`metrics` feature): the census tick
+    /// publishes it as the exact count behind the sampled wait histogram.
+    #[cfg(feature = "metrics")]
+    pub(crate) granted: u64,
 }
 
 impl Queue {
@@ -68,6 +76,10 @@ impl Queue {
             free: NIL,
             len: 0,
             debt: 0,
+            #[cfg(feature = "metrics")]
+            sampler: corral_shared::sample::Sampler::new(crate::DEFAULT_WAIT_SAMPLING),
+            #[cfg(feature = "metrics")]
+            granted: 0,
         }
     }
 
@@ -134,6 +146,10 @@ impl Queue {
     /// by its ticket); others keep `Granted` until their owner collects it.
     pub(crate) fn grant(&mut self, slot: usize, tickets: &Tickets) -> Option<Waker> {
         let waker = self.finish(slot, Status::Granted);
+        #[cfg(feature = "metrics")]
+        {
+            self.granted += 1;
+        }
         if tickets.grant(slot) {
             self.release_slot(slot);
         }
