@@ -236,10 +236,13 @@ impl Shard {
     ///
     /// Under the shard lock the answer is exact (the slot cannot be reclaimed and
     /// reused meanwhile). Without it (`len`, which holds the lock only to read the
-    /// length), a slot reported live was live at some moment during the call: the
-    /// tag's Acquire load makes the retirement of every earlier occupant visible (it
-    /// happened before this occupant's insert), so the ended mark read next is this
-    /// occupant's own or a later one's.
+    /// length, and uses only whether there is an id), a slot reported live had a live
+    /// occupant at some moment during the call, though not necessarily the one whose
+    /// id is returned: the tag's Acquire load makes the retirement of every earlier
+    /// occupant but the last visible (they happened before this occupant's insert),
+    /// so the ended mark read next is the previous occupant's (this one is live), this
+    /// occupant's own (it is gone) or a later occupant's, which was inserted, so live,
+    /// during the call.
     #[inline]
     fn live(&self, slot: usize) -> Option<NonZeroU64> {
         // Acquire: pairs with the insert's Release store of the tag.
