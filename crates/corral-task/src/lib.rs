@@ -109,10 +109,11 @@
 //!
 //! # Memory ordering
 //!
-//! The registry is a set of lock-protected slabs with one atomic tag per slot. A
-//! task's entry is inserted under the lock before the task is handed to tokio. When
-//! its future is dropped, the task retires its slot with a `Release` store to the
-//! tag, which snapshots read with `Acquire`. So a snapshot taken after a `JoinHandle`
+//! The registry is a set of lock-protected slabs with two atomic words per slot: a
+//! tag (the occupant's id, written only by inserts) and an ended mark (written only
+//! by the occupant's retirement). A task's entry is inserted under the lock before
+//! the task is handed to tokio. When its future is dropped, the task retires its slot
+//! with a `Release` store to the ended mark, which snapshots read with `Acquire`. So a snapshot taken after a `JoinHandle`
 //! resolves never shows the joined task: the store happens-before tokio publishes the
 //! task's completion. The slot itself goes back on its free list later, in a batch
 //! of 64 per thread, under the lock.
@@ -123,8 +124,8 @@
 //! registry slot). tokio allocates tasks in multiples of 128 bytes, so a no-op task
 //! stays in the same 128-byte allocation as its untracked twin
 //! (`tests/task_size.rs` checks this); a second word would tip it into 256 bytes. The
-//! registry holds 40 bytes per live task (a 32-byte entry and an 8-byte tag) and up to
-//! 4 bytes per slot for the free lists, plus the name of a named one, plus a 16-byte
+//! registry holds 48 bytes per live task (a 32-byte entry, an 8-byte tag and an 8-byte
+//! ended mark) and up to 4 bytes per slot for the free lists, plus the name of a named one, plus a 16-byte
 //! crumb for each slot a child of a tracked task has used (its creator's record,
 //! [`TaskInfo::creator`]). Slots are reused, the table does not shrink, and each
 //! thread holds back at most 63 ended tasks' slots until its next batch. Creator

@@ -7,7 +7,7 @@
 
 mod engine;
 
-pub(crate) use engine::{Entry, Key, Lineage, Origin};
+pub(crate) use engine::{Key, Lineage, Origin};
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -427,16 +427,6 @@ mod loom_models {
     use loom::sync::Arc as LArc;
     use loom::thread;
 
-    fn entry(runtime: u32, tree: u32) -> Entry {
-        Entry {
-            location: Location::caller(),
-            parent: None,
-            runtime,
-            spawned_at: 0,
-            tree,
-        }
-    }
-
     /// A snapshot races the first spawn on a runtime the registry has never seen: the
     /// spawner interns the runtime and inserts its entry (on the shard scanned last),
     /// then ends the task, while the main thread takes a snapshot with the shipped
@@ -458,11 +448,23 @@ mod loom_models {
         loom::model(move || {
             let reg = LArc::new(Registry::new(2));
             let old = reg.runtimes().intern(old_rt);
-            reg.insert(1, entry(old, 1), None, Origin::Thread { tree: 1 });
+            reg.insert(
+                1,
+                Location::caller(),
+                old,
+                None,
+                &Origin::Thread { tree: 1 },
+            );
             let r = reg.clone();
             let spawner = thread::spawn(move || {
                 let new = r.runtimes().intern(new_rt);
-                let (key, _) = r.insert(1, entry(new, 2), None, Origin::Thread { tree: 2 });
+                let (key, _) = r.insert(
+                    1,
+                    Location::caller(),
+                    new,
+                    None,
+                    &Origin::Thread { tree: 2 },
+                );
                 r.retire(key);
             });
             let snap = snapshot_of(&reg);

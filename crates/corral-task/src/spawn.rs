@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::context;
-use crate::registry::{registry, Entry};
+use crate::registry::registry;
 use crate::tracked::Tracked;
 
 /// Spawns `future` on the current tokio runtime as a tracked task.
@@ -229,15 +229,13 @@ impl Builder {
         location: &'static Location<'static>,
     ) -> Tracked<F> {
         let spawner = context::spawner(runtime);
-        let registry = registry();
-        let entry = Entry {
+        let (key, parent) = registry().insert(
+            spawner.shard,
             location,
-            parent: None,
-            runtime: spawner.runtime,
-            spawned_at: registry.stamp(),
-            tree: 0,
-        };
-        let (key, parent) = registry.insert(spawner.shard, entry, self.name, spawner.origin);
+            spawner.runtime,
+            self.name,
+            &spawner.origin,
+        );
         context::spawned_from(spawner.origin, parent);
         Tracked::new(future, key)
     }

@@ -538,9 +538,9 @@
 //!   `tokio::sync::Semaphore`'s time); contended, on par with or faster than tokio.
 //! - [`spawn`]: a few percent over `tokio::spawn` per spawned and joined no-op task (the
 //!   target is at most 10%; BENCHMARKS.md has the paired figures per runtime flavour),
-//!   one short lock section on the spawning thread's registry shard, and about 44 bytes
-//!   per live task in the registry (a 32-byte entry, an 8-byte tag, up to 4 bytes of
-//!   free list; plus a 16-byte creator record for a task spawned by a tracked task).
+//!   one short lock section on the spawning thread's registry shard, and about 52 bytes
+//!   per live task in the registry (a 32-byte entry, an 8-byte tag, an 8-byte ended
+//!   mark, up to 4 bytes of free list; plus a 16-byte creator record for a task spawned by a tracked task).
 //! - [`scope()`]: a child is a tracked spawn plus four uncontended atomic
 //!   read-modify-writes, in one 128-byte tokio task when the scope has no limit; against
 //!   `JoinSet`, which keeps no registry, the paired bench is not yet within its 1.15x

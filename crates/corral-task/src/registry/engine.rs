@@ -3,17 +3,30 @@
 //! # Invariants
 //!
 //! - Each shard is a slab behind its own lock (`entries`, the free list, the id counter)
-//!   plus one atomic tag per slot, kept in segments that never move ([`Tags`]). A tag
-//!   is the occupant's id (live) or [`DEAD`] (no task: retired and not reclaimed yet,
-//!   or free, when the slot is on the shard's `free` list). Snapshots and counts show
-//!   only live slots; an entry is read only while its tag is an id.
-//! - A [`Key`] (shard and slot index) names one live slot from [`Registry::insert`]
-//!   until its owner (the task's wrapper) calls [`Registry::retire`], exactly once, and
-//!   then hands the key to [`Registry::reclaim`], exactly once. Retiring is one
-//!   `Release` store to the tag, with no lock: that is what lets a task end without
-//!   touching its spawning thread's lock. Only reclaiming (under the lock) makes a slot
-//!   free, so a retired slot is never reused early, and nobody else frees a slot.
-//! - Every tag write except retiring happens under the shard lock.
+//!   plus two atomic words per slot, kept in segments that never move ([`Tags`]): the
+//!   slot's *tag*, `0` until its first occupant and then the last occupant's id with
+//!   that occupant's generation bit ([`GEN`]), and its *ended* mark, the generation
+//!   bit of the last occupant that retired (`0` at first). A slot is live exactly when
+//!   its tag is non-zero and its ended mark differs from the tag's generation bit
+//!   ([`Shard::live`]); otherwise it has no task (retired and not reclaimed yet, or
+//!   free, when the slot is on the shard's `free` list). Snapshots and counts show only
+//!   live slots; an entry is read only while its slot is live.
+//! - Each insert flips the slot's generation bit, so consecutive occupants of a slot
+//!   differ in it: the retirement of one occupant never hides the next, and a slot is
+//!   reused only after its retirement (reclaiming follows it), so one bit suffices.
+//! - A [`Key`] (shard, slot index and generation bit) names one live slot from
+//!   [`Registry::insert`] until its owner (the task's wrapper) calls
+//!   [`Registry::retire`], exactly once, and then hands the key to
+//!   [`Registry::reclaim`], exactly once. Retiring is one `Release` store to the ended
+//!   mark, with no lock: that is what lets a task end without touching its spawning
+//!   thread's lock. Only reclaiming (under the lock) makes a slot free, so a retired
+//!   slot is never reused early, and nobody else frees a slot.
+//! - Tags are written only by inserts (under the shard lock) and ended marks only by
+//!   retirements, so the two never share a writer: a task that ends on another worker
+//!   than the one that spawned it writes a line of ended marks and never the spawning
+//!   worker's tag line, which stays in the spawner's cache for its next insert (when a
+//!   retirement wrote the tag itself, that line crossed cores twice per migrated task,
+//!   and the spawner's next insert waited for it: a third of `insert` on `mt2`).
 //! - The shard count is a power of two, `1 << shard_bits`. Task ids are
 //!   `seq << shard_bits | shard` with `seq` counting the shard's inserts from 1:
 //!   unique across shards without any shared counter, and never zero.
@@ -55,7 +68,7 @@ use corral_shared::sync::{Mutex, Ordering};
 use crate::clock::Clock;
 use crate::creators::Creators;
 use crate::runtimes::Runtimes;
-use tags::{Tags, DEAD, VACANT};
+use tags::Tags;
 
 mod tags;
 
@@ -76,9 +89,13 @@ pub(crate) struct Entry {
     pub(crate) tree: u32,
 }
 
+/// The generation bit of a tag (and of an ended mark): flipped by each insert into a
+/// slot. Ids stay below it (`seq` would need 2^46 inserts in one shard to reach it).
+const GEN: u64 = 1 << 62;
+
 /// Names one occupied slot: a marker bit (so a key is never zero and `Option<Key>` is
-/// one word too), whether the entry has a name, the shard index (bits 32-47), and the
-/// slot index in the low half.
+/// one word too), whether the entry has a name, the occupant's generation bit (bit
+/// 61), the shard index (bits 32-47), and the slot index in the low half.
 ///
 /// Eight bytes, and no more: every tracked task carries its key, and tokio allocates a
 /// task in multiples of 128 bytes, so for a no-op future a second word tips the task
@@ -94,11 +111,14 @@ impl Key {
     const MARK: u64 = 1 << 63;
     /// The entry owns a name, which reclaiming the slot must drop.
     const NAMED: u64 = 1 << 62;
+    /// The occupant's generation bit is set ([`GEN`] in its tag).
+    const GEN: u64 = 1 << 61;
 
     #[inline]
-    fn new(shard: usize, slot: u32, named: bool) -> Self {
+    fn new(shard: usize, slot: u32, named: bool, gen: u64) -> Self {
         // Shards are fewer than 2^16, so the shard stays below the flag bits.
-        let flags = Self::MARK | if named { Self::NAMED } else { 0 };
+        let flags =
+            Self::MARK | if named { Self::NAMED } else { 0 } | if gen != 0 { Self::GEN } else { 0 };
         let raw = flags | ((shard as u64) << 32) | u64::from(slot);
         Self(NonZeroU64::new(raw).unwrap_or(NonZeroU64::MAX))
     }
@@ -111,6 +131,16 @@ impl Key {
     #[inline]
     fn named(self) -> bool {
         self.0.get() & Self::NAMED != 0
+    }
+
+    /// The occupant's generation bit, as stored in a tag and an ended mark.
+    #[inline]
+    fn gen(self) -> u64 {
+        if self.0.get() & Self::GEN != 0 {
+            GEN
+        } else {
+            0
+        }
     }
 
     #[inline]
@@ -176,7 +206,10 @@ struct Slab {
 #[repr(align(128))]
 struct Shard {
     slab: Mutex<Slab>,
+    /// Per slot: the last occupant's id and generation bit (see the invariants).
     tags: Tags,
+    /// Per slot: the generation bit of the last occupant that retired.
+    ended: Tags,
 }
 
 impl Slab {
@@ -199,19 +232,40 @@ impl Slab {
 }
 
 impl Shard {
+    /// The id of the occupant of `slot` if the slot is live (see the invariants).
+    ///
+    /// Under the shard lock the answer is exact (the slot cannot be reclaimed and
+    /// reused meanwhile). Without it (`len`, which holds the lock only to read the
+    /// length, and uses only whether there is an id), a slot reported live had a live
+    /// occupant at some moment during the call, though not necessarily the one whose
+    /// id is returned: the tag's Acquire load makes the retirement of every earlier
+    /// occupant but the last visible (they happened before this occupant's insert),
+    /// so the ended mark read next is the previous occupant's (this one is live), this
+    /// occupant's own (it is gone) or a later occupant's, which was inserted, so live,
+    /// during the call.
+    #[inline]
+    fn live(&self, slot: usize) -> Option<NonZeroU64> {
+        // Acquire: pairs with the insert's Release store of the tag.
+        let tag = self.tags.get(slot).load(Ordering::Acquire);
+        // Acquire: pairs with the retirement's Release store (see `retire`).
+        let ended = self.ended.get(slot).load(Ordering::Acquire);
+        NonZeroU64::new(tag & !GEN).filter(|_| ended != tag & GEN)
+    }
+
     /// The id, tree mark and creator record of the occupant of `slot`, making the
     /// record if it has none yet.
     #[inline]
     fn lineage(&self, slab: &mut Slab, slot: usize, creators: &Creators) -> Lineage {
-        let tag = self.tags.get(slot).load(Ordering::Relaxed);
-        debug_assert!(tag & VACANT == 0, "a key names an occupied slot");
+        // Relaxed: written under the lock, which the caller holds.
+        let id = self.tags.get(slot).load(Ordering::Relaxed) & !GEN;
+        debug_assert!(self.live(slot).is_some(), "a key names an occupied slot");
         let record = match slab.crumbs.get(slot) {
-            Some(c) if c.id == tag && c.record != 0 => c.record,
-            _ => make_record(slab, slot, tag, creators),
+            Some(c) if c.id == id && c.record != 0 => c.record,
+            _ => make_record(slab, slot, id, creators),
         };
         Lineage {
-            // An occupied tag is an id, never zero.
-            id: NonZeroU64::new(tag).unwrap_or(NonZeroU64::MAX),
+            // An occupied slot's tag holds an id, never zero.
+            id: NonZeroU64::new(id).unwrap_or(NonZeroU64::MAX),
             tree: slab.entries[slot].tree,
             record,
         }
@@ -262,6 +316,7 @@ impl Registry {
                     seq: 0,
                 }),
                 tags: Tags::new(),
+                ended: Tags::new(),
             })
             .collect();
         Self {
@@ -297,23 +352,39 @@ impl Registry {
         self.clock.instant(stamp)
     }
 
-    /// Stores `entry` in shard `shard % shard_count`, with its parent and tree mark
-    /// taken from `origin`, and returns its key and the parent's lineage (for the
-    /// caller to remember for the rest of the parent's poll).
+    /// Stores an entry for a task spawned now at `location` on the runtime with index
+    /// `runtime` in shard `shard % shard_count`, with its parent and tree mark taken
+    /// from `origin`, and returns its key and the parent's lineage (for the caller to
+    /// remember for the rest of the parent's poll).
     ///
     /// The parent of a [`Origin::Task`] is read under the same lock when it lives in
     /// the same shard, and under its own shard's lock (taken and released first) when
     /// not.
+    ///
+    /// The entry is built here from scalar arguments and `origin` is taken by
+    /// reference: the spawn path builds its values with one store per field, and a
+    /// by-value `Entry` or `Origin` was copied with 16-byte loads spanning two of those
+    /// stores, which the CPU cannot forward (two store-forwarding stalls on every
+    /// spawn: in the `ct` profile, half the samples of the spawn loop outside the
+    /// registry and a sixth of `insert`'s).
     #[inline]
     pub(crate) fn insert(
         &self,
         shard: usize,
-        mut entry: Entry,
+        location: &'static Location<'static>,
+        runtime: u32,
         name: Option<Arc<str>>,
-        origin: Origin,
+        origin: &Origin,
     ) -> (Key, Option<Lineage>) {
+        let mut entry = Entry {
+            location,
+            parent: None,
+            spawned_at: self.stamp(),
+            runtime,
+            tree: 0,
+        };
         let index = shard & (self.shards.len() - 1);
-        let mut parent = match origin {
+        let mut parent = match *origin {
             Origin::Thread { tree } => {
                 entry.tree = tree;
                 None
@@ -324,7 +395,7 @@ impl Registry {
         };
         let shard = &self.shards[index];
         let mut slab = shard.slab.lock();
-        if let Origin::Task(key) = origin {
+        if let Origin::Task(key) = *origin {
             if key.shard() == index {
                 parent = Some(shard.lineage(&mut slab, key.slot(), &self.creators));
             }
@@ -342,24 +413,23 @@ impl Registry {
             None => {
                 let slot = slab.entries.len();
                 shard.tags.reserve(slot);
+                shard.ended.reserve(slot);
                 slab.entries.push(entry);
                 (slot, shard.tags.get(slot))
             }
             Some(slot) => {
                 let slot = slot as usize;
-                let tag = shard.tags.get(slot);
-                debug_assert_eq!(
-                    tag.load(Ordering::Relaxed),
-                    DEAD,
-                    "the free list holds free slots"
-                );
+                debug_assert!(shard.live(slot).is_none(), "the free list holds free slots");
                 slab.entries[slot] = entry;
-                (slot, tag)
+                (slot, shard.tags.get(slot))
             }
         };
-        // Release: a snapshot that reads the id (Acquire, under the lock anyway) sees
-        // the entry; a later retirement's store is ordered after this one.
-        tag.store(id.get(), Ordering::Release);
+        // Flipping the generation bit makes the slot live whatever its ended mark says
+        // about the previous occupant (Relaxed load: tags are written only under this
+        // lock). Release: a reader that sees the new tag (`live`, with or without the
+        // lock) sees the entry and the previous occupant's retirement.
+        let gen = (tag.load(Ordering::Relaxed) & GEN) ^ GEN;
+        tag.store(id.get() | gen, Ordering::Release);
         if let Some(name) = name {
             if slab.names.len() <= slot {
                 slab.names.resize(slot + 1, None);
@@ -377,7 +447,7 @@ impl Registry {
                 },
             );
         }
-        (Key::new(index, slot as u32, named), parent)
+        (Key::new(index, slot as u32, named, gen), parent)
     }
 
     /// The id, tree mark and creator record of the task holding `key` (making the
@@ -395,16 +465,18 @@ impl Registry {
     }
 
     /// Takes the task holding `key` out of every later snapshot and count, with one
-    /// atomic store and no lock. Called exactly once per key, by its owner, which must
-    /// then hand the key to [`reclaim`](Self::reclaim) (soon, or in a batch).
+    /// atomic store to the slot's ended mark and no lock (and nothing the spawning
+    /// thread writes: see the invariants). Called exactly once per key, by its owner,
+    /// which must then hand the key to [`reclaim`](Self::reclaim) (soon, or in a
+    /// batch).
     #[inline]
     pub(crate) fn retire(&self, key: Key) {
         // Release: whoever sees the slot retired (a snapshot, through the lock or not)
         // also sees everything the task did before it was dropped.
         self.shards[key.shard()]
-            .tags
+            .ended
             .get(key.slot())
-            .store(DEAD, Ordering::Release);
+            .store(key.gen(), Ordering::Release);
     }
 
     /// Puts retired slots back on their shards' free lists, dropping their names
@@ -427,13 +499,9 @@ impl Registry {
             let shard = &self.shards[group[0].shard()];
             let mut slab = shard.slab.lock();
             for key in group {
-                debug_assert_eq!(
-                    shard.tags.get(key.slot()).load(Ordering::Relaxed),
-                    DEAD,
-                    "only retired slots"
-                );
+                debug_assert!(shard.live(key.slot()).is_none(), "only retired slots");
                 // Only a named slot looks at the names: for the rest, reclaiming
-                // touches the free list alone (the tag stays `DEAD`).
+                // touches the free list alone (tag and ended mark stay as they are).
                 if key.named() {
                     if let Some(name) = slab.names.get_mut(key.slot()).and_then(Option::take) {
                         names.push(name);
@@ -469,10 +537,9 @@ impl Registry {
                 let slab = shard.slab.lock();
                 let end = slab.entries.len().min(start + BATCH);
                 for slot in start.min(end)..end {
-                    let tag = shard.tags.get(slot).load(Ordering::Acquire);
-                    if let Some(id) = NonZeroU64::new(tag).filter(|_| tag & VACANT == 0) {
+                    if let Some(id) = shard.live(slot) {
                         let name = slab.names.get(slot).and_then(Option::as_ref);
-                        f(id, &slab.entries[slot], name, slab.creator(slot, tag));
+                        f(id, &slab.entries[slot], name, slab.creator(slot, id.get()));
                     }
                 }
                 if end == slab.entries.len() {
@@ -492,7 +559,7 @@ impl Registry {
         self.shards.iter().fold((0, 0), |(inserted, live), shard| {
             let slab = shard.slab.lock();
             let here = (0..slab.entries.len())
-                .filter(|&slot| shard.tags.get(slot).load(Ordering::Acquire) & VACANT == 0)
+                .filter(|&slot| shard.live(slot).is_some())
                 .count() as u64;
             (inserted + slab.seq, live + here)
         })
@@ -506,7 +573,7 @@ impl Registry {
             .map(|shard| {
                 let slots = shard.slab.lock().entries.len();
                 (0..slots)
-                    .filter(|&slot| shard.tags.get(slot).load(Ordering::Acquire) & VACANT == 0)
+                    .filter(|&slot| shard.live(slot).is_some())
                     .count()
             })
             .sum()
@@ -516,16 +583,6 @@ impl Registry {
 #[cfg(all(test, not(corral_loom)))]
 mod tests {
     use super::*;
-
-    fn entry(tree: u32) -> Entry {
-        Entry {
-            location: Location::caller(),
-            parent: None,
-            runtime: 0,
-            spawned_at: 0,
-            tree,
-        }
-    }
 
     #[test]
     fn an_entry_is_half_a_cache_line() {
@@ -543,10 +600,15 @@ mod tests {
         reg.for_each(|_, e, _, _| trees.push(e.tree));
         assert_eq!(trees, [2]);
         let c = insert(&reg, 0, 3);
-        assert_ne!(c, a, "a retired slot is not reused before it is reclaimed");
+        assert_ne!(
+            c.slot(),
+            a.slot(),
+            "a retired slot is not reused before it is reclaimed"
+        );
         reg.reclaim(&mut [a]);
         let d = insert(&reg, 0, 4);
-        assert_eq!(d, a, "but is once it is");
+        assert_eq!(d.slot(), a.slot(), "but is once it is");
+        assert_ne!(d, a, "under the other generation");
         for k in [b, c, d] {
             reg.remove(k);
         }
@@ -554,10 +616,44 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_reused_over_and_over_is_live_exactly_while_occupied() {
+        let reg = Registry::new(1);
+        let mut ids = Vec::new();
+        let mut slot = None;
+        for round in 0..5u32 {
+            let k = insert(&reg, 0, round);
+            assert_eq!(
+                *slot.get_or_insert(k.slot()),
+                k.slot(),
+                "the one slot is reused"
+            );
+            let id = reg.lineage(k).id;
+            let mut seen = Vec::new();
+            reg.for_each(|id, e, _, _| seen.push((id, e.tree)));
+            assert_eq!(seen, [(id, round)], "live under its own id, round {round}");
+            assert_eq!(reg.len(), 1);
+            reg.retire(k);
+            assert_eq!(reg.len(), 0, "gone once retired, round {round}");
+            reg.for_each(|_, _, _, _| panic!("a retired slot in a snapshot"));
+            reg.reclaim(&mut [k]);
+            assert_eq!(reg.len(), 0, "and once reclaimed");
+            ids.push(id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "every occupant has its own id");
+    }
+
+    #[test]
     fn reclaiming_drops_a_named_entrys_name() {
         let reg = Registry::new(2);
         let name: Arc<str> = Arc::from("worker");
-        let (named, _) = reg.insert(0, entry(0), Some(name.clone()), Origin::Thread { tree: 0 });
+        let (named, _) = reg.insert(
+            0,
+            Location::caller(),
+            0,
+            Some(name.clone()),
+            &Origin::Thread { tree: 0 },
+        );
         let plain = insert(&reg, 1, 0);
         assert_eq!(Arc::strong_count(&name), 2);
         reg.retire(named);
@@ -575,7 +671,8 @@ mod tests {
     }
 
     fn insert(reg: &Registry, shard: usize, tree: u32) -> Key {
-        reg.insert(shard, entry(0), None, Origin::Thread { tree }).0
+        reg.insert(shard, Location::caller(), 0, None, &Origin::Thread { tree })
+            .0
     }
 
     #[test]
@@ -591,7 +688,11 @@ mod tests {
         assert_eq!(c.shard(), 2, "shard indices wrap");
         reg.remove(a);
         let d = insert(&reg, 1, 4);
-        assert_eq!(d, a, "the freed slot is reused");
+        assert_eq!(
+            (d.shard(), d.slot()),
+            (a.shard(), a.slot()),
+            "the freed slot is reused"
+        );
         assert_ne!(reg.lineage(d).id, a_id, "but the id is new");
         let mut trees = Vec::new();
         reg.for_each(|_, e, _, _| trees.push(e.tree));
@@ -610,7 +711,8 @@ mod tests {
         let lineage = reg.lineage(parent);
         assert_eq!(lineage.tree, 9);
         for shard in [1, 2] {
-            let (child, seen) = reg.insert(shard, entry(0), None, Origin::Task(parent));
+            let (child, seen) =
+                reg.insert(shard, Location::caller(), 0, None, &Origin::Task(parent));
             assert_eq!(seen, Some(lineage), "shard {shard}");
             assert_eq!(reg.lineage(child).tree, 9, "the tree mark is inherited");
             let child_id = reg.lineage(child).id;
@@ -623,7 +725,7 @@ mod tests {
             assert_eq!(parents, [Some(lineage.id)]);
             reg.remove(child);
         }
-        let (known, seen) = reg.insert(3, entry(0), None, Origin::Known(lineage));
+        let (known, seen) = reg.insert(3, Location::caller(), 0, None, &Origin::Known(lineage));
         assert_eq!(seen, Some(lineage));
         assert_eq!(reg.lineage(known).tree, 9);
         assert_eq!(reg.set_tree(parent, 4), 9);
@@ -647,18 +749,9 @@ mod loom_models {
     use loom::sync::Arc as LArc;
     use loom::thread;
 
-    fn entry() -> Entry {
-        Entry {
-            location: Location::caller(),
-            parent: None,
-            runtime: 0,
-            spawned_at: 0,
-            tree: 0,
-        }
-    }
-
     fn insert(reg: &Registry, shard: usize, tree: u32) -> Key {
-        reg.insert(shard, entry(), None, Origin::Thread { tree }).0
+        reg.insert(shard, Location::caller(), 0, None, &Origin::Thread { tree })
+            .0
     }
 
     /// A task retires its slot (one store, no lock) on one thread while another thread
@@ -686,7 +779,11 @@ mod loom_models {
             }
             retirer.join().unwrap();
             let new = inserter.join().unwrap();
-            assert_ne!(new, old, "a retired slot waits for its reclaim");
+            assert_ne!(
+                new.slot(),
+                old.slot(),
+                "a retired slot waits for its reclaim"
+            );
             let mut live = Vec::new();
             reg.for_each(|_, e, _, _| live.push(e.tree));
             assert_eq!(live, [2], "retired before the join: gone");
@@ -713,7 +810,7 @@ mod loom_models {
                 let k = insert(&r2, 0, 7);
                 r2.remove(k);
             });
-            let (child, seen) = reg.insert(1, entry(), None, Origin::Task(parent));
+            let (child, seen) = reg.insert(1, Location::caller(), 0, None, &Origin::Task(parent));
             let seen = seen.unwrap();
             assert_eq!(seen.id, parent_id);
             assert!(seen.tree == 1 || seen.tree == 2);
@@ -746,7 +843,13 @@ mod loom_models {
                 .map(|t| {
                     let reg = reg.clone();
                     thread::spawn(move || {
-                        let (key, _) = reg.insert(0, entry(), None, Origin::Thread { tree: t + 1 });
+                        let (key, _) = reg.insert(
+                            0,
+                            Location::caller(),
+                            0,
+                            None,
+                            &Origin::Thread { tree: t + 1 },
+                        );
                         let id = reg.lineage(key).id;
                         reg.remove(key);
                         id
@@ -762,6 +865,45 @@ mod loom_models {
             let ids: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
             assert_ne!(ids[0], ids[1]);
             assert_eq!(reg.len(), 0);
+        });
+    }
+
+    /// A slot's third occupant (its generation bit back where the first left it)
+    /// arrives on one thread, after the second retired and was reclaimed there, while
+    /// the main thread takes a snapshot: the snapshot shows the second or the third
+    /// under its own id (or neither), never the first, never both, and the table ends
+    /// with the third alone.
+    #[test]
+    fn generation_bit_flips_back_while_a_snapshot_runs() {
+        loom::model(|| {
+            let reg = LArc::new(Registry::new(1));
+            let first = insert(&reg, 0, 1);
+            reg.remove(first);
+            let second = insert(&reg, 0, 2);
+            assert_eq!(second.slot(), first.slot());
+            let second_id = reg.lineage(second).id;
+            let r = reg.clone();
+            let churn = thread::spawn(move || {
+                r.remove(second);
+                let third = insert(&r, 0, 3);
+                (third, r.lineage(third).id)
+            });
+            let mut seen = Vec::new();
+            reg.for_each(|id, e, _, _| seen.push((id, e.tree)));
+            let (third, third_id) = churn.join().unwrap();
+            assert_eq!(third.slot(), first.slot());
+            assert!(seen.len() <= 1, "one slot, one occupant: {seen:?}");
+            for (id, tree) in seen {
+                match tree {
+                    2 => assert_eq!(id, second_id),
+                    3 => assert_eq!(id, third_id),
+                    other => panic!("unexpected entry {other}"),
+                }
+            }
+            let mut live = Vec::new();
+            reg.for_each(|id, e, _, _| live.push((id, e.tree)));
+            assert_eq!(live, [(third_id, 3)]);
+            assert_eq!(reg.len(), 1);
         });
     }
 
@@ -781,7 +923,7 @@ mod loom_models {
             let b = thread::spawn(move || insert(&r2, 1, 3));
             let ka = a.join().unwrap();
             let kb = b.join().unwrap();
-            assert_ne!(ka, kb);
+            assert_ne!((ka.shard(), ka.slot()), (kb.shard(), kb.slot()));
             assert_ne!(reg.lineage(ka).id, reg.lineage(kb).id);
             assert_eq!(reg.len(), 2);
             let mut trees = Vec::new();

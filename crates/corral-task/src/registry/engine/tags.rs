@@ -1,19 +1,14 @@
-//! The tags of one shard's slots: one atomic word per slot, the only part of a slot
-//! written without the shard lock (a task retiring it), so kept apart from the slab in
-//! segments that never move.
+//! The per-slot words of one shard: one atomic word per slot, in segments that never
+//! move (the entries, in a `Vec` behind the lock, may move when it grows), so a word
+//! can be read or written without the shard lock. A shard keeps two such arrays (see
+//! `engine.rs`): the tags, written only by inserts, and the ended marks, written only
+//! by retiring tasks.
 
 use corral_shared::sync::AtomicU64;
 // `std`'s in both builds: loom has no `OnceLock`. A segment is published once, under
-// the shard lock, and the tags inside are loom's atomics, so the accesses that matter
+// the shard lock, and the words inside are loom's atomics, so the accesses that matter
 // are still modelled.
 use std::sync::OnceLock;
-
-/// A slot's tag is the occupant's id, or has this bit set ([`DEAD`]). Ids stay below
-/// it (`seq` would need 2^47 inserts in one shard to reach it).
-pub(super) const VACANT: u64 = 1 << 63;
-
-/// The tag of a slot with no task: retired and waiting to be reclaimed, or free.
-pub(super) const DEAD: u64 = u64::MAX;
 
 /// The first tag segment holds `1 << SEG0_BITS` slots, each later one twice as many.
 const SEG0_BITS: u32 = 6;
@@ -21,9 +16,9 @@ const SEG0_BITS: u32 = 6;
 /// Enough segments for 2^32 slots in one shard (slot indices are `u32`).
 const SEGMENTS: usize = 27;
 
-/// The tags of one shard's slots, in segments that never move once allocated, so a
-/// task can retire its slot with one atomic store and no lock (the entries, in a
-/// `Vec` behind the lock, may move when it grows).
+/// One atomic word per slot of a shard (every word starts at 0), in segments that
+/// never move once allocated, so a task can retire its slot with one atomic store and
+/// no lock.
 #[derive(Debug)]
 pub(super) struct Tags {
     segments: [OnceLock<Box<[AtomicU64]>>; SEGMENTS],
@@ -36,26 +31,23 @@ impl Tags {
         }
     }
 
-    /// The segment and offset of slot `i`.
+    /// The segment and offset of slot `i`: slots in order, so a pass over consecutive
+    /// slots touches each cache line once.
     ///
-    /// Within a segment, slots are spread so that the eight tags sharing a cache line
-    /// belong to slots an eighth of the segment apart: consecutive slots are handed to
-    /// tasks spawned one after another, which end on whichever worker ran them, and a
-    /// task retiring its tag on one core must not pull away the line the spawning core
-    /// is writing its neighbour's tag into.
+    /// (Until the tags were split from the ended marks, slots were spread so that the
+    /// eight words of a line belonged to slots an eighth of a segment apart, against a
+    /// retiring core pulling away the line the spawning core was writing its
+    /// neighbour's tag into. Now nobody but the spawner writes a tag, and the spread
+    /// cost a cache miss per slot in every pass over a segment larger than the cache,
+    /// against one per eight slots in order.)
     #[inline]
     fn locate(i: usize) -> (usize, usize) {
         let n = i + (1 << SEG0_BITS);
         let top = (usize::BITS - 1 - n.leading_zeros()) as usize;
-        let offset = n - (1 << top);
-        let stride = 1 << (top - 3);
-        (
-            top - SEG0_BITS as usize,
-            (offset % stride) * 8 + offset / stride,
-        )
+        (top - SEG0_BITS as usize, n - (1 << top))
     }
 
-    /// The tag of slot `i`, whose segment exists (every slot below the slab's length).
+    /// The word of slot `i`, whose segment exists (every slot below the slab's length).
     #[inline]
     pub(super) fn get(&self, i: usize) -> &AtomicU64 {
         let (segment, offset) = Self::locate(i);
@@ -65,12 +57,12 @@ impl Tags {
         }
     }
 
-    /// Makes sure slot `i` has a tag (called under the shard lock, as the slab grows).
+    /// Makes sure slot `i` has a word (called under the shard lock, as the slab grows).
     pub(super) fn reserve(&self, i: usize) {
         let (segment, _) = Self::locate(i);
         self.segments[segment].get_or_init(|| {
             (0..1usize << (segment + SEG0_BITS as usize))
-                .map(|_| AtomicU64::new(DEAD))
+                .map(|_| AtomicU64::new(0))
                 .collect()
         });
     }
@@ -94,13 +86,7 @@ mod tests {
             seen[segment][offset] = true;
             count += 1;
             if i > 0 && Tags::locate(i - 1).0 == segment {
-                let prev = Tags::locate(i - 1).1;
-                assert_ne!(
-                    prev / 8,
-                    offset / 8,
-                    "slots {} and {i} share a cache line",
-                    i - 1
-                );
+                assert_eq!(Tags::locate(i - 1).1 + 1, offset, "slots in order");
             }
         }
         assert!(
