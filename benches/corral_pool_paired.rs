@@ -67,7 +67,19 @@ fn main() {
     let peer = Arc::new(rt.block_on(async { MpmcPool::new(WORKERS, QUEUE) }));
     let semaphore = Arc::new(Semaphore::new(WORKERS));
 
+    // `--fresh`: the corral pool and the MPMC peer are built afresh for every round
+    // (outside the timed part) instead of living for the whole run, to tell the code's
+    // cost from where one long-lived pool's allocations and worker tasks happened to land
+    // (the per-process bimodality in BENCHMARKS.md).
+    let fresh = std::env::args().any(|a| a == "--fresh");
     let corral = |rt: &Runtime| {
+        if fresh {
+            let pool: NoopPool =
+                rt.block_on(async { corral_pool("paired", DEFAULT_QUEUE_WAIT_SAMPLING) });
+            let d = timed(rt, corral_round(&pool, job));
+            rt.block_on(async move { drop(pool) });
+            return d;
+        }
         let pool = Arc::clone(&pool);
         timed(rt, async move { corral_round(&pool, job).await })
     };
@@ -75,6 +87,12 @@ fn main() {
         (
             "mpmc_channel_oneshot",
             Box::new(|rt| {
+                if fresh {
+                    let peer = rt.block_on(async { MpmcPool::new(WORKERS, QUEUE) });
+                    let d = timed(rt, mpmc_round(&peer, job));
+                    rt.block_on(async move { drop(peer) });
+                    return d;
+                }
                 let peer = Arc::clone(&peer);
                 timed(rt, async move { mpmc_round(&peer, job).await })
             }),
