@@ -79,9 +79,9 @@ pub fn sample_metrics() {
 
 #[cfg(feature = "metrics")]
 mod on {
-    use corral_shared::metrics::{CounterShare, GaugeShare};
+    use corral_shared::metrics::Series;
     use corral_shared::sync::Mutex;
-    use metrics::{counter, gauge, histogram, Counter, Histogram};
+    use metrics::{counter, histogram, Counter, Histogram};
 
     /// The handles of one named semaphore (label `semaphore`).
     #[derive(Debug)]
@@ -96,7 +96,7 @@ mod on {
         /// the waits counter, written at creation and on census ticks only, which are
         /// serialised (so the lock is never contended); dropped with the semaphore,
         /// which takes the gauge shares back out.
-        shares: Mutex<([GaugeShare; 3], CounterShare)>,
+        shares: Mutex<Series<3, 1>>,
     }
 
     impl Metrics {
@@ -108,13 +108,15 @@ mod on {
                 timeouts: counter!("corral_semaphore_acquire_timeouts_total", &label),
                 too_large: counter!("corral_semaphore_acquire_too_large_total", &label),
                 closed: counter!("corral_semaphore_acquire_closed_total", &label),
-                shares: Mutex::new((
+                shares: Mutex::new(Series::new(
+                    "semaphore",
+                    name,
                     [
-                        GaugeShare::new(gauge!("corral_semaphore_capacity_permits", &label)),
-                        GaugeShare::new(gauge!("corral_semaphore_available_permits", &label)),
-                        GaugeShare::new(gauge!("corral_semaphore_waiters", &label)),
+                        "corral_semaphore_capacity_permits",
+                        "corral_semaphore_available_permits",
+                        "corral_semaphore_waiters",
                     ],
-                    CounterShare::new(counter!("corral_semaphore_acquire_waits_total", &label)),
+                    ["corral_semaphore_acquire_waits_total"],
                 )),
             }
         }
@@ -122,11 +124,7 @@ mod on {
         /// Makes this semaphore's shares of the gauges capacity, available, waiters
         /// `now`, and of the waits counter its total `waits`.
         pub(crate) fn publish(&self, now: [u64; 3], waits: u64) {
-            let mut shares = self.shares.lock();
-            for (share, value) in shares.0.iter_mut().zip(now) {
-                share.publish(value);
-            }
-            shares.1.publish(waits);
+            self.shares.lock().publish(now, [waits]);
         }
     }
 }

@@ -143,6 +143,42 @@ impl CounterShare {
     }
 }
 
+/// One source's shares of a family of series under one label: `G` gauges and `C`
+/// counters, registered by name, published together. What every corral primitive with
+/// metrics holds (a pool's, a blocking pool's, a resolver's, a semaphore's).
+#[derive(Debug)]
+pub struct Series<const G: usize, const C: usize> {
+    gauges: [GaugeShare; G],
+    counters: [CounterShare; C],
+}
+
+impl<const G: usize, const C: usize> Series<G, C> {
+    /// Shares of the gauges and counters named, each labelled `label = value`.
+    pub fn new(
+        label: &'static str,
+        value: &str,
+        gauges: [&'static str; G],
+        counters: [&'static str; C],
+    ) -> Self {
+        let labels = [(label, value.to_owned())];
+        Series {
+            gauges: gauges.map(|name| GaugeShare::new(metrics::gauge!(name, &labels))),
+            counters: counters.map(|name| CounterShare::new(metrics::counter!(name, &labels))),
+        }
+    }
+
+    /// Makes this source's contribution the `gauges` now and the `counters`' totals, in
+    /// the order the names were given.
+    pub fn publish(&mut self, gauges: [u64; G], counters: [u64; C]) {
+        for (share, now) in self.gauges.iter_mut().zip(gauges) {
+            share.publish(now);
+        }
+        for (share, total) in self.counters.iter_mut().zip(counters) {
+            share.publish(total);
+        }
+    }
+}
+
 #[cfg(all(test, not(corral_loom)))]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

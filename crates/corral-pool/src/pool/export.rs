@@ -29,9 +29,9 @@ mod on {
     use std::ops::{Deref, DerefMut};
     use std::time::Duration;
 
-    use corral_shared::metrics::{CounterShare, GaugeShare};
+    use corral_shared::metrics::Series;
     use corral_shared::sync::MutexGuard;
-    use metrics::{counter, gauge, histogram, Histogram};
+    use metrics::{histogram, Histogram};
 
     use super::super::state::State;
     use crate::metrics::Metrics;
@@ -41,10 +41,9 @@ mod on {
     /// its gauges back out.
     #[derive(Debug)]
     pub(crate) struct PoolMetrics {
-        /// Running, queued, workers.
-        gauges: [GaugeShare; 3],
-        /// Submitted, completed, failed, cancelled, rejected, handed back.
-        counters: [CounterShare; 6],
+        /// Gauges running, queued, workers; counters submitted, completed, failed,
+        /// cancelled, rejected, handed back.
+        series: Series<3, 6>,
         queue_wait: Histogram,
         /// Lock releases since the last publish.
         pending: u32,
@@ -58,24 +57,25 @@ mod on {
 
     impl PoolMetrics {
         pub(crate) fn register(name: &str) -> Self {
-            let label = [("pool", name.to_owned())];
-            let g = |name| GaugeShare::new(gauge!(name, &label));
-            let c = |name| CounterShare::new(counter!(name, &label));
             PoolMetrics {
-                gauges: [
-                    g("corral_pool_running_jobs"),
-                    g("corral_pool_queued_jobs"),
-                    g("corral_pool_workers"),
-                ],
-                counters: [
-                    c("corral_pool_jobs_submitted_total"),
-                    c("corral_pool_jobs_completed_total"),
-                    c("corral_pool_jobs_failed_total"),
-                    c("corral_pool_jobs_cancelled_total"),
-                    c("corral_pool_jobs_rejected_total"),
-                    c("corral_pool_jobs_handed_back_total"),
-                ],
-                queue_wait: histogram!("corral_pool_queue_wait_seconds", &label),
+                series: Series::new(
+                    "pool",
+                    name,
+                    [
+                        "corral_pool_running_jobs",
+                        "corral_pool_queued_jobs",
+                        "corral_pool_workers",
+                    ],
+                    [
+                        "corral_pool_jobs_submitted_total",
+                        "corral_pool_jobs_completed_total",
+                        "corral_pool_jobs_failed_total",
+                        "corral_pool_jobs_cancelled_total",
+                        "corral_pool_jobs_rejected_total",
+                        "corral_pool_jobs_handed_back_total",
+                    ],
+                ),
+                queue_wait: histogram!("corral_pool_queue_wait_seconds", "pool" => name.to_owned()),
                 pending: 0,
             }
         }
@@ -94,10 +94,7 @@ mod on {
         /// Moves every series by the difference between `now` and what was published.
         pub(crate) fn publish(&mut self, now: Metrics) {
             self.pending = 0;
-            let gauges = [now.running, now.queued, now.workers];
-            for (share, value) in self.gauges.iter_mut().zip(gauges) {
-                share.publish(value as u64);
-            }
+            let gauges = [now.running, now.queued, now.workers].map(|n| n as u64);
             let counters = [
                 now.submitted,
                 now.completed,
@@ -106,9 +103,7 @@ mod on {
                 now.rejected,
                 now.handed_back,
             ];
-            for (share, total) in self.counters.iter_mut().zip(counters) {
-                share.publish(total);
-            }
+            self.series.publish(gauges, counters);
         }
     }
 
