@@ -28,8 +28,10 @@ use crate::metrics::Metrics;
 /// a weak link) job handles.
 ///
 /// Aligned to 128 bytes so that the `Arc`'s reference counts, which every job handle
-/// touches (a weak count per handle), sit on another cache line than the pool's lock.
-#[repr(align(128))]
+/// touches (a weak count per handle), sit on another cache line than the pool's lock;
+/// `repr(C)` with the state first, so the lock and the state's hot fields start the
+/// first line (see `State`'s layout).
+#[repr(C, align(128))]
 pub(crate) struct Shared<F: Future> {
     pub(super) state: Mutex<State<F>>,
     name: String,

@@ -236,10 +236,10 @@ impl Outcome {
 /// is released, so an outcome nobody takes is never dropped under the lock.
 pub(crate) type Done<'a, T> = (&'a Slot<T>, Result<T, JobError>);
 
+/// The counters no job's hand-off touches (`submitted` and `completed` live in
+/// [`State`]'s submitter and worker lines).
 #[derive(Debug, Default, Clone, Copy)]
 struct Counters {
-    submitted: u64,
-    completed: u64,
     failed: u64,
     rejected: u64,
     cancelled: u64,
@@ -249,33 +249,57 @@ struct Counters {
     wait_max: Duration,
 }
 
+/// The pool's state, under its lock.
+///
+/// # Layout
+///
+/// `repr(C)`, in this order, so that a job's two visits touch few cache lines (the
+/// core is 128-byte aligned and the mutex's byte sits right before `queue`):
+///
+/// - line 0 and line 1 (every visit): the lock, `queue`, `en_route`, `capacity`,
+///   `reserved`, `waiters`, `idle`, `closed`, `stopped`;
+/// - line 2 (a submitter's visit only): `sampler`, `next_seq`, `submitted`;
+/// - line 3 (a worker's visit only): `live`, `target`, `running`, `completed`.
+///
+/// When the submitter and the workers run on different threads, every line a visit
+/// writes moves between cores, under the lock; laid out by the compiler the same
+/// fields were spread over six lines, each visited by both sides (BENCHMARKS.md, the
+/// pool's "Session 6"). `hot_fields_sit_on_their_cache_lines` checks the offsets.
+#[repr(C)]
 pub(crate) struct State<F: Future> {
+    // Line 0, after the lock word.
     queue: VecDeque<Queued<F>>,
-    capacity: usize,
-    idle: Vec<(u64, Waker)>,
     en_route: usize,
-    waiters: VecDeque<Waiter<F>>,
+    capacity: usize,
     reserved: usize,
-    next_waiter: u64,
-    next_seq: u64,
+    // Line 1.
+    waiters: VecDeque<Waiter<F>>,
+    idle: Vec<(u64, Waker)>,
     closed: bool,
     stopped: bool,
-    target: usize,
-    live: usize,
-    /// Jobs counted by a worker that left at the same visit, whose handles it has not
-    /// yet resolved (see the invariants).
-    unresolved: usize,
-    running: usize,
-    next_worker: u64,
-    /// One entry per live worker, from `add_worker` to its exit; the abort handle is
-    /// filled in once the task is spawned.
-    handles: Vec<(u64, Option<AbortHandle>)>,
-    drain_wakers: Vec<Waker>,
+    // Line 2: the submitter's.
     /// Picks the jobs whose queue wait is measured: each with probability
     /// `1 / sample_every` (0: never, 1: every job), independent of arrival order, so
     /// bursts are sampled as often as anything else.
     sampler: Sampler,
+    next_seq: u64,
+    submitted: u64,
+    next_waiter: u64,
+    /// Jobs counted by a worker that left at the same visit, whose handles it has not
+    /// yet resolved (see the invariants).
+    unresolved: usize,
+    next_worker: u64,
+    // Line 3: the workers'.
+    live: usize,
+    target: usize,
+    running: usize,
+    completed: u64,
+    // Cold.
     counters: Counters,
+    /// One entry per live worker, from `add_worker` to its exit; the abort handle is
+    /// filled in once the task is spawned.
+    handles: Vec<(u64, Option<AbortHandle>)>,
+    drain_wakers: Vec<Waker>,
     /// The `metrics` feature's handles, for a pool given a name.
     #[cfg(feature = "metrics")]
     export: Option<Box<super::export::PoolMetrics>>,
@@ -292,6 +316,8 @@ impl<F: Future> State<F> {
             reserved: 0,
             next_waiter: 0,
             next_seq: 0,
+            submitted: 0,
+            completed: 0,
             closed: false,
             stopped: false,
             target: workers,
@@ -538,7 +564,7 @@ impl<F: Future> State<F> {
         job.seq = seq;
         job.slot.set_seq(seq);
         self.queue.push_back(job);
-        self.counters.submitted += 1;
+        self.submitted += 1;
         self.assign(wake);
         seq
     }
@@ -690,7 +716,7 @@ impl<F: Future> State<F> {
         self.running -= 1;
         let c = &mut self.counters;
         match outcome {
-            Outcome::Completed => c.completed += 1,
+            Outcome::Completed => self.completed += 1,
             Outcome::Failed => c.failed += 1,
             Outcome::Cancelled => c.cancelled += 1,
         }
@@ -860,8 +886,8 @@ impl<F: Future> State<F> {
             queued: self.queue.len(),
             blocked_submitters: self.waiters.len() - self.reserved,
             queue_capacity: self.capacity,
-            submitted: c.submitted,
-            completed: c.completed,
+            submitted: self.submitted,
+            completed: self.completed,
             failed: c.failed,
             rejected: c.rejected,
             cancelled: c.cancelled,
@@ -908,5 +934,54 @@ mod tests {
         wake.wake_all();
         wake.wake_all();
         assert_eq!(log.lock().expect("log").len(), 21);
+    }
+}
+
+#[cfg(all(test, not(corral_loom)))]
+mod layout {
+    use std::mem::offset_of;
+
+    use super::super::shared::Shared;
+    use super::State;
+
+    type S = State<std::future::Ready<()>>;
+
+    /// The cache line (from the start of the 128-byte aligned core) of a `State`
+    /// field at `offset`.
+    fn line(offset: usize) -> usize {
+        let m = corral_shared::sync::Mutex::new(S::new(4, 1, 8));
+        let data = std::ptr::from_ref::<S>(&m.lock()).addr() - std::ptr::from_ref(&m).addr();
+        (offset_of!(Shared<std::future::Ready<()>>, state) + data + offset) / 64
+    }
+
+    /// The layout `State`'s docs describe: what both sides touch on lines 0-1, the
+    /// submitter's own fields on line 2, the workers' on line 3.
+    #[test]
+    fn hot_fields_sit_on_their_cache_lines() {
+        assert_eq!(offset_of!(Shared<std::future::Ready<()>>, state), 0);
+        for (name, offset, want) in [
+            ("queue", offset_of!(S, queue), 0),
+            ("en_route", offset_of!(S, en_route), 0),
+            ("capacity", offset_of!(S, capacity), 0),
+            ("reserved", offset_of!(S, reserved), 0),
+            ("waiters", offset_of!(S, waiters), 1),
+            ("idle", offset_of!(S, idle), 1),
+            ("closed", offset_of!(S, closed), 1),
+            ("stopped", offset_of!(S, stopped), 1),
+            ("sampler", offset_of!(S, sampler), 2),
+            ("next_seq", offset_of!(S, next_seq), 2),
+            ("submitted", offset_of!(S, submitted), 2),
+            ("live", offset_of!(S, live), 3),
+            ("target", offset_of!(S, target), 3),
+            ("running", offset_of!(S, running), 3),
+            ("completed", offset_of!(S, completed), 3),
+        ] {
+            assert_eq!(line(offset), want, "{name} at {offset}");
+        }
+        // The multi-word fields end on the line they start on.
+        assert_eq!(line(offset_of!(S, waiters) + 31), 1);
+        assert_eq!(line(offset_of!(S, idle) + 23), 1);
+        assert_eq!(line(offset_of!(S, sampler) + 23), 2);
+        assert_eq!(line(offset_of!(S, queue) + 31), 0);
     }
 }
