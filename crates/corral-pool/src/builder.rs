@@ -130,7 +130,9 @@ impl Builder {
     /// | `corral_pool_queue_wait_seconds` | histogram | queue wait of the sampled jobs ([`queue_wait_sampling`](Self::queue_wait_sampling)) |
     ///
     /// Gauges move by deltas, so pools given the same name add up into one series.
-    /// An unnamed pool reports nothing.
+    /// An unnamed pool reports nothing. An idle or closed pool's series are exact; a
+    /// busy pool publishes (queue-wait samples included) in batches: on each census tick
+    /// (`corral_task::export_metrics`) and every 1,024 submissions and completions.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self

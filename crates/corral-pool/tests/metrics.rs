@@ -86,7 +86,9 @@ fn every_family_follows_the_pool() {
         go2.send(()).unwrap();
         assert!(matches!(h2.await, Err(JobError::Panicked(_))));
         eventually("3 and 4 run", || pool.metrics().running == 2).await;
-        // Both waited in the queue, and every job is sampled.
+        // Both waited in the queue, and every job is sampled; the pool is busy, so its
+        // samples reach the histogram with the next batch (the census tick here).
+        tick();
         assert!(rec.samples("corral_pool_queue_wait_seconds", L).len() >= 2);
         let (_go5, j5) = gated(5);
         let _h5 = pool.submit(j5).await.unwrap();
@@ -104,6 +106,50 @@ fn every_family_follows_the_pool() {
         assert_eq!(v(&rec, "corral_pool_jobs_handed_back_total"), 1.0);
         assert_eq!(v(&rec, "corral_pool_workers"), 0.0);
         assert_eq!(v(&rec, "corral_pool_running_jobs"), 0.0);
+    });
+}
+
+/// A busy pool publishes without a census tick once every 1,024 submissions (and
+/// completions), and its sampled queue waits reach the histogram in batches: all of
+/// them once the pool is idle.
+#[test]
+fn a_busy_pool_publishes_in_batches_of_1024() {
+    let rec = TestRecorder::new();
+    multi_thread(2).block_on(async {
+        let pool: Pool<BoxJobU32> = {
+            let _g = rec.install();
+            Builder::new()
+                .name("img")
+                .workers(1)
+                .queue_capacity(2048)
+                .queue_wait_sampling(1)
+                .build()
+                .unwrap()
+        };
+        let (go, j) = gated(0);
+        let first = pool.submit(j).await.unwrap();
+        eventually("the gated job runs", || pool.metrics().running == 1).await;
+        let mut handles = vec![first];
+        for n in 1..1024 {
+            handles.push(pool.try_submit(ready(n)).unwrap());
+        }
+        // The 1,024th submission published, with no tick and the pool still busy.
+        assert_eq!(pool.metrics().submitted, 1024);
+        assert_eq!(v(&rec, "corral_pool_jobs_submitted_total"), 1024.0);
+        assert_eq!(v(&rec, "corral_pool_queued_jobs"), 1023.0);
+        go.send(()).unwrap();
+        for (n, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.await.unwrap(), n as u32);
+        }
+        eventually("idle", || pool.metrics().running == 0).await;
+        let m = pool.metrics();
+        assert_eq!(m.queue_wait.count, 1024);
+        assert_eq!(
+            rec.samples("corral_pool_queue_wait_seconds", L).len(),
+            1024,
+            "every sampled wait is recorded once the pool is idle"
+        );
+        assert_published(&rec, &pool);
     });
 }
 

@@ -8,17 +8,20 @@
 //! the same name add up into one series; a dropped pool's state takes its gauge shares
 //! back out. Publishing on every release of the lock cost a third of a no-op job's
 //! time (BENCHMARKS.md), so it is batched: at once when the pool is idle or closed
-//! (quiet and stopped pools are exact), otherwise every `PUBLISH_EVERY` releases and
-//! on each census tick (`corral_task::export_metrics`; the pool registers as a tick
+//! (quiet and stopped pools are exact), otherwise every `PUBLISH_EVERY` submissions
+//! and every `PUBLISH_EVERY` completions, and on each census tick (`corral_task::export_metrics`; the pool registers as a tick
 //! source when built), so a busy pool's series are at most that many operations, or
 //! one tick, old. The `metrics` facade has no callback gauges (a recorder reads the
 //! value stored in the handle at scrape time), so sampling on scrape is not possible.
-//! Queue wait goes straight into a histogram from the existing queue-wait sampling.
+//! Queue waits come from the existing queue-wait sampling and are recorded into their
+//! histogram in batches, with the rest of a publish (or once `WAIT_BATCH` are
+//! pending): recording each one under the lock as it was measured cost the reporting
+//! pool 1-3% (BENCHMARKS.md, the pool's "Session 6").
 //! Without the feature none of this is compiled and [`Locked`] is the plain mutex
 //! guard.
 
 #[cfg(feature = "metrics")]
-pub(crate) use self::on::{Locked, PoolMetrics};
+pub(crate) use self::on::{Locked, PoolMetrics, PUBLISH_EVERY};
 
 #[cfg(not(feature = "metrics"))]
 pub(crate) type Locked<'a, F> = corral_shared::sync::MutexGuard<'a, super::state::State<F>>;
@@ -45,15 +48,24 @@ mod on {
         /// cancelled, rejected, handed back.
         series: Series<3, 6>,
         queue_wait: Histogram,
-        /// Lock releases since the last publish.
-        pending: u32,
+        /// Sampled queue waits (seconds) not yet recorded into `queue_wait`.
+        waits: Vec<f64>,
     }
 
-    /// A busy pool publishes once every this many lock releases (see
-    /// `State::publish_batched`): each publish is a handful of atomic read-modify-writes
-    /// on the recorder's shared storage, too many to pay on every job at a few hundred
-    /// nanoseconds per job.
-    pub(crate) const PUBLISH_EVERY: u32 = 64;
+    /// Sampled queue waits recorded at once when this many are pending, so a busy pool's
+    /// histogram is never more than this many samples behind (a publish records them
+    /// all earlier).
+    const WAIT_BATCH: usize = 64;
+
+    /// A busy pool publishes once every this many submissions and once every this many
+    /// completions (see `State::publish_batched`), besides each census tick: a publish
+    /// is a handful of atomic read-modify-writes on the recorder's shared storage, whose
+    /// lines move between cores when the submitter and the workers take turns, about
+    /// 1.5% of a no-op job's time at 64 (BENCHMARKS.md). Counted by the counters the
+    /// submitter and the workers already keep on their own cache lines: a count of lock
+    /// releases kept for this (before session 6) was one more line written by both sides
+    /// at every visit, and cost the reporting pool 15-20%.
+    pub(crate) const PUBLISH_EVERY: u64 = 1024;
 
     impl PoolMetrics {
         pub(crate) fn register(name: &str) -> Self {
@@ -76,24 +88,26 @@ mod on {
                     ],
                 ),
                 queue_wait: histogram!("corral_pool_queue_wait_seconds", "pool" => name.to_owned()),
-                pending: 0,
+                waits: Vec::with_capacity(WAIT_BATCH),
             }
         }
 
-        pub(crate) fn queue_wait(&self, waited: Duration) {
-            self.queue_wait.record(waited);
+        /// Takes one sampled queue wait, recorded with the next publish.
+        pub(crate) fn queue_wait(&mut self, waited: Duration) {
+            self.waits.push(waited.as_secs_f64());
+            if self.waits.len() >= WAIT_BATCH {
+                self.record_waits();
+            }
         }
 
-        /// Counts one lock release; true once every [`PUBLISH_EVERY`].
-        #[inline]
-        pub(crate) fn due(&mut self) -> bool {
-            self.pending += 1;
-            self.pending >= PUBLISH_EVERY
+        fn record_waits(&mut self) {
+            for waited in self.waits.drain(..) {
+                self.queue_wait.record(waited);
+            }
         }
 
         /// Moves every series by the difference between `now` and what was published.
         pub(crate) fn publish(&mut self, now: Metrics) {
-            self.pending = 0;
             let gauges = [now.running, now.queued, now.workers].map(|n| n as u64);
             let counters = [
                 now.submitted,
@@ -104,6 +118,7 @@ mod on {
                 now.handed_back,
             ];
             self.series.publish(gauges, counters);
+            self.record_waits();
         }
     }
 

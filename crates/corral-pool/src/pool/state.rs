@@ -360,15 +360,27 @@ impl<F: Future> State<F> {
 
     /// Called on every release of the lock: publishes at once when the pool is idle
     /// (nothing running or queued) or closed, so a quiet or stopped pool's series are
-    /// exact; otherwise once every `PUBLISH_EVERY` (64)
-    /// releases, and on every census tick (`corral_task::export_metrics`).
+    /// exact. A busy pool publishes from [`State::push`] and [`State::count`] instead,
+    /// once every `PUBLISH_EVERY` (1,024) submissions and completions
+    /// ([`State::publish_every`]), and on every census tick
+    /// (`corral_task::export_metrics`). The checks read only lines the visit already
+    /// touched (after a submission the queue is not empty, so a submitter does not
+    /// read the workers' `running`) and write nothing: see `State`'s layout.
     #[cfg(feature = "metrics")]
     #[inline]
     pub(crate) fn publish_batched(&mut self) {
-        if let Some(export) = &mut self.export {
-            if export.due() || self.closed || (self.running == 0 && self.queue.is_empty()) {
-                self.publish();
-            }
+        if self.export.is_some() && (self.closed || (self.queue.is_empty() && self.running == 0)) {
+            self.publish();
+        }
+    }
+
+    /// Publishes if `count` (the submissions or the completions, which the visit just
+    /// moved) reached a multiple of `PUBLISH_EVERY`.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    fn publish_every(&mut self, count: u64) {
+        if count % super::export::PUBLISH_EVERY == 0 && self.export.is_some() {
+            self.publish();
         }
     }
 
@@ -565,6 +577,8 @@ impl<F: Future> State<F> {
         job.slot.set_seq(seq);
         self.queue.push_back(job);
         self.submitted += 1;
+        #[cfg(feature = "metrics")]
+        self.publish_every(self.submitted);
         self.assign(wake);
         seq
     }
@@ -672,7 +686,7 @@ impl<F: Future> State<F> {
                 c.wait_total += waited;
                 c.wait_max = c.wait_max.max(waited);
                 #[cfg(feature = "metrics")]
-                if let Some(export) = &self.export {
+                if let Some(export) = &mut self.export {
                     export.queue_wait(waited);
                 }
             }
@@ -714,11 +728,14 @@ impl<F: Future> State<F> {
     /// Counts a job that left its worker.
     fn count(&mut self, outcome: Outcome) {
         self.running -= 1;
-        let c = &mut self.counters;
         match outcome {
-            Outcome::Completed => self.completed += 1,
-            Outcome::Failed => c.failed += 1,
-            Outcome::Cancelled => c.cancelled += 1,
+            Outcome::Completed => {
+                self.completed += 1;
+                #[cfg(feature = "metrics")]
+                self.publish_every(self.completed);
+            }
+            Outcome::Failed => self.counters.failed += 1,
+            Outcome::Cancelled => self.counters.cancelled += 1,
         }
     }
 
