@@ -11,7 +11,10 @@
 //!
 //! Each set runs on a 2-worker runtime (`mt2`) and on a current-thread one (`ct`).
 //!
-//! Optional arguments: `--rounds N` (default 41).
+//! Optional arguments: `--rounds N` (default 41); `--flavor mt2|ct` runs only that
+//! runtime; `--only TEXT` runs only the cases whose name contains `TEXT` (e.g.
+//! `--only uncontended` for the two unlimited single-spawner peers and the tracked one);
+//! `--solo peer|scope` times only that side (for profiling one side's rounds).
 
 use std::future::Future;
 use std::time::Instant;
@@ -28,7 +31,7 @@ use scope::{CHILDREN, LIMIT};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{rounds_arg, Pairs, Report, MS};
+use paired::{flag, rounds_arg, Pairs, Report, MS};
 
 fn time<F: Future>(rt: &Runtime, fut: F) -> f64 {
     let start = Instant::now();
@@ -53,7 +56,20 @@ where
     C: Fn() -> CF,
     CF: Future<Output = ()>,
 {
-    let pairs = Pairs::run(3, rounds, || time(rt, peer()), || time(rt, corral()));
+    if flag("--only").is_some_and(|only| !name.contains(only.as_str())) {
+        return;
+    }
+    // `--solo peer|scope`: time one side only (its ratio is then meaningless), e.g. to
+    // profile one side's rounds.
+    let solo = flag("--solo");
+    let run_peer = solo.as_deref() != Some("scope");
+    let run_scope = solo.as_deref() != Some("peer");
+    let pairs = Pairs::run(
+        3,
+        rounds,
+        || if run_peer { time(rt, peer()) } else { 1.0 },
+        || if run_scope { time(rt, corral()) } else { 1.0 },
+    );
     REPORT.print(name, &pairs);
 }
 
@@ -78,7 +94,11 @@ fn main() {
                 .expect("build runtime")
         }),
     ];
+    let only_flavor = flag("--flavor");
     for (flavor, make) in runtimes {
+        if only_flavor.as_deref().is_some_and(|f| f != flavor) {
+            continue;
+        }
         let rt = make();
         println!(
             "{rounds} paired rounds of {CHILDREN} no-op children, {flavor} (median [quartiles])"
