@@ -171,7 +171,8 @@ impl Group {
         self.state.admit_nested()
     }
 
-    /// Whether a child must stop before polling its future.
+    /// Whether a child must stop before polling its future (read from the stop flags'
+    /// own cache line, not the state word's: see `state`).
     pub(crate) fn must_stop(&self, background: bool) -> bool {
         self.state.must_stop(background)
     }
@@ -408,14 +409,17 @@ mod loom_models {
             let child = {
                 let (group, woken) = (group.clone(), woken.clone());
                 thread::spawn(move || {
-                    // The child's poll: check, poll its future (pending), register.
-                    if group.is_cancelled() {
+                    // The child's poll: check (the check `Child::poll` makes, on the
+                    // stop flags' own line), poll its future (pending), register.
+                    if group.must_stop(false) {
                         return true;
                     }
                     group.register(fake(woken), false).is_none()
                 })
             };
             assert!(group.cancel(Reason::Failed, None));
+            // Once the cancel has returned, every child's check sees it.
+            assert!(group.must_stop(false));
             let stopped_itself = child.join().expect("child");
             assert!(stopped_itself || woken.load(Ordering::SeqCst));
             assert!(group.is_cancelled());
