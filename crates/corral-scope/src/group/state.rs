@@ -68,8 +68,7 @@ pub(crate) struct Completed {
 ///
 /// # Memory ordering
 ///
-/// Every read-modify-write is `AcqRel` (the read of an admission `Acquire`) and every
-/// load `Acquire`: the word is touched
+/// Every read-modify-write is `AcqRel` and every load `Acquire`: the word is touched
 /// once per spawn and once per child completion, so the stronger orderings cost nothing
 /// measurable, and they give the edges the owner relies on: a child's writes (its
 /// output, a recorded error or panic) happen before its `complete`, which happens before
@@ -121,11 +120,7 @@ impl State {
     /// Adds one to `live` if `open` holds for the current word.
     #[inline]
     fn admit_if(&self, open: impl Fn(usize) -> bool) -> bool {
-        // Read with a read-modify-write (adding nothing), not a load: the word's line is
-        // usually held modified by the other worker (a child's `complete`), and a load
-        // would fetch it shared, then the compare-exchange fetch it again to own it. This
-        // takes it owned at once, and the compare-exchange then hits it locally.
-        let mut cur = self.word.fetch_add(0, Ordering::Acquire);
+        let mut cur = self.word.load(Ordering::Acquire);
         loop {
             if !open(cur) {
                 return false;
