@@ -158,10 +158,11 @@ impl Group {
         }
     }
 
-    /// Admits one child; `false` if the group is closed or cancelled (or, for a
-    /// background child, the owner's body is over). An admitted child must be followed
-    /// by exactly one [`Group::complete`], when its future is dropped.
-    pub(crate) fn try_admit(&self, background: bool) -> bool {
+    /// Admits one child and returns how many are live with it; `None` if the group is
+    /// closed or cancelled (or, for a background child, the owner's body is over). An
+    /// admitted child must be followed by exactly one [`Group::complete`], when its
+    /// future is dropped.
+    pub(crate) fn try_admit(&self, background: bool) -> Option<usize> {
         self.state.try_admit(background)
     }
 
@@ -404,7 +405,7 @@ mod loom_models {
     fn pending_child_never_sleeps_through_cancel() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let woken = Arc::new(AtomicBool::new(false));
             let child = {
                 let (group, woken) = (group.clone(), woken.clone());
@@ -454,7 +455,7 @@ mod loom_models {
     fn last_completion_wakes_the_waiting_owner() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
@@ -480,7 +481,7 @@ mod loom_models {
             let group = Arc::new(Group::new(false));
             let spawner = {
                 let group = group.clone();
-                thread::spawn(move || group.try_admit(false))
+                thread::spawn(move || group.try_admit(false).is_some())
             };
             let flag = Arc::new(Flag(AtomicUsize::new(0)));
             group.set_owner(&Waker::from(flag.clone()));
@@ -496,7 +497,7 @@ mod loom_models {
                 assert_eq!(flag.0.load(Ordering::SeqCst), 1);
                 assert!(group.try_finish().is_some());
             }
-            assert!(!group.try_admit(false));
+            assert!(group.try_admit(false).is_none());
         });
     }
 
@@ -506,7 +507,7 @@ mod loom_models {
     fn abandon_and_last_completion_drain_exactly_once() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
@@ -525,7 +526,7 @@ mod loom_models {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
             let aborted = Arc::new(AtomicBool::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             group.register(fake(aborted.clone()), false).expect("open");
             let failing = {
                 let group = group.clone();
@@ -537,7 +538,7 @@ mod loom_models {
             failing.join().expect("child");
             assert!(aborted.load(Ordering::SeqCst));
             assert!(group.is_cancelled() && group.is_closed());
-            assert!(!group.try_admit(false));
+            assert!(group.try_admit(false).is_none());
         });
     }
 
@@ -548,7 +549,7 @@ mod loom_models {
     fn nested_admission_in_a_cancelled_group_holds_the_owner() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || {
@@ -582,8 +583,8 @@ mod loom_models {
     fn background_child_never_sleeps_through_the_body_end() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(true));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(true).is_some());
+            assert!(group.try_admit(false).is_some());
             let fg = Arc::new(AtomicBool::new(false));
             group.register(fake(fg.clone()), false).expect("open");
             let woken = Arc::new(AtomicBool::new(false));
@@ -601,8 +602,14 @@ mod loom_models {
             assert!(stopped_itself || woken.load(Ordering::SeqCst));
             assert!(!fg.load(Ordering::SeqCst), "a foreground child was stopped");
             assert!(!group.is_cancelled());
-            assert!(!group.try_admit(true), "background admitted after the body");
-            assert!(group.try_admit(false), "foreground refused after the body");
+            assert!(
+                group.try_admit(true).is_none(),
+                "background admitted after the body"
+            );
+            assert!(
+                group.try_admit(false).is_some(),
+                "foreground refused after the body"
+            );
         });
     }
 
@@ -614,8 +621,8 @@ mod loom_models {
     fn stopped_background_child_keeps_its_key_until_it_deregisters() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(true));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(true).is_some());
+            assert!(group.try_admit(false).is_some());
             let bg_woken = Arc::new(AtomicBool::new(false));
             let bg = group.register(fake(bg_woken.clone()), true).expect("open");
             let fg_woken = Arc::new(AtomicBool::new(false));
@@ -647,7 +654,7 @@ mod loom_models {
     fn panic_racing_abandon_is_handed_on_exactly_once() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.panicked(Box::new(1u8)).is_err())

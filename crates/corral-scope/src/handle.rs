@@ -81,8 +81,8 @@ impl<E> Scope<E> {
         E: Send + 'static,
         P: Send + 'static,
     {
-        let child = self.core.spawn_child(future, permit, options)?;
-        self.parked.park(&child);
+        let (child, live) = self.core.spawn_child(future, permit, options)?;
+        self.parked.park(&child, live);
         Ok(child)
     }
 

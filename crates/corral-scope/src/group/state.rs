@@ -99,9 +99,9 @@ impl State {
     }
 
     /// Admits one child, unless the group is closed or cancelled, or, for a background
-    /// child, the owner's body is over.
+    /// child, the owner's body is over. Returns `live` with it counted.
     #[inline]
-    pub(crate) fn try_admit(&self, background: bool) -> bool {
+    pub(crate) fn try_admit(&self, background: bool) -> Option<usize> {
         let refuse = if background {
             CLOSED | CANCELLED | WAITING
         } else {
@@ -115,15 +115,16 @@ impl State {
     /// (closed with nothing live), where no body or child can be running.
     pub(crate) fn admit_nested(&self) -> bool {
         self.admit_if(|cur| cur & CLOSED == 0 || cur & !FLAGS != 0)
+            .is_some()
     }
 
-    /// Adds one to `live` if `open` holds for the current word.
+    /// Adds one to `live` if `open` holds for the current word; returns the new `live`.
     #[inline]
-    fn admit_if(&self, open: impl Fn(usize) -> bool) -> bool {
+    fn admit_if(&self, open: impl Fn(usize) -> bool) -> Option<usize> {
         let mut cur = self.word.load(Ordering::Acquire);
         loop {
             if !open(cur) {
-                return false;
+                return None;
             }
             match self.word.compare_exchange_weak(
                 cur,
@@ -131,7 +132,7 @@ impl State {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return Some(cur / ONE + 1),
                 Err(actual) => cur = actual,
             }
         }
@@ -217,13 +218,13 @@ mod tests {
     #[test]
     fn the_stop_check_sees_every_cancel_and_the_body_end() {
         let cancelled = State::new();
-        assert!(cancelled.try_admit(false));
+        assert_eq!(cancelled.try_admit(false), Some(1));
         assert!(!cancelled.must_stop(false) && !cancelled.must_stop(true));
         assert!(cancelled.cancel());
         assert!(cancelled.must_stop(false) && cancelled.must_stop(true));
 
         let waiting = State::new();
-        assert!(waiting.try_admit(true));
+        assert!(waiting.try_admit(true).is_some());
         assert!(waiting.wait());
         assert!(
             waiting.must_stop(true),
@@ -235,10 +236,10 @@ mod tests {
         );
 
         let abandoned = State::new();
-        assert!(abandoned.try_admit(false));
+        assert!(abandoned.try_admit(false).is_some());
         assert!(!abandoned.abandon());
         assert!(abandoned.must_stop(false));
-        assert!(!abandoned.try_admit(false));
+        assert!(abandoned.try_admit(false).is_none());
         let done = abandoned.complete();
         assert!(done.drained && !done.wake_owner);
     }
