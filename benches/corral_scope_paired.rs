@@ -11,7 +11,18 @@
 //!
 //! Each set runs on a 2-worker runtime (`mt2`) and on a current-thread one (`ct`).
 //!
-//! Optional arguments: `--rounds N` (default 41).
+//! Optional arguments: `--rounds N` (default 41); `--flavor mt2|ct` runs only that
+//! runtime; `--only TEXT` runs only the cases whose name contains `TEXT` (e.g.
+//! `--only uncontended` for the two unlimited single-spawner peers and the tracked one);
+//! `--solo peer|scope` times only that side (for profiling one side's rounds).
+//!
+//! Three lines are diagnostics (BENCHMARKS.md, "Session 6: mt2"): `kept handles:
+//! JoinSet` is the scope keeping every child's handle until it is over, as a `JoinSet`
+//! keeps its tasks' (so the owner's thread, not the worker that ran a child, frees its
+//! task); `scope: handles dropped/kept` pairs the scope against that same scope; and
+//! `registry: tracker + token, tracked/not` pairs the tracker + token without and with
+//! every task in corral-task's registry, the part of a scope child's cost that lives in
+//! corral-task.
 
 use std::future::Future;
 use std::time::Instant;
@@ -28,7 +39,7 @@ use scope::{CHILDREN, LIMIT};
 
 #[path = "support/paired.rs"]
 mod paired;
-use paired::{rounds_arg, Pairs, Report, MS};
+use paired::{flag, rounds_arg, Pairs, Report, MS};
 
 fn time<F: Future>(rt: &Runtime, fut: F) -> f64 {
     let start = Instant::now();
@@ -45,6 +56,29 @@ const REPORT: Report = Report {
     width: 39,
 };
 
+/// The report line of the registry's own cost: the tracker + token with and without
+/// every task in corral-task's registry (what a scope child pays that the tracker's
+/// task does not).
+const REGISTRY: Report = Report {
+    peer: "plain",
+    corral: "tracked",
+    ratio: "tracked/plain",
+    unit: MS,
+    width: 39,
+};
+
+/// The report line of where a child's task is freed: the scope with the children's
+/// handles dropped at once (the benchmark's workload) and kept until the scope is over
+/// (as a `JoinSet` keeps them), so the owner's thread frees every task cell instead of
+/// the worker that ran the child.
+const KEPT: Report = Report {
+    peer: "dropped",
+    corral: "kept",
+    ratio: "kept/dropped",
+    unit: MS,
+    width: 39,
+};
+
 /// Runs `rounds` pairs (peer, then scope) after a warm-up and prints the medians.
 fn pair<P, PF, C, CF>(rt: &Runtime, name: &str, rounds: usize, peer: P, corral: C)
 where
@@ -53,8 +87,38 @@ where
     C: Fn() -> CF,
     CF: Future<Output = ()>,
 {
-    let pairs = Pairs::run(3, rounds, || time(rt, peer()), || time(rt, corral()));
-    REPORT.print(name, &pairs);
+    pair_as(&REPORT, rt, name, rounds, peer, corral);
+}
+
+/// [`pair`], reported with `report`'s labels.
+fn pair_as<P, PF, C, CF>(
+    report: &Report,
+    rt: &Runtime,
+    name: &str,
+    rounds: usize,
+    peer: P,
+    corral: C,
+) where
+    P: Fn() -> PF,
+    PF: Future<Output = ()>,
+    C: Fn() -> CF,
+    CF: Future<Output = ()>,
+{
+    if flag("--only").is_some_and(|only| !name.contains(only.as_str())) {
+        return;
+    }
+    // `--solo peer|scope`: time one side only (its ratio is then meaningless), e.g. to
+    // profile one side's rounds.
+    let solo = flag("--solo");
+    let run_peer = solo.as_deref() != Some("scope");
+    let run_scope = solo.as_deref() != Some("peer");
+    let pairs = Pairs::run(
+        3,
+        rounds,
+        || if run_peer { time(rt, peer()) } else { 1.0 },
+        || if run_scope { time(rt, corral()) } else { 1.0 },
+    );
+    report.print(name, &pairs);
 }
 
 /// A runtime flavor: its name and how to build it.
@@ -78,7 +142,11 @@ fn main() {
                 .expect("build runtime")
         }),
     ];
+    let only_flavor = flag("--flavor");
     for (flavor, make) in runtimes {
+        if only_flavor.as_deref().is_some_and(|f| f != flavor) {
+            continue;
+        }
         let rt = make();
         println!(
             "{rounds} paired rounds of {CHILDREN} no-op children, {flavor} (median [quartiles])"
@@ -103,6 +171,29 @@ fn main() {
             rounds,
             || scope::tracker_token_tracked(CHILDREN),
             || scope::corral_scope(CHILDREN),
+        );
+        pair(
+            &rt,
+            "kept handles: JoinSet",
+            rounds,
+            || scope::joinset(CHILDREN),
+            || scope::corral_scope_kept_handles(CHILDREN),
+        );
+        pair_as(
+            &KEPT,
+            &rt,
+            "scope: handles dropped/kept",
+            rounds,
+            || scope::corral_scope(CHILDREN),
+            || scope::corral_scope_kept_handles(CHILDREN),
+        );
+        pair_as(
+            &REGISTRY,
+            &rt,
+            "registry: tracker + token, tracked/not",
+            rounds,
+            || scope::tracker_token(CHILDREN),
+            || scope::tracker_token_tracked(CHILDREN),
         );
         pair(
             &rt,

@@ -120,3 +120,20 @@ pub(crate) async fn corral_scope_fan(n: usize) {
     .await
     .expect("no child fails");
 }
+
+/// [`corral_scope`], keeping every child's handle until the scope is over (as a
+/// `JoinSet` keeps its tasks' handles): then the owner's thread, not the worker that ran
+/// the child, drops the last reference to each task and frees its cell. A diagnostic of
+/// the paired bench only (the criterion bench does not run it).
+#[allow(dead_code)]
+pub(crate) async fn corral_scope_kept_handles(n: usize) {
+    let mut handles = Vec::with_capacity(n);
+    corral_scope::scope(|s| async move {
+        for _ in 0..n {
+            handles.push(s.go(async { Ok::<(), ()>(()) }));
+        }
+        Ok::<_, ()>(handles)
+    })
+    .await
+    .expect("no child fails");
+}

@@ -184,6 +184,12 @@ impl<T> ChildHandle<T> {
         Self { join: None }
     }
 
+    /// A reference to the child's task that keeps its memory allocated (see
+    /// `parked`); `None` for a refused child.
+    pub(crate) fn task(&self) -> Option<tokio::task::AbortHandle> {
+        self.join.as_ref().map(JoinHandle::abort_handle)
+    }
+
     /// Aborts this child only. Its handle then yields [`ChildError::Cancelled`]
     /// (unless it had already finished); the group is not cancelled and the siblings run on.
     pub fn abort(&self) {

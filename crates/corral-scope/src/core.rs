@@ -140,7 +140,8 @@ impl Core {
     }
 
     /// Admits and spawns `future` as a child, or hands it back if the group is closed
-    /// or cancelled (or, for a background child, its owner's body is over).
+    /// or cancelled (or, for a background child, its owner's body is over). Returns the
+    /// child's handle and how many children were live with it, as admitted.
     ///
     /// `permit` is the child's admission slot in a limited scope (`Some` of an `OwnedPermit`),
     /// or `None::<()>` in a scope without a limit, which keeps the child's task small
@@ -151,22 +152,22 @@ impl Core {
         future: F,
         permit: Option<P>,
         options: &ChildOptions,
-    ) -> Result<ChildHandle<T>, F>
+    ) -> Result<(ChildHandle<T>, usize), F>
     where
         F: std::future::Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
         P: Send + 'static,
     {
-        if !self.group.try_admit(options.background) {
+        let Some(live) = self.group.try_admit(options.background) else {
             return Err(future);
-        }
+        };
         let child = Child::new(future, self.clone(), permit, options.background);
         let join = match options.named.as_ref().or(self.named.as_ref()) {
             None => corral_task::spawn(child),
             Some(builder) => builder.clone().spawn(child),
         };
-        Ok(ChildHandle::new(join))
+        Ok((ChildHandle::new(join), live))
     }
 }
 

@@ -158,10 +158,11 @@ impl Group {
         }
     }
 
-    /// Admits one child; `false` if the group is closed or cancelled (or, for a
-    /// background child, the owner's body is over). An admitted child must be followed
-    /// by exactly one [`Group::complete`], when its future is dropped.
-    pub(crate) fn try_admit(&self, background: bool) -> bool {
+    /// Admits one child and returns how many are live with it; `None` if the group is
+    /// closed or cancelled (or, for a background child, the owner's body is over). An
+    /// admitted child must be followed by exactly one [`Group::complete`], when its
+    /// future is dropped.
+    pub(crate) fn try_admit(&self, background: bool) -> Option<usize> {
         self.state.try_admit(background)
     }
 
@@ -171,7 +172,8 @@ impl Group {
         self.state.admit_nested()
     }
 
-    /// Whether a child must stop before polling its future.
+    /// Whether a child must stop before polling its future (read from the stop flags'
+    /// own cache line, not the state word's: see `state`).
     pub(crate) fn must_stop(&self, background: bool) -> bool {
         self.state.must_stop(background)
     }
@@ -403,19 +405,22 @@ mod loom_models {
     fn pending_child_never_sleeps_through_cancel() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let woken = Arc::new(AtomicBool::new(false));
             let child = {
                 let (group, woken) = (group.clone(), woken.clone());
                 thread::spawn(move || {
-                    // The child's poll: check, poll its future (pending), register.
-                    if group.is_cancelled() {
+                    // The child's poll: check (the check `Child::poll` makes, on the
+                    // stop flags' own line), poll its future (pending), register.
+                    if group.must_stop(false) {
                         return true;
                     }
                     group.register(fake(woken), false).is_none()
                 })
             };
             assert!(group.cancel(Reason::Failed, None));
+            // Once the cancel has returned, every child's check sees it.
+            assert!(group.must_stop(false));
             let stopped_itself = child.join().expect("child");
             assert!(stopped_itself || woken.load(Ordering::SeqCst));
             assert!(group.is_cancelled());
@@ -450,7 +455,7 @@ mod loom_models {
     fn last_completion_wakes_the_waiting_owner() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
@@ -476,7 +481,7 @@ mod loom_models {
             let group = Arc::new(Group::new(false));
             let spawner = {
                 let group = group.clone();
-                thread::spawn(move || group.try_admit(false))
+                thread::spawn(move || group.try_admit(false).is_some())
             };
             let flag = Arc::new(Flag(AtomicUsize::new(0)));
             group.set_owner(&Waker::from(flag.clone()));
@@ -492,7 +497,7 @@ mod loom_models {
                 assert_eq!(flag.0.load(Ordering::SeqCst), 1);
                 assert!(group.try_finish().is_some());
             }
-            assert!(!group.try_admit(false));
+            assert!(group.try_admit(false).is_none());
         });
     }
 
@@ -502,7 +507,7 @@ mod loom_models {
     fn abandon_and_last_completion_drain_exactly_once() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.complete())
@@ -521,7 +526,7 @@ mod loom_models {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
             let aborted = Arc::new(AtomicBool::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             group.register(fake(aborted.clone()), false).expect("open");
             let failing = {
                 let group = group.clone();
@@ -533,7 +538,7 @@ mod loom_models {
             failing.join().expect("child");
             assert!(aborted.load(Ordering::SeqCst));
             assert!(group.is_cancelled() && group.is_closed());
-            assert!(!group.try_admit(false));
+            assert!(group.try_admit(false).is_none());
         });
     }
 
@@ -544,7 +549,7 @@ mod loom_models {
     fn nested_admission_in_a_cancelled_group_holds_the_owner() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || {
@@ -578,8 +583,8 @@ mod loom_models {
     fn background_child_never_sleeps_through_the_body_end() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(true));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(true).is_some());
+            assert!(group.try_admit(false).is_some());
             let fg = Arc::new(AtomicBool::new(false));
             group.register(fake(fg.clone()), false).expect("open");
             let woken = Arc::new(AtomicBool::new(false));
@@ -597,8 +602,14 @@ mod loom_models {
             assert!(stopped_itself || woken.load(Ordering::SeqCst));
             assert!(!fg.load(Ordering::SeqCst), "a foreground child was stopped");
             assert!(!group.is_cancelled());
-            assert!(!group.try_admit(true), "background admitted after the body");
-            assert!(group.try_admit(false), "foreground refused after the body");
+            assert!(
+                group.try_admit(true).is_none(),
+                "background admitted after the body"
+            );
+            assert!(
+                group.try_admit(false).is_some(),
+                "foreground refused after the body"
+            );
         });
     }
 
@@ -610,8 +621,8 @@ mod loom_models {
     fn stopped_background_child_keeps_its_key_until_it_deregisters() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(true));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(true).is_some());
+            assert!(group.try_admit(false).is_some());
             let bg_woken = Arc::new(AtomicBool::new(false));
             let bg = group.register(fake(bg_woken.clone()), true).expect("open");
             let fg_woken = Arc::new(AtomicBool::new(false));
@@ -643,7 +654,7 @@ mod loom_models {
     fn panic_racing_abandon_is_handed_on_exactly_once() {
         loom::model(|| {
             let group = Arc::new(Group::new(false));
-            assert!(group.try_admit(false));
+            assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
                 thread::spawn(move || group.panicked(Box::new(1u8)).is_err())

@@ -122,6 +122,7 @@ mod core;
 mod error;
 mod group;
 mod handle;
+mod parked;
 mod results;
 mod scope;
 mod spawn;

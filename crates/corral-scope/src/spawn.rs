@@ -64,13 +64,13 @@ where
             state: State::Done(Some(result.map_err(SpawnError::Closed))),
         };
         let Some(limit) = &core.limit else {
-            return done(core.spawn_child(future, None::<()>, &options));
+            return done(scope.spawn_child(future, None::<()>, &options));
         };
         if core.group.must_stop(options.background) {
             return done(Err(future));
         }
         match limit.try_acquire_owned(1) {
-            Ok(permit) => done(core.spawn_child(future, Some(permit), &options)),
+            Ok(permit) => done(scope.spawn_child(future, Some(permit), &options)),
             Err(TryAcquireError::NoPermits { .. }) => Spawn {
                 scope,
                 state: State::Waiting {
@@ -110,12 +110,11 @@ where
         else {
             unreachable!("state checked above");
         };
-        let core = &this.scope.core;
         Poll::Ready(
             match permit {
                 // The semaphore is closed only when the group is cancelled or over.
                 None => Err(future),
-                Some(permit) => core.spawn_child(future, Some(permit), &options),
+                Some(permit) => this.scope.spawn_child(future, Some(permit), &options),
             }
             .map_err(SpawnError::Closed),
         )

@@ -19,8 +19,23 @@
 //! - The group is *drained* exactly once after its owner is gone: by [`State::abandon`]
 //!   if it finds `live == 0`, else by the `complete` that takes `live` from 1 to 0 with
 //!   `CLOSED` set (no child is admitted after `CLOSED`, so no later one can).
+//! - `stop` mirrors the word's `CANCELLED` and `WAITING` bits: each is set in `stop`
+//!   right after it is set in the word, by the same call, and never clears. So once a
+//!   cancel (or the owner's `wait`) has returned, or under a lock it was set under,
+//!   [`State::must_stop`] sees it.
+//!
+//! # Cache lines
+//!
+//! On a multi-thread runtime the spawner admits children on one worker while they
+//! finish on the other, so every word a child touches can change cache owner per child
+//! (BENCHMARKS.md, "Session 6: mt2"). The word, written by every admission and
+//! completion, sits on a 128-byte block of its own; `stop`, which every child *reads*
+//! at the top of each poll, sits on another that is written only when the group is
+//! cancelled or its owner's body ends, so both workers keep a shared copy of it instead
+//! of pulling the word's line over to read it.
 
 use corral_shared::sync::{AtomicUsize, Ordering};
+use corral_shared::CachePadded;
 
 /// No child may be admitted any more: the scope has finished or its owner is gone.
 const CLOSED: usize = 0b001;
@@ -59,17 +74,34 @@ pub(crate) struct Completed {
 /// output, a recorded error or panic) happen before its `complete`, which happens before
 /// the owner's `try_close` that observes `live == 0`.
 #[derive(Debug)]
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State {
+    /// The packed word above.
+    word: CachePadded<AtomicUsize>,
+    /// `CANCELLED | WAITING` as far as they are set in `word`: what a child reads to
+    /// decide whether to stop, on a line no child writes.
+    stop: CachePadded<AtomicUsize>,
+}
 
 impl State {
     pub(crate) fn new() -> Self {
-        Self(AtomicUsize::new(0))
+        Self {
+            word: CachePadded(AtomicUsize::new(0)),
+            stop: CachePadded(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Sets `bits` in the word, then in `stop`; returns the word before.
+    fn set(&self, bits: usize) -> usize {
+        let prev = self.word.fetch_or(bits, Ordering::AcqRel);
+        self.stop
+            .fetch_or(bits & (CANCELLED | WAITING), Ordering::AcqRel);
+        prev
     }
 
     /// Admits one child, unless the group is closed or cancelled, or, for a background
-    /// child, the owner's body is over.
+    /// child, the owner's body is over. Returns `live` with it counted.
     #[inline]
-    pub(crate) fn try_admit(&self, background: bool) -> bool {
+    pub(crate) fn try_admit(&self, background: bool) -> Option<usize> {
         let refuse = if background {
             CLOSED | CANCELLED | WAITING
         } else {
@@ -83,21 +115,24 @@ impl State {
     /// (closed with nothing live), where no body or child can be running.
     pub(crate) fn admit_nested(&self) -> bool {
         self.admit_if(|cur| cur & CLOSED == 0 || cur & !FLAGS != 0)
+            .is_some()
     }
 
-    /// Adds one to `live` if `open` holds for the current word.
+    /// Adds one to `live` if `open` holds for the current word; returns the new `live`.
     #[inline]
-    fn admit_if(&self, open: impl Fn(usize) -> bool) -> bool {
-        let mut cur = self.0.load(Ordering::Acquire);
+    fn admit_if(&self, open: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut cur = self.word.load(Ordering::Acquire);
         loop {
             if !open(cur) {
-                return false;
+                return None;
             }
-            match self
-                .0
-                .compare_exchange_weak(cur, cur + ONE, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return true,
+            match self.word.compare_exchange_weak(
+                cur,
+                cur + ONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(cur / ONE + 1),
                 Err(actual) => cur = actual,
             }
         }
@@ -105,7 +140,7 @@ impl State {
 
     /// One admitted child is gone. Returns what the caller must do about it.
     pub(crate) fn complete(&self) -> Completed {
-        let prev = self.0.fetch_sub(ONE, Ordering::AcqRel);
+        let prev = self.word.fetch_sub(ONE, Ordering::AcqRel);
         debug_assert!(prev >= ONE, "live-children count underflow");
         let last = prev & !FLAGS == ONE;
         Completed {
@@ -117,24 +152,24 @@ impl State {
 
     /// Sets `CANCELLED`; returns `true` for the call that set it.
     pub(crate) fn cancel(&self) -> bool {
-        self.0.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED == 0
+        self.set(CANCELLED) & CANCELLED == 0
     }
 
     /// The owner's body is over: sets `WAITING`. Returns `true` for the call that set it.
     pub(crate) fn wait(&self) -> bool {
-        self.0.fetch_or(WAITING, Ordering::AcqRel) & WAITING == 0
+        self.set(WAITING) & WAITING == 0
     }
 
     /// Whether a child must stop: the group is cancelled, or the child runs in the
     /// background and the owner's body is over.
     pub(crate) fn must_stop(&self, background: bool) -> bool {
-        let cur = self.0.load(Ordering::Acquire);
+        let cur = self.stop.load(Ordering::Acquire);
         cur & CANCELLED != 0 || (background && cur & WAITING != 0)
     }
 
     /// Closes the group if no child is live; returns whether it is closed now.
     pub(crate) fn try_close(&self) -> bool {
-        let mut cur = self.0.load(Ordering::Acquire);
+        let mut cur = self.word.load(Ordering::Acquire);
         loop {
             if cur & CLOSED != 0 {
                 return true;
@@ -142,7 +177,7 @@ impl State {
             if cur & !FLAGS != 0 {
                 return false;
             }
-            match self.0.compare_exchange_weak(
+            match self.word.compare_exchange_weak(
                 cur,
                 cur | CLOSED,
                 Ordering::AcqRel,
@@ -158,18 +193,66 @@ impl State {
     /// Returns `true` if no child was live (the group is drained now); otherwise the
     /// last child's [`State::complete`] reports the drain.
     pub(crate) fn abandon(&self) -> bool {
-        self.0.fetch_or(CLOSED | CANCELLED, Ordering::AcqRel) & !FLAGS == 0
+        self.set(CLOSED | CANCELLED) & !FLAGS == 0
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Acquire) & CANCELLED != 0
+        self.word.load(Ordering::Acquire) & CANCELLED != 0
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.0.load(Ordering::Acquire) & CLOSED != 0
+        self.word.load(Ordering::Acquire) & CLOSED != 0
     }
 
     pub(crate) fn live(&self) -> usize {
-        self.0.load(Ordering::Acquire) / ONE
+        self.word.load(Ordering::Acquire) / ONE
+    }
+}
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    use super::State;
+
+    /// A child's stop check reads the mirrored flags: every way the word gets
+    /// `CANCELLED` or `WAITING` must reach it.
+    #[test]
+    fn the_stop_check_sees_every_cancel_and_the_body_end() {
+        let cancelled = State::new();
+        assert_eq!(cancelled.try_admit(false), Some(1));
+        assert!(!cancelled.must_stop(false) && !cancelled.must_stop(true));
+        assert!(cancelled.cancel());
+        assert!(cancelled.must_stop(false) && cancelled.must_stop(true));
+
+        let waiting = State::new();
+        assert!(waiting.try_admit(true).is_some());
+        assert!(waiting.wait());
+        assert!(
+            waiting.must_stop(true),
+            "background child runs past the body"
+        );
+        assert!(
+            !waiting.must_stop(false),
+            "foreground child stopped by the body end"
+        );
+
+        let abandoned = State::new();
+        assert!(abandoned.try_admit(false).is_some());
+        assert!(!abandoned.abandon());
+        assert!(abandoned.must_stop(false));
+        assert!(abandoned.try_admit(false).is_none());
+        let done = abandoned.complete();
+        assert!(done.drained && !done.wake_owner);
+    }
+
+    /// The word and the stop flags are on cache lines of their own: a child's check
+    /// never reads the line every admission and completion writes.
+    #[test]
+    fn the_word_and_the_stop_flags_do_not_share_a_line() {
+        let state = State::new();
+        let word = std::ptr::from_ref(&*state.word) as usize;
+        let stop = std::ptr::from_ref(&*state.stop) as usize;
+        assert_eq!(word % 128, 0);
+        assert_eq!(stop % 128, 0);
+        assert!(word.abs_diff(stop) >= 128);
     }
 }
