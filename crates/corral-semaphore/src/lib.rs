@@ -25,7 +25,7 @@
 //! - **Observable at no cost to the fast path.** With the `metrics` feature (off by
 //!   default), a semaphore made with [`Semaphore::with_name`] reports through the
 //!   `metrics` facade: refusals and timeouts as they happen; the wait of a random
-//!   sample of the acquires that queued (one in 8 by default, `DEFAULT_WAIT_SAMPLING`);
+//!   sample of the acquires that queued (one in 64 by default, `DEFAULT_WAIT_SAMPLING`);
 //!   capacity, available permits, waiters and the exact number of queued acquires
 //!   granted, read on the census tick (`corral_task::export_metrics`, or
 //!   `sample_metrics()` without corral-task), so those are as fresh as the tick's

@@ -146,8 +146,8 @@ impl Semaphore {
     /// takes its share back out at once. Without the feature the name is not stored.
     ///
     /// The wait histogram is a sample: an acquire that joins the queue is timed with
-    /// probability 1 in 8 (or as set with `set_wait_sampling`, `metrics` feature), chosen
-    /// by an independent random draw, so its `_count` is about 1/8 of the acquires that
+    /// probability 1 in 64 (or as set with `set_wait_sampling`, `metrics` feature), chosen
+    /// by an independent random draw, so its `_count` is about 1/64 of the acquires that
     /// waited, `_sum / _count` estimates their mean wait, unbiased whatever the arrival
     /// pattern, and its quantiles are those of the sample. The exact number of acquires
     /// that waited is `corral_semaphore_acquire_waits_total`; times the mean, it
@@ -214,7 +214,7 @@ impl Semaphore {
 
     /// Times the wait of one acquire in `every` that joins the queue, for the
     /// `corral_semaphore_acquire_wait_seconds` histogram (1: every one, 0: none; until
-    /// set, [`DEFAULT_WAIT_SAMPLING`](crate::DEFAULT_WAIT_SAMPLING), 8). Each acquire
+    /// set, [`DEFAULT_WAIT_SAMPLING`](crate::DEFAULT_WAIT_SAMPLING), 64). Each acquire
     /// is chosen by an independent random draw when it joins the queue, so bursts are
     /// sampled like anything else and the sampled mean stays unbiased; an acquire not
     /// chosen reads no clock. Each timed wait costs two clock reads and a histogram

@@ -274,7 +274,7 @@ fn one_wait(sem: &Semaphore, rec: &TestRecorder, l: &[(&str, &str)]) -> bool {
         > before
 }
 
-/// By default about one queued acquire in 8 is timed (a seeded draw, so the count is
+/// By default about one queued acquire in 64 is timed (a seeded draw, so the count is
 /// reproducible; the bound is 5 standard deviations wide), while the waits counter
 /// counts every one; at rate 1 every wait is timed, at rate 0 none.
 #[test]
@@ -285,13 +285,13 @@ fn the_wait_histogram_samples_one_wait_in_the_rate_and_the_counter_counts_all() 
         let _g = rec.install();
         Semaphore::with_name(1, "sampled")
     };
-    assert_eq!(DEFAULT_WAIT_SAMPLING, 8);
-    let timed = (0..1_600).filter(|_| one_wait(&sem, &rec, &l)).count();
-    // 200 expected, standard deviation 13.2.
-    assert!((134..266).contains(&timed), "{timed} of 1600 timed");
+    assert_eq!(DEFAULT_WAIT_SAMPLING, 64);
+    let timed = (0..12_800).filter(|_| one_wait(&sem, &rec, &l)).count();
+    // 200 expected, standard deviation 14.0.
+    assert!((130..270).contains(&timed), "{timed} of 12800 timed");
     sample_metrics();
     let waits = |rec: &TestRecorder| rec.value("corral_semaphore_acquire_waits_total", &l);
-    assert_eq!(waits(&rec), Some(1_600.0));
+    assert_eq!(waits(&rec), Some(12_800.0));
     sem.set_wait_sampling(1);
     assert!(
         (0..100).all(|_| one_wait(&sem, &rec, &l)),
@@ -303,7 +303,7 @@ fn the_wait_histogram_samples_one_wait_in_the_rate_and_the_counter_counts_all() 
         "rate 0 times none"
     );
     sample_metrics();
-    assert_eq!(waits(&rec), Some(1_800.0));
+    assert_eq!(waits(&rec), Some(13_000.0));
     assert_eq!(
         rec.samples("corral_semaphore_acquire_wait_seconds", &l)
             .len(),
@@ -324,6 +324,8 @@ fn wait_sampling_is_unbiased_for_bursts() {
         let _g = rec.install();
         Semaphore::with_name(1, "bursts")
     };
+    // One in 8, the rate at which an every-8th-by-index sampler would lock on.
+    sem.set_wait_sampling(8);
     let count = || {
         rec.samples("corral_semaphore_acquire_wait_seconds", &l)
             .len()
