@@ -216,3 +216,40 @@ fn series_match_the_snapshot_after_racing_operations() {
     }
     let _ = std::panic::take_hook();
 }
+
+/// An idle pool's series are exact with no census tick and nobody else taking its
+/// lock: a worker's own visits do not publish on release, but the last worker to go
+/// idle publishes when it parks. 50 bursts on a multi-thread runtime, each checked
+/// from the recorder alone.
+#[test]
+fn an_idle_pool_is_published_by_its_last_worker_to_park() {
+    let rec = TestRecorder::new();
+    multi_thread(2).block_on(async {
+        let pool: Pool<BoxJobU32> = {
+            let _g = rec.install();
+            Builder::new()
+                .name("img")
+                .workers(4)
+                .queue_capacity(64)
+                .build()
+                .unwrap()
+        };
+        for burst in 1..=50u32 {
+            let handles: Vec<_> = (0..10)
+                .map(|n| pool.try_submit(ready(n)).unwrap())
+                .collect();
+            for (n, h) in handles.into_iter().enumerate() {
+                assert_eq!(h.await.unwrap(), n as u32);
+            }
+            let done = f64::from(burst * 10);
+            eventually("the idle pool published", || {
+                v(&rec, "corral_pool_jobs_completed_total") == done
+                    && v(&rec, "corral_pool_jobs_submitted_total") == done
+                    && v(&rec, "corral_pool_running_jobs") == 0.0
+                    && v(&rec, "corral_pool_queued_jobs") == 0.0
+            })
+            .await;
+        }
+        assert_published(&rec, &pool);
+    });
+}

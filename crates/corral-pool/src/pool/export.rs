@@ -123,24 +123,35 @@ mod on {
     }
 
     /// The pool's lock, held: on release it publishes what changed (named pools only).
-    pub(crate) struct Locked<'a, F: Future>(pub(crate) MutexGuard<'a, State<F>>);
+    pub(crate) struct Locked<'a, F: Future> {
+        state: MutexGuard<'a, State<F>>,
+        /// Whether releasing publishes an idle pool (`false` for a worker's visit,
+        /// which publishes one when its worker parks).
+        idle: bool,
+    }
+
+    impl<'a, F: Future> Locked<'a, F> {
+        pub(crate) fn new(state: MutexGuard<'a, State<F>>, idle: bool) -> Self {
+            Locked { state, idle }
+        }
+    }
 
     impl<F: Future> Deref for Locked<'_, F> {
         type Target = State<F>;
         fn deref(&self) -> &State<F> {
-            &self.0
+            &self.state
         }
     }
 
     impl<F: Future> DerefMut for Locked<'_, F> {
         fn deref_mut(&mut self) -> &mut State<F> {
-            &mut self.0
+            &mut self.state
         }
     }
 
     impl<F: Future> Drop for Locked<'_, F> {
         fn drop(&mut self) {
-            self.0.publish_batched();
+            self.state.publish_batched(self.idle);
         }
     }
 }

@@ -103,7 +103,17 @@ impl<F: Future> Shared<F> {
     /// changed (`export`); without, this is the mutex guard.
     pub(super) fn lock(&self) -> Locked<'_, F> {
         #[cfg(feature = "metrics")]
-        return Locked(self.state.lock());
+        return Locked::new(self.state.lock(), true);
+        #[cfg(not(feature = "metrics"))]
+        return self.state.lock();
+    }
+
+    /// Takes the pool's lock for a worker's visit ([`State::next`]). With the `metrics`
+    /// feature, releasing it does not publish an idle pool: the visit publishes one
+    /// itself when its worker parks (see `State::publish_batched`).
+    pub(super) fn lock_for_worker(&self) -> Locked<'_, F> {
+        #[cfg(feature = "metrics")]
+        return Locked::new(self.state.lock(), false);
         #[cfg(not(feature = "metrics"))]
         return self.state.lock();
     }

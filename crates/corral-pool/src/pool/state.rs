@@ -364,9 +364,15 @@ impl<F: Future> State<F> {
         }
     }
 
-    /// Called on every release of the lock: publishes at once when the pool is idle
-    /// (nothing running or queued) or closed, so a quiet or stopped pool's series are
-    /// exact. A busy pool publishes from [`State::push`] and [`State::count`] instead,
+    /// Called on every release of the lock: publishes at once when the pool is closed,
+    /// or idle (nothing running or queued) and `idle` is set, so a quiet or stopped
+    /// pool's series are exact. `idle` is unset for a worker's visit ([`State::next`]),
+    /// which publishes an idle pool only when its worker parks: between jobs of a pool
+    /// whose workers keep up with its submitter, the pool is idle at almost every
+    /// completion, and publishing there cost the reporting pool 4-6% of a no-op job's
+    /// time (BENCHMARKS.md, "Quiet re-measure at the end of session 6"); the last
+    /// worker to go idle parks within a yield. A busy pool publishes from
+    /// [`State::push`] and [`State::count`] instead,
     /// once every `PUBLISH_EVERY` (1,024) submissions and completions
     /// ([`State::publish_every`]), and on every census tick
     /// (`corral_task::export_metrics`). The checks read only lines the visit already
@@ -374,10 +380,17 @@ impl<F: Future> State<F> {
     /// read the workers' `running`) and write nothing: see `State`'s layout.
     #[cfg(feature = "metrics")]
     #[inline]
-    pub(crate) fn publish_batched(&mut self) {
-        if self.export.is_some() && (self.closed || (self.queue.is_empty() && self.running == 0)) {
+    pub(crate) fn publish_batched(&mut self, idle: bool) {
+        if self.export.is_some() && (self.closed || (idle && self.is_idle())) {
             self.publish();
         }
+    }
+
+    /// Nothing running or queued.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.running == 0
     }
 
     /// Publishes if `count` (the submissions or the completions, which the visit just
@@ -676,6 +689,12 @@ impl<F: Future> State<F> {
                 self.unresolved += 1;
             }
             self.exit_worker(me.id, wake);
+            // A worker's visit does not publish an idle pool on release; one leaving
+            // changes the workers gauge.
+            #[cfg(feature = "metrics")]
+            if self.is_idle() {
+                self.publish();
+            }
             return Next::Exit;
         }
         if let Some(job) = self.queue.pop_front() {
@@ -718,6 +737,10 @@ impl<F: Future> State<F> {
             // before it really parks.
             Next::Spin
         } else {
+            #[cfg(feature = "metrics")]
+            if self.is_idle() {
+                self.publish();
+            }
             Next::Park
         }
     }

@@ -176,10 +176,10 @@ where
             let g = &mut guard;
             let done = g.done.take();
             let finished = done.as_ref().map(|(_, result)| Outcome::of(result));
-            let next = g
-                .shared
-                .lock()
-                .next(&mut g.me, finished, spin, cx.waker(), &mut wake);
+            let next =
+                g.shared
+                    .lock_for_worker()
+                    .next(&mut g.me, finished, spin, cx.waker(), &mut wake);
             // Counted above; resolved here, outside the pool's lock (where the job's last
             // reference, and its output, may go too).
             if let Some((slot, result)) = done {
