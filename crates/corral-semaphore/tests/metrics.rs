@@ -274,8 +274,8 @@ fn one_wait(sem: &Semaphore, rec: &TestRecorder, l: &[(&str, &str)]) -> bool {
         > before
 }
 
-/// By default about one queued acquire in 64 is timed (a seeded draw, so the count is
-/// reproducible; the bound is 5 standard deviations wide), while the waits counter
+/// By default about one queued acquire in 64 is timed (a random draw per acquire; the
+/// bound is 5 standard deviations wide), while the waits counter
 /// counts every one; at rate 1 every wait is timed, at rate 0 none.
 #[test]
 fn the_wait_histogram_samples_one_wait_in_the_rate_and_the_counter_counts_all() {
