@@ -10,7 +10,7 @@
 //!
 //! - `corral_pool`: `Pool::submit(job).await`, then `handle.await`.
 //! - `corral_pool_wait_every_job`: the same with queue wait measured on every job
-//!   (`queue_wait_sampling(1)`; the default draws one job in 8), for the cost of the
+//!   (`queue_wait_sampling(1)`; the default draws one job in 64), for the cost of the
 //!   clock reads.
 //! - `corral_pool_boxed`: the same with `Pool<BoxJob<()>>` (one extra allocation).
 //! - `mpmc_channel_oneshot` (peer): a hand-rolled bounded MPMC channel, tokio's bounded

@@ -153,7 +153,7 @@ pub async fn start() -> io::Result<Running> {
 
     // Named primitives register their series now, with the recorder just installed.
     let db = Semaphore::with_name(4, "db");
-    // Time every wait (the default times a random one in 64; the pool's below, one in 8).
+    // Time every wait (the default times a random one in 64, as the pool's below would).
     db.set_wait_sampling(1);
     let legacy = Semaphore::with_name(1, "legacy");
     let pool: Pool<BoxJob<u32>> = PoolBuilder::new()

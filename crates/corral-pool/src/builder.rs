@@ -42,11 +42,15 @@ impl Default for Builder {
     }
 }
 
-/// By default queue wait is measured on one job in 8, drawn at random: measuring a job
+/// By default queue wait is measured on one job in 64, drawn at random: measuring a job
 /// takes two clock reads (when it is queued and when a worker takes it), which cost
 /// more than the 5 ns per job a default may spend (bench `corral_pool`, case
-/// `corral_pool_wait_every_job`).
-pub const DEFAULT_QUEUE_WAIT_SAMPLING: u32 = 8;
+/// `corral_pool_wait_every_job`), and with the `metrics` feature a histogram record;
+/// at one in 8 those records alone cost a reporting pool 4-7% of a no-op job
+/// (BENCHMARKS.md, "Quiet re-measure at the end of session 6"). One in 64 still gives a
+/// pool running a thousand jobs a second about 16 samples a second; set
+/// [`Builder::queue_wait_sampling`] for more.
+pub const DEFAULT_QUEUE_WAIT_SAMPLING: u32 = 64;
 
 /// A pool's `on_panic` hook (see [`Builder::on_panic`]).
 #[derive(Clone, Default)]

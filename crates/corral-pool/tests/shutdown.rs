@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::{gated, multi_thread, pool, ready, settle, BoxJobU32, Probe};
 use corral_pool::{
     BoxJob, Builder, DrainError, JobError, Pool, SubmitTimeoutError, TrySubmitError,
+    DEFAULT_QUEUE_WAIT_SAMPLING,
 };
 use corral_test_support::Rng;
 use tokio::time::Instant;
@@ -516,8 +517,8 @@ async fn dropping_a_drain_future_only_stops_the_waiting() {
     assert_eq!(pool.metrics().workers, 0);
 }
 
-/// Bursts of 1 running + 3 queued jobs. Sampling every 8th job by submission index
-/// measured only the first job of every other burst (the one that never waits) and
+/// Bursts of 1 running + 3 queued jobs. Sampling every 8th (or 64th) job by submission
+/// index measured only the first job of a burst (the one that never waits) and
 /// reported a mean wait of 0; a random draw per job sees the queued ones too.
 #[tokio::test(start_paused = true)]
 async fn default_queue_wait_sampling_is_unbiased_for_bursts() {
@@ -526,7 +527,8 @@ async fn default_queue_wait_sampling_is_unbiased_for_bursts() {
         .queue_capacity(3)
         .build()
         .expect("valid");
-    for _ in 0..200 {
+    assert_eq!(DEFAULT_QUEUE_WAIT_SAMPLING, 64);
+    for _ in 0..1_600 {
         let (gate, first) = gated(0);
         let first = pool.try_submit(first).expect("room");
         settle().await;
@@ -541,7 +543,8 @@ async fn default_queue_wait_sampling_is_unbiased_for_bursts() {
         }
     }
     let wait = pool.metrics().queue_wait;
-    // 800 jobs, one in 8 measured on average; 3 in 4 of them waited 10 ms.
+    // 6,400 jobs, one in 64 measured on average (100, standard deviation 9.9); 3 in 4
+    // of them waited 10 ms.
     assert!((50..150).contains(&wait.count), "{wait:?}");
     let mean = wait.mean();
     assert!(

@@ -60,9 +60,8 @@ mod off {
 
 /// How many queued acquires a named semaphore's wait histogram gets one sample from,
 /// until [`Semaphore::set_wait_sampling`](crate::Semaphore::set_wait_sampling) says
-/// otherwise: 64. At one in 8 (the pool's default queue-wait sampling, which the
-/// pool's own statistics pay for with or without the feature) the two clock reads and
-/// the histogram record of the sampled waits cost a contended semaphore 5-8% on a
+/// otherwise: 64, the pool's default queue-wait sampling too. At one in 8 the two clock
+/// reads and the histogram record of the sampled waits cost a contended semaphore 5-8% on a
 /// multi-thread runtime, against the 5% the feature may cost (BENCHMARKS.md, the
 /// `metrics` section); one in 64 still gives a busy semaphore hundreds of samples a
 /// minute, and [`Semaphore::set_wait_sampling`](crate::Semaphore::set_wait_sampling)
