@@ -130,7 +130,7 @@ impl Semaphore {
     /// | `corral_semaphore_capacity_permits` | gauge | [`capacity`](Self::capacity) | census tick |
     /// | `corral_semaphore_available_permits` | gauge | [`available`](Self::available) | census tick |
     /// | `corral_semaphore_waiters` | gauge | [`waiters`](Self::waiters) | census tick |
-    /// | `corral_semaphore_acquire_wait_seconds` | histogram | time queued, for a random sample of the acquires that waited and were granted (one in `set_wait_sampling`'s rate, 8 by default) | when granted |
+    /// | `corral_semaphore_acquire_wait_seconds` | histogram | time queued, for a random sample of the acquires that waited and were granted (one in `set_wait_sampling`'s rate, 64 by default) | when granted |
     /// | `corral_semaphore_acquire_waits_total` | counter | acquires that waited and were granted, every one | census tick |
     /// | `corral_semaphore_acquire_timeouts_total` | counter | acquires whose timeout expired | at once |
     /// | `corral_semaphore_acquire_too_large_total` | counter | requests refused with [`TooLarge`](crate::AcquireError::TooLarge) | at once |
