@@ -42,14 +42,19 @@ fn assert_published(rec: &TestRecorder, pool: &Pool<BoxJobU32>) {
 }
 
 fn named(rec: &TestRecorder) -> Pool<BoxJobU32> {
+    built(
+        rec,
+        Builder::new()
+            .workers(2)
+            .queue_capacity(2)
+            .queue_wait_sampling(1),
+    )
+}
+
+/// The pool `builder` describes, named `img`, its series registered with `rec`.
+fn built(rec: &TestRecorder, builder: Builder) -> Pool<BoxJobU32> {
     let _g = rec.install();
-    Builder::new()
-        .name("img")
-        .workers(2)
-        .queue_capacity(2)
-        .queue_wait_sampling(1)
-        .build()
-        .unwrap()
+    builder.name("img").build().unwrap()
 }
 
 #[test]
@@ -116,16 +121,13 @@ fn every_family_follows_the_pool() {
 fn a_busy_pool_publishes_in_batches_of_1024() {
     let rec = TestRecorder::new();
     multi_thread(2).block_on(async {
-        let pool: Pool<BoxJobU32> = {
-            let _g = rec.install();
+        let pool = built(
+            &rec,
             Builder::new()
-                .name("img")
                 .workers(1)
                 .queue_capacity(2048)
-                .queue_wait_sampling(1)
-                .build()
-                .unwrap()
-        };
+                .queue_wait_sampling(1),
+        );
         let (go, j) = gated(0);
         let first = pool.submit(j).await.unwrap();
         eventually("the gated job runs", || pool.metrics().running == 1).await;
@@ -225,15 +227,7 @@ fn series_match_the_snapshot_after_racing_operations() {
 fn an_idle_pool_is_published_by_its_last_worker_to_park() {
     let rec = TestRecorder::new();
     multi_thread(2).block_on(async {
-        let pool: Pool<BoxJobU32> = {
-            let _g = rec.install();
-            Builder::new()
-                .name("img")
-                .workers(4)
-                .queue_capacity(64)
-                .build()
-                .unwrap()
-        };
+        let pool = built(&rec, Builder::new().workers(4).queue_capacity(64));
         for burst in 1..=50u32 {
             let handles: Vec<_> = (0..10)
                 .map(|n| pool.try_submit(ready(n)).unwrap())

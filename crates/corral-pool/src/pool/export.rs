@@ -7,11 +7,12 @@
 //! pool published last), under the lock, so publishes are serialised, and pools given
 //! the same name add up into one series; a dropped pool's state takes its gauge shares
 //! back out. Publishing on every release of the lock cost a third of a no-op job's
-//! time (BENCHMARKS.md), so it is batched: at once when the pool is idle or closed
-//! (quiet and stopped pools are exact), otherwise every `PUBLISH_EVERY` submissions
-//! and every `PUBLISH_EVERY` completions, and on each census tick (`corral_task::export_metrics`; the pool registers as a tick
-//! source when built), so a busy pool's series are at most that many operations, or
-//! one tick, old. The `metrics` facade has no callback gauges (a recorder reads the
+//! time (BENCHMARKS.md), so it is batched: at once when the pool is closed or goes
+//! idle (quiet and stopped pools are exact; a worker's own visit publishes an idle
+//! pool only when its worker parks), otherwise every `PUBLISH_EVERY` submissions and
+//! every `PUBLISH_EVERY` completions, and on each census tick
+//! (`corral_task::export_metrics`; the pool registers as a tick source when built), so
+//! a busy pool's series are at most that many operations, or one tick, old. The `metrics` facade has no callback gauges (a recorder reads the
 //! value stored in the handle at scrape time), so sampling on scrape is not possible.
 //! Queue waits come from the existing queue-wait sampling and are recorded into their
 //! histogram in batches, with the rest of a publish (or once `WAIT_BATCH` are

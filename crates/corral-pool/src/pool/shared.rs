@@ -102,18 +102,20 @@ impl<F: Future> Shared<F> {
     /// Takes the pool's lock. With the `metrics` feature, releasing it publishes what
     /// changed (`export`); without, this is the mutex guard.
     pub(super) fn lock(&self) -> Locked<'_, F> {
-        #[cfg(feature = "metrics")]
-        return Locked::new(self.state.lock(), true);
-        #[cfg(not(feature = "metrics"))]
-        return self.state.lock();
+        self.lock_publishing_idle(true)
     }
 
     /// Takes the pool's lock for a worker's visit ([`State::next`]). With the `metrics`
     /// feature, releasing it does not publish an idle pool: the visit publishes one
     /// itself when its worker parks (see `State::publish_batched`).
     pub(super) fn lock_for_worker(&self) -> Locked<'_, F> {
+        self.lock_publishing_idle(false)
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn lock_publishing_idle(&self, idle: bool) -> Locked<'_, F> {
         #[cfg(feature = "metrics")]
-        return Locked::new(self.state.lock(), false);
+        return Locked::new(self.state.lock(), idle);
         #[cfg(not(feature = "metrics"))]
         return self.state.lock();
     }

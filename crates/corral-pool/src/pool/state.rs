@@ -371,26 +371,30 @@ impl<F: Future> State<F> {
     /// whose workers keep up with its submitter, the pool is idle at almost every
     /// completion, and publishing there cost the reporting pool 4-6% of a no-op job's
     /// time (BENCHMARKS.md, "Quiet re-measure at the end of session 6"); the last
-    /// worker to go idle parks within a yield. A busy pool publishes from
-    /// [`State::push`] and [`State::count`] instead,
-    /// once every `PUBLISH_EVERY` (1,024) submissions and completions
-    /// ([`State::publish_every`]), and on every census tick
-    /// (`corral_task::export_metrics`). The checks read only lines the visit already
-    /// touched (after a submission the queue is not empty, so a submitter does not
-    /// read the workers' `running`) and write nothing: see `State`'s layout.
+    /// worker to go idle parks within a yield ([`State::publish_if_idle`]). A busy pool
+    /// publishes from [`State::push`] and [`State::count`] instead, once every
+    /// `PUBLISH_EVERY` (1,024) submissions and completions ([`State::publish_every`]),
+    /// and on every census tick (`corral_task::export_metrics`). The checks read only
+    /// lines the visit already touched (after a submission the queue is not empty, so a
+    /// submitter does not read the workers' `running`) and write nothing: see `State`'s
+    /// layout.
     #[cfg(feature = "metrics")]
     #[inline]
     pub(crate) fn publish_batched(&mut self, idle: bool) {
-        if self.export.is_some() && (self.closed || (idle && self.is_idle())) {
+        if self.closed {
             self.publish();
+        } else if idle {
+            self.publish_if_idle();
         }
     }
 
-    /// Nothing running or queued.
+    /// Publishes if the pool reports and nothing is running or queued.
     #[cfg(feature = "metrics")]
     #[inline]
-    fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.running == 0
+    fn publish_if_idle(&mut self) {
+        if self.export.is_some() && self.queue.is_empty() && self.running == 0 {
+            self.publish();
+        }
     }
 
     /// Publishes if `count` (the submissions or the completions, which the visit just
@@ -692,9 +696,7 @@ impl<F: Future> State<F> {
             // A worker's visit does not publish an idle pool on release; one leaving
             // changes the workers gauge.
             #[cfg(feature = "metrics")]
-            if self.is_idle() {
-                self.publish();
-            }
+            self.publish_if_idle();
             return Next::Exit;
         }
         if let Some(job) = self.queue.pop_front() {
@@ -738,9 +740,7 @@ impl<F: Future> State<F> {
             Next::Spin
         } else {
             #[cfg(feature = "metrics")]
-            if self.is_idle() {
-                self.publish();
-            }
+            self.publish_if_idle();
             Next::Park
         }
     }
