@@ -17,7 +17,8 @@
 //! other cases the spawners are plain tokio tasks and the breadcrumb is never touched.
 //!
 //! Optional arguments: `--rounds N` (default 61); `--case NAME` runs only the cases
-//! whose name contains NAME (to profile one, e.g. `--case mt2`); `--cpu` times each
+//! whose name contains NAME (to profile one, e.g. `--case mt2`); `--side tokio|corral`
+//! runs only that side's rounds, unpaired (to profile one side); `--cpu` times each
 //! round by the CPU time of the whole process (`CLOCK_PROCESS_CPUTIME_ID`, Linux/glibc)
 //! instead of the wall clock. On a machine shared with other work, a wall-clock round
 //! also counts the time its threads waited for a core, which swung per-pair ratios by
@@ -106,6 +107,7 @@ fn main() {
     let only = flag("--case").unwrap_or_default();
     // Linux with glibc only (where the bench has `libc`); elsewhere the wall clock.
     let cpu = switch("--cpu") && cfg!(all(target_os = "linux", target_env = "gnu"));
+    let side = flag("--side");
     pin_heap();
     let cases: [Case; 4] = [
         ("uncontended/ct", ct, 1, false),
@@ -126,6 +128,19 @@ fn main() {
             continue;
         }
         let rt = make();
+        if let Some(side) = &side {
+            // One side's rounds alone (for `perf`): the same rounds, unpaired.
+            let corral = side == "corral";
+            let mut times: Vec<f64> = (0..rounds)
+                .map(|_| MS.per(round(&rt, spawners, nested, corral, cpu), 1))
+                .collect();
+            times.sort_by(f64::total_cmp);
+            println!(
+                "{name:<18} {side} alone: median {:.2} ms",
+                times[times.len() / 2]
+            );
+            continue;
+        }
         let pairs = Pairs::run(
             5,
             rounds,
