@@ -13,25 +13,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use corral_blocking::{spawn_blocking, spawn_blocking_metrics, DEFAULT_MAX_THREADS};
-use support::{eventually, eventually_blocking, multi_thread, Latch, OpenOnDrop};
-
-/// The two functions under test.
-#[derive(Debug, Clone, Copy)]
-enum Which {
-    Tokio,
-    Corral,
-}
-
-const BOTH: [Which; 2] = [Which::Tokio, Which::Corral];
-
-impl Which {
-    fn spawn<R: Send + 'static>(self, f: impl FnOnce() -> R + Send + 'static) -> JoinHandle<R> {
-        match self {
-            Which::Tokio => tokio::task::spawn_blocking(f),
-            Which::Corral => spawn_blocking(f),
-        }
-    }
-}
+use support::{eventually, eventually_blocking, multi_thread, Latch, OpenOnDrop, Which, BOTH};
 
 #[test]
 fn the_runtime_context_is_entered_inside_the_job() {
