@@ -15,6 +15,7 @@
 mod support;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Wake, Waker};
@@ -802,5 +803,93 @@ fn jobs_queued_at_shutdown_are_cancelled_quietly() {
             }
         });
         eventually_blocking("slots back", || spawn_blocking_metrics().running == 0);
+    }
+}
+
+/// `tokio::net::lookup_host` and `corral_blocking::lookup_host` on the same input,
+/// each answer as a sorted list.
+async fn both_lookups<T>(target: T) -> (Vec<SocketAddr>, Vec<SocketAddr>)
+where
+    T: tokio::net::ToSocketAddrs + corral_blocking::ToHostPort + Clone,
+{
+    let mut theirs: Vec<_> = tokio::net::lookup_host(target.clone())
+        .await
+        .unwrap()
+        .collect();
+    let mut ours: Vec<_> = corral_blocking::lookup_host(target)
+        .await
+        .unwrap()
+        .collect();
+    theirs.sort();
+    ours.sort();
+    (theirs, ours)
+}
+
+/// tokio `net_lookup_host::lookup_socket_addr`, `lookup_str_socket_addr` and
+/// `resolve_dns` ("localhost:3000", loopback only), and the other input shapes
+/// tokio's `lookup_host` takes: corral's `lookup_host` (the drop-in) gives the same
+/// addresses for each, on both runtime flavours.
+#[test]
+fn lookup_host_answers_as_tokios() {
+    for (flavour, mut builder) in flavours() {
+        builder.build().unwrap().block_on(async {
+            let addr: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+            assert_eq!(
+                both_lookups(addr).await,
+                (vec![addr], vec![addr]),
+                "{flavour}"
+            );
+            let (theirs, ours) = both_lookups("127.0.0.1:8000").await;
+            assert_eq!((&theirs, &ours), (&vec![addr], &vec![addr]), "{flavour}");
+            let (theirs, ours) = both_lookups("localhost:3000").await;
+            assert!(
+                !ours.is_empty()
+                    && ours
+                        .iter()
+                        .all(|a| a.ip().is_loopback() && a.port() == 3000)
+            );
+            assert_eq!(theirs, ours, "{flavour}: localhost:3000");
+            let v6: SocketAddr = "[::1]:443".parse().unwrap();
+            assert_eq!(
+                both_lookups("[::1]:443").await,
+                (vec![v6], vec![v6]),
+                "{flavour}"
+            );
+            assert_eq!(
+                both_lookups(("localhost", 80)).await.0,
+                both_lookups(("localhost", 80)).await.1
+            );
+            assert_eq!(
+                both_lookups(("localhost".to_owned(), 80)).await.0,
+                both_lookups(("localhost".to_owned(), 80)).await.1,
+            );
+            let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+            assert_eq!(
+                both_lookups((ip, 80)).await,
+                (vec![SocketAddr::new(ip, 80)], vec![SocketAddr::new(ip, 80)])
+            );
+            assert_eq!(
+                both_lookups(("::1", 80)).await,
+                (
+                    vec!["[::1]:80".parse().unwrap()],
+                    vec!["[::1]:80".parse().unwrap()]
+                ),
+                "{flavour}: an IPv6 literal as the host"
+            );
+            // Not "host:port": both refuse with InvalidInput.
+            let theirs = match tokio::net::lookup_host("localhost").await {
+                Ok(_) => panic!("tokio accepted a host without a port"),
+                Err(err) => err,
+            };
+            let ours =
+                std::io::Error::from(corral_blocking::lookup_host("localhost").await.unwrap_err());
+            assert_eq!(
+                (theirs.kind(), ours.kind()),
+                (
+                    std::io::ErrorKind::InvalidInput,
+                    std::io::ErrorKind::InvalidInput
+                )
+            );
+        });
     }
 }
