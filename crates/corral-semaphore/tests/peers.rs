@@ -1156,3 +1156,220 @@ fn tokio_batch_poll_acquire_owned_available_and_unavailable() {
     assert!(waiting.is_woken());
     assert_eq!(assert_ready_ok!(waiting.poll()).count(), 1);
 }
+
+// ---------------------------------------------------------------------------------
+// tokio-util: tests/poll_semaphore.rs (corral's `PollSemaphore` is tokio-util's
+// `PollSemaphore` with a weight on every poll)
+// ---------------------------------------------------------------------------------
+
+/// Polls `sem` for `n` permits once, in a tokio-test task.
+fn poll_once(
+    sem: &mut corral_semaphore::PollSemaphore,
+    n: u64,
+) -> Poll<Result<OwnedPermit, AcquireError>> {
+    spawn(std::future::poll_fn(|cx| sem.poll_acquire(cx, n))).poll()
+}
+
+/// tokio-util `poll_semaphore::it_works`: a pending poll is granted once the holder
+/// drops its permit; after `close` every poll fails, again and again. Difference:
+/// tokio-util yields `None` when closed, corral `Err(Closed)`.
+#[tokio::test]
+async fn tokio_util_poll_semaphore_it_works() {
+    let sem = Arc::new(Semaphore::new(1));
+    let mut poll_sem = corral_semaphore::PollSemaphore::new(sem.clone());
+    let permit = sem.acquire(1).await.unwrap();
+    let mut poll = spawn(std::future::poll_fn(|cx| poll_sem.poll_acquire(cx, 1)));
+    assert_pending!(poll.poll());
+    drop(permit);
+    assert!(poll.is_woken());
+    drop(assert_ready_ok!(poll.poll()));
+    drop(poll);
+    sem.close();
+    for _ in 0..3 {
+        assert_eq!(
+            assert_ready_err!(poll_once(&mut poll_sem, 1)),
+            AcquireError::Closed
+        );
+    }
+}
+
+/// tokio-util `poll_semaphore::can_acquire_many_permits`.
+#[test]
+fn tokio_util_poll_semaphore_can_acquire_many_permits() {
+    let sem = Arc::new(Semaphore::new(4));
+    let mut poll_sem = corral_semaphore::PollSemaphore::new(sem.clone());
+    let permit1 = assert_ready_ok!(poll_once(&mut poll_sem, 1));
+    let permit2 = assert_ready_ok!(poll_once(&mut poll_sem, 2));
+    assert_eq!(sem.available(), 1);
+    drop(permit2);
+    let mut permit4 = spawn(std::future::poll_fn(|cx| poll_sem.poll_acquire(cx, 4)));
+    assert_pending!(permit4.poll());
+    drop(permit1);
+    assert!(permit4.is_woken());
+    let four = assert_ready_ok!(permit4.poll());
+    assert_eq!((four.count(), sem.available()), (4, 0));
+}
+
+/// tokio-util `poll_semaphore::can_poll_different_amounts_of_permits`: polling with
+/// another amount replaces the request. Deliberate difference: a request for more
+/// than the capacity (5 of 4) fails at once with `TooLarge` instead of pending for
+/// ever, and still withdraws the queued request it replaces.
+#[test]
+fn tokio_util_poll_semaphore_can_poll_different_amounts_of_permits() {
+    let too_large = AcquireError::TooLarge {
+        requested: 5,
+        capacity: 4,
+    };
+    let sem = Arc::new(Semaphore::new(4));
+    let mut poll_sem = corral_semaphore::PollSemaphore::new(sem.clone());
+    assert_eq!(assert_ready_err!(poll_once(&mut poll_sem, 5)), too_large);
+    drop(assert_ready_ok!(poll_once(&mut poll_sem, 4)));
+    let permit = sem.try_acquire(4).unwrap();
+    assert_eq!(assert_ready_err!(poll_once(&mut poll_sem, 5)), too_large);
+    assert_pending!(poll_once(&mut poll_sem, 4));
+    assert!(poll_sem.is_queued());
+    assert_eq!(assert_ready_err!(poll_once(&mut poll_sem, 5)), too_large);
+    assert!(!poll_sem.is_queued(), "the queued request was withdrawn");
+    drop(permit);
+    assert_eq!(assert_ready_err!(poll_once(&mut poll_sem, 5)), too_large);
+    let four = assert_ready_ok!(poll_once(&mut poll_sem, 4));
+    assert_eq!((four.count(), sem.available(), sem.waiters()), (4, 0, 0));
+}
+
+// ---------------------------------------------------------------------------------
+// tokio: src/sync/tests/loom_semaphore_batch.rs, as seeded rounds on OS threads (the
+// crate's own loom models run the shipped engine; these run the public API under a
+// real scheduler, many times)
+// ---------------------------------------------------------------------------------
+
+/// Spins for a random short while, so the threads of a round meet at varying points.
+fn jitter(rng: &mut Rng) {
+    for _ in 0..rng.below(64) {
+        std::hint::spin_loop();
+    }
+    if rng.below(4) == 0 {
+        std::thread::yield_now();
+    }
+}
+
+/// tokio loom `concurrent_cancel`: three threads each poll two acquires once and drop
+/// them (a timeout's cancellation), while the permits they wait for are released.
+/// Nothing is lost: every permit is back and nobody is queued. (tokio starts from 0
+/// permits and adds 10; in corral a request above the capacity fails at once, so the
+/// 10 are held and then released.)
+#[test]
+fn tokio_loom_concurrent_cancel() {
+    let mut rng = Rng(0xca4ce1);
+    for round in 0..1_000 {
+        let sem = Arc::new(Semaphore::new(10));
+        let held = sem.try_acquire_owned(10).unwrap();
+        let threads: Vec<_> = (0..3)
+            .map(|t| {
+                let (sem, seed) = (sem.clone(), rng.next() ^ t);
+                std::thread::spawn(move || {
+                    let mut rng = Rng(seed);
+                    let mut cx = Context::from_waker(Waker::noop());
+                    for _ in 0..2 {
+                        jitter(&mut rng);
+                        let mut acquire = sem.acquire(1);
+                        let _ = std::pin::Pin::new(&mut acquire).poll(&mut cx);
+                    }
+                })
+            })
+            .collect();
+        jitter(&mut rng);
+        drop(held);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!((sem.available(), sem.waiters()), (10, 0), "round {round}");
+    }
+}
+
+/// tokio loom `concurrent_close` and `basic_closing`: threads acquire, release and close
+/// concurrently; every acquire either gets its permit or fails with `Closed`, nobody
+/// hangs, and the permit is back at the end.
+#[test]
+fn tokio_loom_concurrent_close() {
+    let mut rng = Rng(0xc105e);
+    for round in 0..500 {
+        let sem = Arc::new(Semaphore::new(1));
+        let threads: Vec<_> = (0..3)
+            .map(|t| {
+                let (sem, seed) = (sem.clone(), rng.next() ^ t);
+                std::thread::spawn(move || {
+                    let mut rng = Rng(seed);
+                    jitter(&mut rng);
+                    for _ in 0..2 {
+                        match tokio_test::block_on(sem.acquire(1)) {
+                            Ok(permit) => {
+                                jitter(&mut rng);
+                                drop(permit);
+                            }
+                            Err(err) => return assert_eq!(err, AcquireError::Closed),
+                        }
+                    }
+                    sem.close();
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(sem.is_closed(), "round {round}");
+        assert_eq!((sem.available(), sem.waiters()), (1, 0), "round {round}");
+    }
+}
+
+/// tokio loom `batch` and `basic_usage`: two threads take 4, 10 and 8 of 10 permits in
+/// turn; the weight held never exceeds 10 and all of it is back at the end.
+#[test]
+fn tokio_loom_batch() {
+    let mut rng = Rng(0xba7c4);
+    for round in 0..300 {
+        let sem = Arc::new(Semaphore::new(10));
+        let active = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let (sem, active, seed) = (sem.clone(), active.clone(), rng.next() ^ t);
+                std::thread::spawn(move || {
+                    let mut rng = Rng(seed);
+                    for n in [4, 10, 8] {
+                        let permit = tokio_test::block_on(sem.acquire(n)).unwrap();
+                        let now = active.fetch_add(n, SeqCst) + n;
+                        assert!(now <= 10, "round {round}: {now} active");
+                        jitter(&mut rng);
+                        active.fetch_sub(n, SeqCst);
+                        drop(permit);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!((sem.available(), sem.waiters()), (10, 0), "round {round}");
+    }
+}
+
+/// tokio loom `release_during_acquire`: 8 of 10 held, a thread waits for 4 while the 8
+/// are released; it gets them and all 10 are back.
+#[test]
+fn tokio_loom_release_during_acquire() {
+    let mut rng = Rng(0x4e1ea5e);
+    for round in 0..1_000 {
+        let sem = Arc::new(Semaphore::new(10));
+        let eight = sem.try_acquire_owned(8).unwrap();
+        let thread = std::thread::spawn({
+            let (sem, seed) = (sem.clone(), rng.next());
+            move || {
+                jitter(&mut Rng(seed));
+                tokio_test::block_on(sem.acquire(4)).unwrap().count()
+            }
+        });
+        jitter(&mut rng);
+        drop(eight);
+        assert_eq!(thread.join().unwrap(), 4, "round {round}");
+        assert_eq!((sem.available(), sem.waiters()), (10, 0), "round {round}");
+    }
+}
