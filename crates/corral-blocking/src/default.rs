@@ -257,6 +257,11 @@ where
 ///   is dropped (now and then it still yields the value, as tokio's would). Jobs that
 ///   found a free slot (all of them while fewer than [`DEFAULT_MAX_THREADS`] run) are
 ///   exactly tokio's;
+/// - a job waiting for its slot is not yet a tokio blocking task, so on a runtime
+///   with paused time it does not stop the clock from auto-advancing as tokio's queued
+///   job does (a running one does): a `timeout` around it can fire while it waits.
+///   Holding the clock would take a thread per waiting runtime, the resource the cap
+///   bounds;
 /// - a job that blocks until another `spawn_blocking` job finishes (say,
 ///   `Handle::current().block_on(inner)`) holds its slot meanwhile, so once
 ///   [`DEFAULT_MAX_THREADS`] such jobs run, the inner jobs wait for a slot that only

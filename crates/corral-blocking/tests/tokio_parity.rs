@@ -893,3 +893,84 @@ fn lookup_host_answers_as_tokios() {
         });
     }
 }
+
+/// tokio `task_local_set::local_threadpool_blocking_run`: a job spawned from a
+/// `LocalSet` task runs off the thread that drives the set, and the task resumes on it.
+#[test]
+fn a_job_from_a_local_set_runs_off_its_thread() {
+    let _cap = shared();
+    each(|which, rt, case| {
+        let here = std::thread::current().id();
+        rt.block_on(tokio::task::LocalSet::new().run_until(async move {
+            tokio::task::spawn_local(async move {
+                let there = which.spawn(|| std::thread::current().id()).await.unwrap();
+                assert_ne!(there, here, "{which:?}: the job ran on the set's thread");
+                assert_eq!(std::thread::current().id(), here);
+            })
+            .await
+            .unwrap_or_else(|err| panic!("{case}: {err}"));
+        }));
+    });
+}
+
+/// tokio `task_blocking::blocking_when_paused`, for a job that has not started: tokio
+/// holds a paused clock from the moment a blocking job is spawned, so a timeout around
+/// a job queued behind a busy blocking thread does not fire. Deliberate difference,
+/// documented on `spawn_blocking`: a corral job waiting for one of the cap's slots is
+/// not yet a tokio blocking task and does not hold the clock, so on a paused runtime
+/// such a timeout fires (here the slots are held by another runtime's jobs). What
+/// blocks the job is let go from another thread a little later; the outcome does not
+/// depend on when: a held clock waits for the job, a free one fires at once.
+#[test]
+fn a_job_waiting_for_its_slot_does_not_hold_a_paused_clock() {
+    let _cap = exclusive();
+    for which in BOTH {
+        let rt = Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let busy = Latch::new();
+        let _open_busy = OpenOnDrop(busy.clone());
+        // tokio: the runtime's one blocking thread is busy; corral: the cap is full
+        // (and the runtime runs no blocking job of its own, which would hold the clock).
+        let spare = (which == Which::Tokio).then(|| {
+            let busy = busy.clone();
+            rt.spawn_blocking(move || busy.wait())
+        });
+        let (holders_rt, hold, holders) = match which {
+            Which::Tokio => (support::multi_thread(1), Latch::new(), Vec::new()),
+            Which::Corral => fill_the_cap(),
+        };
+        let _open = OpenOnDrop(hold.clone());
+        let opener = std::thread::spawn({
+            let (busy, hold) = (busy.clone(), hold.clone());
+            move || {
+                std::thread::sleep(Duration::from_millis(30));
+                busy.open();
+                hold.open();
+            }
+        });
+        let fired = rt.block_on(async {
+            let job = which.spawn(|| 7);
+            match tokio::time::timeout(Duration::from_secs(1), job).await {
+                Ok(value) => {
+                    assert_eq!(value.unwrap(), 7);
+                    false
+                }
+                Err(_) => true,
+            }
+        });
+        assert_eq!(fired, which == Which::Corral, "{which:?}");
+        opener.join().unwrap();
+        if let Some(spare) = spare {
+            rt.block_on(spare).unwrap();
+        }
+        holders_rt.block_on(async {
+            for holder in holders {
+                holder.await.unwrap();
+            }
+        });
+    }
+}
