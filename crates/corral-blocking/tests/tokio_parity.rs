@@ -974,3 +974,31 @@ fn a_job_waiting_for_its_slot_does_not_hold_a_paused_clock() {
         });
     }
 }
+
+/// tokio's `spawn_blocking` outside a runtime panics with "must be called from the
+/// context of a Tokio 1.x runtime" (tokio's `rt_common`-style context tests); corral's
+/// panics with the same message.
+#[test]
+fn outside_a_runtime_both_panic_with_tokios_message() {
+    let messages: Vec<String> = BOTH
+        .into_iter()
+        .map(|which| {
+            let payload = std::panic::catch_unwind(move || drop(which.spawn(|| ()))).unwrap_err();
+            panic_text(payload.as_ref())
+        })
+        .collect();
+    assert!(
+        messages[0].contains("must be called from the context of a Tokio 1.x runtime"),
+        "{messages:?}"
+    );
+    assert_eq!(messages[0], messages[1]);
+}
+
+/// The text of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
