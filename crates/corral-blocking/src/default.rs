@@ -256,7 +256,18 @@ where
 ///   [`JoinError::is_cancelled`](tokio::task::JoinError::is_cancelled) and the value
 ///   is dropped (now and then it still yields the value, as tokio's would). Jobs that
 ///   found a free slot (all of them while fewer than [`DEFAULT_MAX_THREADS`] run) are
-///   exactly tokio's.
+///   exactly tokio's;
+/// - a job waiting for its slot is not yet a tokio blocking task, so on a runtime
+///   with paused time it does not stop the clock from auto-advancing as tokio's queued
+///   job does (a running one does): a `timeout` around it can fire while it waits.
+///   Holding the clock would take a thread per waiting runtime, the resource the cap
+///   bounds;
+/// - a job that blocks until another `spawn_blocking` job finishes (say,
+///   `Handle::current().block_on(inner)`) holds its slot meanwhile, so once
+///   [`DEFAULT_MAX_THREADS`] such jobs run, the inner jobs wait for a slot that only
+///   an outer job's return can free: they never run (tokio's pool has the same
+///   hazard, at 512). Give blocking work that waits for other blocking work its own
+///   [`BlockingPool`](crate::BlockingPool).
 ///
 /// [`spawn_blocking_metrics`] shows the cap at work.
 ///
@@ -335,8 +346,13 @@ where
                 match hand_over(&runtime, Slot::new(permit, entry), f).await {
                     Ok(value) => value,
                     Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-                    // The runtime is shutting down: this task is being dropped too.
-                    Err(err) => panic!("corral::spawn_blocking: {err}"),
+                    // Cancelled: nobody else has the job's handle, so its runtime shut
+                    // down before the job started, and is shutting this task down too
+                    // (it may still poll it once, on a worker that has not stopped
+                    // yet). Wait for that, so the caller's handle reports cancelled, as
+                    // tokio's does for a job queued at shutdown, instead of a panic of
+                    // our own.
+                    Err(_) => std::future::pending().await,
                 }
             },
             &task_runtime,

@@ -1,7 +1,10 @@
 //! `spawn_blocking`: the drop-in for `tokio::task::spawn_blocking`. Every behaviour
 //! code written for tokio depends on is checked with the same assertions against
-//! tokio's function and corral's. (The cap itself, which saturates the process-wide
-//! slots, is in `spawn_blocking_cap.rs`, its own process.)
+//! tokio's function and corral's: here, what tokio's own tests do not cover; tokio's
+//! tests themselves (abort after start, runtime drop and `shutdown_timeout`, the paused
+//! clock, ...) are ported in `tokio_parity.rs`, on both runtime flavours. (The cap
+//! itself, which saturates the process-wide slots, is in `spawn_blocking_cap.rs`, its
+//! own process.)
 
 mod support;
 
@@ -13,25 +16,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use corral_blocking::{spawn_blocking, spawn_blocking_metrics, DEFAULT_MAX_THREADS};
-use support::{eventually, eventually_blocking, multi_thread, Latch, OpenOnDrop};
-
-/// The two functions under test.
-#[derive(Debug, Clone, Copy)]
-enum Which {
-    Tokio,
-    Corral,
-}
-
-const BOTH: [Which; 2] = [Which::Tokio, Which::Corral];
-
-impl Which {
-    fn spawn<R: Send + 'static>(self, f: impl FnOnce() -> R + Send + 'static) -> JoinHandle<R> {
-        match self {
-            Which::Tokio => tokio::task::spawn_blocking(f),
-            Which::Corral => spawn_blocking(f),
-        }
-    }
-}
+use support::{eventually_blocking, multi_thread, BOTH};
 
 #[test]
 fn the_runtime_context_is_entered_inside_the_job() {
@@ -50,91 +35,6 @@ fn the_runtime_context_is_entered_inside_the_job() {
                 .unwrap()
         });
         assert_eq!((inside, spawned), (outside, 5), "{which:?}");
-    }
-}
-
-#[test]
-fn abort_after_the_job_started_keeps_its_value() {
-    for which in BOTH {
-        let rt = multi_thread(2);
-        let (gate, started) = (Latch::new(), Arc::new(AtomicBool::new(false)));
-        let _open = OpenOnDrop(gate.clone());
-        let value = rt.block_on(async {
-            let handle = which.spawn({
-                let (gate, started) = (gate.clone(), started.clone());
-                move || {
-                    started.store(true, Ordering::SeqCst);
-                    gate.wait();
-                    7
-                }
-            });
-            eventually("job started", || started.load(Ordering::SeqCst)).await;
-            handle.abort();
-            gate.open();
-            handle.await
-        });
-        assert_eq!(value.unwrap(), 7, "{which:?}");
-    }
-}
-
-/// Starts a job on `rt` that runs until the returned latch opens, then sets the
-/// returned flag; drops its handle (detached, as at the end of `main`); returns once
-/// the job is running.
-fn detached_job_holding(rt: &tokio::runtime::Runtime, which: Which) -> (Latch, Arc<AtomicBool>) {
-    let (gate, started, done) = (
-        Latch::new(),
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let _enter = rt.enter();
-    drop(which.spawn({
-        let (gate, started, done) = (gate.clone(), started.clone(), done.clone());
-        move || {
-            started.store(true, Ordering::SeqCst);
-            gate.wait();
-            done.store(true, Ordering::SeqCst);
-        }
-    }));
-    eventually_blocking("job started", || started.load(Ordering::SeqCst));
-    (gate, done)
-}
-
-#[test]
-fn dropping_the_runtime_waits_for_the_jobs_it_started() {
-    for which in BOTH {
-        let rt = multi_thread(2);
-        let (gate, done) = detached_job_holding(&rt, which);
-        let _open = OpenOnDrop(gate.clone());
-        // Opened from another thread while this one is inside `drop(rt)`: drop must
-        // not return before the job has finished, however long that takes.
-        let opener = std::thread::spawn({
-            let gate = gate.clone();
-            move || {
-                std::thread::sleep(Duration::from_millis(50));
-                gate.open();
-            }
-        });
-        drop(rt);
-        assert!(
-            done.load(Ordering::SeqCst),
-            "{which:?}: drop returned first"
-        );
-        opener.join().unwrap();
-    }
-}
-
-#[test]
-fn shutdown_timeout_bounds_the_wait_for_a_job_that_never_returns() {
-    for which in BOTH {
-        let rt = multi_thread(2);
-        let (gate, done) = detached_job_holding(&rt, which);
-        let _open = OpenOnDrop(gate.clone());
-        // The job only returns once the latch opens, after this: shutdown_timeout
-        // returning at all shows it bounds the wait.
-        rt.shutdown_timeout(Duration::from_millis(10));
-        assert!(!done.load(Ordering::SeqCst), "{which:?}");
-        gate.open();
-        eventually_blocking("job finished", || done.load(Ordering::SeqCst));
     }
 }
 
@@ -159,20 +59,6 @@ fn a_job_not_started_when_the_runtime_shuts_down_never_runs_and_a_panic_keeps_it
         drop(job);
         std::thread::sleep(Duration::from_millis(10));
         assert!(!ran.load(Ordering::SeqCst), "{which:?}");
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_running_job_holds_the_paused_clock() {
-    for which in BOTH {
-        // tokio does not auto-advance paused time while a blocking job runs, so a
-        // timeout around real work on a paused clock does not fire at once.
-        let slept = tokio::time::timeout(
-            Duration::from_secs(1),
-            which.spawn(|| std::thread::sleep(Duration::from_millis(20))),
-        )
-        .await;
-        assert!(slept.is_ok(), "{which:?}");
     }
 }
 

@@ -91,7 +91,10 @@
 //!   paths never touch the mutex: a "waiters present" bit in the state word sends
 //!   acquirers to the queue and releasers to the hand-off only when it is set. A
 //!   granted waiter completes without the mutex too: the first 64 slots carry a
-//!   generation-stamped grant word the waiter reads with one atomic load.
+//!   generation-stamped grant word the waiter reads with one atomic load. Wakers
+//!   are woken, and dropped, only after the mutex is released: a waker is the
+//!   caller's code, and one whose drop releases permits of this very semaphore must
+//!   not deadlock (tokio fixed the same case in tokio-rs/tokio#5475).
 //! - **Permits are handed over, not raced for.** When waiters are queued, a release
 //!   adds its permits to the free count and then, under the lock, grants them to the
 //!   head of the queue (and the next, while they fit). A granted waiter owns its

@@ -10,7 +10,29 @@ pub use corral_test_support::{
 };
 
 use corral_blocking::{AcceptedJob, BlockingPool};
+use tokio::task::JoinHandle;
 use tokio_test::task::Spawn;
+
+/// The two `spawn_blocking`s a drop-in test runs its assertions against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Tokio,
+    Corral,
+}
+
+/// tokio's function, then corral's.
+pub const BOTH: [Which; 2] = [Which::Tokio, Which::Corral];
+
+impl Which {
+    /// Calls this `spawn_blocking` (on the current runtime, as both do).
+    #[track_caller]
+    pub fn spawn<R: Send + 'static>(self, f: impl FnOnce() -> R + Send + 'static) -> JoinHandle<R> {
+        match self {
+            Which::Tokio => tokio::task::spawn_blocking(f),
+            Which::Corral => corral_blocking::spawn_blocking(f),
+        }
+    }
+}
 
 /// Occupies a one-thread `pool`: runs a job that blocks until the returned latch opens,
 /// and waits until that job is running.

@@ -13,7 +13,10 @@
 //!   settles, so the waiters behind it that now fit are granted.
 //! - Nothing is granted once `CLOSED` is set: the waiters still queued belong to
 //!   `close`, which fails them all.
-//! - Wakers are woken only after the lock is released.
+//! - Wakers are woken, and dropped, only after the lock is released: a waker is user
+//!   code, and its drop may release permits of this very semaphore (tokio's
+//!   `release_permits_at_drop`), which takes the lock. The queue hands back every
+//!   waker it lets go of ([`Queue::set_waker`], [`Queue::free`]) for that.
 //! - Handing permits on allocates nothing: wakers are collected in a [`WakeList`]'s
 //!   inline part only (checked with [`WakeList::is_full`] before every push); when it
 //!   fills, the lock is released, the batch woken and the lock taken again.
@@ -178,16 +181,19 @@ impl Semaphore {
         let slot = waiter.slot;
         match queue.status(slot) {
             Status::Queued => {
-                queue.set_waker(slot, cx.waker());
+                let displaced = queue.set_waker(slot, cx.waker());
+                drop(queue);
+                drop(displaced);
                 Poll::Pending
             }
+            // Granting or failing took the slot's waker: `free` returns none.
             Status::Granted => {
-                queue.free(slot);
+                let _none = queue.free(slot);
                 waiter.slot = NIL;
                 Poll::Ready(Ok(()))
             }
             Status::Failed(err) => {
-                queue.free(slot);
+                let _none = queue.free(slot);
                 waiter.slot = NIL;
                 Poll::Ready(Err(err))
             }
@@ -220,20 +226,25 @@ impl Semaphore {
         match queue.status(slot) {
             Status::Queued => {
                 let was_head = queue.head() == Some(slot);
-                queue.free(slot);
+                let waker = queue.free(slot);
                 if was_head {
                     // The waiters behind it may fit now, or the queue is empty and
                     // `SLOW` must be cleared.
                     self.settle(queue);
+                } else {
+                    drop(queue);
                 }
+                drop(waker);
             }
             Status::Granted => {
                 // The grant raced with the drop: hand the permits back.
-                queue.free(slot);
+                let _none = queue.free(slot);
                 self.state.fetch_add(permits(waiter.n), Release);
                 self.settle(queue);
             }
-            Status::Failed(_) => queue.free(slot),
+            Status::Failed(_) => {
+                let _none = queue.free(slot);
+            }
             Status::Free => unreachable!("a waiter's slot is freed only by the waiter"),
         }
     }

@@ -151,7 +151,8 @@ impl Queue {
             self.granted += 1;
         }
         if tickets.grant(slot) {
-            self.release_slot(slot);
+            // `finish` took the waker: nothing is left to drop here.
+            let _taken = self.release_slot(slot);
         }
         waker
     }
@@ -182,29 +183,34 @@ impl Queue {
         self.len -= 1;
     }
 
-    /// Stores the waker to wake when a queued `slot` is granted or failed.
-    pub(crate) fn set_waker(&mut self, slot: usize, waker: &Waker) {
+    /// Stores the waker to wake when a queued `slot` is granted or failed, and returns
+    /// the one it replaces, for the caller to drop once the lock is released.
+    #[must_use = "drop the displaced waker after unlocking: its drop may run user code"]
+    pub(crate) fn set_waker(&mut self, slot: usize, waker: &Waker) -> Option<Waker> {
         let node = &mut self.slots[slot];
         match &node.waker {
-            Some(old) if old.will_wake(waker) => {}
-            _ => node.waker = Some(waker.clone()),
+            Some(old) if old.will_wake(waker) => None,
+            _ => node.waker.replace(waker.clone()),
         }
     }
 
-    /// Returns `slot` to the free list, unlinking it first if it is still queued.
-    pub(crate) fn free(&mut self, slot: usize) {
+    /// Returns `slot` to the free list, unlinking it first if it is still queued, and
+    /// returns the waker a still-queued slot held (granting or failing a slot already
+    /// took its waker), for the caller to drop once the lock is released.
+    #[must_use = "drop the waker after unlocking: its drop may run user code"]
+    pub(crate) fn free(&mut self, slot: usize) -> Option<Waker> {
         if self.slots[slot].status == Status::Queued {
             self.unlink(slot);
         }
-        self.release_slot(slot);
+        self.release_slot(slot)
     }
 
-    /// Puts an unlinked `slot` on the free list.
-    fn release_slot(&mut self, slot: usize) {
+    /// Puts an unlinked `slot` on the free list, returning the waker it still held.
+    fn release_slot(&mut self, slot: usize) -> Option<Waker> {
         let node = &mut self.slots[slot];
         node.status = Status::Free;
-        node.waker = None;
         node.next = self.free;
         self.free = slot;
+        node.waker.take()
     }
 }
