@@ -508,3 +508,98 @@ fn trio_collecting_scope_lets_siblings_finish() {
         );
     });
 }
+
+/// A chain of `depth` nested scopes, each opened by a child of the one above; the
+/// innermost child opens `leaf` and waits forever, holding `guard`.
+fn nested_chain<G: Send + 'static>(depth: usize, leaf: Latch, guard: G) -> Chain {
+    Box::pin(async move {
+        if depth == 0 {
+            let _guard = guard;
+            leaf.open();
+            return sleep_forever().await;
+        }
+        scope(move |s| async move {
+            s.go(nested_chain(depth - 1, leaf, guard));
+            sleep_forever().await
+        })
+        .await
+        .map_err(|_| Boom(0))
+    })
+}
+
+type Chain = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Boom>> + Send>>;
+
+/// Panics (with a `Boom` payload) when dropped.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        common::quiet_boom_panics();
+        std::panic::panic_any(Boom(42));
+    }
+}
+
+/// Runs `test` on a current-thread and on a 2-worker multi-thread runtime whose
+/// threads (the one polling the owner included) have small stacks, so that work
+/// recursing once per nesting level overflows at a depth a real program can reach.
+fn on_both_with_small_stacks<Fut: std::future::Future<Output = ()>>(
+    test: impl Fn() -> Fut + Send + Sync + 'static,
+) {
+    const STACK: usize = 256 * 1024;
+    let test = Arc::new(test);
+    for multi_thread in [false, true] {
+        let test = test.clone();
+        let mut builder = if multi_thread {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let runtime = builder
+            .thread_stack_size(STACK)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(move || runtime.block_on(test()))
+            .expect("a thread")
+            .join()
+            .expect("the test passed");
+    }
+}
+
+/// Ports Trio `test_very_deep_cancel_scope_nesting` (5,000 nested cancel scopes, once
+/// a `RecursionError` when the outermost was cancelled): cancelling the outermost of
+/// 10,000 nested scopes, each opened by a child of the one above, stops the chain and
+/// yields `Cancelled`; and a panic from the innermost child's destructor, forwarded up
+/// through every abandoned level, resumes at the top. Each level is its own task, so
+/// nothing here needs a deep stack, on threads of 256 KiB.
+#[test]
+fn trio_very_deep_nesting_is_cancelled_without_deep_recursion() {
+    const DEPTH: usize = 10_000;
+    on_both_with_small_stacks(|| async {
+        let leaf = Latch::new();
+        let gate = leaf.clone();
+        let out = scope(move |s| async move {
+            s.go(nested_chain(DEPTH, leaf, ()));
+            gate.opened().await;
+            s.cancel();
+            sleep_forever().await
+        })
+        .await;
+        assert_eq!(out, Err(ScopeError::Cancelled));
+
+        let leaf = Latch::new();
+        let gate = leaf.clone();
+        let payload = common::panic_of(scope(move |s| async move {
+            s.go(nested_chain(DEPTH, leaf, PanicOnDrop));
+            gate.opened().await;
+            s.cancel();
+            sleep_forever().await
+        }))
+        .await;
+        assert_eq!(payload.downcast_ref::<Boom>(), Some(&Boom(42)));
+    });
+}

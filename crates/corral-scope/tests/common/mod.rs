@@ -114,14 +114,21 @@ pub fn on_both<Fut: Future<Output = ()>>(test: impl Fn() -> Fut) {
 }
 
 /// Runs `round` once per seed in `0..rounds` on one 2-worker multi-thread runtime:
-/// enough rounds of a race-prone test to catch a 1-in-1,000 interleaving.
-pub fn seeded_multi_thread<Fut: Future<Output = ()>>(
-    rounds: u64,
-    round: impl Fn(corral_test_support::Rng) -> Fut,
-) {
+/// enough rounds of a race-prone test to catch a 1-in-1,000 interleaving. Even seeds
+/// run the round (the scope's owner) on the test's thread, odd seeds on a worker, where
+/// the children it spawns start in the worker's LIFO slot.
+pub fn seeded_multi_thread<Fut>(rounds: u64, round: impl Fn(corral_test_support::Rng) -> Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
     corral_test_support::multi_thread(2).block_on(async {
         for seed in 0..rounds {
-            round(corral_test_support::Rng(seed)).await;
+            let round = round(corral_test_support::Rng(seed));
+            if seed % 2 == 0 {
+                round.await;
+            } else if let Err(failed) = tokio::spawn(round).await {
+                std::panic::resume_unwind(failed.into_panic());
+            }
         }
     });
 }
