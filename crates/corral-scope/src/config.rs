@@ -67,13 +67,16 @@ impl ScopeBuilder {
         self
     }
 
-    /// Keeps every error instead of stopping at the first (Go conc's `WithErrors`,
-    /// Trio's `ExceptionGroup`): a child's error no longer cancels the group, the
-    /// scope waits for every child, and if any failed it yields
+    /// Keeps every error instead of stopping at the first (Go conc's `WithErrors`):
+    /// a child's error no longer cancels the group, the scope waits for every child,
+    /// and if any failed it yields
     /// [`ScopeError::Errors`](crate::ScopeError::Errors) with every error in arrival
     /// order. The body's own error still cancels the group (and joins the list); a
     /// panic, the deadline and [`Scope::cancel`](crate::Scope::cancel) still stop it.
     /// The first cause wins: errors after a deadline or a cancel are not reported.
+    ///
+    /// Unlike a Trio nursery, which also reports every error (in an `ExceptionGroup`)
+    /// but cancels the other children at the first one, the siblings here run on.
     ///
     /// ```
     /// use corral_scope::{ScopeConfig, ScopeError};

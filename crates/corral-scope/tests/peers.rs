@@ -697,6 +697,40 @@ fn joinset_join_all() {
     });
 }
 
+/// Ports the failure half of `JoinSet::join_all` (it panics at the first task that
+/// failed, and the set it consumed aborts the rest): `Results::join` returns the first
+/// `ChildError` in submission order as soon as it meets it, without waiting for the
+/// children after it.
+///
+/// Deliberate difference: those children are not aborted, they stay in their group,
+/// which still joins them (`Results::join`'s docs). In a scope that collects errors,
+/// where a failure cancels nothing, they run to completion.
+#[test]
+fn joinset_join_all_stops_at_the_first_child_without_output() {
+    on_both(|| async {
+        let collecting = ScopeConfig::builder()
+            .collect_errors()
+            .build()
+            .expect("valid");
+        let (gate, probe) = (Latch::new(), Probe::new());
+        let (later_gate, later) = (gate.clone(), probe.clone());
+        let out = collecting
+            .scope(move |s| async move {
+                let mut results = Results::new();
+                results.push(s.go(async { Ok(1) }));
+                results.push(s.go(async { Err(Boom(2)) }));
+                results.push(s.go(later.watch(held_value(&later_gate, 3))));
+                assert_eq!(results.join().await, Err(ChildError::Failed));
+                assert_eq!(s.live_children(), 1, "the last child is still running");
+                later_gate.open();
+                Ok(())
+            })
+            .await;
+        assert_eq!(out, Err(ScopeError::Errors(vec![Boom(2)])));
+        assert_eq!((probe.started(), probe.dropped()), (1, 1));
+    });
+}
+
 /// Ports `JoinSet` `task_panics`: `join_all` panics when a task panics, and the other
 /// task, which would have sent on a channel later, never sends (`join_all` dropped the
 /// set, aborting it). corral: the panic cancels the sibling and resumes in the owner
