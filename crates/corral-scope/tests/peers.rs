@@ -275,6 +275,61 @@ fn errgroup_go_limit_is_never_exceeded() {
     seeded_multi_thread(12, round);
 }
 
+/// Counts a child out of `active` when its future is dropped, however it ends.
+struct Active(Arc<AtomicUsize>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Ports errgroup `TestGoLimit` together with `TestWithContext`'s cancel on the first
+/// error: under a random limit, one of 40 children fails while the spawner is blocked in
+/// `Go` at the limit or about to be. The limit is never exceeded, the blocked spawner is
+/// released (refused with its future handed back, so it stops spawning), `Wait` returns
+/// that error, and every child that started is gone by then.
+#[test]
+fn errgroup_go_limit_holds_when_a_child_fails_and_releases_the_blocked_go() {
+    seeded_multi_thread(3_000, |mut rng| async move {
+        let (limit, fail_at) = (1 + rng.below(4) as usize, rng.below(40) as u32);
+        let active = Arc::new(AtomicUsize::new(0));
+        let counted = active.clone();
+        let out = limited(limit as u64)
+            .scope(move |s| async move {
+                for i in 0..40 {
+                    let (active, yields) = (counted.clone(), rng.below(3));
+                    let child = async move {
+                        let running = active.fetch_add(1, Ordering::SeqCst) + 1;
+                        let _active = Active(active);
+                        assert!(
+                            running <= limit,
+                            "{running} children under a limit of {limit}"
+                        );
+                        for _ in 0..yields {
+                            tokio::task::yield_now().await;
+                        }
+                        if i == fail_at {
+                            return Err(Boom(i));
+                        }
+                        Ok(())
+                    };
+                    if s.spawn(child).await.is_err() {
+                        break;
+                    }
+                }
+                std::future::pending::<Result<(), Boom>>().await
+            })
+            .await;
+        assert_eq!(out, Err(ScopeError::Failed(Boom(fail_at))));
+        assert_eq!(
+            active.load(Ordering::SeqCst),
+            0,
+            "every started child is gone"
+        );
+    });
+}
+
 /// Ports errgroup's "Wait with no goroutines": a group with nothing in it returns at
 /// once, at its first poll, with no error.
 #[test]
