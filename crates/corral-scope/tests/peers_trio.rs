@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 use common::{on_both, seeded_multi_thread, seeded_yields, Boom, Probe};
 use corral_scope::{scope, ChildError, Scope, ScopeConfig, ScopeError, SpawnError, TrySpawnError};
-use corral_test_support::{Latch, Rng};
+use corral_test_support::{eventually, Latch, OpenOnDrop, Rng};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
+use tokio_test::{assert_pending, assert_ready, task};
 
 /// Trio's `sleep_forever` in a child or a body of a `Scope<Boom>`.
 async fn sleep_forever() -> Result<(), Boom> {
@@ -266,6 +267,110 @@ fn trio_nursery_waits_for_every_cancelled_child_after_an_error() {
     }
     on_both(|| round(Rng(2)));
     seeded_multi_thread(3_000, round);
+}
+
+/// A scope config with a deadline for Trio's `test_basic_timeout` ports, on either
+/// runtime: on the current-thread runtime the clock is paused and jumps, like Trio's
+/// `MockClock`; the multi-thread runtime cannot pause its clock, so there the deadline
+/// is short and the tests wait for it to pass (nothing asserts how long anything took).
+fn with_deadline() -> (std::time::Duration, ScopeConfig) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let paused = Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread;
+    if paused {
+        tokio::time::pause();
+    }
+    let timeout = std::time::Duration::from_millis(if paused { 1_000 } else { 20 });
+    let config = ScopeConfig::builder()
+        .timeout(timeout)
+        .build()
+        .expect("valid");
+    (timeout, config)
+}
+
+/// Ports Trio `test_basic_timeout`, first step: a scope that is done before its
+/// deadline is not cancelled by it later (Trio: `not cancel_called` after the clock
+/// jumps past it), even when its owner is next polled only after the deadline: here
+/// the body returned, its child finished before the deadline, and the owner (like a
+/// task not yet rescheduled on a loaded runtime) looks only once it has passed. The
+/// work was done in time, so the body's value is the result, as with
+/// `tokio::time::timeout`, whose ready value wins over an elapsed deadline.
+///
+/// Trio's third step (moving a running scope's deadline) has no counterpart: a scope's
+/// deadline is fixed when it is created.
+#[test]
+fn trio_basic_timeout_work_done_in_time_is_not_cancelled_later() {
+    on_both(|| async {
+        let (timeout, config) = with_deadline();
+        let (probe, gate) = (Probe::new(), Latch::new());
+        let child = probe.watch({
+            let gate = gate.clone();
+            async move {
+                gate.opened().await;
+                Ok::<_, Boom>(())
+            }
+        });
+        let mut owner = task::spawn(config.scope(move |s| async move {
+            s.go(child);
+            Ok(5)
+        }));
+        assert_pending!(owner.poll());
+        gate.open();
+        eventually("the child is done", || probe.dropped() == 1).await;
+        tokio::time::sleep(2 * timeout).await;
+        assert_eq!(
+            assert_ready!(owner.poll()),
+            Ok(5),
+            "done before the deadline"
+        );
+    });
+}
+
+/// Ports Trio `test_basic_timeout`, second step: a body sleeping forever past the
+/// deadline is cancelled, with its child, and the scope says so (`DeadlineExceeded`,
+/// Trio's `cancelled_caught`) once the child is down. Meanwhile the owner sleeps: its
+/// own cancel may wake it once, but it does not wake itself at every poll while a
+/// child takes its time to stop.
+#[test]
+fn trio_basic_timeout_cancels_the_sleeping_body_and_waits_quietly() {
+    on_both(|| async {
+        let (timeout, config) = with_deadline();
+        // Its destructor blocks until `stopped` opens, so the child stays live after
+        // the deadline cancelled it.
+        struct SlowStop(Latch);
+        impl Drop for SlowStop {
+            fn drop(&mut self) {
+                self.0.wait();
+            }
+        }
+        let (probe, stopped) = (Probe::new(), Latch::new());
+        // Opens `stopped` if an assertion fails, so the runtime's shutdown cannot hang.
+        let _unblock = OpenOnDrop(stopped.clone());
+        let guard = SlowStop(stopped.clone());
+        let child = probe.watch(async move {
+            let _guard = guard;
+            sleep_forever().await
+        });
+        let mut owner = task::spawn(config.scope(move |s| async move {
+            s.go(child);
+            sleep_forever().await
+        }));
+        assert_pending!(owner.poll());
+        tokio::time::sleep(2 * timeout).await;
+        assert!(owner.is_woken(), "the deadline wakes the owner");
+        assert_pending!(owner.poll());
+        assert_pending!(owner.poll());
+        assert!(
+            !owner.is_woken(),
+            "the owner wakes itself while the child stops"
+        );
+        stopped.open();
+        eventually("the child is down", || probe.dropped() == 1).await;
+        assert!(owner.is_woken(), "the last child wakes the owner");
+        assert_eq!(
+            assert_ready!(owner.poll()),
+            Err(ScopeError::DeadlineExceeded)
+        );
+    });
 }
 
 /// Ports Trio `test_precancelled_task`: Trio starts a task spawned into an
