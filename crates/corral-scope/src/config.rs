@@ -161,10 +161,10 @@ impl ScopeConfig {
     ///
     /// That poll first gives the body one more poll, and cancels only what is still
     /// running: a scope whose body returned `Ok` and whose children are all gone by
-    /// then yields the body's value, however late its owner is polled after the
-    /// deadline (on a loaded runtime, the work may have finished in time and the owner
-    /// not been scheduled until after), as `tokio::time::timeout` returns a value that
-    /// is ready.
+    /// then, but for background children (being stopped, not awaited), yields the
+    /// body's value, however late its owner is polled after the deadline (on a loaded
+    /// runtime, the work may have finished in time and the owner not been scheduled
+    /// until after), as `tokio::time::timeout` returns a value that is ready.
     ///
     /// # Examples
     ///

@@ -79,7 +79,7 @@ impl Core {
     pub(crate) fn release_parent(&self) {
         let mut parent = self.hold.lock().take();
         while let Some(core) = parent {
-            parent = if core.group.complete() {
+            parent = if core.group.complete(false) {
                 core.hold.lock().take()
             } else {
                 None

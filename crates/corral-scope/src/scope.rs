@@ -208,7 +208,9 @@ where
         // The body is over: background children are stopped from here on.
         core.group.wait();
         let Some(outcome) = core.group.try_finish() else {
-            if expired {
+            // Background children are being stopped, not awaited: the body's value
+            // does not wait on them, so they cannot make it late.
+            if expired && core.group.foreground_live() > 0 {
                 expire(core);
             }
             return Poll::Pending;

@@ -269,6 +269,16 @@ fn trio_nursery_waits_for_every_cancelled_child_after_an_error() {
     seeded_multi_thread(3_000, round);
 }
 
+/// Blocks in its destructor until its latch opens: a child holding it stays live, in
+/// the middle of stopping, until the test lets it go.
+struct SlowStop(Latch);
+
+impl Drop for SlowStop {
+    fn drop(&mut self) {
+        self.0.wait();
+    }
+}
+
 /// A scope config with a deadline for Trio's `test_basic_timeout` ports, on either
 /// runtime: on the current-thread runtime the clock is paused and jumps, like Trio's
 /// `MockClock`; the multi-thread runtime cannot pause its clock, so there the deadline
@@ -309,13 +319,19 @@ fn trio_basic_timeout_work_done_in_time_is_not_cancelled_later() {
                 Ok::<_, Boom>(())
             }
         });
-        let mut owner = task::spawn(config.scope(move |s| async move {
-            s.go(child);
-            Ok(5)
+        let mut handle = None;
+        let mut owner = task::spawn(config.scope(|s| {
+            handle = Some(s.clone());
+            async move {
+                s.go(child);
+                Ok(5)
+            }
         }));
+        let handle = handle.expect("the closure ran");
         assert_pending!(owner.poll());
         gate.open();
-        eventually("the child is done", || probe.dropped() == 1).await;
+        eventually("the child is gone", || handle.live_children() == 0).await;
+        assert_eq!(probe.dropped(), 1);
         tokio::time::sleep(2 * timeout).await;
         assert_eq!(
             assert_ready!(owner.poll()),
@@ -334,14 +350,6 @@ fn trio_basic_timeout_work_done_in_time_is_not_cancelled_later() {
 fn trio_basic_timeout_cancels_the_sleeping_body_and_waits_quietly() {
     on_both(|| async {
         let (timeout, config) = with_deadline();
-        // Its destructor blocks until `stopped` opens, so the child stays live after
-        // the deadline cancelled it.
-        struct SlowStop(Latch);
-        impl Drop for SlowStop {
-            fn drop(&mut self) {
-                self.0.wait();
-            }
-        }
         let (probe, stopped) = (Probe::new(), Latch::new());
         // Opens `stopped` if an assertion fails, so the runtime's shutdown cannot hang.
         let _unblock = OpenOnDrop(stopped.clone());
@@ -364,11 +372,46 @@ fn trio_basic_timeout_cancels_the_sleeping_body_and_waits_quietly() {
             "the owner wakes itself while the child stops"
         );
         stopped.open();
-        eventually("the child is down", || probe.dropped() == 1).await;
-        assert!(owner.is_woken(), "the last child wakes the owner");
+        eventually("the last child wakes the owner", || owner.is_woken()).await;
+        assert_eq!(probe.dropped(), 1);
         assert_eq!(
             assert_ready!(owner.poll()),
             Err(ScopeError::DeadlineExceeded)
+        );
+    });
+}
+
+/// The background-child side of `trio_basic_timeout_work_done_in_time_is_not_cancelled_later`:
+/// a body that returned `Ok` before the deadline, with only a background child left
+/// (stopped when the body returns, not awaited: `ChildBuilder::background`), yields its
+/// value even when that child is still stopping once the deadline has passed. Only the
+/// multi-thread runtime can hold a child in the middle of stopping (its destructor
+/// blocks a worker); on the current-thread runtime it would block the owner's thread.
+#[test]
+fn trio_basic_timeout_spares_a_body_done_in_time_while_background_children_stop() {
+    corral_test_support::multi_thread(2).block_on(async {
+        let (timeout, config) = with_deadline();
+        let (probe, stopped) = (Probe::new(), Latch::new());
+        let _unblock = OpenOnDrop(stopped.clone());
+        let guard = SlowStop(stopped.clone());
+        let monitor = probe.watch(async move {
+            let _guard = guard;
+            sleep_forever().await
+        });
+        let mut owner = task::spawn(config.scope(move |s| async move {
+            s.child().background().go(monitor);
+            Ok(5)
+        }));
+        assert_pending!(owner.poll());
+        tokio::time::sleep(2 * timeout).await;
+        assert_pending!(owner.poll());
+        stopped.open();
+        eventually("the monitor's end wakes the owner", || owner.is_woken()).await;
+        assert_eq!(probe.dropped(), 1);
+        assert_eq!(
+            assert_ready!(owner.poll()),
+            Ok(5),
+            "the body was done in time"
         );
     });
 }
