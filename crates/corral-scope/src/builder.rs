@@ -71,6 +71,9 @@ impl<'a, E: Send + 'static> ChildBuilder<'a, E> {
     }
 
     /// Makes it a background child: stopped, not awaited, once the body returns `Ok`.
+    ///
+    /// A scope counts its live background children apart, up to 2^24 - 1 at once:
+    /// spawning one more panics.
     pub fn background(mut self) -> Self {
         self.options.background = true;
         self

@@ -58,7 +58,7 @@ pin_project_lite::pin_project! {
             if let Some(key) = this.key.take() {
                 core.group.deregister(key);
             }
-            if core.group.complete() {
+            if core.group.complete(*this.background) {
                 // The last child of an abandoned nested scope: that scope is down.
                 core.release_parent();
             }

@@ -67,13 +67,16 @@ impl ScopeBuilder {
         self
     }
 
-    /// Keeps every error instead of stopping at the first (Go conc's `WithErrors`,
-    /// Trio's `ExceptionGroup`): a child's error no longer cancels the group, the
-    /// scope waits for every child, and if any failed it yields
+    /// Keeps every error instead of stopping at the first (Go conc's `WithErrors`):
+    /// a child's error no longer cancels the group, the scope waits for every child,
+    /// and if any failed it yields
     /// [`ScopeError::Errors`](crate::ScopeError::Errors) with every error in arrival
     /// order. The body's own error still cancels the group (and joins the list); a
     /// panic, the deadline and [`Scope::cancel`](crate::Scope::cancel) still stop it.
     /// The first cause wins: errors after a deadline or a cancel are not reported.
+    ///
+    /// Unlike a Trio nursery, which also reports every error (in an `ExceptionGroup`)
+    /// but cancels the other children at the first one, the siblings here run on.
     ///
     /// ```
     /// use corral_scope::{ScopeConfig, ScopeError};
@@ -155,6 +158,13 @@ impl ScopeConfig {
     /// [`ScopeError::DeadlineExceeded`](crate::ScopeError::DeadlineExceeded) once the
     /// children are down. The owner's future enforces it (its timer wakes the owner,
     /// whose poll cancels the group), so the scope must be awaited, not just held.
+    ///
+    /// That poll first gives the body one more poll, and cancels only what is still
+    /// running: a scope whose body returned `Ok` and whose children are all gone by
+    /// then, but for background children (being stopped, not awaited), yields the
+    /// body's value, however late its owner is polled after the deadline (on a loaded
+    /// runtime, the work may have finished in time and the owner not been scheduled
+    /// until after), as `tokio::time::timeout` returns a value that is ready.
     ///
     /// # Examples
     ///

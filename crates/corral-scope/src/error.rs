@@ -93,8 +93,11 @@ pub enum ChildError {
     Panicked,
     /// The child was aborted before it finished: the group was cancelled (a sibling
     /// failed, the deadline passed, the owner was dropped, `Scope::cancel`), the body
-    /// returned while it ran in the background, or the handle's `abort` was called.
-    /// Also the handle of a child `Scope::go` refused, whose future was dropped unstarted.
+    /// returned while it ran in the background, the handle's `abort` was called, or
+    /// the runtime it ran on shut down. The last two do not cancel the group, and the
+    /// scope does not report them: it yields its body's value if nothing else stopped
+    /// it. Also the handle of a child `Scope::go` refused, whose future was dropped
+    /// unstarted.
     Cancelled,
 }
 

@@ -211,11 +211,12 @@ impl Group {
         }
     }
 
-    /// An admitted child's future was dropped (finished, cancelled, or never polled).
+    /// An admitted child's future was dropped (finished, cancelled, or never polled);
+    /// `background` as it was admitted (a nested scope's admission is not background).
     /// Returns `true` if it was the last child of a group whose owner is gone (see
     /// [`Group::abandon`]): the group is drained.
-    pub(crate) fn complete(&self) -> bool {
-        let done = self.state.complete();
+    pub(crate) fn complete(&self, background: bool) -> bool {
+        let done = self.state.complete(background);
         if done.wake_owner {
             let waker = self.inner.0.lock().owner.clone();
             if let Some(waker) = waker {
@@ -359,6 +360,11 @@ impl Group {
         self.state.is_closed()
     }
 
+    /// Live children that do not run in the background, nested scopes included.
+    pub(crate) fn foreground_live(&self) -> usize {
+        self.state.foreground_live()
+    }
+
     pub(crate) fn live(&self) -> usize {
         self.state.live()
     }
@@ -458,7 +464,7 @@ mod loom_models {
             assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
-                thread::spawn(move || group.complete())
+                thread::spawn(move || group.complete(false))
             };
             let flag = Arc::new(Flag(AtomicUsize::new(0)));
             let waker = Waker::from(flag.clone());
@@ -493,7 +499,7 @@ mod loom_models {
             }
             if admitted {
                 assert_eq!(group.live(), 1);
-                group.complete();
+                group.complete(false);
                 assert_eq!(flag.0.load(Ordering::SeqCst), 1);
                 assert!(group.try_finish().is_some());
             }
@@ -510,7 +516,7 @@ mod loom_models {
             assert!(group.try_admit(false).is_some());
             let child = {
                 let group = group.clone();
-                thread::spawn(move || group.complete())
+                thread::spawn(move || group.complete(false))
             };
             let (by_owner, _) = group.abandon();
             let by_child = child.join().expect("child");
@@ -555,7 +561,7 @@ mod loom_models {
                 thread::spawn(move || {
                     // The child's poll: opens a nested scope, then finishes.
                     assert!(group.admit_nested(), "a live group refused a nested scope");
-                    group.complete();
+                    group.complete(false);
                 })
             };
             group.cancel(Reason::Failed, None);
@@ -567,7 +573,7 @@ mod loom_models {
             assert!(!early, "owner finished while a nested scope was held");
             assert!(group.try_finish().is_none(), "nested scope still held");
             // The nested scope is down: it gives its admission back.
-            group.complete();
+            group.complete(false);
             assert_eq!(flag.0.load(Ordering::SeqCst), 1, "owner never woken");
             assert!(group.try_finish().is_some());
             assert!(
@@ -637,7 +643,8 @@ mod loom_models {
             );
             // The stopped background child goes away.
             group.deregister(bg);
-            group.complete();
+            group.complete(true);
+            assert_eq!(group.foreground_live(), 1, "the foreground child is live");
             let fg = fg.join().expect("foreground child");
             group.cancel(Reason::Failed, None);
             assert!(
@@ -666,7 +673,7 @@ mod loom_models {
                 "panic handed back {handed_back}, taken by abandon {}",
                 taken.is_some()
             );
-            assert!(group.complete());
+            assert!(group.complete(false));
         });
     }
 }

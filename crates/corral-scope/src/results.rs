@@ -60,12 +60,18 @@ impl<T> Results<T> {
         self.handles.is_empty()
     }
 
-    /// Waits for every child and returns their outputs in submission order.
+    /// Waits for the children one after the other, in submission order, and returns
+    /// their outputs in that order.
     ///
     /// # Errors
     ///
     /// The first [`ChildError`] in submission order (a child failed, panicked, or was
-    /// cancelled); inside a scope, that child's failure has also cancelled the group.
+    /// cancelled), as soon as that child's handle yields it: the children after it are
+    /// not waited for (their handles are dropped; they stay in their group, which still
+    /// joins them). A failed or panicked child has also cancelled its group, unless the
+    /// group collects errors
+    /// ([`ScopeBuilder::collect_errors`](crate::ScopeBuilder::collect_errors)), where a
+    /// child's error cancels nothing.
     ///
     /// # Cancel safety
     ///

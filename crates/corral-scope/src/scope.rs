@@ -155,14 +155,17 @@ where
         assert!(!*this.done, "`ScopeFuture` polled after completion");
         let core = &**this.core;
 
+        // Whether the deadline has passed. It is applied only below, to a body still
+        // running after this poll or a group not finished: work that is done counts as
+        // done in time, however late the owner is polled to see it (as with
+        // `tokio::time::timeout`, whose ready value wins over an elapsed deadline).
+        let mut expired = false;
         if let Some(deadline) = core.deadline {
             if this.sleep.is_none() {
                 this.sleep.set(Some(tokio::time::sleep_until(deadline)));
             }
             let sleep = this.sleep.as_mut().as_pin_mut().expect("set above");
-            if sleep.poll(cx).is_ready() {
-                core.cancel(Reason::Deadline, None);
-            }
+            expired = sleep.poll(cx).is_ready();
         }
 
         // The waker is stored before the state is read: a cancel or a last completion
@@ -191,6 +194,9 @@ where
                     Err(payload) => core.panicked(payload),
                 }
             }
+            if expired && this.body.is_some() {
+                expire(core);
+            }
             if core.group.is_cancelled() {
                 drop_body(core, this.body.as_mut());
             }
@@ -202,6 +208,11 @@ where
         // The body is over: background children are stopped from here on.
         core.group.wait();
         let Some(outcome) = core.group.try_finish() else {
+            // Background children are being stopped, not awaited: the body's value
+            // does not wait on them, so they cannot make it late.
+            if expired && core.group.foreground_live() > 0 {
+                expire(core);
+            }
             return Poll::Pending;
         };
         *this.done = true;
@@ -239,6 +250,15 @@ where
             // body's value is stored whenever no reason was recorded.
             (reason, _) => unreachable!("scope finished in an impossible state: {reason:?}"),
         })
+    }
+}
+
+/// The deadline has passed with the body or a child still running: cancels the group
+/// for it, once. Not again at later polls: a cancel wakes the owner, and the owner
+/// would wake itself at every poll until its children were down.
+fn expire(core: &Core) {
+    if !core.group.is_cancelled() {
+        core.cancel(Reason::Deadline, None);
     }
 }
 

@@ -1,4 +1,4 @@
-//! The group's packed state word: live-children count plus three flags.
+//! The group's packed state word: live-children counts plus three flags.
 //!
 //! # Invariants
 //!
@@ -7,7 +7,9 @@
 //!   refuses once `CLOSED` or `CANCELLED` is set (and, for a background child, once
 //!   `WAITING` is set), and by [`State::admit_nested`], which refuses only a drained
 //!   group (`CLOSED` with `live == 0`); it is lowered once per admission by
-//!   [`State::complete`].
+//!   [`State::complete`]. `background` counts the background children among them:
+//!   raised with `live` by the same read-modify-write, and lowered with it, so one
+//!   load of the word tells how many foreground children are live.
 //! - `CLOSED` is set only while `live == 0` ([`State::try_close`]) or by the owner's drop
 //!   ([`State::abandon`], which also sets `CANCELLED`); once set it never clears, so no
 //!   child can be admitted after the group has finished, and no nested scope after the
@@ -34,19 +36,26 @@
 //! cancelled or its owner's body ends, so both workers keep a shared copy of it instead
 //! of pulling the word's line over to read it.
 
-use corral_shared::sync::{AtomicUsize, Ordering};
+use corral_shared::sync::{AtomicU64, AtomicUsize, Ordering};
 use corral_shared::CachePadded;
 
 /// No child may be admitted any more: the scope has finished or its owner is gone.
-const CLOSED: usize = 0b001;
+const CLOSED: u64 = 0b001;
 /// The group is cancelled (a child failed or panicked, the deadline passed, the owner
 /// was dropped); spawning is refused and the owner is winding down.
-const CANCELLED: usize = 0b010;
+const CANCELLED: u64 = 0b010;
 /// The owner's body is over and its waker is stored: it waits for `live` to reach 0.
-const WAITING: usize = 0b100;
+const WAITING: u64 = 0b100;
 /// One live child.
-const ONE: usize = 0b1000;
-const FLAGS: usize = ONE - 1;
+const ONE: u64 = 0b1000;
+/// Where the count of live background children starts: `live` has bits 3..40.
+const BACKGROUND_SHIFT: u32 = 40;
+/// One live background child (counted in `live` too).
+const BACKGROUND_ONE: u64 = 1 << BACKGROUND_SHIFT;
+/// Every live child.
+const LIVE: u64 = BACKGROUND_ONE - ONE;
+/// The live background children.
+const BACKGROUND: u64 = !(BACKGROUND_ONE - 1);
 
 /// What a child's [`State::complete`] asks of the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +68,17 @@ pub(crate) struct Completed {
 
 /// The packed state word.
 ///
-/// | bits      | meaning                                   |
-/// |-----------|-------------------------------------------|
-/// | 0         | `CLOSED`                                  |
-/// | 1         | `CANCELLED`                               |
-/// | 2         | `WAITING`                                 |
-/// | 3..       | `live`: admitted children not yet dropped |
+/// | bits      | meaning                                                    |
+/// |-----------|------------------------------------------------------------|
+/// | 0         | `CLOSED`                                                   |
+/// | 1         | `CANCELLED`                                                |
+/// | 2         | `WAITING`                                                  |
+/// | 3..40     | `live`: admitted children not yet dropped                  |
+/// | 40..64    | `background`: the background children among them           |
+///
+/// A `u64` on every target, so both counts fit: 2^37 live children (tasks of at
+/// least 128 bytes each: 16 TiB), 2^24 live background children (a spawn past that
+/// panics).
 ///
 /// # Memory ordering
 ///
@@ -76,7 +90,7 @@ pub(crate) struct Completed {
 #[derive(Debug)]
 pub(crate) struct State {
     /// The packed word above.
-    word: CachePadded<AtomicUsize>,
+    word: CachePadded<AtomicU64>,
     /// `CANCELLED | WAITING` as far as they are set in `word`: what a child reads to
     /// decide whether to stop, on a line no child writes.
     stop: CachePadded<AtomicUsize>,
@@ -85,42 +99,53 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new() -> Self {
         Self {
-            word: CachePadded(AtomicUsize::new(0)),
+            word: CachePadded(AtomicU64::new(0)),
             stop: CachePadded(AtomicUsize::new(0)),
         }
     }
 
     /// Sets `bits` in the word, then in `stop`; returns the word before.
-    fn set(&self, bits: usize) -> usize {
+    fn set(&self, bits: u64) -> u64 {
         let prev = self.word.fetch_or(bits, Ordering::AcqRel);
+        // The flags are bits 0..3 of both words.
         self.stop
-            .fetch_or(bits & (CANCELLED | WAITING), Ordering::AcqRel);
+            .fetch_or((bits & (CANCELLED | WAITING)) as usize, Ordering::AcqRel);
         prev
     }
 
     /// Admits one child, unless the group is closed or cancelled, or, for a background
     /// child, the owner's body is over. Returns `live` with it counted.
+    ///
+    /// # Panics
+    ///
+    /// Admitting a background child while 2^24 - 1 of them are live.
     #[inline]
     pub(crate) fn try_admit(&self, background: bool) -> Option<usize> {
-        let refuse = if background {
-            CLOSED | CANCELLED | WAITING
+        if background {
+            self.admit_if(ONE + BACKGROUND_ONE, |cur| {
+                assert!(
+                    cur & BACKGROUND != BACKGROUND,
+                    "2^24 live background children in one scope"
+                );
+                cur & (CLOSED | CANCELLED | WAITING) == 0
+            })
         } else {
-            CLOSED | CANCELLED
-        };
-        self.admit_if(|cur| cur & refuse == 0)
+            self.admit_if(ONE, |cur| cur & (CLOSED | CANCELLED) == 0)
+        }
     }
 
     /// Admits a nested scope created by the body or a child of this group, cancelled or
     /// not: the parent must wait for it whatever happens. Refuses only a drained group
     /// (closed with nothing live), where no body or child can be running.
     pub(crate) fn admit_nested(&self) -> bool {
-        self.admit_if(|cur| cur & CLOSED == 0 || cur & !FLAGS != 0)
+        self.admit_if(ONE, |cur| cur & CLOSED == 0 || cur & LIVE != 0)
             .is_some()
     }
 
-    /// Adds one to `live` if `open` holds for the current word; returns the new `live`.
+    /// Adds `one` (one child, counted in `live` and, for a background child, in
+    /// `background`) if `open` holds for the current word; returns the new `live`.
     #[inline]
-    fn admit_if(&self, open: impl Fn(usize) -> bool) -> Option<usize> {
+    fn admit_if(&self, one: u64, open: impl Fn(u64) -> bool) -> Option<usize> {
         let mut cur = self.word.load(Ordering::Acquire);
         loop {
             if !open(cur) {
@@ -128,21 +153,27 @@ impl State {
             }
             match self.word.compare_exchange_weak(
                 cur,
-                cur + ONE,
+                cur + one,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some(cur / ONE + 1),
+                Ok(_) => return Some(count(cur, LIVE, ONE) + 1),
                 Err(actual) => cur = actual,
             }
         }
     }
 
-    /// One admitted child is gone. Returns what the caller must do about it.
-    pub(crate) fn complete(&self) -> Completed {
-        let prev = self.word.fetch_sub(ONE, Ordering::AcqRel);
-        debug_assert!(prev >= ONE, "live-children count underflow");
-        let last = prev & !FLAGS == ONE;
+    /// One admitted child is gone (a background child if `background`; a nested
+    /// scope's admission is not one). Returns what the caller must do about it.
+    pub(crate) fn complete(&self, background: bool) -> Completed {
+        let one = if background {
+            ONE + BACKGROUND_ONE
+        } else {
+            ONE
+        };
+        let prev = self.word.fetch_sub(one, Ordering::AcqRel);
+        debug_assert!(prev & LIVE >= ONE, "live-children count underflow");
+        let last = prev & LIVE == ONE;
         Completed {
             wake_owner: last && prev & WAITING != 0,
             // `CLOSED` with children still live is only ever set by `abandon`.
@@ -163,7 +194,8 @@ impl State {
     /// Whether a child must stop: the group is cancelled, or the child runs in the
     /// background and the owner's body is over.
     pub(crate) fn must_stop(&self, background: bool) -> bool {
-        let cur = self.stop.load(Ordering::Acquire);
+        // The flags are bits 0..3 of both words.
+        let cur = self.stop.load(Ordering::Acquire) as u64;
         cur & CANCELLED != 0 || (background && cur & WAITING != 0)
     }
 
@@ -174,7 +206,7 @@ impl State {
             if cur & CLOSED != 0 {
                 return true;
             }
-            if cur & !FLAGS != 0 {
+            if cur & LIVE != 0 {
                 return false;
             }
             match self.word.compare_exchange_weak(
@@ -193,7 +225,7 @@ impl State {
     /// Returns `true` if no child was live (the group is drained now); otherwise the
     /// last child's [`State::complete`] reports the drain.
     pub(crate) fn abandon(&self) -> bool {
-        self.set(CLOSED | CANCELLED) & !FLAGS == 0
+        self.set(CLOSED | CANCELLED) & LIVE == 0
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -205,13 +237,25 @@ impl State {
     }
 
     pub(crate) fn live(&self) -> usize {
-        self.word.load(Ordering::Acquire) / ONE
+        count(self.word.load(Ordering::Acquire), LIVE, ONE)
     }
+
+    /// Live children that do not run in the background (nested scopes included), read
+    /// from one load of the word.
+    pub(crate) fn foreground_live(&self) -> usize {
+        let cur = self.word.load(Ordering::Acquire);
+        count(cur, LIVE, ONE) - count(cur, BACKGROUND, BACKGROUND_ONE)
+    }
+}
+
+/// The count in the field `mask` of `word`, whose unit is `one`.
+fn count(word: u64, mask: u64, one: u64) -> usize {
+    usize::try_from((word & mask) / one).expect("a live-children count fits a usize")
 }
 
 #[cfg(all(test, not(corral_loom)))]
 mod tests {
-    use super::State;
+    use super::{Completed, State};
 
     /// A child's stop check reads the mirrored flags: every way the word gets
     /// `CANCELLED` or `WAITING` must reach it.
@@ -240,8 +284,57 @@ mod tests {
         assert!(!abandoned.abandon());
         assert!(abandoned.must_stop(false));
         assert!(abandoned.try_admit(false).is_none());
-        let done = abandoned.complete();
+        let done = abandoned.complete(false);
         assert!(done.drained && !done.wake_owner);
+    }
+
+    /// Background children are counted in `live` and apart, in one word: the
+    /// foreground count is exact at every step, and the fields do not bleed into each
+    /// other or into the flags.
+    #[test]
+    fn background_children_are_counted_apart() {
+        let state = State::new();
+        assert_eq!(state.try_admit(true), Some(1));
+        assert_eq!(state.try_admit(false), Some(2));
+        assert!(state.admit_nested());
+        assert_eq!(state.try_admit(true), Some(4));
+        assert_eq!((state.live(), state.foreground_live()), (4, 2));
+        assert!(state.wait());
+        assert!(state.try_admit(true).is_none(), "background after the body");
+        assert_eq!(
+            state.complete(true),
+            Completed {
+                wake_owner: false,
+                drained: false
+            }
+        );
+        assert_eq!(
+            state.complete(false),
+            Completed {
+                wake_owner: false,
+                drained: false
+            }
+        );
+        assert_eq!((state.live(), state.foreground_live()), (2, 1));
+        assert_eq!(
+            state.complete(false),
+            Completed {
+                wake_owner: false,
+                drained: false
+            }
+        );
+        assert_eq!((state.live(), state.foreground_live()), (1, 0));
+        assert!(!state.try_close(), "a background child is still live");
+        assert_eq!(
+            state.complete(true),
+            Completed {
+                wake_owner: true,
+                drained: false
+            }
+        );
+        assert_eq!((state.live(), state.foreground_live()), (0, 0));
+        assert!(state.try_close());
+        assert!(!state.is_cancelled() && state.must_stop(true) && !state.must_stop(false));
     }
 
     /// The word and the stop flags are on cache lines of their own: a child's check
