@@ -276,6 +276,9 @@ impl Snapshot {
     }
 
     /// The task with id `id`, if it was alive.
+    ///
+    /// A linear search of the snapshot: to look up many tasks, collect
+    /// [`iter`](Self::iter) into a map by [`TaskInfo::id`] once.
     pub fn get(&self, id: TaskId) -> Option<&TaskInfo> {
         self.tasks.iter().find(|t| t.id == id)
     }
