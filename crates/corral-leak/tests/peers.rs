@@ -257,6 +257,66 @@ async fn ignore_current_is_by_identity_not_count() {
     drop((patient, guard));
 }
 
+/// The same goleak case for plain `tokio::spawn` tasks, as corral documents it
+/// (`LeakGuard`, "Untracked tasks are a count"): on a runtime of its own (what
+/// `#[corral::test]` gives a test) a new plain task is reported; where plain tasks
+/// alive at the guard's creation ended, a new one hides behind them, and so it does
+/// behind a live tracked future of the baseline that a `LocalSet` runs.
+async fn ignore_current_for_plain_tasks_is_a_count() {
+    let guard = immediate();
+    let (_keep, rx) = oneshot::channel::<()>();
+    let leak = tokio::spawn(async move {
+        let _ = rx.await;
+    });
+    assert_eq!(guard.check().await.untracked(), 1);
+    leak.abort();
+    let _ = leak.await;
+
+    let (done_tx, done_rx) = tokio::sync::watch::channel(());
+    let before: Vec<_> = (0..5)
+        .map(|_| {
+            let mut rx = done_rx.clone();
+            tokio::spawn(async move {
+                let _ = rx.changed().await;
+            })
+        })
+        .collect();
+    let guard = LeakGuard::builder().budget(GENEROUS).build();
+    done_tx.send(()).unwrap();
+    for h in before {
+        h.await.unwrap();
+    }
+    let (_keep, rx) = oneshot::channel::<()>();
+    let leak = tokio::spawn(async move {
+        let _ = rx.await;
+    });
+    let report = guard.check().await;
+    assert!(report.is_clean(), "hidden by the five that ended: {report}");
+    leak.abort();
+    let _ = leak.await;
+
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let (_keep, rx) = oneshot::channel::<()>();
+            let served = Builder::new().name("local").track(async move {
+                let _ = rx.await;
+            });
+            tokio::task::spawn_local(served);
+            tokio::task::yield_now().await;
+            let guard = immediate();
+            let (_keep2, rx2) = oneshot::channel::<()>();
+            let leak = tokio::spawn(async move {
+                let _ = rx2.await;
+            });
+            let report = guard.check().await;
+            assert!(report.is_clean(), "hidden by the local one: {report}");
+            leak.abort();
+            let _ = leak.await;
+        })
+        .await;
+}
+
 // ---------------------------------------------------------------------------------
 // options_test.go
 
@@ -652,6 +712,7 @@ both_flavors!(
     ignore_current_ignores_what_was_alive,
     ignore_current_still_detects_new_leaks,
     ignore_current_is_by_identity_not_count,
+    ignore_current_for_plain_tasks_is_a_count,
     options_filters,
     options_ignore_created_by,
     options_retry_is_bounded_by_the_budget,
