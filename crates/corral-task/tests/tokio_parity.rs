@@ -1015,6 +1015,34 @@ fn output_panics_on_drop_with_the_handle<S: Spawn>(flavor: Flavor) {
     });
 }
 
+/// tokio's `spawn` boxes a large future before it becomes a task (tokio's
+/// `BOX_FUTURE_THRESHOLD`, from its stack-overflow reports in debug builds), so a
+/// spawn takes a few copies of the future on the spawning stack, not more: a 200 KB
+/// future spawns from a thread with a 1.3 MB stack. corral's spawn path took the
+/// future by value through four calls before tokio boxed it, and a debug build
+/// copied it at each: spawning a 150 KB future needed 1.2 MB of stack against
+/// tokio's 600 KB (610 KB now), and this test overflowed (its binary aborts).
+fn a_large_future_spawns_from_a_small_stack<S: Spawn>(flavor: Flavor) {
+    fn large(n: usize) -> impl Future<Output = usize> + Send + 'static {
+        async move {
+            let buf = [1u8; 200_000];
+            task::yield_now().await;
+            buf.iter().map(|&b| usize::from(b)).sum::<usize>() + n
+        }
+    }
+    assert!(std::mem::size_of_val(&large(0)) >= 200_000);
+    let thread = std::thread::Builder::new()
+        .stack_size(1300 * 1024)
+        .spawn(move || {
+            let rt = flavor.rt();
+            let a = rt.block_on(async { S::spawn(large(1)).await.unwrap() });
+            let b = rt.block_on(S::spawn_on(large(2), rt.handle())).unwrap();
+            (a, b)
+        })
+        .unwrap();
+    assert_eq!(thread.join().unwrap(), (200_001, 200_002));
+}
+
 // ---------------------------------------------------------------------------------
 // Races, seeded, on a multi-thread runtime.
 
@@ -1297,6 +1325,7 @@ parity!(
     spawn_on_a_dropped_runtime,
     runtime_in_thread_local,
     output_panics_on_drop_with_the_handle,
+    a_large_future_spawns_from_a_small_stack,
     race_abort_against_completion,
     race_task_ids,
     race_spawn_against_shutdown,
