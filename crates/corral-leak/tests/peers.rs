@@ -37,7 +37,7 @@ use corral_test_support::{multi_thread, Latch, OpenOnDrop, Rng};
 use tokio::sync::oneshot;
 
 mod support;
-use support::after_first_poll;
+use support::{after_first_poll, assert_clean_message, until_changed};
 
 /// goleak's `startBlockedG`: spawns `"start-blocked"`, which spawns `"blocked"` and
 /// returns; waits until `"blocked"` runs. `"blocked"` stays parked until the
@@ -185,14 +185,8 @@ async fn verify_none_fails_on_a_leak() {
 /// (goleak: before `IgnoreCurrent()`) is not a leak, tracked or plain.
 async fn ignore_current_ignores_what_was_alive() {
     let (done_tx, done_rx) = tokio::sync::watch::channel(());
-    let mut rx1 = done_rx.clone();
-    let tracked = corral_task::spawn(async move {
-        let _ = rx1.changed().await;
-    });
-    let mut rx2 = done_rx.clone();
-    let plain = tokio::spawn(async move {
-        let _ = rx2.changed().await;
-    });
+    let tracked = corral_task::spawn(until_changed(&done_rx));
+    let plain = tokio::spawn(until_changed(&done_rx));
     let guard = immediate();
     let report = guard.check().await;
     assert!(report.is_clean(), "{report}");
@@ -232,12 +226,7 @@ async fn ignore_current_still_detects_new_leaks() {
 async fn ignore_current_is_by_identity_not_count() {
     let (done_tx, done_rx) = tokio::sync::watch::channel(());
     let before: Vec<_> = (0..5)
-        .map(|_| {
-            let mut rx = done_rx.clone();
-            corral_task::spawn(async move {
-                let _ = rx.changed().await;
-            })
-        })
+        .map(|_| corral_task::spawn(until_changed(&done_rx)))
         .collect();
     let (guard, patient) = now_and_patient();
     done_tx.send(()).unwrap();
@@ -274,12 +263,7 @@ async fn ignore_current_for_plain_tasks_is_a_count() {
 
     let (done_tx, done_rx) = tokio::sync::watch::channel(());
     let before: Vec<_> = (0..5)
-        .map(|_| {
-            let mut rx = done_rx.clone();
-            tokio::spawn(async move {
-                let _ = rx.changed().await;
-            })
-        })
+        .map(|_| tokio::spawn(until_changed(&done_rx)))
         .collect();
     let guard = LeakGuard::builder().budget(GENEROUS).build();
     done_tx.send(()).unwrap();
@@ -675,22 +659,6 @@ fn find_retry_rounds_on_a_multi_thread_runtime() {
             assert!(report.is_clean(), "round {round}: {report}");
         }
     });
-}
-
-// ---------------------------------------------------------------------------------
-// Helpers
-
-/// Runs `assert_clean` in a task of its own and returns its panic message, if any.
-async fn assert_clean_message(guard: LeakGuard) -> Option<String> {
-    let err = tokio::spawn(async move { guard.assert_clean().await })
-        .await
-        .err()?;
-    let payload = err.into_panic();
-    Some(
-        corral_shared::panic_message(&*payload)
-            .unwrap_or_default()
-            .to_owned(),
-    )
 }
 
 macro_rules! both_flavors {

@@ -1023,12 +1023,10 @@ fn output_panics_on_drop_with_the_handle<S: Spawn>(flavor: Flavor) {
 /// copied it at each: spawning a 150 KB future needed 1.2 MB of stack against
 /// tokio's 600 KB (610 KB now), and this test overflowed (its binary aborts).
 fn a_large_future_spawns_from_a_small_stack<S: Spawn>(flavor: Flavor) {
-    fn large(n: usize) -> impl Future<Output = usize> + Send + 'static {
-        async move {
-            let buf = [1u8; 200_000];
-            task::yield_now().await;
-            buf.iter().map(|&b| usize::from(b)).sum::<usize>() + n
-        }
+    async fn large(n: usize) -> usize {
+        let buf = [1u8; 200_000];
+        task::yield_now().await;
+        buf.iter().map(|&b| usize::from(b)).sum::<usize>() + n
     }
     assert!(std::mem::size_of_val(&large(0)) >= 200_000);
     let thread = std::thread::Builder::new()
