@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use corral_test_support::{Latch, Rng};
+use corral_test_support::{Latch, OpenOnDrop, Rng};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 use tokio::task::{self, JoinHandle};
@@ -973,6 +973,36 @@ fn spawn_on_a_dropped_runtime<S: Spawn>(flavor: Flavor) {
     assert!(err.is_cancelled());
 }
 
+/// Port of `rt_common.rs::shutdown_timeout_0` and the `Runtime::shutdown_background`
+/// docs: a runtime shut down without waiting (a blocking task still running) drops
+/// its pending tasks, and (corral) their entries leave; a spawn through its handle
+/// afterwards is dropped at once and says cancelled.
+fn shutdown_background_then_spawn<S: Spawn>(flavor: Flavor) {
+    let rt = flavor.rt();
+    let handle = rt.handle().clone();
+    let id = handle.id();
+    let hold = OpenOnDrop(Latch::new());
+    let (check, dropped) = drop_flag();
+    rt.block_on(async {
+        let held = hold.0.clone();
+        task::spawn_blocking(move || held.wait());
+        S::spawn(async move {
+            let _check = check;
+            pending::<()>().await
+        });
+        task::yield_now().await;
+    });
+    rt.shutdown_background();
+    corral_test_support::eventually_blocking("the pending task is dropped", || {
+        dropped.load(SeqCst)
+    });
+    corral_test_support::eventually_blocking("its entry leaves", || tracked_on(id) == 0);
+    let late = S::spawn_on(async {}, &handle);
+    assert_eq!(tracked_on(id), 0);
+    assert!(flavor.rt().block_on(late).unwrap_err().is_cancelled());
+    drop(hold);
+}
+
 /// Port of `rt_common.rs::runtime_in_thread_local`: a runtime kept in a
 /// thread-local, with tasks still pending, is dropped while the thread's locals are
 /// torn down; the futures are dropped and (corral) their entries leave.
@@ -1251,6 +1281,21 @@ fn spawn_outside_a_runtime_panics_at_the_callers_line_like_tokio() {
     );
 }
 
+/// The drop-in's first promise (corral-task README, "same signature"): both coerce
+/// to one function pointer type, so replacing the import is the whole migration.
+#[test]
+fn spawn_has_tokio_spawns_signature() {
+    type SpawnFn = fn(std::future::Ready<u8>) -> JoinHandle<u8>;
+    let spawns: [SpawnFn; 2] = [tokio::spawn, corral_task::spawn];
+    let rt = Flavor::CurrentThread.rt();
+    for spawn in spawns {
+        assert_eq!(
+            rt.block_on(async { spawn(std::future::ready(3)).await.unwrap() }),
+            3
+        );
+    }
+}
+
 /// Bad spawns leave nothing behind: a spawn that panicked outside a runtime
 /// registered no task.
 #[test]
@@ -1321,6 +1366,7 @@ parity!(
     wake_while_rt_is_dropping,
     spawn_during_shutdown,
     spawn_on_a_dropped_runtime,
+    shutdown_background_then_spawn,
     runtime_in_thread_local,
     output_panics_on_drop_with_the_handle,
     a_large_future_spawns_from_a_small_stack,
