@@ -1003,6 +1003,90 @@ fn shutdown_background_then_spawn<S: Spawn>(flavor: Flavor) {
     drop(hold);
 }
 
+/// Port of `rt_handle.rs::drop_tasks_with_reference_cycle`: two tasks that each own
+/// the other's `JoinHandle`, both registered as its waiter, are dropped with their
+/// runtime, cycle and all.
+fn drop_tasks_with_reference_cycle<S: Spawn>(flavor: Flavor) {
+    let rt = flavor.rt();
+    let id = rt.handle().id();
+    let (a_check, a_dropped) = drop_flag();
+    let (b_check, b_dropped) = drop_flag();
+    rt.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<JoinHandle<()>>(1);
+        let barrier = Arc::new(tokio::sync::Barrier::new(3));
+        let (barrier_a, barrier_b) = (barrier.clone(), barrier.clone());
+        let a = S::spawn(async move {
+            let _check = a_check;
+            let mut b = rx.recv().await.unwrap();
+            // Poll b's handle once: a is now b's waiter.
+            tokio::select! {
+                biased;
+                _ = &mut b => {}
+                _ = std::future::ready(()) => {}
+            }
+            barrier_a.wait().await;
+            pending::<()>().await
+        });
+        let b = S::spawn(async move {
+            let _check = b_check;
+            let mut a = a;
+            tokio::select! {
+                biased;
+                _ = &mut a => {}
+                _ = std::future::ready(()) => {}
+            }
+            barrier_b.wait().await;
+            pending::<()>().await
+        });
+        tx.send(b).await.unwrap();
+        barrier.wait().await;
+    });
+    assert_eq!(tracked_on(id), expect::<S>(2));
+    drop(rt);
+    assert!(a_dropped.load(SeqCst) && b_dropped.load(SeqCst));
+    assert_eq!(tracked_on(id), 0);
+}
+
+/// Port of `rt_basic.rs::acquire_mutex_in_drop` and `wake_in_drop_after_panic`:
+/// tasks whose destructors wake each other while the runtime drops them, also while
+/// the thread unwinds from a panic in `block_on`.
+fn wake_in_drop_while_unwinding<S: Spawn>(flavor: Flavor) {
+    struct WakeOnDrop(Option<oneshot::Sender<()>>);
+    impl Drop for WakeOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.take().unwrap().send(());
+        }
+    }
+    let rt = flavor.rt();
+    let id = rt.handle().id();
+    let (tx1, rx1) = oneshot::channel::<()>();
+    let (tx2, rx2) = oneshot::channel::<()>();
+    S::spawn_on(
+        async move {
+            let _wake_on_drop = WakeOnDrop(Some(tx2));
+            let _ = rx1.await;
+            pending::<()>().await
+        },
+        rt.handle(),
+    );
+    S::spawn_on(
+        async move {
+            let _wake_on_drop = WakeOnDrop(Some(tx1));
+            let _ = rx2.await;
+            pending::<()>().await
+        },
+        rt.handle(),
+    );
+    let panicked = panic::catch_unwind(AssertUnwindSafe(move || {
+        rt.block_on(async {
+            task::yield_now().await;
+            panic!("boom");
+        })
+    }));
+    assert_eq!(*panicked.unwrap_err().downcast::<&str>().unwrap(), "boom");
+    assert_eq!(tracked_on(id), 0);
+}
+
 /// Port of `rt_common.rs::runtime_in_thread_local`: a runtime kept in a
 /// thread-local, with tasks still pending, is dropped while the thread's locals are
 /// torn down; the futures are dropped and (corral) their entries leave.
@@ -1367,6 +1451,8 @@ parity!(
     spawn_during_shutdown,
     spawn_on_a_dropped_runtime,
     shutdown_background_then_spawn,
+    drop_tasks_with_reference_cycle,
+    wake_in_drop_while_unwinding,
     runtime_in_thread_local,
     output_panics_on_drop_with_the_handle,
     a_large_future_spawns_from_a_small_stack,
