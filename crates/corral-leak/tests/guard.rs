@@ -12,20 +12,7 @@ use corral_task::Builder;
 use corral_test_support::multi_thread;
 
 mod support;
-use support::after_first_poll;
-
-/// Runs `assert_clean` in a task of its own and returns its panic message, if any.
-async fn assert_clean_message(guard: LeakGuard) -> Option<String> {
-    let err = tokio::spawn(async move { guard.assert_clean().await })
-        .await
-        .err()?;
-    let payload = err.into_panic();
-    Some(
-        corral_shared::panic_message(&*payload)
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
+use support::{after_first_poll, assert_clean_message, until_changed};
 
 fn leaked_names(report: &Report) -> Vec<&str> {
     report
@@ -197,19 +184,9 @@ async fn tasks_alive_before_the_guard_are_baseline() {
 async fn the_untracked_baseline_is_a_count_and_the_tracked_one_is_by_identity() {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
     let before: Vec<_> = (0..5)
-        .map(|_| {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                let _ = stop.changed().await;
-            })
-        })
+        .map(|_| tokio::spawn(until_changed(&stop_rx)))
         .collect();
-    let tracked_before = {
-        let mut stop = stop_rx.clone();
-        corral_task::spawn(async move {
-            let _ = stop.changed().await;
-        })
-    };
+    let tracked_before = corral_task::spawn(until_changed(&stop_rx));
     let guard = LeakGuard::builder().budget(Duration::ZERO).build();
     stop_tx.send(()).unwrap();
     for h in before {

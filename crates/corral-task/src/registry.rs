@@ -276,6 +276,9 @@ impl Snapshot {
     }
 
     /// The task with id `id`, if it was alive.
+    ///
+    /// A linear search of the snapshot: to look up many tasks, collect
+    /// [`iter`](Self::iter) into a map by [`TaskInfo::id`] once.
     pub fn get(&self, id: TaskId) -> Option<&TaskInfo> {
         self.tasks.iter().find(|t| t.id == id)
     }
@@ -399,7 +402,12 @@ pub fn live_count() -> usize {
 /// The id of the tracked task being polled on this thread, if any.
 ///
 /// `None` outside a tracked task, including inside a plain `tokio::spawn` task and
-/// in the future given to `block_on`.
+/// in the future given to `block_on`. Also `None` in a tracked task's destructors
+/// (its future's or its output's `Drop`), where tokio's `task::id()` still answers:
+/// corral marks a task only while it is polled, which costs a poll one swapped word
+/// and a task's end nothing. So a task spawned from a destructor records no parent,
+/// and takes the tree mark of the thread, not the task's (the mark a leak guard uses
+/// to tell tests sharing one runtime apart).
 pub fn current() -> Option<TaskId> {
     context::current_task().map(|t| TaskId(t.id))
 }

@@ -24,6 +24,10 @@ use crate::tracked::Tracked;
 /// keeps running (and stays in the registry, where a census or a leak guard sees it);
 /// call [`JoinHandle::abort`] to cancel it.
 ///
+/// A future larger than tokio's boxing threshold (2 KiB in debug builds, 16 KiB
+/// otherwise) is boxed first thing, before it is wrapped, as `tokio::spawn` boxes it:
+/// a large future takes no more stack through corral than through tokio.
+///
 /// # Panics
 ///
 /// Panics when called outside a tokio runtime, as `tokio::spawn` does.
@@ -44,7 +48,29 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Builder::new().spawn(future)
+    // Boxed here, not one call further down: in a debug build each call a future is
+    // passed through by value can take another copy of it on the stack.
+    if AutoBox::<F>::SHOULD_BOX {
+        Builder::new().spawn_with(Box::pin(future), None)
+    } else {
+        Builder::new().spawn_with(future, None)
+    }
+}
+
+/// tokio's threshold for boxing a future before it becomes a task (its
+/// `BOX_FUTURE_THRESHOLD`): a future this large is moved to the heap first thing, so
+/// it is not copied through the spawn path's frames (debug builds copy it at each).
+const BOX_FUTURE_THRESHOLD: usize = if cfg!(debug_assertions) { 2048 } else { 16384 };
+
+/// Whether a future of type `T` is boxed before it is tracked and spawned.
+///
+/// An associated constant, not a runtime `if` on `size_of`, as in tokio: only the
+/// branch taken is instantiated for a given `T`, so a spawn site does not get two
+/// task types (one for `T`, one for `Pin<Box<T>>`).
+struct AutoBox<T>(std::marker::PhantomData<T>);
+
+impl<T> AutoBox<T> {
+    const SHOULD_BOX: bool = std::mem::size_of::<T>() > BOX_FUTURE_THRESHOLD;
 }
 
 /// Configures a tracked task before spawning it: today, its name.
@@ -121,6 +147,8 @@ impl Builder {
 
     /// Spawns `future` on the current runtime as a tracked task.
     ///
+    /// A large future is boxed first, as by [`spawn`].
+    ///
     /// # Cancel safety
     ///
     /// As for [`spawn`]: dropping the [`JoinHandle`] detaches the task.
@@ -135,18 +163,17 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        #[cfg(feature = "tracing")]
-        if let Some(span) = self.task_span(Location::caller()) {
-            let tracked = self.register(future, None, Location::caller());
-            let span = span.record_id(&tracked);
-            return tokio::spawn(tracing::Instrument::instrument(tracked, span));
+        if AutoBox::<F>::SHOULD_BOX {
+            self.spawn_with(Box::pin(future), None)
+        } else {
+            self.spawn_with(future, None)
         }
-        let tracked = self.register(future, None, Location::caller());
-        tokio::spawn(tracked)
     }
 
     /// Spawns `future` on the runtime behind `handle` as a tracked task, as
     /// [`Handle::spawn`] does.
+    ///
+    /// A large future is boxed first, as by [`spawn`].
     ///
     /// # Cancel safety
     ///
@@ -158,14 +185,38 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        #[cfg(feature = "tracing")]
-        if let Some(span) = self.task_span(Location::caller()) {
-            let tracked = self.register(future, Some(handle.id()), Location::caller());
-            let span = span.record_id(&tracked);
-            return handle.spawn(tracing::Instrument::instrument(tracked, span));
+        if AutoBox::<F>::SHOULD_BOX {
+            self.spawn_with(Box::pin(future), Some(handle))
+        } else {
+            self.spawn_with(future, Some(handle))
         }
-        let tracked = self.register(future, Some(handle.id()), Location::caller());
-        handle.spawn(tracked)
+    }
+
+    /// Tracks `future` (already boxed if large) and spawns it on `handle`'s runtime,
+    /// or the current one.
+    #[track_caller]
+    #[inline]
+    fn spawn_with<F>(self, future: F, handle: Option<&Handle>) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let site = Location::caller();
+        #[cfg(feature = "tracing")]
+        if let Some(span) = self.task_span(site) {
+            let tracked = self.register(future, handle.map(Handle::id), site);
+            let span = span.record_id(&tracked);
+            let instrumented = tracing::Instrument::instrument(tracked, span);
+            return match handle {
+                Some(handle) => handle.spawn(instrumented),
+                None => tokio::spawn(instrumented),
+            };
+        }
+        let tracked = self.register(future, handle.map(Handle::id), site);
+        match handle {
+            Some(handle) => handle.spawn(tracked),
+            None => tokio::spawn(tracked),
+        }
     }
 
     /// Registers `future` without spawning it, for executors corral does not spawn on

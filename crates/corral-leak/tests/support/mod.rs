@@ -5,7 +5,32 @@ use std::future::Future;
 use std::task::Poll;
 
 use corral_blocking::{AcceptedJob, BlockingPool};
+use corral_leak::LeakGuard;
 use corral_test_support::Latch;
+
+/// Runs `assert_clean` in a task of its own and returns its panic message, if any.
+pub(crate) async fn assert_clean_message(guard: LeakGuard) -> Option<String> {
+    let err = tokio::spawn(async move { guard.assert_clean().await })
+        .await
+        .err()?;
+    let payload = err.into_panic();
+    Some(
+        corral_shared::panic_message(&*payload)
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// A task body that waits until `stop` changes (or its sender is gone): for tasks
+/// alive until the test says.
+pub(crate) fn until_changed(
+    stop: &tokio::sync::watch::Receiver<()>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let mut stop = stop.clone();
+    async move {
+        let _ = stop.changed().await;
+    }
+}
 
 /// Polls `check` once (it scans, finds something alive and starts waiting), runs
 /// `open` (a latch the test holds), then awaits the rest of the check: a task that
