@@ -27,7 +27,7 @@ use corral_pool::{
 use corral_test_support::{eventually, Latch, Rng};
 use harness::{
     already_passed, assert_accounted, assert_consistent, hang_guard, job, quiet_peer_panics,
-    seeded, Started,
+    seeded, within, Started,
 };
 
 harness::on_both_runtimes!(
@@ -63,6 +63,8 @@ harness::on_both_runtimes!(
     ants_release_when_running,
     ants_tune_scale_up,
     ants_running_free_waiting,
+    ants_tune_grants_blocked_submitters_at_once,
+    ants_pool_dropped_by_its_own_task,
 );
 
 // ---------------------------------------------------------------------------------
@@ -1302,4 +1304,79 @@ async fn ants_running_free_waiting() {
     let m = pool.metrics();
     assert_eq!((m.submitted, m.completed, m.blocked_submitters), (6, 6, 0));
     assert_accounted(&m);
+}
+
+/// ants `TestPoolTuneScaleUp`, the blocked submitters' side: growing the pool grants
+/// the room it adds to the submitters in line at once (as ants' `Tune` wakes its
+/// blocked submitters), before the new workers have run, so none waits next to room
+/// and a newcomer is admitted into what is left. `State`'s invariants say so ("after
+/// every change that can raise `free()`, `State::grant` runs"); a new worker raises it.
+async fn ants_tune_grants_blocked_submitters_at_once() {
+    let pool: Arc<TestPool> = Arc::new(pool(1, 0));
+    let gate = Latch::new();
+    let started = Started::default();
+    let busy = {
+        let (gate, started) = (gate.clone(), started.clone());
+        pool.try_submit(job(async move {
+            started.mark();
+            gate.opened().await;
+            0
+        }))
+        .expect("room")
+    };
+    started.at_least(1).await;
+    let submitters: Vec<_> = (1..3)
+        .map(|n| {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move { pool.submit(ready(n)).await.expect("open") })
+        })
+        .collect();
+    eventually("2 submitters block", || {
+        pool.metrics().blocked_submitters == 2
+    })
+    .await;
+    pool.resize(4).expect("valid");
+    // No yield since: the new workers have not run on the current-thread runtime.
+    let m = pool.metrics();
+    assert_eq!(m.blocked_submitters, 0, "granted at the resize: {m:?}");
+    assert_eq!(m.queued, 2);
+    let newcomer = pool.try_submit(ready(3)).expect("room left for a newcomer");
+    assert!(matches!(
+        pool.try_submit(ready(4)),
+        Err(TrySubmitError::Full(_))
+    ));
+    for (n, s) in (1..).zip(submitters) {
+        assert_eq!(s.await.expect("submitter").await.expect("ran"), n);
+    }
+    assert_eq!(newcomer.await.expect("ran"), 3);
+    gate.open();
+    busy.await.expect("ran");
+    pool.drain(hang_guard()).await.expect("drained");
+    assert_accounted(&pool.metrics());
+}
+
+/// ants `TestReleaseWhenRunningPool`, released from inside: a task holds the last
+/// reference to its pool and ends, so the pool is dropped on its own worker. The queued
+/// task is cancelled, the worker leaves, and nothing hangs.
+async fn ants_pool_dropped_by_its_own_task() {
+    let pool: Arc<TestPool> = Arc::new(pool(1, 1));
+    let gate = Latch::new();
+    let last = {
+        let (me, gate) = (Arc::clone(&pool), gate.clone());
+        pool.try_submit(job(async move {
+            gate.opened().await;
+            assert!(me.is_current_worker());
+            drop(me);
+            1
+        }))
+        .expect("room")
+    };
+    let queued = pool.try_submit(ready(2)).expect("room");
+    drop(pool);
+    gate.open();
+    assert_eq!(last.await.expect("ran"), 1);
+    assert!(queued
+        .await
+        .expect_err("dropped with the pool")
+        .is_cancelled());
 }

@@ -620,9 +620,18 @@ impl<F: Future> State<F> {
         Some(job.fut)
     }
 
-    /// Registers a new worker; returns its local view. It counts as room (`en_route`)
-    /// until its first visit.
-    pub(crate) fn add_worker(&mut self) -> WorkerLocal {
+    /// Registers `n` new workers and returns their local views. Each counts as room
+    /// (`en_route`) until its first visit, so that room goes to the submitters in line
+    /// now, before the workers have run: a pool grown by `resize` serves its blocked
+    /// submitters at once, and a newcomer gets what is left.
+    pub(crate) fn add_workers(&mut self, n: usize, wake: &mut Wakeups) -> Vec<WorkerLocal> {
+        let workers = (0..n).map(|_| self.add_worker()).collect();
+        self.grant(wake);
+        workers
+    }
+
+    /// Registers a new worker; returns its local view.
+    fn add_worker(&mut self) -> WorkerLocal {
         let id = self.next_worker;
         self.next_worker += 1;
         self.live += 1;

@@ -145,3 +145,15 @@ pub fn quiet_peer_panics() {
         }));
     });
 }
+
+/// Awaits `fut`, failing the test (instead of hanging it) if it is not done within the
+/// hang guard's bound.
+#[track_caller]
+pub fn within<F: Future>(what: &'static str, fut: F) -> impl Future<Output = F::Output> {
+    let bound = corral_test_support::GIVE_UP;
+    async move {
+        tokio::time::timeout(bound, fut)
+            .await
+            .unwrap_or_else(|_| panic!("hung (a hang, not a slow run): {what}"))
+    }
+}
