@@ -64,6 +64,7 @@ harness::on_both_runtimes!(
     ants_tune_scale_up,
     ants_running_free_waiting,
     ants_tune_grants_blocked_submitters_at_once,
+    ants_panic_handler_that_panics,
     ants_pool_dropped_by_its_own_task,
 );
 
@@ -1351,6 +1352,37 @@ async fn ants_tune_grants_blocked_submitters_at_once() {
     assert_eq!(newcomer.await.expect("ran"), 3);
     gate.open();
     busy.await.expect("ran");
+    pool.drain(hang_guard()).await.expect("drained");
+    assert_accounted(&pool.metrics());
+}
+
+/// ants `TestPanicHandler`, with a handler that panics itself: the handler's panic is
+/// caught like the job's, the worker that ran the job lives on, and the pool keeps
+/// its workers and its queue.
+async fn ants_panic_handler_that_panics() {
+    quiet_peer_panics();
+    let pool: TestPool = Builder::new()
+        .workers(1)
+        .queue_capacity(2)
+        .on_panic(|_| std::panic::panic_any("peer: the handler panics too"))
+        .build()
+        .expect("valid");
+    let (release, first) = gated(1);
+    let first = pool.try_submit(first).expect("room");
+    drop(
+        pool.try_submit(job(async { std::panic::panic_any("peer: Oops!") }))
+            .expect("room"),
+    );
+    let after = pool.try_submit(ready(2)).expect("room");
+    release.send(()).expect("waits");
+    assert_eq!(within("first", first).await.expect("ran"), 1);
+    let after = within("the job after the panic", after).await;
+    assert_eq!(after.expect("the worker lived on"), 2);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.workers, m.completed, m.failed, m.closed),
+        (1, 2, 1, false)
+    );
     pool.drain(hang_guard()).await.expect("drained");
     assert_accounted(&pool.metrics());
 }
