@@ -41,6 +41,7 @@ harness::on_both_runtimes!(
     ants_tune_grants_blocked_submitters_at_once,
     ants_panic_handler_that_panics,
     ants_pool_dropped_by_its_own_task,
+    ants_tune_down_takes_the_idle_room_away_at_once,
 );
 
 // ---------------------------------------------------------------------------------
@@ -567,4 +568,41 @@ async fn ants_pool_dropped_by_its_own_task() {
         .await
         .expect_err("dropped with the pool")
         .is_cancelled());
+}
+
+/// ants `TestPoolTuneScaleUp`'s converse (and pond `TestPoolResize`'s shrink, the JDK's
+/// `setMaximumPoolSize`): once a pool is tuned down, the idle workers it no longer
+/// needs leave now, so the room they stood for is gone at once: a hand-off pool of 3
+/// idle workers tuned to 1 accepts one job, not three, and never runs more than one.
+async fn ants_tune_down_takes_the_idle_room_away_at_once() {
+    let pool = pool(3, 0);
+    eventually("3 idle workers", || pool.metrics().workers == 3).await;
+    for _ in 0..64 {
+        tokio::task::yield_now().await; // let them reach the idle list
+    }
+    pool.resize(1).expect("valid");
+    let gate = Latch::new();
+    let started = Started::default();
+    let held = |n: u32| {
+        let (gate, started) = (gate.clone(), started.clone());
+        job(async move {
+            started.mark();
+            gate.opened().await;
+            n
+        })
+    };
+    let first = pool.try_submit(held(0)).expect("one worker left");
+    let refused = pool.try_submit(held(1));
+    assert!(
+        matches!(refused, Err(TrySubmitError::Full(_))),
+        "a second job was accepted for a worker that is leaving: {:?}",
+        pool.metrics()
+    );
+    started.at_least(1).await;
+    eventually("the surplus workers left", || pool.metrics().workers == 1).await;
+    assert_eq!(pool.metrics().running, 1);
+    gate.open();
+    first.await.expect("ran");
+    pool.drain(hang_guard()).await.expect("drained");
+    assert_accounted(&pool.metrics());
 }
