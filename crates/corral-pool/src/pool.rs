@@ -244,6 +244,10 @@ where
     /// Closes the pool (see [`Pool::close`]) and waits until every accepted job has ended
     /// and its handle is resolved, and every worker has left, or until `deadline`.
     ///
+    /// Called from one of this pool's own jobs, it waits for that job too, so it can
+    /// only end at its deadline (see `# Deadlocks` on [`Pool::submit`]); a job that
+    /// wants its pool stopped calls [`Pool::close`] and returns.
+    ///
     /// # Errors
     ///
     /// [`DrainError`](crate::DrainError) at the deadline, with what is still queued and

@@ -28,7 +28,8 @@ use corral_pool::{
 };
 use corral_test_support::{eventually, Latch, Rng};
 use harness::{
-    assert_accounted, assert_consistent, hang_guard, job, quiet_peer_panics, seeded, Started,
+    already_passed, assert_accounted, assert_consistent, hang_guard, job, quiet_peer_panics,
+    seeded, Started,
 };
 
 harness::on_both_runtimes!(
@@ -54,6 +55,7 @@ harness::on_both_runtimes!(
     pond_group_cancelled_with_ongoing_tasks,
     pond_group_waiting_tasks,
     pond_group_context,
+    pond_stop_and_wait_from_inside_a_task,
 );
 
 // ---------------------------------------------------------------------------------
@@ -567,7 +569,7 @@ async fn pond_submit_while_stopping() {
 /// rounds: every submit is either accepted (its handle resolves to the output) or
 /// refused with its job handed back; none hangs, and the counters add up.
 async fn pond_submit_while_stopping_has_no_race() {
-    seeded(2_000, |seed| async move {
+    seeded(5_000, |seed| async move {
         let mut rng = Rng(seed);
         let pool: Arc<TestPool> = Arc::new(pool(1 + rng.index(3), rng.index(3)));
         let submitters: Vec<_> = (0..4u32)
@@ -873,4 +875,27 @@ async fn pond_group_context() {
         (3, 1, 0, 2)
     );
     assert_accounted(&m);
+}
+
+/// pond `TestPoolSubmitWhileStopping`, with the stop called from inside the task: as
+/// `drain` documents, a job draining its own pool waits for itself, so it gets the
+/// deadline's report (itself still running); closing and returning is the way out.
+async fn pond_stop_and_wait_from_inside_a_task() {
+    let pool: Arc<TestPool> = Arc::new(pool(2, 0));
+    let me = Arc::clone(&pool);
+    let task = pool
+        .submit(job(async move {
+            let left = me
+                .drain(already_passed())
+                .await
+                .expect_err("waits for itself");
+            assert_eq!((left.queued, left.running), (0, 1));
+            assert!(me.is_closed());
+            1
+        }))
+        .await
+        .expect("open");
+    assert_eq!(task.await.expect("ran"), 1);
+    pool.drain(hang_guard()).await.expect("drained");
+    assert_accounted(&pool.metrics());
 }

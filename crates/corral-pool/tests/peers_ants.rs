@@ -310,7 +310,7 @@ async fn ants_release_timeout() {
 /// accepted task's handle resolves (ran, cancelled or handed back), and
 /// submitted = completed + cancelled + handed back.
 async fn ants_release_when_running() {
-    seeded(2_000, |seed| async move {
+    seeded(5_000, |seed| async move {
         let mut rng = Rng(seed);
         let pool: Arc<TestPool> = Arc::new(pool(1, rng.index(3)));
         let submitters: Vec<_> = (0..2u32)
