@@ -49,6 +49,7 @@ harness::on_both_runtimes!(
     jdk_single_thread_executor_runs_in_order,
     jdk_shutdown_now_races_running_tasks,
     jdk_counts_stay_consistent_under_load,
+    jdk_interrupted_submit,
 );
 
 /// A job that marks itself started and then waits for `gate`.
@@ -664,6 +665,68 @@ async fn jdk_counts_stay_consistent_under_load() {
         done.store(true, Ordering::SeqCst);
         observer.await.expect("every snapshot consistent");
         assert_accounted(&pool.metrics());
+    })
+    .await;
+}
+
+/// `testInterruptedSubmit`: a submitter blocked on a full executor is interrupted
+/// (here: its submit future is dropped by a racing `select!`, at a seeded moment).
+/// Whatever the moment, the job is dropped exactly once, never leaks or runs to
+/// completion unseen: either the submitter got the handle (the job ran), or it was
+/// still waiting (the job is dropped unsubmitted, counted nowhere), or room had just
+/// been granted (the job is aborted and counted cancelled); and the counters add up.
+async fn jdk_interrupted_submit() {
+    seeded(5_000, |seed| async move {
+        let mut rng = Rng(seed);
+        let pool: Arc<TestPool> = Arc::new(pool(1, rng.index(2)));
+        let yields = rng.below(3);
+        let blocker = pool
+            .try_submit(job(async move {
+                for _ in 0..yields {
+                    tokio::task::yield_now().await;
+                }
+                0
+            }))
+            .expect("room");
+        let probe = Probe::default();
+        let (gate, probed) = probe.gated(1);
+        drop(gate); // runs straight through once polled
+        let (interrupt, interrupted) = tokio::sync::oneshot::channel::<()>();
+        let submitter = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move {
+                tokio::select! {
+                    submitted = pool.submit(probed) => Some(submitted.expect("open")),
+                    _ = interrupted => None,
+                }
+            }
+        });
+        for _ in 0..rng.below(4) {
+            tokio::task::yield_now().await;
+        }
+        let _ = interrupt.send(());
+        let handle = submitter.await.expect("submitter");
+        blocker.await.expect("ran");
+        if let Some(h) = handle {
+            match h.await {
+                Ok(1) => {}
+                Err(JobError::Cancelled) => {}
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+        pool.drain(hang_guard()).await.expect("terminated");
+        assert_eq!(
+            probe.dropped(),
+            1,
+            "seed {seed}: the job dropped exactly once"
+        );
+        let m = pool.metrics();
+        assert_eq!(
+            m.failed + m.handed_back + m.rejected,
+            0,
+            "seed {seed}: {m:?}"
+        );
+        assert_accounted(&m);
     })
     .await;
 }
