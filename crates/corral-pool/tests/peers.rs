@@ -28,7 +28,7 @@ use corral_pool::{
 };
 use corral_test_support::{eventually, Latch, Rng};
 use harness::{
-    already_passed, assert_accounted, assert_consistent, hang_guard, job, quiet_peer_panics,
+    already_passed, assert_accounted, assert_consistent, hang_guard, held, job, quiet_peer_panics,
     seeded, Started,
 };
 
@@ -355,15 +355,7 @@ async fn pond_queue_size_non_blocking() {
     let started = Started::default();
     let mut handles = Vec::new();
     for n in 0..10 {
-        let (gate, started) = (gate.clone(), started.clone());
-        handles.push(
-            pool.try_submit(job(async move {
-                started.mark();
-                gate.opened().await;
-                n
-            }))
-            .expect("room"),
-        );
+        handles.push(pool.try_submit(held(&started, &gate, n)).expect("room"));
     }
     started.at_least(10).await;
     let m = pool.metrics();

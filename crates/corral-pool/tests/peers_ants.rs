@@ -24,7 +24,8 @@ use common::{gated, pool, ready, TestPool};
 use corral_pool::{BoxJob, Builder, JobError, Pool, ResizeError, SubmitError, TrySubmitError};
 use corral_test_support::{eventually, Latch, Rng};
 use harness::{
-    already_passed, assert_accounted, hang_guard, job, quiet_peer_panics, seeded, within, Started,
+    already_passed, assert_accounted, hang_guard, held, job, quiet_peer_panics, seeded, within,
+    Started,
 };
 
 harness::on_both_runtimes!(
@@ -148,15 +149,7 @@ async fn ants_nonblocking_submit() {
     let started = Started::default();
     let mut handles = Vec::new();
     for n in 0..9 {
-        let (long, started) = (long.clone(), started.clone());
-        handles.push(
-            pool.try_submit(job(async move {
-                started.mark();
-                long.opened().await;
-                n
-            }))
-            .expect("not full"),
-        );
+        handles.push(pool.try_submit(held(&started, &long, n)).expect("not full"));
     }
     let (release, f) = gated(9);
     let f = pool.try_submit(f).expect("not full");
@@ -279,15 +272,7 @@ async fn ants_release_timeout() {
     let gate = Latch::new();
     let started = Started::default();
     let handles: Vec<_> = (0..5)
-        .map(|n| {
-            let (gate, started) = (gate.clone(), started.clone());
-            pool.try_submit(job(async move {
-                started.mark();
-                gate.opened().await;
-                n
-            }))
-            .expect("room")
-        })
+        .map(|n| pool.try_submit(held(&started, &gate, n)).expect("room"))
         .collect();
     started.at_least(5).await;
     assert_eq!(pool.metrics().running, 5);
@@ -370,14 +355,7 @@ async fn ants_tune_scale_up() {
     let pool: Arc<TestPool> = Arc::new(pool(2, 0));
     let c = Latch::new();
     let started = Started::default();
-    let blocking = |n: u32| {
-        let (c, started) = (c.clone(), started.clone());
-        job(async move {
-            started.mark();
-            c.opened().await;
-            n
-        })
-    };
+    let blocking = |n: u32| held(&started, &c, n);
     let mut handles = vec![
         pool.try_submit(blocking(0)).expect("room"),
         pool.try_submit(blocking(1)).expect("room"),
@@ -420,14 +398,7 @@ async fn ants_running_free_waiting() {
     let pool: Arc<TestPool> = Arc::new(pool(4, 0));
     let gate = Latch::new();
     let started = Started::default();
-    let blocking = |n: u32| {
-        let (gate, started) = (gate.clone(), started.clone());
-        job(async move {
-            started.mark();
-            gate.opened().await;
-            n
-        })
-    };
+    let blocking = |n: u32| held(&started, &gate, n);
     let mut handles: Vec<_> = (0..3)
         .map(|n| pool.try_submit(blocking(n)).expect("room"))
         .collect();
@@ -473,15 +444,7 @@ async fn ants_tune_grants_blocked_submitters_at_once() {
     let pool: Arc<TestPool> = Arc::new(pool(1, 0));
     let gate = Latch::new();
     let started = Started::default();
-    let busy = {
-        let (gate, started) = (gate.clone(), started.clone());
-        pool.try_submit(job(async move {
-            started.mark();
-            gate.opened().await;
-            0
-        }))
-        .expect("room")
-    };
+    let busy = { pool.try_submit(held(&started, &gate, 0)).expect("room") };
     started.at_least(1).await;
     let submitters: Vec<_> = (1..3)
         .map(|n| {
@@ -583,14 +546,7 @@ async fn ants_tune_down_takes_the_idle_room_away_at_once() {
     pool.resize(1).expect("valid");
     let gate = Latch::new();
     let started = Started::default();
-    let held = |n: u32| {
-        let (gate, started) = (gate.clone(), started.clone());
-        job(async move {
-            started.mark();
-            gate.opened().await;
-            n
-        })
-    };
+    let held = |n: u32| held(&started, &gate, n);
     let first = pool.try_submit(held(0)).expect("one worker left");
     let refused = pool.try_submit(held(1));
     assert!(

@@ -28,7 +28,7 @@ use corral_pool::{
 };
 use corral_test_support::{eventually, Latch, Rng};
 use harness::{
-    already_passed, assert_accounted, assert_consistent, hang_guard, job, quiet_peer_panics,
+    already_passed, assert_accounted, assert_consistent, hang_guard, held, job, quiet_peer_panics,
     seeded, Started,
 };
 
@@ -51,16 +51,6 @@ harness::on_both_runtimes!(
     jdk_counts_stay_consistent_under_load,
     jdk_interrupted_submit,
 );
-
-/// A job that marks itself started and then waits for `gate`.
-fn held(started: &Started, gate: &Latch, n: u32) -> BoxJobU32 {
-    let (started, gate) = (started.clone(), gate.clone());
-    job(async move {
-        started.mark();
-        gate.opened().await;
-        n
-    })
-}
 
 /// `ThreadPoolExecutorTest.testExecute` and `ExecutorsTest.testNewFixedThreadPool`: an
 /// executed task runs.

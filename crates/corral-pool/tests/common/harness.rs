@@ -119,6 +119,16 @@ impl Started {
     }
 }
 
+/// A job that marks itself started, waits for `gate`, and returns `n`.
+pub fn held(started: &Started, gate: &corral_test_support::Latch, n: u32) -> BoxJob<u32> {
+    let (started, gate) = (started.clone(), gate.clone());
+    job(async move {
+        started.mark();
+        gate.opened().await;
+        n
+    })
+}
+
 /// A boxed job from any `Send` future.
 pub fn job<T, F>(fut: F) -> BoxJob<T>
 where
