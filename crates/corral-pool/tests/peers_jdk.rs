@@ -50,6 +50,7 @@ harness::on_both_runtimes!(
     jdk_shutdown_now_races_running_tasks,
     jdk_counts_stay_consistent_under_load,
     jdk_interrupted_submit,
+    jdk_rejection_handler_offers_with_a_timeout,
 );
 
 /// `ThreadPoolExecutorTest.testExecute` and `ExecutorsTest.testNewFixedThreadPool`: an
@@ -713,6 +714,70 @@ async fn jdk_interrupted_submit() {
         let m = pool.metrics();
         assert_eq!(
             m.failed + m.handed_back + m.rejected,
+            0,
+            "seed {seed}: {m:?}"
+        );
+        assert_accounted(&m);
+    })
+    .await;
+}
+
+/// The JDK idiom of a rejection handler that blocks with a timeout
+/// (`getQueue().offer(task, timeout)` in `rejectedExecution`), here `submit_timeout`,
+/// racing workers that free room, at seeded moments on short deadlines: each offer is
+/// either accepted (its handle resolves to its output) or times out with the job handed
+/// back unpolled, never both and never neither, and the counters add up.
+async fn jdk_rejection_handler_offers_with_a_timeout() {
+    seeded(3_000, |seed| async move {
+        let mut rng = Rng(seed);
+        let pool: Arc<TestPool> = Arc::new(pool(1 + rng.index(2), rng.index(2)));
+        let mut handles = Vec::new();
+        let mut refused = 0u64;
+        for n in 0..3u32 {
+            let yields = rng.below(3);
+            match pool.try_submit(job(async move {
+                for _ in 0..yields {
+                    tokio::task::yield_now().await;
+                }
+                n
+            })) {
+                Ok(h) => handles.push(h),
+                Err(_) => refused += 1,
+            }
+        }
+        let probe = Probe::default();
+        let (mut accepted, mut timed_out) = (Vec::new(), 0u64);
+        for n in 10..13u32 {
+            let (gate, probed) = probe.gated(n);
+            drop(gate);
+            let wait = Duration::from_micros(rng.below(200));
+            match pool.submit_timeout(probed, wait).await {
+                Ok(h) => accepted.push((n, h)),
+                Err(SubmitTimeoutError::Timeout(job)) => {
+                    drop(job);
+                    timed_out += 1;
+                }
+                Err(e) => panic!("seed {seed}: {e}"),
+            }
+        }
+        for h in handles {
+            h.await.expect("ran");
+        }
+        let ran = accepted.len();
+        for (n, h) in accepted {
+            assert_eq!(h.await.expect("ran"), n, "seed {seed}");
+        }
+        pool.drain(hang_guard()).await.expect("terminated");
+        assert_eq!(
+            probe.polled(),
+            ran,
+            "seed {seed}: a timed-out job never runs"
+        );
+        assert_eq!(probe.dropped(), 3, "seed {seed}");
+        let m = pool.metrics();
+        assert_eq!(m.rejected, refused + timed_out, "seed {seed}: {m:?}");
+        assert_eq!(
+            m.cancelled + m.failed + m.handed_back,
             0,
             "seed {seed}: {m:?}"
         );
