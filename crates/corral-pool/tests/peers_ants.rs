@@ -498,10 +498,16 @@ async fn ants_panic_handler_that_panics() {
     assert_eq!(within("first", first).await.expect("ran"), 1);
     let after = within("the job after the panic", after).await;
     assert_eq!(after.expect("the worker lived on"), 2);
+    // The hook also runs where a handle whose job panicked is dropped unobserved.
+    let late = pool
+        .try_submit(job(async { std::panic::panic_any("peer: late") }))
+        .expect("room");
+    eventually("the late job panicked", || late.is_finished()).await;
+    drop(late); // the hook panics on this task: caught here too
     let m = pool.metrics();
     assert_eq!(
         (m.workers, m.completed, m.failed, m.closed),
-        (1, 2, 1, false)
+        (1, 2, 2, false)
     );
     pool.drain(hang_guard()).await.expect("drained");
     assert_accounted(&pool.metrics());
