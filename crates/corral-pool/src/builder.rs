@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
@@ -60,13 +61,26 @@ type HookFn = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
 
 impl PanicHook {
     /// Hands `payload` to the hook, or prints the default line on standard error.
+    ///
+    /// A hook that panics is caught here and its panic printed: it runs on a worker
+    /// between two jobs (with the next job already taken from the queue), or in a
+    /// job handle's drop, and unwinding from there would kill the worker and lose
+    /// that next job.
     pub(crate) fn report(&self, pool: &str, payload: Box<dyn Any + Send>) {
-        match &self.0 {
-            Some(hook) => hook(payload),
-            None => eprintln!(
+        let Some(hook) = &self.0 else {
+            eprintln!(
                 "pool '{pool}': a job panicked and nobody awaited its handle: {}",
                 panic_message(&*payload)
-            ),
+            );
+            return;
+        };
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| hook(payload))) {
+            eprintln!(
+                "pool '{pool}': the on_panic hook panicked: {}",
+                panic_message(&*panic)
+            );
+            // Its payload may panic on drop too; the hook's panic ends here either way.
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(panic)));
         }
     }
 }
@@ -147,8 +161,9 @@ impl Builder {
     /// hook receives the payload `std::panic` caught (see
     /// [`JobError::Panicked`](crate::JobError::Panicked)), on the worker that ran the
     /// job (or on the thread that drops a handle whose job had already panicked). It
-    /// must not block. A panic whose handle is still held is not reported here: it is
-    /// the handle's outcome.
+    /// must not block. If it panics, that panic is caught and printed on standard
+    /// error, and the worker goes on with its next job. A panic whose handle is still
+    /// held is not reported here: it is the handle's outcome.
     ///
     /// The default prints one line on standard error naming the pool and the panic
     /// message, after the panic hook's own report at the time of the panic (as

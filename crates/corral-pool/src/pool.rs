@@ -212,10 +212,14 @@ where
         self.shared.try_submit(job)
     }
 
-    /// Sets the number of workers. Growing spawns workers at once; shrinking is lazy:
-    /// idle workers leave now, busy ones after their current job. A surplus worker whose
-    /// room was already promised (a job accepted for it in hand-off mode, or granted to
-    /// a blocked submitter) stays for that job first, unless the job is aborted.
+    /// Sets the number of workers. Growing spawns workers at once, and the room they
+    /// add is granted to blocked submitters at once (before the new workers first
+    /// run). Shrinking is lazy: idle workers leave now, busy ones after their current
+    /// job; from the moment this returns, jobs are admitted as for `workers` workers
+    /// (a surplus idle worker is no room), so once the busy surplus has finished, no
+    /// more than `workers` jobs run at once. A surplus worker whose room was already
+    /// promised before the shrink (a job accepted for it in hand-off mode, or granted
+    /// to a blocked submitter) stays for that job first, unless the job is aborted.
     ///
     /// # Errors
     ///
@@ -239,6 +243,10 @@ where
 
     /// Closes the pool (see [`Pool::close`]) and waits until every accepted job has ended
     /// and its handle is resolved, and every worker has left, or until `deadline`.
+    ///
+    /// Called from one of this pool's own jobs, it waits for that job too, so it can
+    /// only end at its deadline (see `# Deadlocks` on [`Pool::submit`]); a job that
+    /// wants its pool stopped calls [`Pool::close`] and returns.
     ///
     /// # Errors
     ///

@@ -5,10 +5,12 @@
 //!
 //! # Invariants
 //!
-//! - `free() = capacity + en_route + idle.len() - queue.len()` (saturating) is the
-//!   number of jobs that may be admitted now. Capacity counts jobs that wait without
-//!   a worker; an idle worker, or a worker on its way to the queue (`en_route`), adds
-//!   room.
+//! - `free() = capacity + min(en_route + idle.len(), target - busy) - queue.len()`
+//!   (saturating; `busy = live - en_route - idle.len()`) is the number of jobs that
+//!   may be admitted now. Capacity counts jobs that wait without a worker; an idle
+//!   worker, or a worker on its way to the queue (`en_route`), adds room, but only up
+//!   to the target: after a shrink, the surplus idle workers are leaving and are no
+//!   room, so no more than `target` jobs run at once once the busy surplus is gone.
 //! - `en_route` counts workers that will look at the queue without being woken again:
 //!   workers spawned but not yet polled (so `workers + capacity` jobs are admitted from
 //!   the moment the pool is built), and at most one idle worker taken off `idle` and
@@ -408,7 +410,12 @@ impl<F: Future> State<F> {
     }
 
     fn free(&self) -> usize {
-        (self.capacity + self.en_route + self.idle.len()).saturating_sub(self.queue.len())
+        let ready = self.en_route + self.idle.len();
+        // Workers past the target are no room: after a shrink the surplus idle workers
+        // are leaving, and a job admitted for one would run past the target.
+        let busy = self.live.saturating_sub(ready);
+        let workers = ready.min(self.target.saturating_sub(busy));
+        (self.capacity + workers).saturating_sub(self.queue.len())
     }
 
     /// Whether a newcomer may take a slot now: room, and nobody waiting ahead of it.
@@ -620,9 +627,18 @@ impl<F: Future> State<F> {
         Some(job.fut)
     }
 
-    /// Registers a new worker; returns its local view. It counts as room (`en_route`)
-    /// until its first visit.
-    pub(crate) fn add_worker(&mut self) -> WorkerLocal {
+    /// Registers `n` new workers and returns their local views. Each counts as room
+    /// (`en_route`) until its first visit, so that room goes to the submitters in line
+    /// now, before the workers have run: a pool grown by `resize` serves its blocked
+    /// submitters at once, and a newcomer gets what is left.
+    pub(crate) fn add_workers(&mut self, n: usize, wake: &mut Wakeups) -> Vec<WorkerLocal> {
+        let workers = (0..n).map(|_| self.add_worker()).collect();
+        self.grant(wake);
+        workers
+    }
+
+    /// Registers a new worker; returns its local view.
+    fn add_worker(&mut self) -> WorkerLocal {
         let id = self.next_worker;
         self.next_worker += 1;
         self.live += 1;

@@ -60,10 +60,7 @@ where
     // a spawned future inline, and the worker's guard then takes the lock. A worker may
     // visit the state before its abort handle is recorded; `set_abort_handle` covers a
     // stop in between.
-    let workers: Vec<WorkerLocal> = {
-        let mut state = shared.lock();
-        (0..n).map(|_| state.add_worker()).collect()
-    };
+    let workers = shared.with_state(|state, wake| state.add_workers(n, wake));
     for me in workers {
         let id = me.id;
         let join = corral_task::Builder::new()
@@ -87,10 +84,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let workers: Vec<WorkerLocal> = {
-        let mut state = shared.lock();
-        (0..n).map(|_| state.add_worker()).collect()
-    };
+    let workers = shared.with_state(|state, wake| state.add_workers(n, wake));
     workers
         .into_iter()
         .map(|me| run(Arc::clone(shared), me))
