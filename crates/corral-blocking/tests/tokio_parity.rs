@@ -749,10 +749,11 @@ fn a_job_that_waited_for_its_slot_behaves_like_tokios() {
 }
 
 /// tokio's runtime shutdown cancels a blocking job that is queued (not started): its
-/// handle reports `is_cancelled`, quietly. The same for corral jobs that waited for a
-/// slot and were handed to the runtime's blocking pool just before it shut down: the
-/// handle is the waiting task's, and it must report cancelled too, not a panic of its
-/// own (a panic is printed, and aborts the process under `panic = "abort"`). Seeded
+/// handle reports `is_cancelled`, quietly (or the job runs, if a blocking thread that
+/// was busy takes it from the queue before it sees the shutdown). The same for corral
+/// jobs that waited for a slot and were handed to the runtime's blocking pool just
+/// before it shut down: the handle is the waiting task's, and it must report cancelled
+/// too (or the value), not a panic of its own (a panic is printed, and aborts the process under `panic = "abort"`). Seeded
 /// rounds on a multi-thread runtime whose one spare blocking thread is busy, so the
 /// handed-over jobs sit queued when it shuts down.
 #[test]
@@ -760,6 +761,7 @@ fn jobs_queued_at_shutdown_are_cancelled_quietly() {
     let _cap = exclusive();
     let mut rng = corral_test_support::Rng(0x5_4u64 << 32 | 0xdead);
     let others = support::multi_thread(1);
+    let (mut ran, mut cancelled) = (0, 0);
     for round in 0..40 {
         let rt = Builder::new_multi_thread()
             .worker_threads(2)
@@ -792,8 +794,16 @@ fn jobs_queued_at_shutdown_are_cancelled_quietly() {
         busy.open();
         others.block_on(async {
             for job in jobs {
-                let err = job.await.expect_err("no spare thread: the job never ran");
-                assert!(err.is_cancelled(), "round {round}: {err}");
+                // tokio's own pool may still run a queued job: the spare thread, once
+                // its job returns, takes what is queued before it looks at the
+                // shutdown flag. So a job either ran or was cancelled; never a panic.
+                match job.await {
+                    Ok(()) => ran += 1,
+                    Err(err) => {
+                        assert!(err.is_cancelled(), "round {round}: {err}");
+                        cancelled += 1;
+                    }
+                }
             }
             spare.await.unwrap();
         });
@@ -804,6 +814,7 @@ fn jobs_queued_at_shutdown_are_cancelled_quietly() {
         });
         eventually_blocking("slots back", || spawn_blocking_metrics().running == 0);
     }
+    eprintln!("jobs queued at shutdown: {cancelled} cancelled, {ran} run by the spare thread");
 }
 
 /// `tokio::net::lookup_host` and `corral_blocking::lookup_host` on the same input,
