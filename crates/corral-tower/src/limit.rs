@@ -438,9 +438,20 @@ where
     /// the inner service. A refusal is not an error here: the service is ready and the
     /// next `call` fails with [`Overloaded`] without touching the inner service (as
     /// tower's `LoadShed` does), so one refused request does not fail a connection.
+    /// Like `LoadShed`, every `poll_ready` answers for the state now: a refusal from an
+    /// earlier poll not followed by a `call` is dropped and admission is tried again.
+    ///
+    /// Only the layer's own limit and queue refuse: while the inner service is not
+    /// ready, `poll_ready` waits for it under the reservation (as tower's
+    /// `ConcurrencyLimit` does) where `LoadShed` would refuse. To shed on the inner
+    /// service's backpressure too, put tower's `LoadShedLayer` inside this layer.
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if self.permit.is_none() && self.refused.is_none() {
+        if self.refused.is_some() {
+            // A stale refusal: re-evaluate, as LoadShed re-polls on every poll_ready.
+            self.refused = None;
+        }
+        if self.permit.is_none() {
             match ready!(self.admit.poll_admit(cx, &self.shared, 1)) {
                 Ok(permit) => self.permit = Some(permit),
                 Err(refused) => {
@@ -448,9 +459,6 @@ where
                     return Poll::Ready(Ok(()));
                 }
             }
-        }
-        if self.refused.is_some() {
-            return Poll::Ready(Ok(()));
         }
         self.inner.poll_ready(cx).map_err(Into::into)
     }
