@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use corral_semaphore::{OwnedPermit, Semaphore};
+use corral_semaphore::Semaphore;
+use corral_shared::sync::Ordering::Relaxed;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -337,12 +338,21 @@ impl<W, C> LimitLayer<W, C> {
         self.shared.limit()
     }
 
-    /// Admitted weight not yet released (the limit less what is free).
+    /// Admitted weight not yet released: reserved by a ready service or running. After
+    /// an adaptive limit shrinks, this still counts the weight admitted under the old
+    /// limit until it is released, so it can exceed [`limit`](Self::limit) for a while.
     pub fn in_flight(&self) -> u64 {
-        self.shared
-            .sem
-            .capacity()
-            .saturating_sub(self.shared.sem.available())
+        if self.shared.adaptive.is_some() {
+            // The semaphore absorbs a shrink lazily, so its capacity less what is free
+            // undercounts the holders then; the adaptive gauge counts every admission.
+            // Relaxed: a snapshot.
+            self.shared.inflight.load(Relaxed)
+        } else {
+            self.shared
+                .sem
+                .capacity()
+                .saturating_sub(self.shared.sem.available())
+        }
     }
 
     /// Requests waiting for admission now.
@@ -392,7 +402,7 @@ pub struct LimitService<S, W = One, C = ErrorsAreDrops> {
     inner: S,
     shared: Arc<Shared>,
     admit: Admit,
-    permit: Option<OwnedPermit>,
+    permit: Option<Admitted>,
     refused: Option<Box<Overloaded>>,
     weight: W,
     classify: C,
@@ -417,7 +427,7 @@ impl<S: fmt::Debug, W, C> fmt::Debug for LimitService<S, W, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitService")
             .field("inner", &self.inner)
-            .field("reserved", &self.permit.as_ref().map(OwnedPermit::count))
+            .field("reserved", &self.permit.as_ref().map(Admitted::count))
             .field("queued", &self.admit.is_queued())
             .field("refused", &self.refused)
             .finish_non_exhaustive()
@@ -453,7 +463,7 @@ where
         }
         if self.permit.is_none() {
             match ready!(self.admit.poll_admit(cx, &self.shared, 1)) {
-                Ok(permit) => self.permit = Some(permit),
+                Ok(permit) => self.permit = Some(Admitted::new(permit, &self.shared)),
                 Err(refused) => {
                     self.refused = Some(Box::new(refused));
                     return Poll::Ready(Ok(()));
@@ -473,11 +483,11 @@ where
                 return ResponseFuture::refused(refused, self.classify.clone());
             }
         }
-        let permit = self
+        let mut admitted = self
             .permit
             .take()
             .expect("LimitService::call before poll_ready returned Ready");
-        let admitted = Admitted::new(permit, &self.shared);
+        admitted.restart_clock();
         ResponseFuture::running(self.inner.call(req), admitted, self.classify.clone())
     }
 }

@@ -27,14 +27,14 @@ mod mock {
     use super::*;
     use tokio::sync::{mpsc, oneshot};
 
-    pub type Respond<Resp> = oneshot::Sender<Result<Resp, BoxError>>;
+    pub(crate) type Respond<Resp> = oneshot::Sender<Result<Resp, BoxError>>;
 
     struct Gate {
         allow: Option<usize>,
         waker: Option<Waker>,
     }
 
-    pub struct Mock<Req, Resp> {
+    pub(crate) struct Mock<Req, Resp> {
         tx: mpsc::UnboundedSender<(Req, Respond<Resp>)>,
         gate: Arc<Mutex<Gate>>,
     }
@@ -48,12 +48,12 @@ mod mock {
         }
     }
 
-    pub struct Handle<Req, Resp> {
+    pub(crate) struct Handle<Req, Resp> {
         rx: mpsc::UnboundedReceiver<(Req, Respond<Resp>)>,
         gate: Arc<Mutex<Gate>>,
     }
 
-    pub fn pair<Req, Resp>() -> (Mock<Req, Resp>, Handle<Req, Resp>) {
+    pub(crate) fn pair<Req, Resp>() -> (Mock<Req, Resp>, Handle<Req, Resp>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let gate = Arc::new(Mutex::new(Gate {
             allow: None,
@@ -70,7 +70,7 @@ mod mock {
 
     impl<Req, Resp> Handle<Req, Resp> {
         /// Lets `n` more calls through `poll_ready` (tower-test's `allow`).
-        pub fn allow(&self, n: usize) {
+        pub(crate) fn allow(&self, n: usize) {
             let mut gate = self.gate.lock().unwrap();
             gate.allow = Some(n);
             if n > 0 {
@@ -81,7 +81,7 @@ mod mock {
         }
 
         /// The next request the inner service received, if any (never waits).
-        pub fn try_request(&mut self) -> Option<(Req, Respond<Resp>)> {
+        pub(crate) fn try_request(&mut self) -> Option<(Req, Respond<Resp>)> {
             self.rx.try_recv().ok()
         }
     }
@@ -515,10 +515,21 @@ both_flavours! {
 /// await the answer,
 /// and are aborted (dropping whatever they hold: a queued clone, a reservation, a
 /// response future mid-call) at a seeded point. The inner service checks the limit.
-async fn drop_anywhere_round(seed: u64) {
+async fn drop_anywhere_round(seed: u64) -> (usize, usize) {
     let mut rng = Rng(seed);
     let limit = 1 + rng.below(4);
-    let builder = LimitLayer::builder(limit).no_sojourn_shedding();
+    // A third of the rounds are adaptive (AIMD within [1, limit], slow answers are
+    // drops), so the limit moves while services are dropped.
+    let builder = if rng.below(3) == 0 {
+        LimitLayer::adaptive(
+            corral_tower::Aimd::new(limit)
+                .guardrails(1, limit)
+                .timeout(std::time::Duration::from_micros(20)),
+        )
+    } else {
+        LimitLayer::builder(limit)
+    }
+    .no_sojourn_shedding();
     let layer = match rng.below(3) {
         0 => builder.max_queue(usize::MAX),
         1 => builder.max_queue(0),
@@ -583,14 +594,18 @@ async fn drop_anywhere_round(seed: u64) {
         tasks.push((task, abort_after));
     }
     drop((svc, heavy));
+    let (mut finished, mut cancelled) = (0, 0);
     for (task, abort_after) in tasks {
         for _ in 0..abort_after {
             tokio::task::yield_now().await;
         }
         task.abort();
         match task.await {
-            Ok(()) => {}
-            Err(err) => assert!(err.is_cancelled(), "seed {seed}: {err}"),
+            Ok(()) => finished += 1,
+            Err(err) => {
+                assert!(err.is_cancelled(), "seed {seed}: {err}");
+                cancelled += 1;
+            }
         }
     }
     assert!(peak.load(SeqCst) <= limit, "seed {seed}: over the limit");
@@ -601,13 +616,14 @@ async fn drop_anywhere_round(seed: u64) {
         "seed {seed}: a permit or a queue slot was lost"
     );
     // And the full limit can be reserved again.
-    let mut probes: Vec<_> = (0..limit)
+    let mut probes: Vec<_> = (0..layer.limit())
         .map(|_| layer.layer(service_fn(|()| async { Ok::<_, BoxError>(()) })))
         .collect();
     for probe in &mut probes {
         let mut t = task::spawn(());
         assert_ready_ok!(t.enter(|cx, _| probe.poll_ready(cx)), "seed {seed}");
     }
+    (finished, cancelled)
 }
 
 /// Every permit comes back when a queued service, a reserved service or a response
@@ -617,8 +633,16 @@ async fn drop_anywhere_round(seed: u64) {
 fn every_permit_comes_back_whatever_is_dropped_when() {
     let rt = corral_test_support::multi_thread(4);
     rt.block_on(async {
+        let (mut finished, mut cancelled) = (0, 0);
         for seed in 0..1_500 {
-            drop_anywhere_round(seed).await;
+            let (f, c) = drop_anywhere_round(seed).await;
+            finished += f;
+            cancelled += c;
         }
+        // Both ends happen: the loop is not all aborts, nor all completions.
+        assert!(
+            finished > 1_000 && cancelled > 1_000,
+            "{finished} {cancelled}"
+        );
     });
 }
