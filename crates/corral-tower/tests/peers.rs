@@ -574,7 +574,7 @@ async fn drop_anywhere_round(seed: u64) -> (usize, usize) {
         let task = if weighted {
             let mut svc = heavy.clone();
             tokio::spawn(async move {
-                let call = (&mut svc).ready().await.unwrap().call(spins);
+                let call = svc.ready().await.unwrap().call(spins);
                 tokio::task::yield_now().await;
                 if let Err(err) = call.await {
                     assert!(err.is::<Overloaded>(), "{err}");
@@ -583,7 +583,7 @@ async fn drop_anywhere_round(seed: u64) -> (usize, usize) {
         } else {
             let mut svc = svc.clone();
             tokio::spawn(async move {
-                let ready = (&mut svc).ready().await.unwrap();
+                let ready = svc.ready().await.unwrap();
                 tokio::task::yield_now().await;
                 if let Err(err) = ready.call(spins).await {
                     assert!(err.is::<Overloaded>(), "{err}");
