@@ -371,26 +371,34 @@ both_flavours! {
     /// tower's poll_ready contract (tower#408, the `disarm` discussion): polling a ready
     /// service again reserves nothing more, and a clone of a ready service starts with
     /// no reservation (tower's `ConcurrencyLimit::clone` does not copy the permit).
+    /// Fixed and adaptive limits alike (an adaptive layer counts a reservation in its
+    /// `in_flight` from `poll_ready`).
     async fn repeated_poll_ready_and_clones_reserve_once() {
-        let layer = concurrency_limit(2);
-        let (mut s1, _handle) = spawn_layer(&layer);
-        for _ in 0..3 {
-            assert_ready_ok!(s1.poll_ready());
+        let adaptive = LimitLayer::adaptive(corral_tower::Aimd::new(2).guardrails(2, 2))
+            .max_queue(usize::MAX)
+            .no_sojourn_shedding()
+            .build()
+            .unwrap();
+        for layer in [concurrency_limit(2), adaptive] {
+            let (mut s1, _handle) = spawn_layer(&layer);
+            for _ in 0..3 {
+                assert_ready_ok!(s1.poll_ready());
+            }
+            books(&layer, 1, 0);
+            let clone = s1.clone_service();
+            books(&layer, 1, 0);
+            drop(clone);
+            books(&layer, 1, 0);
+            let mut s2 = s1.clone_service();
+            assert_ready_ok!(s2.poll_ready());
+            let mut s3 = s1.clone_service();
+            assert_pending!(s3.poll_ready());
+            drop(s1);
+            assert!(s3.is_woken());
+            assert_ready_ok!(s3.poll_ready());
+            drop((s2, s3));
+            books(&layer, 0, 0);
         }
-        books(&layer, 1, 0);
-        let clone = s1.clone_service();
-        books(&layer, 1, 0);
-        drop(clone);
-        books(&layer, 1, 0);
-        let mut s2 = s1.clone_service();
-        assert_ready_ok!(s2.poll_ready());
-        let mut s3 = s1.clone_service();
-        assert_pending!(s3.poll_ready());
-        drop(s1);
-        assert!(s3.is_woken());
-        assert_ready_ok!(s3.poll_ready());
-        drop((s2, s3));
-        books(&layer, 0, 0);
     }
 }
 
