@@ -20,7 +20,7 @@
 //! | tower today | corral-tower |
 //! |---|---|
 //! | `ConcurrencyLimitLayer::new(n)` (waits without bound) | `LimitLayer::builder(n).max_queue(q).max_wait(w).build()?` |
-//! | `LoadShedLayer` + `ConcurrencyLimitLayer` (refuses at once) | `LimitLayer::builder(n).max_queue(0).build()?` |
+//! | `LoadShedLayer` + `ConcurrencyLimitLayer` (refuses at once) | `LimitLayer::builder(n).max_queue(0).build()?` (refuses at the limit; waits for the inner service's own backpressure) |
 //! | `TimeoutLayer` (drops the handler; its spawned tasks run on) | `ScopeLayer::new(timeout)` (cancels them too) |
 //!
 //! # When not to use this

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use corral_semaphore::{OwnedPermit, Semaphore};
+use corral_semaphore::Semaphore;
+use corral_shared::sync::Ordering::Relaxed;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -337,12 +338,21 @@ impl<W, C> LimitLayer<W, C> {
         self.shared.limit()
     }
 
-    /// Admitted weight not yet released (the limit less what is free).
+    /// Admitted weight not yet released: reserved by a ready service or running. After
+    /// an adaptive limit shrinks, this still counts the weight admitted under the old
+    /// limit until it is released, so it can exceed [`limit`](Self::limit) for a while.
     pub fn in_flight(&self) -> u64 {
-        self.shared
-            .sem
-            .capacity()
-            .saturating_sub(self.shared.sem.available())
+        if self.shared.adaptive.is_some() {
+            // The semaphore absorbs a shrink lazily, so its capacity less what is free
+            // undercounts the holders then; the adaptive gauge counts every admission.
+            // Relaxed: a snapshot.
+            self.shared.inflight.load(Relaxed)
+        } else {
+            self.shared
+                .sem
+                .capacity()
+                .saturating_sub(self.shared.sem.available())
+        }
     }
 
     /// Requests waiting for admission now.
@@ -392,7 +402,7 @@ pub struct LimitService<S, W = One, C = ErrorsAreDrops> {
     inner: S,
     shared: Arc<Shared>,
     admit: Admit,
-    permit: Option<OwnedPermit>,
+    permit: Option<Admitted>,
     refused: Option<Box<Overloaded>>,
     weight: W,
     classify: C,
@@ -417,7 +427,7 @@ impl<S: fmt::Debug, W, C> fmt::Debug for LimitService<S, W, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitService")
             .field("inner", &self.inner)
-            .field("reserved", &self.permit.as_ref().map(OwnedPermit::count))
+            .field("reserved", &self.permit.as_ref().map(Admitted::count))
             .field("queued", &self.admit.is_queued())
             .field("refused", &self.refused)
             .finish_non_exhaustive()
@@ -438,19 +448,27 @@ where
     /// the inner service. A refusal is not an error here: the service is ready and the
     /// next `call` fails with [`Overloaded`] without touching the inner service (as
     /// tower's `LoadShed` does), so one refused request does not fail a connection.
+    /// Like `LoadShed`, every `poll_ready` answers for the state now: a refusal from an
+    /// earlier poll not followed by a `call` is dropped and admission is tried again.
+    ///
+    /// Only the layer's own limit and queue refuse: while the inner service is not
+    /// ready, `poll_ready` waits for it under the reservation (as tower's
+    /// `ConcurrencyLimit` does) where `LoadShed` would refuse. To shed on the inner
+    /// service's backpressure too, put tower's `LoadShedLayer` inside this layer.
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if self.permit.is_none() && self.refused.is_none() {
+        if self.refused.is_some() {
+            // A stale refusal: re-evaluate, as LoadShed re-polls on every poll_ready.
+            self.refused = None;
+        }
+        if self.permit.is_none() {
             match ready!(self.admit.poll_admit(cx, &self.shared, 1)) {
-                Ok(permit) => self.permit = Some(permit),
+                Ok(permit) => self.permit = Some(Admitted::new(permit, &self.shared)),
                 Err(refused) => {
                     self.refused = Some(Box::new(refused));
                     return Poll::Ready(Ok(()));
                 }
             }
-        }
-        if self.refused.is_some() {
-            return Poll::Ready(Ok(()));
         }
         self.inner.poll_ready(cx).map_err(Into::into)
     }
@@ -465,11 +483,11 @@ where
                 return ResponseFuture::refused(refused, self.classify.clone());
             }
         }
-        let permit = self
+        let mut admitted = self
             .permit
             .take()
             .expect("LimitService::call before poll_ready returned Ready");
-        let admitted = Admitted::new(permit, &self.shared);
+        admitted.restart_clock();
         ResponseFuture::running(self.inner.call(req), admitted, self.classify.clone())
     }
 }

@@ -35,6 +35,8 @@ use super::{Algorithm, Backoff, Guardrails, Sample};
 #[derive(Debug, Clone)]
 pub struct Aimd {
     limit: f64,
+    // As asked, so `guardrails` can clamp it again whatever the order of the calls.
+    initial: u64,
     rails: Guardrails,
     timeout: Duration,
     cuts: Backoff,
@@ -47,16 +49,18 @@ impl Aimd {
         let rails = Guardrails::new(1, 1000);
         Aimd {
             limit: rails.clamp(initial as f64),
+            initial,
             rails,
             timeout: Duration::from_secs(5),
             cuts: Backoff::new(0.9),
         }
     }
 
-    /// The limit never leaves `[min, max]` (`min` at least 1).
+    /// The limit never leaves `[min, max]` (`min` at least 1). The initial limit is the
+    /// one given to `new`, clamped into these guardrails (not into the defaults first).
     pub fn guardrails(mut self, min: u64, max: u64) -> Self {
         self.rails = Guardrails::new(min, max);
-        self.limit = self.rails.clamp(self.limit);
+        self.limit = self.rails.clamp(self.initial as f64);
         self
     }
 

@@ -40,6 +40,8 @@ use super::{Algorithm, Backoff, Guardrails, Sample};
 #[derive(Debug, Clone)]
 pub struct Gradient2 {
     limit: f64,
+    // As asked, so `guardrails` can clamp it again whatever the order of the calls.
+    initial: u64,
     rails: Guardrails,
     smoothing: f64,
     tolerance: f64,
@@ -57,6 +59,7 @@ impl Gradient2 {
         let rails = Guardrails::new(1, 1000);
         Gradient2 {
             limit: rails.clamp(initial as f64),
+            initial,
             rails,
             smoothing: 0.2,
             tolerance: 1.5,
@@ -67,10 +70,11 @@ impl Gradient2 {
         }
     }
 
-    /// The limit never leaves `[min, max]` (`min` at least 1).
+    /// The limit never leaves `[min, max]` (`min` at least 1). The initial limit is the
+    /// one given to `new`, clamped into these guardrails (not into the defaults first).
     pub fn guardrails(mut self, min: u64, max: u64) -> Self {
         self.rails = Guardrails::new(min, max);
-        self.limit = self.rails.clamp(self.limit);
+        self.limit = self.rails.clamp(self.initial as f64);
         self
     }
 

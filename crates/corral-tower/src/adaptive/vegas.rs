@@ -38,6 +38,8 @@ use super::{little_target, Algorithm, Guardrails, Sample};
 #[derive(Debug, Clone)]
 pub struct Vegas {
     limit: f64,
+    // As asked, so `guardrails` can clamp it again whatever the order of the calls.
+    initial: u64,
     rails: Guardrails,
     smoothing: f64,
     no_load: Option<Duration>,
@@ -55,6 +57,7 @@ impl Vegas {
         let rails = Guardrails::new(1, 1000);
         let mut vegas = Vegas {
             limit: rails.clamp(initial as f64),
+            initial,
             rails,
             smoothing: 1.0,
             no_load: None,
@@ -68,10 +71,11 @@ impl Vegas {
         vegas
     }
 
-    /// The limit never leaves `[min, max]` (`min` at least 1).
+    /// The limit never leaves `[min, max]` (`min` at least 1). The initial limit is the
+    /// one given to `new`, clamped into these guardrails (not into the defaults first).
     pub fn guardrails(mut self, min: u64, max: u64) -> Self {
         self.rails = Guardrails::new(min, max);
-        self.limit = self.rails.clamp(self.limit);
+        self.limit = self.rails.clamp(self.initial as f64);
         self
     }
 

@@ -17,9 +17,11 @@ use super::{Classify, Outcome};
 use crate::adaptive::Sample;
 use crate::error::{BoxError, Overloaded};
 
-/// Holds an admitted request's permit; on completion it reports the sample to the
-/// adaptive limit. Dropped without completing (the caller went away), it reports
-/// nothing and gives the permit back.
+/// Holds an admitted request's permit, from admission (a reservation in `poll_ready`,
+/// or a weighted request's grant) to the end of its call; on completion it reports the
+/// sample to the adaptive limit. Dropped without completing (the caller went away, or a
+/// ready service was dropped), it reports nothing and gives the permit back. With an
+/// adaptive limit it counts its weight in `Shared::inflight` all that time.
 pub(crate) struct Admitted {
     permit: OwnedPermit,
     // Only with an adaptive limit: start time, inflight weight at admission, and where
@@ -37,6 +39,20 @@ impl Admitted {
             (Instant::now(), inflight, shared.clone())
         });
         Admitted { permit, adaptive }
+    }
+
+    /// The weight held.
+    pub(crate) fn count(&self) -> u64 {
+        self.permit.count()
+    }
+
+    /// Starts the latency clock now, when the request is called (a reservation made in
+    /// `poll_ready` may wait for the inner service or the caller first).
+    #[inline]
+    pub(crate) fn restart_clock(&mut self) {
+        if let Some((start, _, _)) = &mut self.adaptive {
+            *start = Instant::now();
+        }
     }
 
     /// Whether the adaptive limit wants this request's outcome.
