@@ -338,3 +338,81 @@ async fn cancels_racing_releases_leak_nothing() {
     assert_eq!(granted.load(SeqCst), expected, "seed {seed}");
     assert!(expected > 0, "seed {seed}: nothing was ever granted");
 }
+
+flavours!(vanished_waiter_at_the_head_stops_blocking);
+/// A waiter that disappears (its runtime shut down while it is queued at the head,
+/// so neither its refresh nor, perhaps, its leave ever runs) blocks the FIFO queue
+/// only until its entry, or the grant it may have been given meanwhile, expires: the
+/// small request behind it is granted within a lease plus slack, and nothing is
+/// left held or queued.
+async fn vanished_waiter_at_the_head_stops_blocking() {
+    let server = server();
+    let lease = Duration::from_millis(600);
+    let (a, b) = (
+        open(&server.url(), "dead-waiter", 2, lease).await,
+        open(&server.url(), "dead-waiter", 2, lease).await,
+    );
+    let held = a.acquire(1).await.unwrap();
+    let url = server.url();
+    let queued = Arc::new(AtomicU64::new(0));
+    let dead = tokio::task::spawn_blocking({
+        let queued = Arc::clone(&queued);
+        move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let sem = open(&url, "dead-waiter", 2, lease).await;
+                let head = tokio::spawn({
+                    let sem = sem.clone();
+                    async move { sem.acquire(2).await }
+                });
+                eventually_async("the head queues", || async {
+                    sem.waiters().await.unwrap() == 1
+                })
+                .await;
+                queued.store(1, SeqCst);
+                // Leave the acquire pending: dropping the runtime drops it.
+                std::mem::forget(head);
+            });
+            drop(rt);
+        }
+    });
+    dead.await.unwrap();
+    assert_eq!(queued.load(SeqCst), 1);
+    // FIFO: 1 is free, but the (dead) head wants 2.
+    let small = tokio::spawn({
+        let b = b.clone();
+        async move { b.acquire(1).await }
+    });
+    let got = tokio::time::timeout(lease + SLACK, small)
+        .await
+        .expect("the dead head stops blocking the queue within its lease")
+        .unwrap()
+        .unwrap();
+    got.release().await.unwrap();
+    held.release().await.unwrap();
+    all_back(&a, 2, "the dead waiter holds nothing").await;
+}
+
+/// Extends `tests/restart.rs`: a restart that loses the data also undoes a `close`
+/// and a `set_capacity` (as the crate docs say: the semaphore starts again from the
+/// capacity its handles were built with, open, empty), and a handle that kept its
+/// connection through the restart works without being rebuilt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_reopens_and_restores_the_built_capacity() {
+    let mut server = server();
+    let sem = open(&server.url(), "reopen", 2, Duration::from_secs(2)).await;
+    sem.set_capacity(5).await.unwrap();
+    sem.close().await.unwrap();
+    let s = sem.status().await.unwrap();
+    assert_eq!((s.capacity, s.closed), (5, true));
+    tokio::task::block_in_place(|| server.restart()).unwrap();
+    let s = sem
+        .status()
+        .await
+        .expect("the same handle after the restart");
+    assert_eq!((s.capacity, s.available, s.closed), (2, 2, false));
+    sem.acquire(2).await.unwrap().release().await.unwrap();
+}
