@@ -6,7 +6,8 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-/// Redis did not answer: the connection failed, or a command failed or timed out.
+/// Redis did not answer: the connection failed (a call whose connection dropped is sent
+/// once more on a fresh one first), or a command failed or timed out.
 ///
 /// Cloneable (the source is shared), so one failure can be reported to several callers.
 #[derive(Debug, Clone)]

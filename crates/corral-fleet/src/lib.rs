@@ -8,7 +8,9 @@
 //! change is atomic) and reads time only from the server (`TIME`), so hosts' clocks do
 //! not matter.
 //!
-//! - **The local contract, across processes**: `u64` weights; strict FIFO (a queued
+//! - **The local contract, across processes**: `u64` weights (a capacity up to
+//!   [`FleetSemaphore::MAX_PERMITS`], 2^53 - 1: the scripts count exactly only that
+//!   far); strict FIFO (a queued
 //!   large request is not starved by later small ones from other hosts, and
 //!   [`try_acquire`](FleetSemaphore::try_acquire) never jumps the queue); `n >
 //!   capacity` fails at once; [`set_capacity`](FleetSemaphore::set_capacity) (growing

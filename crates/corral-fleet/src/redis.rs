@@ -200,6 +200,16 @@ impl std::fmt::Debug for RedisBackend {
     }
 }
 
+/// A script's answer, and whether it was sent twice (the connection dropped under the
+/// first attempt, which may or may not have run). Running any script twice leaves the
+/// state as once: acquire and renew find their id and answer as before, leave and
+/// forget find nothing the second time (-1), set_capacity, close and state are
+/// idempotent.
+struct Call {
+    value: Value,
+    retried: bool,
+}
+
 /// Settings the builder validated.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -285,11 +295,12 @@ impl RedisBackend {
         self.lease / 3
     }
 
-    async fn call(
-        &self,
-        script: &redis::Script,
-        args: &[&dyn ToArg],
-    ) -> Result<Value, Unreachable> {
+    /// Runs `script`. A call that failed because the connection had dropped (an idle
+    /// connection closed by the server or a proxy, a network blip) is sent once more,
+    /// on the connection the manager opens in its place, as Redisson and go-redis
+    /// retry: otherwise one drop would fail the next release and keep its permits for
+    /// a lease. Every script is safe to run twice (see `Call::retried`).
+    async fn call(&self, script: &redis::Script, args: &[&dyn ToArg]) -> Result<Call, Unreachable> {
         let mut inv = script.prepare_invoke();
         for key in &self.keys {
             inv.key(key);
@@ -299,7 +310,17 @@ impl RedisBackend {
             a.push(&mut inv);
         }
         let mut conn = self.conn.clone();
-        Ok(inv.invoke_async::<Value>(&mut conn).await?)
+        match inv.invoke_async::<Value>(&mut conn).await {
+            Ok(value) => Ok(Call {
+                value,
+                retried: false,
+            }),
+            Err(err) if err.is_connection_dropped() => Ok(Call {
+                value: inv.invoke_async::<Value>(&mut conn).await?,
+                retried: true,
+            }),
+            Err(err) => Err(err.into()),
+        }
     }
 
     pub(crate) async fn acquire(
@@ -313,7 +334,8 @@ impl RedisBackend {
         let mode = if try_only { "try" } else { "wait" };
         let v = self
             .call(&self.scripts.acquire, &[&id, &n, &lease, &mode, &wttl])
-            .await?;
+            .await?
+            .value;
         let items = array(&v)?;
         let kind = items
             .first()
@@ -338,11 +360,17 @@ impl RedisBackend {
         })
     }
 
-    /// Releases a permit or leaves the queue: the count released, `None` if the server
-    /// knew no such id.
+    /// Releases a permit or leaves the queue: the count released (0 if the id held
+    /// nothing, or if the call was sent twice and the second found nothing), `None` if
+    /// the server knew no such id.
     pub(crate) async fn leave(&self, id: &str) -> Result<Option<u64>, Unreachable> {
-        let v = self.call(&self.scripts.leave, &[&id]).await?;
-        signed(&v, "leave")
+        let call = self.call(&self.scripts.leave, &[&id]).await?;
+        match signed(&call.value, "leave")? {
+            // Sent twice: the first may have released it before the connection
+            // dropped. Either way the permits are back.
+            None if call.retried => Ok(Some(0)),
+            left => Ok(left),
+        }
     }
 
     /// Renews a lease: the lease time now left, `None` if the server holds no such
@@ -350,12 +378,13 @@ impl RedisBackend {
     pub(crate) async fn renew(&self, id: &str) -> Result<Option<Duration>, Unreachable> {
         let v = self
             .call(&self.scripts.renew, &[&id, &millis(self.lease)])
-            .await?;
+            .await?
+            .value;
         Ok(signed(&v, "renew")?.map(Duration::from_millis))
     }
 
     pub(crate) async fn forget(&self, id: &str) -> Result<Option<u64>, Unreachable> {
-        let v = self.call(&self.scripts.forget, &[&id]).await?;
+        let v = self.call(&self.scripts.forget, &[&id]).await?.value;
         signed(&v, "forget")
     }
 
@@ -370,7 +399,7 @@ impl RedisBackend {
     }
 
     pub(crate) async fn state(&self) -> Result<ServerState, Unreachable> {
-        let v = self.call(&self.scripts.state, &[]).await?;
+        let v = self.call(&self.scripts.state, &[]).await?.value;
         let items = array(&v)?;
         let at = |i: usize| items.get(i).and_then(int).ok_or_else(|| protocol("state"));
         Ok(ServerState {

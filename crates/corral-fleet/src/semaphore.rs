@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use corral_semaphore::Semaphore;
 use tokio::time::Instant;
 
 use crate::error::{AcquireError, AcquireTimeoutError, BuildError, TryAcquireError, Unreachable};
@@ -99,7 +98,7 @@ impl Builder {
     /// # Errors
     ///
     /// [`BuildError::InvalidConfig`] if no capacity was given, it exceeds
-    /// `corral_semaphore::Semaphore::MAX_PERMITS`, the name is empty or contains `{`
+    /// [`FleetSemaphore::MAX_PERMITS`], the name is empty or contains `{`
     /// or `}`, or the lease is under 30 ms; [`BuildError::InvalidUrl`] for a URL that
     /// is neither Redis's nor `memory://`; [`BuildError::Unreachable`] if Redis did
     /// not answer.
@@ -111,9 +110,9 @@ impl Builder {
         let capacity = self
             .capacity
             .ok_or(BuildError::InvalidConfig("capacity is required"))?;
-        if capacity > Semaphore::MAX_PERMITS {
+        if capacity > FleetSemaphore::MAX_PERMITS {
             return Err(BuildError::InvalidConfig(
-                "capacity exceeds Semaphore::MAX_PERMITS",
+                "capacity exceeds FleetSemaphore::MAX_PERMITS",
             ));
         }
         if self.name.is_empty() || self.name.contains(['{', '}']) {
@@ -150,6 +149,13 @@ impl Builder {
 }
 
 impl FleetSemaphore {
+    /// The largest capacity (2^53 - 1, on both backends). The server-side scripts count
+    /// in Redis's Lua numbers, which are doubles: every integer up to 2^53 is exact,
+    /// above it sums and comparisons round (a capacity of 2^62 - 1 would report 2^62
+    /// and grant all of it while 1 is held). Requests above the capacity still fail
+    /// at once with `TooLarge`, whatever their size.
+    pub const MAX_PERMITS: u64 = (1 << 53) - 1;
+
     /// Starts configuring the semaphore `name` at `url`: a Redis URL
     /// (`redis://127.0.0.1:6379/`, `rediss://...`, `redis+unix:///path`), or
     /// `memory://` for the in-process backend (corral's `Semaphore`: the same API
@@ -300,15 +306,15 @@ impl FleetSemaphore {
     ///
     /// # Panics
     ///
-    /// If `capacity` exceeds `corral_semaphore::Semaphore::MAX_PERMITS`.
+    /// If `capacity` exceeds [`FleetSemaphore::MAX_PERMITS`].
     ///
     /// # Cancel safety
     ///
     /// Dropping the future after the request was sent leaves the change unknown.
     pub async fn set_capacity(&self, capacity: u64) -> Result<(), Unreachable> {
         assert!(
-            capacity <= Semaphore::MAX_PERMITS,
-            "fleet semaphore capacity exceeds Semaphore::MAX_PERMITS"
+            capacity <= FleetSemaphore::MAX_PERMITS,
+            "fleet semaphore capacity exceeds FleetSemaphore::MAX_PERMITS"
         );
         match &self.inner.backend {
             Backend::Local(local) => {
