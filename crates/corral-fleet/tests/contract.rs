@@ -14,9 +14,10 @@ use corral_fleet::{
 use corral_semaphore as semaphore;
 use corral_test_support::{eventually_async, Rng};
 
+mod support;
+use support::{available, waiters, SLACK};
+
 const LEASE: Duration = Duration::from_millis(900);
-/// Generous: far longer than any effect under test needs on a loaded machine.
-const SLACK: Duration = Duration::from_secs(10);
 
 /// The backend a contract test runs on; the Redis server lives as long as it does.
 struct Backend {
@@ -66,14 +67,6 @@ impl Backend {
             .await
             .expect("build")
     }
-}
-
-async fn available(sem: &FleetSemaphore) -> u64 {
-    sem.available().await.expect("available")
-}
-
-async fn waiters(sem: &FleetSemaphore) -> u64 {
-    sem.waiters().await.expect("waiters")
 }
 
 macro_rules! both {

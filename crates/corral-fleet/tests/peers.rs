@@ -24,70 +24,13 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use corral_fleet::test_server::RedisServer;
 use corral_fleet::{AcquireError, FleetPermit, FleetSemaphore, ReleaseError, TryAcquireError};
 use corral_semaphore as semaphore;
 use corral_test_support::{eventually_async, Rng};
 
-/// Generous: far longer than any effect under test needs on a loaded machine.
-const SLACK: Duration = Duration::from_secs(10);
-/// A lease that cannot run out during a test: only drops and releases return permits.
-const LONG: Duration = Duration::from_secs(60);
-
-fn server() -> RedisServer {
-    RedisServer::start().unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn open(url: &str, name: &str, capacity: u64, lease: Duration) -> FleetSemaphore {
-    FleetSemaphore::builder(url, name)
-        .capacity(capacity)
-        .lease(lease)
-        .build()
-        .await
-        .expect("build")
-}
-
-async fn available(sem: &FleetSemaphore) -> u64 {
-    sem.available().await.expect("available")
-}
-
-async fn waiters(sem: &FleetSemaphore) -> u64 {
-    sem.waiters().await.expect("waiters")
-}
-
-fn seed() -> u64 {
-    std::env::var("CORRAL_FLEET_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0xf1ee7)
-}
-
-/// The seven keys of semaphore `name` (see the crate docs, "On the server").
-fn delete_keys(server: &RedisServer, name: &str) {
-    let keys = [
-        "meta", "holders", "leases", "fences", "queue", "qreq", "qexp",
-    ]
-    .map(|k| format!("corral:fleet:{{{name}}}:{k}"))
-    .join(" ");
-    server.command(&format!("DEL {keys}")).unwrap();
-}
-
-/// One test on both tokio runtime flavours.
-macro_rules! flavours {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "current_thread")]
-            async fn current_thread() {
-                super::$name().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn multi_thread() {
-                super::$name().await;
-            }
-        }
-    };
-}
+#[macro_use]
+mod support;
+use support::{available, delete_keys, open, server, waiters, LONG, SLACK};
 
 // ---------------------------------------------------------------------------------
 // RedissonSemaphoreTest
@@ -483,7 +426,7 @@ async fn concurrency_single_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_loop_multi_instance() {
     let server = server();
-    let seed = seed();
+    let seed = support::seed(0xf1ee7);
     let mut clients = Vec::new();
     for _ in 0..6 {
         clients.push(open(&server.url(), "multi", 2, Duration::from_secs(5)).await);
@@ -521,7 +464,7 @@ async fn concurrency_loop_multi_instance() {
 async fn concurrency_loop_max_multi_instance() {
     let server = server();
     let max = FleetSemaphore::MAX_PERMITS;
-    let seed = seed();
+    let seed = support::seed(0xf1ee7);
     let mut clients = Vec::new();
     for _ in 0..4 {
         clients.push(open(&server.url(), "max", max, Duration::from_secs(5)).await);

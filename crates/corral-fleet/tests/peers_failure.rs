@@ -13,78 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use corral_fleet::test_server::RedisServer;
 use corral_fleet::{CancellationToken, FleetSemaphore, TryAcquireError};
 use corral_test_support::{eventually_async, Rng};
 
-/// Generous: far longer than any effect under test needs on a loaded machine.
-const SLACK: Duration = Duration::from_secs(10);
-/// A lease that cannot run out during a test: only drops and releases return permits,
-/// and a waiter's heartbeat (a third of it, 20 s) is longer than `SLACK`, so a grant
-/// within `SLACK` came from a notification.
-const LONG: Duration = Duration::from_secs(60);
-
-fn server() -> RedisServer {
-    RedisServer::start().unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn open(url: &str, name: &str, capacity: u64, lease: Duration) -> FleetSemaphore {
-    FleetSemaphore::builder(url, name)
-        .capacity(capacity)
-        .lease(lease)
-        .build()
-        .await
-        .expect("build")
-}
-
-async fn waiters(sem: &FleetSemaphore) -> u64 {
-    sem.waiters().await.expect("waiters")
-}
-
-/// Waits until the server holds nothing and queues nobody, and its held counter agrees
-/// with the sum over its holders.
-async fn all_back(sem: &FleetSemaphore, capacity: u64, what: &str) {
-    eventually_async(what, || async {
-        let s = sem.status().await.unwrap();
-        s.available == capacity && s.held == 0 && s.waiters == 0
-    })
-    .await;
-    assert_eq!(sem.__held_cross_check().await.unwrap(), (0, 0), "{what}");
-}
-
-/// Closes every client connection on the server (as a network blip or a proxy restart
-/// does), except the one sending the command.
-fn kill_connections(server: &RedisServer) {
-    for kind in ["normal", "pubsub"] {
-        server
-            .command(&format!("CLIENT KILL TYPE {kind} SKIPME yes"))
-            .unwrap();
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("CORRAL_FLEET_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0xfa11)
-}
-
-/// One test on both tokio runtime flavours.
-macro_rules! flavours {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "current_thread")]
-            async fn current_thread() {
-                super::$name().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn multi_thread() {
-                super::$name().await;
-            }
-        }
-    };
-}
+#[macro_use]
+mod support;
+use support::{all_back, kill_connections, open, server, waiters, LONG, SLACK};
 
 flavours!(dropped_connections_keep_holders_and_wake_waiters);
 /// A Redisson user's expectation (its permits live in Redis, not in the connection):
@@ -282,7 +216,7 @@ flavours!(cancels_racing_releases_leak_nothing);
 /// can return the permits.
 async fn cancels_racing_releases_leak_nothing() {
     let server = server();
-    let seed = seed();
+    let seed = support::seed(0xfa11);
     let mut clients = Vec::new();
     for _ in 0..4 {
         clients.push(open(&server.url(), "race", 1, LONG).await);
