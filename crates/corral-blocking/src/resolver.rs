@@ -7,7 +7,7 @@ mod target;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -61,6 +61,10 @@ type FamilyLookupFn = dyn Fn(&str, Family) -> io::Result<Vec<IpAddr>> + Send + S
 ///
 /// Part of the coalescing key and of the cache key: an IPv4-only lookup of a host never
 /// joins (or is answered by) an any-family lookup of it, nor the reverse.
+///
+/// An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is IPv6 here, as Rust's `IpAddr` and
+/// `getaddrinfo` see it; unlike Go's `"ip4"` network, which counts it as IPv4 (its
+/// `IP.To4()` is not nil).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Family {
     /// IPv4 and IPv6 addresses (`AF_UNSPEC`), in the lookup function's order.
@@ -215,7 +219,10 @@ impl Resolver {
     /// Resolves `host` to socket addresses with `port`.
     ///
     /// An IP literal (`"127.0.0.1"`, `"::1"`, `"[::1]"`) resolves at once without a
-    /// lookup. Otherwise a fresh cache entry answers, or the caller joins the lookup in
+    /// lookup; so does an IPv6 literal with a numeric zone (`"fe80::1%2"`), whose zone
+    /// is the answer's scope id. A zone given by interface name (`"fe80::1%eth0"`) is
+    /// handed to the lookup function like a name, and its answer carries no scope id
+    /// (a lookup function returns `IpAddr`s). Otherwise a fresh cache entry answers, or the caller joins the lookup in
     /// flight for the same host (case-insensitive), or starts one on the pool.
     ///
     /// # Errors
@@ -236,7 +243,9 @@ impl Resolver {
 
     /// Resolves a `tokio::net::lookup_host`-style target: `"host:port"`,
     /// `(host, port)` or a socket address (see [`ToHostPort`]). Otherwise as
-    /// [`lookup_host`](Self::lookup_host).
+    /// [`lookup_host`](Self::lookup_host). A socket address (`"[fe80::1%2]:80"`
+    /// included) is the answer as given, IPv6 flow info and scope id kept, as tokio
+    /// keeps them.
     ///
     /// # Errors
     ///
@@ -273,7 +282,7 @@ impl Resolver {
             Ok(Target::HostPort(host, port)) => self.resolve(host, port, family),
             Ok(Target::Addr(addr)) => {
                 bump(&self.inner.counters().requests);
-                LookupHost::literal(addr.ip(), addr.port(), family)
+                LookupHost::literal(addr, family)
             }
             Err(target) => {
                 bump(&self.inner.counters().requests);
@@ -290,12 +299,8 @@ impl Resolver {
     fn resolve(&self, host: &str, port: u16, family: Family) -> LookupHost {
         let counters = self.inner.counters();
         bump(&counters.requests);
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        if let Ok(ip) = literal.parse::<IpAddr>() {
-            return LookupHost::literal(ip, port, family);
+        if let Some(addr) = target::literal(host, port) {
+            return LookupHost::literal(addr, family);
         }
         // Keys are lowercase; only a name with capitals pays for a copy.
         let lowered;
@@ -694,31 +699,45 @@ pin_project_lite::pin_project! {
 }
 
 enum State {
-    /// Answered without a lookup (IP literal, cache), or finished (`None`).
-    Done(Option<Box<Answer>>),
+    /// Answered without a lookup (IP literal, cache, invalid input), or finished
+    /// (`None`).
+    Done(Option<Box<Result<LookupAddrs, LookupError>>>),
     /// A member of the flight's group; `slot` is its place among the parked waiters.
     Waiting { flight: Arc<Flight>, slot: u32 },
 }
 
 impl LookupHost {
     fn done(port: u16, answer: Answer) -> Self {
+        LookupHost::answered(answer.map(|addrs| LookupAddrs::new(addrs, port)), port)
+    }
+
+    fn answered(out: Result<LookupAddrs, LookupError>, port: u16) -> Self {
         LookupHost {
-            state: State::Done(Some(Box::new(answer))),
+            state: State::Done(Some(Box::new(out))),
             timeout: None,
             sleep: None,
             port,
         }
     }
 
-    fn literal(ip: IpAddr, port: u16, family: Family) -> Self {
-        let answer = if family.matches(&ip) {
-            Ok(Arc::from([ip]))
-        } else {
-            Err(LookupError::NoAddresses {
-                host: Arc::from(ip.to_string()),
-            })
-        };
-        LookupHost::done(port, answer)
+    /// A socket address needs no lookup: it is the answer, with its IPv6 flow info and
+    /// scope id, if its family is the one asked for.
+    fn literal(addr: SocketAddr, family: Family) -> Self {
+        let ip = addr.ip();
+        if !family.matches(&ip) {
+            return LookupHost::done(
+                addr.port(),
+                Err(LookupError::NoAddresses {
+                    host: Arc::from(ip.to_string()),
+                }),
+            );
+        }
+        let mut addrs = LookupAddrs::new(Arc::from([ip]), addr.port());
+        if let SocketAddr::V6(v6) = addr {
+            addrs.flowinfo = v6.flowinfo();
+            addrs.scope_id = v6.scope_id();
+        }
+        LookupHost::answered(Ok(addrs), addr.port())
     }
 
     /// Overrides this waiter's timeout (counted from its next poll); other waiters of
@@ -742,7 +761,10 @@ impl Future for LookupHost {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let answer = match this.state {
-            State::Done(answer) => *answer.take().expect("`LookupHost` polled after completion"),
+            State::Done(out) => {
+                let out = *out.take().expect("`LookupHost` polled after completion");
+                return Poll::Ready(out);
+            }
             State::Waiting { flight, slot } => match flight.poll_wait(slot, cx) {
                 Poll::Ready(answer) => answer,
                 Poll::Pending => {
@@ -770,11 +792,7 @@ impl Future for LookupHost {
         // Deregisters the timer now rather than when the future is dropped.
         this.sleep.set(None);
         let port = *this.port;
-        Poll::Ready(answer.map(|addrs| LookupAddrs {
-            addrs,
-            port,
-            next: 0,
-        }))
+        Poll::Ready(answer.map(|addrs| LookupAddrs::new(addrs, port)))
     }
 }
 
@@ -794,11 +812,30 @@ impl fmt::Debug for LookupHost {
 }
 
 /// The addresses of a resolved host, each with the requested port.
+///
+/// An IPv6 address given as a socket address, or as a literal with a numeric zone
+/// (`"fe80::1%2"`), keeps its flow info and scope id, as with
+/// `tokio::net::lookup_host`; looked-up addresses have none.
 #[derive(Debug, Clone)]
 pub struct LookupAddrs {
     addrs: Arc<[IpAddr]>,
     port: u16,
     next: usize,
+    /// IPv6 flow info and scope id: non-zero only for a literal that carried them.
+    flowinfo: u32,
+    scope_id: u32,
+}
+
+impl LookupAddrs {
+    fn new(addrs: Arc<[IpAddr]>, port: u16) -> Self {
+        LookupAddrs {
+            addrs,
+            port,
+            next: 0,
+            flowinfo: 0,
+            scope_id: 0,
+        }
+    }
 }
 
 impl Iterator for LookupAddrs {
@@ -807,7 +844,15 @@ impl Iterator for LookupAddrs {
     fn next(&mut self) -> Option<SocketAddr> {
         let ip = *self.addrs.get(self.next)?;
         self.next += 1;
-        Some(SocketAddr::new(ip, self.port))
+        Some(match ip {
+            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(
+                v6,
+                self.port,
+                self.flowinfo,
+                self.scope_id,
+            )),
+            IpAddr::V4(_) => SocketAddr::new(ip, self.port),
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -16,7 +16,7 @@
 mod support;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,6 +53,7 @@ on_both_runtimes!(
     go_lookup_ip_addr_concurrent_calls_for_networks,
     go_resolver_lookup_ip,
     go_lookup_ip_literals,
+    go_lookup_ipv6_link_local_addr_with_zone,
     go_resolver_lookup_ip_with_empty_host,
     go_lookup_null_byte,
     tokio_lookup_host_input_shapes_share_a_flight,
@@ -518,6 +519,55 @@ async fn go_lookup_ip_literals() {
     let m = resolver.metrics();
     assert_eq!((m.requests, m.lookups), (cases.len() as u64, 0));
     assert_eq!(resolver.pool().metrics().threads_high_water, 0);
+}
+
+/// `net` `TestLookupIPv6LinkLocalAddrWithZone`: a link-local IPv6 literal with a zone
+/// keeps its zone in the answer (Go: `IPAddr.Zone`; Rust: the `SocketAddrV6` scope id),
+/// as `tokio::net::lookup_host` keeps it, for each input shape that can carry one: a
+/// socket address (with its flow info too), `"[fe80::1%2]:80"`, and `("fe80::1%2", 80)`.
+/// No lookup is made. A zone given by interface name (`%eth0`) is a name for the lookup
+/// function, whose answer carries no zone (see [`Resolver::lookup_host`]).
+async fn go_lookup_ipv6_link_local_addr_with_zone() {
+    let resolver = Resolver::builder()
+        .lookup_fn(|host| panic!("no lookup for a literal, got {host:?}"))
+        .build()
+        .unwrap();
+    let link_local = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    let with_flow = SocketAddr::V6(SocketAddrV6::new(link_local, 80, 7, 2));
+    let want = SocketAddr::V6(SocketAddrV6::new(link_local, 80, 0, 2));
+    let all = |out: Result<corral_blocking::LookupAddrs, LookupError>| -> Vec<SocketAddr> {
+        out.unwrap().collect()
+    };
+    assert_eq!(all(resolver.lookup(with_flow).await), vec![with_flow]);
+    assert_eq!(all(resolver.lookup("[fe80::1%2]:80").await), vec![want]);
+    assert_eq!(all(resolver.lookup(("fe80::1%2", 80)).await), vec![want]);
+    assert_eq!(all(resolver.lookup_host("fe80::1%2", 80).await), vec![want]);
+    assert_eq!(
+        all(resolver.lookup_host("[fe80::1%2]", 80).await),
+        vec![want]
+    );
+    assert_eq!(
+        all(resolver
+            .lookup_family(Family::Ipv6, ("fe80::1%2", 80))
+            .await),
+        vec![want]
+    );
+    // The same as tokio's answers.
+    for target in ["[fe80::1%2]:80"] {
+        let theirs: Vec<_> = tokio::net::lookup_host(target).await.unwrap().collect();
+        assert_eq!(all(corral_blocking::lookup_host(target).await), theirs);
+    }
+    let theirs: Vec<_> = tokio::net::lookup_host(with_flow).await.unwrap().collect();
+    assert_eq!(all(corral_blocking::lookup_host(with_flow).await), theirs);
+    let theirs: Vec<_> = tokio::net::lookup_host(("fe80::1%2", 80))
+        .await
+        .unwrap()
+        .collect();
+    assert_eq!(
+        all(corral_blocking::lookup_host(("fe80::1%2", 80)).await),
+        theirs
+    );
+    assert_eq!(resolver.metrics().lookups, 0);
 }
 
 /// `net` `TestResolverLookupIPWithEmptyHost` (golang/go#53995): an empty host name is

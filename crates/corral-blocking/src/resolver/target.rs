@@ -3,6 +3,25 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+/// The socket address of `host` and `port` when `host` is an IP literal, which needs
+/// no lookup: `"127.0.0.1"`, `"::1"`, `"[::1]"`, or an IPv6 literal with a numeric zone
+/// (`"fe80::1%2"`, `"[fe80::1%2]"`), whose zone is the scope id, as std's
+/// `SocketAddrV6` parser reads `"[fe80::1%2]:80"`. A zone given by interface name
+/// (`"fe80::1%eth0"`) is not a literal here.
+pub(super) fn literal(host: &str, port: u16) -> Option<SocketAddr> {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    let (ip, zone) = host.split_once('%')?;
+    let ip = ip.parse::<Ipv6Addr>().ok()?;
+    let scope_id = zone.parse::<u32>().ok()?;
+    Some(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope_id)))
+}
+
 /// What a lookup is for: a name (or IP literal) and a port.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
