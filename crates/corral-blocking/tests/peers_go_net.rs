@@ -49,6 +49,7 @@ on_both_runtimes!(
     go_lookup_context_cancel,
     go_lookup_context_cancel_seeded,
     go_lookup_host_cancel,
+    go_lookup_host_cancel_seeded,
     go_dns_timeout,
     go_lookup_ip_addr_concurrent_calls_for_networks,
     go_resolver_lookup_ip,
@@ -272,6 +273,82 @@ async fn go_lookup_host_cancel() {
     .unwrap();
     assert_eq!(addrs.map(|a| a.ip()).collect::<Vec<_>>(), vec![V4]);
     assert!(pool.metrics().threads_high_water <= 2);
+}
+
+/// `net` `TestLookupHostCancel`, as seeded churn where the thread limit bites: distinct
+/// and repeated names through a pool of one thread and no queue, so most flights wait
+/// for pool space, while callers are cancelled at seeded points (some while their
+/// flight waits for space, some after its call started), time out, or wait. A
+/// cancelled flight must give its place in the line for space back, and its wake-up
+/// must reach the next flight: every patient caller gets its answer, and the pool is
+/// idle and the map empty afterwards.
+async fn go_lookup_host_cancel_seeded() {
+    let rounds = if is_multi_thread() { 200 } else { 20 };
+    let resolver = Resolver::builder()
+        .max_threads(1)
+        .queue_capacity(0)
+        .no_timeout()
+        .lookup_fn(|host| {
+            std::thread::yield_now();
+            Ok(vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, host.len() as u8))])
+        })
+        .build()
+        .unwrap();
+    for round in 0..rounds {
+        let seed = 0x24_178 + round;
+        let mut rng = Rng(seed);
+        let mut callers = Vec::new();
+        for i in 0..(5 + rng.below(20)) {
+            let name = "n".repeat(1 + rng.index(6)) + ".test";
+            let expected = IpAddr::V4(Ipv4Addr::new(10, 0, 0, name.len() as u8));
+            let kind = rng.below(3);
+            let polls = rng.below(4);
+            let lookup = resolver.lookup_host(&name, i as u16);
+            let mut lookup = Box::pin(if kind == 1 {
+                lookup.timeout(Duration::from_micros(1 + rng.below(500)))
+            } else {
+                lookup
+            });
+            callers.push(tokio::spawn(async move {
+                if kind == 0 {
+                    for _ in 0..polls {
+                        if futures_poll_once(lookup.as_mut()).await.is_some() {
+                            break;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    return None;
+                }
+                Some((kind, expected, lookup.await))
+            }));
+        }
+        for caller in callers {
+            let Some((kind, expected, out)) = no_hang("a caller", caller).await.unwrap() else {
+                continue;
+            };
+            match out {
+                Ok(addrs) => assert_eq!(
+                    addrs.map(|a| a.ip()).collect::<Vec<_>>(),
+                    vec![expected],
+                    "seed {seed}"
+                ),
+                Err(err) => assert!(kind == 1 && err.is_timeout(), "seed {seed}: {err}"),
+            }
+        }
+        eventually("no flight left", || resolver.in_flight() == 0).await;
+    }
+    let pool = resolver.pool().clone();
+    eventually("the pool is idle", || {
+        let m = pool.metrics();
+        m.running == 0 && m.queued == 0 && m.waiting_for_space == 0
+    })
+    .await;
+    let last = no_hang(
+        "a lookup after the churn",
+        resolver.lookup_host("last.test", 1),
+    )
+    .await;
+    assert_eq!(ips(last), vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9))]);
 }
 
 /// `net` `TestDNSTimeout`: a lookup that itself times out (Go's hook returns
