@@ -222,14 +222,25 @@ impl Resolver {
     /// lookup; so does an IPv6 literal with a numeric zone (`"fe80::1%2"`), whose zone
     /// is the answer's scope id. A zone given by interface name (`"fe80::1%eth0"`) is
     /// handed to the lookup function like a name, and its answer carries no scope id
-    /// (a lookup function returns `IpAddr`s). Otherwise a fresh cache entry answers, or the caller joins the lookup in
-    /// flight for the same host (case-insensitive), or starts one on the pool.
+    /// (a lookup function returns `IpAddr`s). Otherwise a fresh cache entry answers, or
+    /// the caller joins the lookup in flight for the same host (case-insensitive), or
+    /// starts one on the pool.
     ///
     /// # Errors
     ///
     /// The future yields a [`LookupError`]: `Resolve` / `NoAddresses` for failed or
     /// empty lookups (shared by every coalesced waiter), `TimedOut` when this caller's
     /// timeout expires, `Panicked`, `Closed` or `Spawn` from the pool.
+    ///
+    /// # Panics
+    ///
+    /// The future panics when polled outside a tokio runtime, like tokio's own
+    /// `lookup_host`. A waiter with a timeout (every waiter unless the resolver was
+    /// built with [`no_timeout`](ResolverBuilder::no_timeout)) that has to wait also
+    /// needs the runtime's timer: on a runtime built without `enable_time` (or
+    /// `enable_all`, which `#[tokio::main]` and `#[tokio::test]` use) it panics with
+    /// tokio's "timers are disabled" message, where `tokio::net::lookup_host` needs no
+    /// timer. Answers that need no wait (IP literals, the cache) never touch the timer.
     ///
     /// # Cancel safety
     ///
@@ -252,6 +263,11 @@ impl Resolver {
     /// As [`lookup_host`](Self::lookup_host), plus [`LookupError::InvalidInput`] for a
     /// string that is not `"host:port"`.
     ///
+    /// # Panics
+    ///
+    /// As [`lookup_host`](Self::lookup_host): a waiter with a timeout needs the
+    /// runtime's timer.
+    ///
     /// # Cancel safety
     ///
     /// As [`lookup_host`](Self::lookup_host).
@@ -273,6 +289,11 @@ impl Resolver {
     ///
     /// As [`lookup`](Self::lookup); [`LookupError::NoAddresses`] when the host has no
     /// address of that family (also for an IP literal of the other family).
+    ///
+    /// # Panics
+    ///
+    /// As [`lookup_host`](Self::lookup_host): a waiter with a timeout needs the
+    /// runtime's timer.
     ///
     /// # Cancel safety
     ///
@@ -647,6 +668,14 @@ pub fn default_resolver() -> &'static Resolver {
 ///
 /// See [`Resolver::lookup`]. [`LookupError`] converts into `io::Error`, so `?` works in
 /// code written for tokio's `io::Result`.
+///
+/// # Panics
+///
+/// One requirement tokio's `lookup_host` does not have: the default resolver gives
+/// each waiter a [`DEFAULT_LOOKUP_TIMEOUT`], so a lookup that has to wait needs the
+/// runtime's timer (`enable_time`, part of `enable_all` and of `#[tokio::main]`); on a
+/// runtime without it the future panics (see [`Resolver::lookup_host`]). Build a
+/// [`Resolver`] with [`no_timeout`](ResolverBuilder::no_timeout) for such a runtime.
 ///
 /// # Cancel safety
 ///

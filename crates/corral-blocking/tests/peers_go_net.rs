@@ -60,6 +60,64 @@ on_both_runtimes!(
     tokio_lookup_host_input_shapes_share_a_flight,
 );
 
+/// `tokio::net::lookup_host` needs no timer (it is a `spawn_blocking`), so it works on
+/// a runtime built without `enable_time`. corral's waiters time out on tokio's timer:
+/// a resolver built with `no_timeout()` works there the same, IP literals need no
+/// timer either, and a waiter with a timeout that has to wait panics with tokio's
+/// message, as `lookup_host`'s `# Panics` documents (a deliberate difference).
+#[test]
+fn tokio_lookup_host_on_a_runtime_without_timers() {
+    for multi in [false, true] {
+        let rt = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread().build()
+        }
+        .unwrap();
+        let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
+        let _open = OpenOnDrop(gate.clone());
+        let untimed = gated(&gate, &calls);
+        let theirs: Vec<_> = rt
+            .block_on(tokio::net::lookup_host("127.0.0.1:80"))
+            .unwrap()
+            .collect();
+        let ours: Vec<_> = rt
+            .block_on(corral_blocking::lookup_host("127.0.0.1:80"))
+            .unwrap()
+            .collect();
+        assert_eq!(ours, theirs);
+        let waiting = rt.spawn(untimed.lookup_host("untimed.test", 1));
+        gate.open();
+        let addrs: Vec<_> = rt.block_on(waiting).unwrap().unwrap().collect();
+        assert_eq!(addrs, vec![SocketAddr::new(V4, 1)]);
+
+        let gate = Latch::new();
+        let _open = OpenOnDrop(gate.clone());
+        let timed = Resolver::builder()
+            .lookup_fn({
+                let gate = gate.clone();
+                move |_| {
+                    gate.wait();
+                    Ok(vec![V4])
+                }
+            })
+            .build()
+            .unwrap();
+        let panicked = rt
+            .block_on(rt.spawn(timed.lookup_host("timed.test", 1)))
+            .unwrap_err();
+        let payload = panicked.into_panic();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert!(message.contains("timers are disabled"), "{message}");
+    }
+}
+
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1));
 /// `::ffff:10.0.0.2`: an IPv4-mapped IPv6 address.
