@@ -177,6 +177,10 @@ pub fn system_lookup(host: &str) -> io::Result<Vec<IpAddr>> {
 /// The lookup function is injectable ([`ResolverBuilder::lookup_fn`]); the default is
 /// [`system_lookup`] (libc `getaddrinfo`). Cloning is cheap and shares everything.
 ///
+/// Lookups in flight belong to their waiters, not to the resolver: dropping every
+/// clone of it does not fail a `LookupHost` already made (queued or not yet polled);
+/// its pool shuts down once the resolver and every lookup in flight are gone.
+///
 /// # Examples
 ///
 /// ```
@@ -433,7 +437,13 @@ impl Inner {
         };
         let cache = self.cache.clone();
         let inflight = Arc::clone(&self.inflight);
+        // The flight holds a handle on the pool: a lookup belongs to its waiters, so
+        // the resolver being dropped must not shut the pool down under it (dropping
+        // the last handle does, and a queued job would then fail with `Closed`). The
+        // pool shuts down once the resolver and every flight are gone.
+        let pool = self.pool.clone();
         Box::pin(async move {
+            let _pool = pool;
             let answer: Answer = match run.await {
                 Ok(Ok(addrs)) if addrs.is_empty() => {
                     Err(LookupError::NoAddresses { host: host.clone() })

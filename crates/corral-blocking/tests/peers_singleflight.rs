@@ -57,6 +57,7 @@ on_both_runtimes!(
     singleflight_do_dup_suppress_seeded,
     singleflight_forget,
     singleflight_do_chan,
+    singleflight_do_chan_outlives_the_resolver,
     singleflight_panic_do,
     singleflight_goexit_do,
     singleflight_panic_do_chan,
@@ -362,6 +363,60 @@ async fn singleflight_do_chan() {
     let ch = tokio::spawn(resolver.lookup("key.test:2"));
     let addrs: Vec<_> = ch.await.unwrap().unwrap().collect();
     assert_eq!(addrs, vec![SocketAddr::new(BAR, 2)]);
+}
+
+/// singleflight `TestDoChan`, the channel outliving its caller's handle on the group:
+/// a `DoChan` result arrives whatever the caller does with the `Group` afterwards (in
+/// Go the group lives as long as anything uses it). Here the resolver is dropped right
+/// after the lookups are made: once before their first poll, once while their lookup
+/// waits in the pool's queue behind a busy thread. Lookups in flight belong to their
+/// waiters, so each still gets the answer, never [`LookupError::Closed`] (nobody shut
+/// the pool down); the pool shuts down once the last of them is done.
+async fn singleflight_do_chan_outlives_the_resolver() {
+    // Before the first poll.
+    let resolver = Resolver::builder()
+        .lookup_fn(|_| Ok(vec![BAR]))
+        .build()
+        .unwrap();
+    let unpolled = resolver.lookup_host("key.test", 1);
+    drop(resolver);
+    assert_eq!(ips(no_hang("DoChan", unpolled).await), vec![BAR]);
+
+    // Queued behind a busy thread.
+    let calls = Arc::new(AtomicU32::new(0));
+    let resolver = Resolver::builder()
+        .max_threads(1)
+        .no_timeout()
+        .lookup_fn({
+            let calls = calls.clone();
+            move |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(vec![BAR])
+            }
+        })
+        .build()
+        .unwrap();
+    let gate = OpenOnDrop(Latch::new());
+    let busy = {
+        let gate = gate.0.clone();
+        resolver.pool().try_run(move || gate.wait()).unwrap()
+    };
+    let chans: Vec<_> = (0..3)
+        .map(|i| tokio::spawn(resolver.lookup_host("key.test", i)))
+        .collect();
+    let queued = || resolver.pool().metrics().queued == 1;
+    eventually("the lookup is queued", queued).await;
+    let stopped = resolver.pool().stopped();
+    drop(resolver);
+    gate.0.open();
+    busy.await.unwrap();
+    for (i, ch) in chans.into_iter().enumerate() {
+        let addrs: Vec<_> = no_hang("DoChan", ch).await.unwrap().unwrap().collect();
+        assert_eq!(addrs, vec![SocketAddr::new(BAR, i as u16)]);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Nothing holds the pool any more: it shuts down.
+    no_hang("the pool's shutdown", stopped).await;
 }
 
 /// singleflight `TestPanicDo` (golang/go#41133: after a panic in `fn`, other callers of
