@@ -161,31 +161,37 @@ fn gated(gate: &Latch, calls: &Arc<AtomicUsize>) -> Resolver {
 /// by a `select!` on a cancel signal) and an expired deadline (its own
 /// [`LookupHost::timeout`], which returns a timeout error to that caller only). The
 /// deadline is real time, but not timed: the lookup is held on its gate until the
-/// deadline has fired.
+/// deadline has fired, and the second caller joins before the first is polled.
 async fn go_lookup_context_cancel() {
     for deadline in [false, true] {
         let (gate, calls) = (Latch::new(), Arc::new(AtomicUsize::new(0)));
         let _open = OpenOnDrop(gate.clone());
         let resolver = gated(&gate, &calls);
         let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
-        let first = {
-            let lookup = resolver.lookup_host("google.test", 1);
-            tokio::spawn(async move {
-                if deadline {
-                    return Some(lookup.timeout(Duration::from_millis(20)).await);
-                }
-                tokio::select! {
-                    out = lookup => Some(out),
-                    _ = cancelled => None,
-                }
-            })
+        let lookup = resolver.lookup_host("google.test", 1);
+        // With a deadline, the second caller joins as the first is made: the first
+        // may time out at any point after that, whatever the machine's load.
+        let early = deadline.then(|| resolver.lookup_host("google.test", 2));
+        let first = tokio::spawn(async move {
+            if deadline {
+                return Some(lookup.timeout(Duration::from_millis(20)).await);
+            }
+            tokio::select! {
+                out = lookup => Some(out),
+                _ = cancelled => None,
+            }
+        });
+        let second = match early {
+            Some(joined) => tokio::spawn(joined),
+            None => {
+                // Go's order: the second caller joins while the first is blocked in
+                // the lookup.
+                eventually("the lookup started", || calls.load(Ordering::SeqCst) == 1).await;
+                tokio::spawn(resolver.lookup_host("google.test", 2))
+            }
         };
         eventually("the lookup started", || calls.load(Ordering::SeqCst) == 1).await;
-        let second = tokio::spawn(resolver.lookup_host("google.test", 2));
-        eventually("the second caller joined", || {
-            resolver.metrics().coalesced == 1
-        })
-        .await;
+        assert_eq!(resolver.metrics().coalesced, 1, "the second caller joined");
         if deadline {
             let err = no_hang("first", first).await.unwrap().unwrap().unwrap_err();
             assert!(err.is_timeout(), "{err}");
