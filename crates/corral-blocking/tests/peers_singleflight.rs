@@ -153,14 +153,24 @@ async fn singleflight_do() {
 
 /// singleflight `TestDoErr`: the function's error is what the caller gets, untouched:
 /// [`LookupError::Resolve`] carries the lookup function's own `io::Error` (its kind and
-/// text), and converts back to an `io::Error` of the same kind.
+/// text), and converts back to an `io::Error` of the same kind. And, as singleflight
+/// forgets a key once its call returned, an error is not kept: the next lookup calls
+/// the function again, even with both caches on (a failure other than "not found" is
+/// never cached).
 async fn singleflight_do_err() {
+    let calls = Arc::new(AtomicU32::new(0));
     let resolver = Resolver::builder()
-        .lookup_fn(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionRefused,
-                "some error",
-            ))
+        .cache_ttl(Duration::from_secs(60))
+        .negative_cache_ttl(Duration::from_secs(60))
+        .lookup_fn({
+            let calls = calls.clone();
+            move |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    "some error",
+                ))
+            }
         })
         .build()
         .unwrap();
@@ -181,6 +191,10 @@ async fn singleflight_do_err() {
         io::ErrorKind::ConnectionRefused
     );
     assert_eq!(resolver.metrics().errors, 1);
+    assert_eq!(resolver.cached(), 0);
+    let again = resolver.lookup_host("key.test", 80).await.unwrap_err();
+    assert!(matches!(again, LookupError::Resolve { .. }), "{again:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 /// singleflight `TestDoDupSuppress`: ten callers while the function is blocked share
