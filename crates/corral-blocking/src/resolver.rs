@@ -178,8 +178,10 @@ pub fn system_lookup(host: &str) -> io::Result<Vec<IpAddr>> {
 /// [`system_lookup`] (libc `getaddrinfo`). Cloning is cheap and shares everything.
 ///
 /// Lookups in flight belong to their waiters, not to the resolver: dropping every
-/// clone of it does not fail a `LookupHost` already made (queued or not yet polled);
-/// its pool shuts down once the resolver and every lookup in flight are gone.
+/// clone of it does not fail a `LookupHost` already made (queued or not yet polled).
+/// Each lookup in flight holds a handle on the pool, so a pool the resolver made
+/// shuts down once the resolver and every lookup in flight are gone (one given with
+/// [`ResolverBuilder::pool`] once its last handle anywhere is).
 ///
 /// # Examples
 ///
@@ -238,13 +240,14 @@ impl Resolver {
     ///
     /// # Panics
     ///
-    /// The future panics when polled outside a tokio runtime, like tokio's own
-    /// `lookup_host`. A waiter with a timeout (every waiter unless the resolver was
-    /// built with [`no_timeout`](ResolverBuilder::no_timeout)) that has to wait also
-    /// needs the runtime's timer: on a runtime built without `enable_time` (or
-    /// `enable_all`, which `#[tokio::main]` and `#[tokio::test]` use) it panics with
-    /// tokio's "timers are disabled" message, where `tokio::net::lookup_host` needs no
-    /// timer. Answers that need no wait (IP literals, the cache) never touch the timer.
+    /// A waiter with a timeout (every waiter unless the resolver was built with
+    /// [`no_timeout`](ResolverBuilder::no_timeout)) that has to wait arms a tokio
+    /// timer: polled outside a tokio runtime, or on a runtime built without
+    /// `enable_time` (`enable_all`, which `#[tokio::main]` and `#[tokio::test]` use,
+    /// includes it), the future panics with tokio's message, where
+    /// `tokio::net::lookup_host` needs no timer. Answers that need no wait (IP
+    /// literals, the cache) never touch the timer, and a `no_timeout` resolver needs
+    /// no runtime at all: its lookups run on its own pool's threads.
     ///
     /// # Cancel safety
     ///

@@ -62,11 +62,43 @@ on_both_runtimes!(
 
 /// `tokio::net::lookup_host` needs no timer (it is a `spawn_blocking`), so it works on
 /// a runtime built without `enable_time`. corral's waiters time out on tokio's timer:
-/// a resolver built with `no_timeout()` works there the same, IP literals need no
-/// timer either, and a waiter with a timeout that has to wait panics with tokio's
-/// message, as `lookup_host`'s `# Panics` documents (a deliberate difference).
+/// a resolver built with `no_timeout()` works there the same (and with no runtime at
+/// all), IP literals need no timer either, and a waiter with a timeout that has to
+/// wait panics with tokio's message, as `lookup_host`'s `# Panics` documents (a
+/// deliberate difference).
 #[test]
 fn tokio_lookup_host_on_a_runtime_without_timers() {
+    // No runtime: a thread that parks until woken.
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let waker = Arc::new(Unpark(std::thread::current())).into();
+        let mut cx = std::task::Context::from_waker(&waker);
+        loop {
+            if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return out;
+            }
+            std::thread::park();
+        }
+    }
+    let untimed = Resolver::builder()
+        .no_timeout()
+        .lookup_fn(|_| {
+            std::thread::yield_now();
+            Ok(vec![V4])
+        })
+        .build()
+        .unwrap();
+    assert_eq!(
+        ips(block_on(untimed.lookup_host("no-runtime.test", 1))),
+        vec![V4]
+    );
+
     for multi in [false, true] {
         let rt = if multi {
             tokio::runtime::Builder::new_multi_thread()
