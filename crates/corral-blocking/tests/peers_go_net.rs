@@ -58,6 +58,7 @@ on_both_runtimes!(
     go_resolver_lookup_ip_with_empty_host,
     go_lookup_null_byte,
     tokio_lookup_host_input_shapes_share_a_flight,
+    go_concurrent_resolvers_use_their_own_lookup_function,
 );
 
 /// `tokio::net::lookup_host` needs no timer (it is a `spawn_blocking`), so it works on
@@ -820,6 +821,47 @@ async fn tokio_lookup_host_input_shapes_share_a_flight() {
     assert_eq!(addrs, vec![addr]);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let _: fn(&Resolver) -> LookupHost = |r| r.lookup("x:1");
+}
+
+/// `net` `TestConcurrentPreferGoResolversDial`: two resolvers, each with its own dial
+/// function, looking up the same name at the same time: each one's lookup goes through
+/// its own function. Coalescing is per [`Resolver`] (clones share it, separate
+/// resolvers do not): the two lookups of one name are two calls, each answered by its
+/// own function, even while both are in flight together.
+async fn go_concurrent_resolvers_use_their_own_lookup_function() {
+    let gate = Latch::new();
+    let _open = OpenOnDrop(gate.clone());
+    let dialed = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+    let resolvers: Vec<Resolver> = (0..2u8)
+        .map(|i| {
+            let (gate, dialed) = (gate.clone(), dialed[usize::from(i)].clone());
+            Resolver::builder()
+                .no_timeout()
+                .lookup_fn(move |_| {
+                    dialed.fetch_add(1, Ordering::SeqCst);
+                    gate.wait();
+                    Ok(vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, i))])
+                })
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let lookups: Vec<_> = resolvers
+        .iter()
+        .map(|r| tokio::spawn(r.clone().lookup_host("google.test", 53)))
+        .collect();
+    eventually("both resolvers dialed", || {
+        dialed.iter().all(|d| d.load(Ordering::SeqCst) == 1)
+    })
+    .await;
+    gate.open();
+    for (i, lookup) in lookups.into_iter().enumerate() {
+        let got = ips(no_hang("lookup", lookup).await.unwrap());
+        assert_eq!(got, vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8))]);
+    }
+    for r in &resolvers {
+        assert_eq!(r.metrics().coalesced, 0);
+    }
 }
 
 /// Polls `fut` once (a select with an immediately ready other branch).
