@@ -17,7 +17,7 @@ use std::time::Duration;
 use corral_shared::panic_message;
 use tokio::time::Sleep;
 
-use self::cache::{Answer, Cache};
+use self::cache::{Addrs, Answer, Cache};
 use self::flight::{Flight, FlightFuture, Inflight, NO_SLOT};
 use self::target::Target;
 pub use self::target::ToHostPort;
@@ -226,9 +226,11 @@ impl Resolver {
     ///
     /// An IP literal (`"127.0.0.1"`, `"::1"`, `"[::1]"`) resolves at once without a
     /// lookup; so does an IPv6 literal with a numeric zone (`"fe80::1%2"`), whose zone
-    /// is the answer's scope id. A zone given by interface name (`"fe80::1%eth0"`) is
-    /// handed to the lookup function like a name, and its answer carries no scope id
-    /// (a lookup function returns `IpAddr`s). Otherwise a fresh cache entry answers, or
+    /// is the answer's scope id. An IPv6 literal with a zone given by interface name
+    /// (`"fe80::1%eth0"`) is no name for the lookup function either: the OS maps the
+    /// interface name to its index (std's `ToSocketAddrs`, libc `getaddrinfo`, no DNS
+    /// query), on the pool, coalesced like a lookup, and the answer keeps it as its
+    /// scope id, as `tokio::net::lookup_host` does. Otherwise a fresh cache entry answers, or
     /// the caller joins the lookup in flight for the same host (case-insensitive), or
     /// starts one on the pool.
     ///
@@ -330,9 +332,14 @@ impl Resolver {
         if let Some(addr) = target::literal(host, port) {
             return LookupHost::literal(addr, family);
         }
-        // Keys are lowercase; only a name with capitals pays for a copy.
+        // Keys are lowercase (only a name with capitals pays for a copy), except an
+        // IPv6 literal whose zone is an interface name: interface names are
+        // case-sensitive.
+        let zoned = target::named_zone(host);
         let lowered;
-        let key = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        let key = if let Some(zoned) = zoned {
+            zoned
+        } else if host.bytes().any(|b| b.is_ascii_uppercase()) {
             lowered = host.to_ascii_lowercase();
             lowered.as_str()
         } else {
@@ -429,12 +436,16 @@ impl Inner {
                 // took, not the wait for a thread (the pool's queue gauge shows that).
                 #[cfg(all(feature = "metrics", not(corral_loom)))]
                 let started = std::time::Instant::now();
-                let addrs = lookup(&host, family);
+                let addrs = if target::named_zone(&host).is_some() {
+                    target::scoped(&host)
+                } else {
+                    lookup(&host, family).map(|ips| (ips, 0))
+                };
                 #[cfg(all(feature = "metrics", not(corral_loom)))]
                 lookup_seconds.record(started.elapsed());
-                addrs.map(|mut addrs| {
-                    addrs.retain(|ip| family.matches(ip));
-                    addrs
+                addrs.map(|(mut ips, scope_id)| {
+                    ips.retain(|ip| family.matches(ip));
+                    (ips, scope_id)
                 })
             })
         };
@@ -448,10 +459,13 @@ impl Inner {
         Box::pin(async move {
             let _pool = pool;
             let answer: Answer = match run.await {
-                Ok(Ok(addrs)) if addrs.is_empty() => {
+                Ok(Ok((ips, _))) if ips.is_empty() => {
                     Err(LookupError::NoAddresses { host: host.clone() })
                 }
-                Ok(Ok(addrs)) => Ok(Arc::from(addrs)),
+                Ok(Ok((ips, scope_id))) => Ok(Addrs {
+                    ips: Arc::from(ips),
+                    scope_id,
+                }),
                 Ok(Err(err)) => Err(LookupError::Resolve {
                     host: host.clone(),
                     source: Arc::new(err),
@@ -774,7 +788,7 @@ impl LookupHost {
                 }),
             );
         }
-        let mut addrs = LookupAddrs::new(Arc::from([ip]), addr.port());
+        let mut addrs = LookupAddrs::new(Addrs::new(Arc::from([ip])), addr.port());
         if let SocketAddr::V6(v6) = addr {
             addrs.flowinfo = v6.flowinfo();
             addrs.scope_id = v6.scope_id();
@@ -855,8 +869,8 @@ impl fmt::Debug for LookupHost {
 
 /// The addresses of a resolved host, each with the requested port.
 ///
-/// An IPv6 address given as a socket address, or as a literal with a numeric zone
-/// (`"fe80::1%2"`), keeps its flow info and scope id, as with
+/// An IPv6 address given as a socket address, or as a literal with a zone
+/// (`"fe80::1%2"`, `"fe80::1%eth0"`), keeps its flow info and scope id, as with
 /// `tokio::net::lookup_host`; looked-up addresses have none.
 #[derive(Debug, Clone)]
 pub struct LookupAddrs {
@@ -869,13 +883,13 @@ pub struct LookupAddrs {
 }
 
 impl LookupAddrs {
-    fn new(addrs: Arc<[IpAddr]>, port: u16) -> Self {
+    fn new(addrs: Addrs, port: u16) -> Self {
         LookupAddrs {
-            addrs,
+            addrs: addrs.ips,
             port,
             next: 0,
             flowinfo: 0,
-            scope_id: 0,
+            scope_id: addrs.scope_id,
         }
     }
 }

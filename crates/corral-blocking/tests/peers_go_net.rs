@@ -699,8 +699,9 @@ async fn go_lookup_ip_literals() {
 /// keeps its zone in the answer (Go: `IPAddr.Zone`; Rust: the `SocketAddrV6` scope id),
 /// as `tokio::net::lookup_host` keeps it, for each input shape that can carry one: a
 /// socket address (with its flow info too), `"[fe80::1%2]:80"`, and `("fe80::1%2", 80)`.
-/// No lookup is made. A zone given by interface name (`%eth0`) is a name for the lookup
-/// function, whose answer carries no zone (see [`Resolver::lookup_host`]).
+/// No lookup is made. A zone given by interface name (`"fe80::1%lo"`) is no name
+/// either: the lookup function is not called, the OS maps the name to its index (as
+/// for tokio), and a second waiter of it shares that call.
 async fn go_lookup_ipv6_link_local_addr_with_zone() {
     let resolver = Resolver::builder()
         .lookup_fn(|host| panic!("no lookup for a literal, got {host:?}"))
@@ -742,6 +743,38 @@ async fn go_lookup_ipv6_link_local_addr_with_zone() {
         theirs
     );
     assert_eq!(resolver.metrics().lookups, 0);
+
+    // A zone by interface name (Linux's loopback is `lo`).
+    if cfg!(target_os = "linux") {
+        let theirs: Vec<_> = tokio::net::lookup_host(("fe80::1%lo", 80))
+            .await
+            .unwrap()
+            .collect();
+        assert!(
+            matches!(theirs[..], [SocketAddr::V6(a)] if a.scope_id() != 0),
+            "{theirs:?}"
+        );
+        let (a, b) = (
+            resolver.lookup(("fe80::1%lo", 80)),
+            resolver.lookup("[fe80::1%lo]:80"),
+        );
+        assert_eq!(all(no_hang("zone", a).await), theirs);
+        assert_eq!(all(no_hang("zone", b).await), theirs);
+        let m = resolver.metrics();
+        assert_eq!((m.lookups, m.coalesced), (1, 1), "one call for both");
+        assert_eq!(
+            all(corral_blocking::lookup_host("[fe80::1%lo]:80").await),
+            theirs
+        );
+        // Interface names are case-sensitive: not folded like host names.
+        let err = resolver.lookup(("fe80::1%LO", 80)).await.unwrap_err();
+        assert!(matches!(err, LookupError::Resolve { .. }), "{err:?}");
+        let err = resolver
+            .lookup_family(Family::Ipv4, ("fe80::1%lo", 80))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LookupError::NoAddresses { .. }), "{err:?}");
+    }
 }
 
 /// `net` `TestResolverLookupIPWithEmptyHost` (golang/go#53995): an empty host name is
