@@ -105,7 +105,9 @@ pub struct ResolverMetrics {
     /// Every lookup request (each `LookupHost` made), IP literals and invalid input
     /// included.
     pub requests: u64,
-    /// Lookup functions started: one per flight, so this is the load put on DNS.
+    /// Lookups started: one per flight, so this is the load put on DNS. (A flight for
+    /// an IPv6 literal with a zone by interface name calls no lookup function and asks
+    /// no DNS server: `getaddrinfo` only maps the interface name.)
     pub lookups: u64,
     /// Requests that joined a lookup already in flight instead of starting one.
     pub coalesced: u64,
@@ -431,18 +433,21 @@ impl Inner {
         let run = {
             let host = host.clone();
             self.pool.run(move || {
-                // Timed here, once per call of the lookup function (a flight, however
-                // many waiters joined it), on the thread that runs it: the time DNS
-                // took, not the wait for a thread (the pool's queue gauge shows that).
-                #[cfg(all(feature = "metrics", not(corral_loom)))]
-                let started = std::time::Instant::now();
+                // A literal with a zone by interface name: no lookup function call.
                 let addrs = if target::named_zone(&host).is_some() {
                     target::scoped(&host)
                 } else {
-                    lookup(&host, family).map(|ips| (ips, 0))
+                    // Timed here, once per call of the lookup function (a flight,
+                    // however many waiters joined it), on the thread that runs it:
+                    // the time DNS took, not the wait for a thread (the pool's queue
+                    // gauge shows that).
+                    #[cfg(all(feature = "metrics", not(corral_loom)))]
+                    let started = std::time::Instant::now();
+                    let ips = lookup(&host, family);
+                    #[cfg(all(feature = "metrics", not(corral_loom)))]
+                    lookup_seconds.record(started.elapsed());
+                    ips.map(|ips| (ips, 0))
                 };
-                #[cfg(all(feature = "metrics", not(corral_loom)))]
-                lookup_seconds.record(started.elapsed());
                 addrs.map(|(mut ips, scope_id)| {
                     ips.retain(|ip| family.matches(ip));
                     (ips, scope_id)
