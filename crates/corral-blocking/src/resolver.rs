@@ -7,7 +7,7 @@ mod target;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -17,7 +17,7 @@ use std::time::Duration;
 use corral_shared::panic_message;
 use tokio::time::Sleep;
 
-use self::cache::{Answer, Cache};
+use self::cache::{Addrs, Answer, Cache};
 use self::flight::{Flight, FlightFuture, Inflight, NO_SLOT};
 use self::target::Target;
 pub use self::target::ToHostPort;
@@ -61,6 +61,10 @@ type FamilyLookupFn = dyn Fn(&str, Family) -> io::Result<Vec<IpAddr>> + Send + S
 ///
 /// Part of the coalescing key and of the cache key: an IPv4-only lookup of a host never
 /// joins (or is answered by) an any-family lookup of it, nor the reverse.
+///
+/// An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is IPv6 here, as Rust's `IpAddr` and
+/// `getaddrinfo` see it; unlike Go's `"ip4"` network, which counts it as IPv4 (its
+/// `IP.To4()` is not nil).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Family {
     /// IPv4 and IPv6 addresses (`AF_UNSPEC`), in the lookup function's order.
@@ -101,7 +105,9 @@ pub struct ResolverMetrics {
     /// Every lookup request (each `LookupHost` made), IP literals and invalid input
     /// included.
     pub requests: u64,
-    /// Lookup functions started: one per flight, so this is the load put on DNS.
+    /// Lookups started: one per flight, so this is the load put on DNS. (A flight for
+    /// an IPv6 literal with a zone by interface name calls no lookup function and asks
+    /// no DNS server: `getaddrinfo` only maps the interface name.)
     pub lookups: u64,
     /// Requests that joined a lookup already in flight instead of starting one.
     pub coalesced: u64,
@@ -173,6 +179,12 @@ pub fn system_lookup(host: &str) -> io::Result<Vec<IpAddr>> {
 /// The lookup function is injectable ([`ResolverBuilder::lookup_fn`]); the default is
 /// [`system_lookup`] (libc `getaddrinfo`). Cloning is cheap and shares everything.
 ///
+/// Lookups in flight belong to their waiters, not to the resolver: dropping every
+/// clone of it does not fail a `LookupHost` already made (queued or not yet polled).
+/// Each lookup in flight holds a handle on the pool, so a pool the resolver made
+/// shuts down once the resolver and every lookup in flight are gone (one given with
+/// [`ResolverBuilder::pool`] once its last handle anywhere is).
+///
 /// # Examples
 ///
 /// ```
@@ -215,14 +227,31 @@ impl Resolver {
     /// Resolves `host` to socket addresses with `port`.
     ///
     /// An IP literal (`"127.0.0.1"`, `"::1"`, `"[::1]"`) resolves at once without a
-    /// lookup. Otherwise a fresh cache entry answers, or the caller joins the lookup in
-    /// flight for the same host (case-insensitive), or starts one on the pool.
+    /// lookup; so does an IPv6 literal with a numeric zone (`"fe80::1%2"`), whose zone
+    /// is the answer's scope id. An IPv6 literal with a zone given by interface name
+    /// (`"fe80::1%eth0"`) is no name for the lookup function either: the OS maps the
+    /// interface name to its index (std's `ToSocketAddrs`, libc `getaddrinfo`, no DNS
+    /// query), on the pool, coalesced like a lookup, and the answer keeps it as its
+    /// scope id, as `tokio::net::lookup_host` does. Otherwise a fresh cache entry answers, or
+    /// the caller joins the lookup in flight for the same host (case-insensitive), or
+    /// starts one on the pool.
     ///
     /// # Errors
     ///
     /// The future yields a [`LookupError`]: `Resolve` / `NoAddresses` for failed or
     /// empty lookups (shared by every coalesced waiter), `TimedOut` when this caller's
     /// timeout expires, `Panicked`, `Closed` or `Spawn` from the pool.
+    ///
+    /// # Panics
+    ///
+    /// A waiter with a timeout (every waiter unless the resolver was built with
+    /// [`no_timeout`](ResolverBuilder::no_timeout)) that has to wait arms a tokio
+    /// timer: polled outside a tokio runtime, or on a runtime built without
+    /// `enable_time` (`enable_all`, which `#[tokio::main]` and `#[tokio::test]` use,
+    /// includes it), the future panics with tokio's message, where
+    /// `tokio::net::lookup_host` needs no timer. Answers that need no wait (IP
+    /// literals, the cache) never touch the timer, and a `no_timeout` resolver needs
+    /// no runtime at all: its lookups run on its own pool's threads.
     ///
     /// # Cancel safety
     ///
@@ -236,12 +265,19 @@ impl Resolver {
 
     /// Resolves a `tokio::net::lookup_host`-style target: `"host:port"`,
     /// `(host, port)` or a socket address (see [`ToHostPort`]). Otherwise as
-    /// [`lookup_host`](Self::lookup_host).
+    /// [`lookup_host`](Self::lookup_host). A socket address (`"[fe80::1%2]:80"`
+    /// included) is the answer as given, IPv6 flow info and scope id kept, as tokio
+    /// keeps them.
     ///
     /// # Errors
     ///
     /// As [`lookup_host`](Self::lookup_host), plus [`LookupError::InvalidInput`] for a
     /// string that is not `"host:port"`.
+    ///
+    /// # Panics
+    ///
+    /// As [`lookup_host`](Self::lookup_host): a waiter with a timeout needs the
+    /// runtime's timer.
     ///
     /// # Cancel safety
     ///
@@ -265,6 +301,11 @@ impl Resolver {
     /// As [`lookup`](Self::lookup); [`LookupError::NoAddresses`] when the host has no
     /// address of that family (also for an IP literal of the other family).
     ///
+    /// # Panics
+    ///
+    /// As [`lookup_host`](Self::lookup_host): a waiter with a timeout needs the
+    /// runtime's timer.
+    ///
     /// # Cancel safety
     ///
     /// As [`lookup_host`](Self::lookup_host).
@@ -273,7 +314,7 @@ impl Resolver {
             Ok(Target::HostPort(host, port)) => self.resolve(host, port, family),
             Ok(Target::Addr(addr)) => {
                 bump(&self.inner.counters().requests);
-                LookupHost::literal(addr.ip(), addr.port(), family)
+                LookupHost::literal(addr, family)
             }
             Err(target) => {
                 bump(&self.inner.counters().requests);
@@ -290,16 +331,17 @@ impl Resolver {
     fn resolve(&self, host: &str, port: u16, family: Family) -> LookupHost {
         let counters = self.inner.counters();
         bump(&counters.requests);
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        if let Ok(ip) = literal.parse::<IpAddr>() {
-            return LookupHost::literal(ip, port, family);
+        if let Some(addr) = target::literal(host, port) {
+            return LookupHost::literal(addr, family);
         }
-        // Keys are lowercase; only a name with capitals pays for a copy.
+        // Keys are lowercase (only a name with capitals pays for a copy), except an
+        // IPv6 literal whose zone is an interface name: interface names are
+        // case-sensitive.
+        let zoned = target::named_zone(host);
         let lowered;
-        let key = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        let key = if let Some(zoned) = zoned {
+            zoned
+        } else if host.bytes().any(|b| b.is_ascii_uppercase()) {
             lowered = host.to_ascii_lowercase();
             lowered.as_str()
         } else {
@@ -391,28 +433,44 @@ impl Inner {
         let run = {
             let host = host.clone();
             self.pool.run(move || {
-                // Timed here, once per call of the lookup function (a flight, however
-                // many waiters joined it), on the thread that runs it: the time DNS
-                // took, not the wait for a thread (the pool's queue gauge shows that).
-                #[cfg(all(feature = "metrics", not(corral_loom)))]
-                let started = std::time::Instant::now();
-                let addrs = lookup(&host, family);
-                #[cfg(all(feature = "metrics", not(corral_loom)))]
-                lookup_seconds.record(started.elapsed());
-                addrs.map(|mut addrs| {
-                    addrs.retain(|ip| family.matches(ip));
-                    addrs
+                // A literal with a zone by interface name: no lookup function call.
+                let addrs = if target::named_zone(&host).is_some() {
+                    target::scoped(&host)
+                } else {
+                    // Timed here, once per call of the lookup function (a flight,
+                    // however many waiters joined it), on the thread that runs it:
+                    // the time DNS took, not the wait for a thread (the pool's queue
+                    // gauge shows that).
+                    #[cfg(all(feature = "metrics", not(corral_loom)))]
+                    let started = std::time::Instant::now();
+                    let ips = lookup(&host, family);
+                    #[cfg(all(feature = "metrics", not(corral_loom)))]
+                    lookup_seconds.record(started.elapsed());
+                    ips.map(|ips| (ips, 0))
+                };
+                addrs.map(|(mut ips, scope_id)| {
+                    ips.retain(|ip| family.matches(ip));
+                    (ips, scope_id)
                 })
             })
         };
         let cache = self.cache.clone();
         let inflight = Arc::clone(&self.inflight);
+        // The flight holds a handle on the pool: a lookup belongs to its waiters, so
+        // the resolver being dropped must not shut the pool down under it (dropping
+        // the last handle does, and a queued job would then fail with `Closed`). The
+        // pool shuts down once the resolver and every flight are gone.
+        let pool = self.pool.clone();
         Box::pin(async move {
+            let _pool = pool;
             let answer: Answer = match run.await {
-                Ok(Ok(addrs)) if addrs.is_empty() => {
+                Ok(Ok((ips, _))) if ips.is_empty() => {
                     Err(LookupError::NoAddresses { host: host.clone() })
                 }
-                Ok(Ok(addrs)) => Ok(Arc::from(addrs)),
+                Ok(Ok((ips, scope_id))) => Ok(Addrs {
+                    ips: Arc::from(ips),
+                    scope_id,
+                }),
                 Ok(Err(err)) => Err(LookupError::Resolve {
                     host: host.clone(),
                     source: Arc::new(err),
@@ -643,6 +701,14 @@ pub fn default_resolver() -> &'static Resolver {
 /// See [`Resolver::lookup`]. [`LookupError`] converts into `io::Error`, so `?` works in
 /// code written for tokio's `io::Result`.
 ///
+/// # Panics
+///
+/// One requirement tokio's `lookup_host` does not have: the default resolver gives
+/// each waiter a [`DEFAULT_LOOKUP_TIMEOUT`], so a lookup that has to wait needs the
+/// runtime's timer (`enable_time`, part of `enable_all` and of `#[tokio::main]`); on a
+/// runtime without it the future panics (see [`Resolver::lookup_host`]). Build a
+/// [`Resolver`] with [`no_timeout`](ResolverBuilder::no_timeout) for such a runtime.
+///
 /// # Cancel safety
 ///
 /// See [`Resolver::lookup_host`]: dropping the future never fails other waiters.
@@ -694,31 +760,45 @@ pin_project_lite::pin_project! {
 }
 
 enum State {
-    /// Answered without a lookup (IP literal, cache), or finished (`None`).
-    Done(Option<Box<Answer>>),
+    /// Answered without a lookup (IP literal, cache, invalid input), or finished
+    /// (`None`).
+    Done(Option<Box<Result<LookupAddrs, LookupError>>>),
     /// A member of the flight's group; `slot` is its place among the parked waiters.
     Waiting { flight: Arc<Flight>, slot: u32 },
 }
 
 impl LookupHost {
     fn done(port: u16, answer: Answer) -> Self {
+        LookupHost::answered(answer.map(|addrs| LookupAddrs::new(addrs, port)), port)
+    }
+
+    fn answered(out: Result<LookupAddrs, LookupError>, port: u16) -> Self {
         LookupHost {
-            state: State::Done(Some(Box::new(answer))),
+            state: State::Done(Some(Box::new(out))),
             timeout: None,
             sleep: None,
             port,
         }
     }
 
-    fn literal(ip: IpAddr, port: u16, family: Family) -> Self {
-        let answer = if family.matches(&ip) {
-            Ok(Arc::from([ip]))
-        } else {
-            Err(LookupError::NoAddresses {
-                host: Arc::from(ip.to_string()),
-            })
-        };
-        LookupHost::done(port, answer)
+    /// A socket address needs no lookup: it is the answer, with its IPv6 flow info and
+    /// scope id, if its family is the one asked for.
+    fn literal(addr: SocketAddr, family: Family) -> Self {
+        let ip = addr.ip();
+        if !family.matches(&ip) {
+            return LookupHost::done(
+                addr.port(),
+                Err(LookupError::NoAddresses {
+                    host: Arc::from(ip.to_string()),
+                }),
+            );
+        }
+        let mut addrs = LookupAddrs::new(Addrs::new(Arc::from([ip])), addr.port());
+        if let SocketAddr::V6(v6) = addr {
+            addrs.flowinfo = v6.flowinfo();
+            addrs.scope_id = v6.scope_id();
+        }
+        LookupHost::answered(Ok(addrs), addr.port())
     }
 
     /// Overrides this waiter's timeout (counted from its next poll); other waiters of
@@ -742,7 +822,10 @@ impl Future for LookupHost {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let answer = match this.state {
-            State::Done(answer) => *answer.take().expect("`LookupHost` polled after completion"),
+            State::Done(out) => {
+                let out = *out.take().expect("`LookupHost` polled after completion");
+                return Poll::Ready(out);
+            }
             State::Waiting { flight, slot } => match flight.poll_wait(slot, cx) {
                 Poll::Ready(answer) => answer,
                 Poll::Pending => {
@@ -770,11 +853,7 @@ impl Future for LookupHost {
         // Deregisters the timer now rather than when the future is dropped.
         this.sleep.set(None);
         let port = *this.port;
-        Poll::Ready(answer.map(|addrs| LookupAddrs {
-            addrs,
-            port,
-            next: 0,
-        }))
+        Poll::Ready(answer.map(|addrs| LookupAddrs::new(addrs, port)))
     }
 }
 
@@ -794,11 +873,30 @@ impl fmt::Debug for LookupHost {
 }
 
 /// The addresses of a resolved host, each with the requested port.
+///
+/// An IPv6 address given as a socket address, or as a literal with a zone
+/// (`"fe80::1%2"`, `"fe80::1%eth0"`), keeps its flow info and scope id, as with
+/// `tokio::net::lookup_host`; looked-up addresses have none.
 #[derive(Debug, Clone)]
 pub struct LookupAddrs {
     addrs: Arc<[IpAddr]>,
     port: u16,
     next: usize,
+    /// IPv6 flow info and scope id: non-zero only for a literal that carried them.
+    flowinfo: u32,
+    scope_id: u32,
+}
+
+impl LookupAddrs {
+    fn new(addrs: Addrs, port: u16) -> Self {
+        LookupAddrs {
+            addrs: addrs.ips,
+            port,
+            next: 0,
+            flowinfo: 0,
+            scope_id: addrs.scope_id,
+        }
+    }
 }
 
 impl Iterator for LookupAddrs {
@@ -807,7 +905,15 @@ impl Iterator for LookupAddrs {
     fn next(&mut self) -> Option<SocketAddr> {
         let ip = *self.addrs.get(self.next)?;
         self.next += 1;
-        Some(SocketAddr::new(ip, self.port))
+        Some(match ip {
+            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(
+                v6,
+                self.port,
+                self.flowinfo,
+                self.scope_id,
+            )),
+            IpAddr::V4(_) => SocketAddr::new(ip, self.port),
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -14,7 +14,23 @@ use tokio::time::Instant;
 use super::Family;
 use crate::error::LookupError;
 
-pub(super) type Answer = Result<Arc<[IpAddr]>, LookupError>;
+pub(super) type Answer = Result<Addrs, LookupError>;
+
+/// The addresses of an answer.
+#[derive(Debug, Clone)]
+pub(super) struct Addrs {
+    pub(super) ips: Arc<[IpAddr]>,
+    /// The IPv6 scope id of a literal whose zone is an interface name
+    /// (`"fe80::1%eth0"`), which the OS maps to an index; 0 for everything else.
+    pub(super) scope_id: u32,
+}
+
+impl Addrs {
+    /// Addresses without a scope id.
+    pub(super) fn new(ips: Arc<[IpAddr]>) -> Self {
+        Addrs { ips, scope_id: 0 }
+    }
+}
 
 /// Cached answers of one family, by host, with their expiry.
 type Entries = HashMap<Arc<str>, (Instant, Answer)>;

@@ -347,7 +347,9 @@ mod loom_models {
 
     fn answer(pending: &Pending) {
         let mut slot = pending.lock();
-        slot.0 = Some(Ok(Arc::from([IpAddr::V4(Ipv4Addr::LOCALHOST)])));
+        slot.0 = Some(Ok(super::super::cache::Addrs::new(Arc::from([
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ]))));
         let waker = slot.1.take();
         drop(slot);
         if let Some(waker) = waker {

@@ -1,7 +1,56 @@
 //! [`ToHostPort`]: the `tokio::net::lookup_host`-style inputs (`"host:port"`,
 //! `(host, port)`, socket addresses).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+
+/// The socket address of `host` and `port` when `host` is an IP literal, which needs
+/// no lookup: `"127.0.0.1"`, `"::1"`, `"[::1]"`, or an IPv6 literal with a numeric zone
+/// (`"fe80::1%2"`, `"[fe80::1%2]"`), whose zone is the scope id, as std's
+/// `SocketAddrV6` parser reads `"[fe80::1%2]:80"`. A zone given by interface name
+/// (`"fe80::1%eth0"`) is not a literal here.
+pub(super) fn literal(host: &str, port: u16) -> Option<SocketAddr> {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    let (ip, zone) = host.split_once('%')?;
+    let ip = ip.parse::<Ipv6Addr>().ok()?;
+    let scope_id = zone.parse::<u32>().ok()?;
+    Some(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope_id)))
+}
+
+/// `host` without its brackets when it is an IPv6 literal with a zone given by
+/// interface name (`"fe80::1%eth0"`, `"[fe80::1%eth0]"`): not a name to look up, but
+/// its zone needs the OS to map the interface name to an index ([`scoped`]).
+pub(super) fn named_zone(host: &str) -> Option<&str> {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let (ip, zone) = host.split_once('%')?;
+    let named = !zone.is_empty() && zone.parse::<u32>().is_err();
+    (named && ip.parse::<Ipv6Addr>().is_ok()).then_some(host)
+}
+
+/// The address and scope id of a [`named_zone`] literal, through std's
+/// `ToSocketAddrs` (libc `getaddrinfo`, which maps the interface name to its index
+/// without a DNS query), as `tokio::net::lookup_host` gets them.
+///
+/// # Blocking
+///
+/// Blocks on `getaddrinfo`; the resolver runs it on its pool.
+pub(super) fn scoped(host: &str) -> io::Result<(Vec<IpAddr>, u32)> {
+    for addr in (host, 0).to_socket_addrs()? {
+        if let SocketAddr::V6(v6) = addr {
+            return Ok((vec![IpAddr::V6(*v6.ip())], v6.scope_id()));
+        }
+    }
+    Ok((Vec::new(), 0))
+}
 
 /// What a lookup is for: a name (or IP literal) and a port.
 #[derive(Debug, Clone, Copy)]
