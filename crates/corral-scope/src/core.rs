@@ -153,6 +153,21 @@ impl Core {
         }
     }
 
+    /// Called before anything (a child's future, the body) is dropped because the group
+    /// is cancelled: makes sure the token says so first, so a destructor or a thread
+    /// watching the token never sees it live for a child already being stopped.
+    ///
+    /// Needed because the canceller sets the group's `CANCELLED` flag and wakes the
+    /// children before it cancels the token ([`Core::cancel`]), and a child on another
+    /// worker may be stopped in between; the flag must come first, so that a child
+    /// woken by the token is stopped rather than run on past its await. A background
+    /// child stopped because the body is over does not cancel the token.
+    pub(crate) fn cancel_token_before_stopping(&self) {
+        if self.group.is_cancelled() && !self.token.is_cancelled() {
+            self.after_cancel();
+        }
+    }
+
     /// The scope is over: nothing may wait on it any more.
     pub(crate) fn after_cancel(&self) {
         self.token.cancel();

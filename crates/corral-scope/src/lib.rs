@@ -53,7 +53,9 @@
 //! cancels the token, closes admission (every spawn after it is refused at once, from
 //! inside the group too), and wakes every child that is waiting; a child's future is dropped
 //! at its next poll, before it runs any further, exactly where `JoinHandle::abort` would
-//! drop it. A child that never awaits (a busy loop, a blocking call) cannot be stopped
+//! drop it; the token is cancelled before any child or the body is dropped for the
+//! cancel, so their destructors (and threads watching the token) see it cancelled. A
+//! child that never awaits (a busy loop, a blocking call) cannot be stopped
 //! this way: that is what [`Scope::token`] is for. The owner's future completes only
 //! once every child's future has been dropped, so a child's destructors (a permit, a
 //! connection) have run by then.
