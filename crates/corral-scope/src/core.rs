@@ -159,11 +159,13 @@ impl Core {
     ///
     /// Needed because the canceller sets the group's `CANCELLED` flag and wakes the
     /// children before it cancels the token ([`Core::cancel`]), and a child on another
-    /// worker may be stopped in between; the flag must come first, so that a child
-    /// woken by the token is stopped rather than run on past its await. A background
-    /// child stopped because the body is over does not cancel the token.
+    /// worker may be stopped in between. The flag must come first, as the children see
+    /// it, so that a child woken by the token is stopped rather than run on past its
+    /// await: hence `cancelled_for_children`, which makes sure of that before the token
+    /// is cancelled here. A background child stopped because the body is over does not
+    /// cancel the token.
     pub(crate) fn cancel_token_before_stopping(&self) {
-        if self.group.is_cancelled() && !self.token.is_cancelled() {
+        if !self.token.is_cancelled() && self.group.cancelled_for_children() {
             self.after_cancel();
         }
     }
