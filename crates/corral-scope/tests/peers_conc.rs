@@ -700,6 +700,105 @@ fn conc_cancel_on_error_a_busy_sibling_sees_the_token() {
     });
 }
 
+/// How a `context_cancel_reaches_the_children` round stops its scope.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// conc's parent `ctx` cancelled: the caller stops waiting for the scope (a
+    /// `select!` on its own token), which drops it.
+    ParentCancelled,
+    /// `context.WithTimeout`: the scope's deadline.
+    TimedOut,
+    /// `cancel()` of the pool's own context: `Scope::cancel`.
+    Cancelled,
+}
+
+/// Ports conc `TestContextPool` "context error propagates" ("canceled", "timed out")
+/// and `TestResultContextPool` "context cancel propagates": tasks waiting on the
+/// pool's context see it done when the parent context is cancelled or times out.
+///
+/// corral has no parent context to pass in; a caller's own cancel drops the scope's
+/// future (here a `select!` on the caller's token), a timeout is the scope's deadline,
+/// and `Scope::cancel` stops it by hand (each yields its distinct outcome, or none for
+/// the dropped scope). In all three the children waiting on the scope's token are
+/// stopped with it cancelled: their destructors see it so, on every interleaving
+/// (seeded rounds). conc's "return before timed out" (a task done before the deadline
+/// leaves `Wait` without error) is Trio's `test_basic_timeout`, ported in
+/// `peers_trio.rs`.
+#[test]
+fn conc_context_cancel_reaches_the_children() {
+    async fn round(stop: Stop, seed: u64) {
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let dropped = Drops::default();
+        let config = match stop {
+            Stop::TimedOut => ScopeConfig::builder()
+                .timeout(std::time::Duration::from_millis(1))
+                .build()
+                .expect("valid"),
+            Stop::ParentCancelled | Stop::Cancelled => ScopeConfig::default(),
+        };
+        let parent = tokio_util::sync::CancellationToken::new();
+        let (w, sn, d, p) = (
+            waiting.clone(),
+            seen.clone(),
+            dropped.clone(),
+            parent.clone(),
+        );
+        let scoped = config.scope(|s| async move {
+            for _ in 0..3 {
+                let (token, watch, mark, waiting) = (
+                    s.token(),
+                    TokenOnDrop(s.token(), sn.clone()),
+                    d.mark(),
+                    w.clone(),
+                );
+                s.go(async move {
+                    let (_watch, _mark) = (watch, mark);
+                    waiting.fetch_add(1, SeqCst);
+                    token.cancelled().await;
+                    Ok::<(), Boom>(())
+                });
+            }
+            eventually("every child waiting", || w.load(SeqCst) == 3).await;
+            match stop {
+                Stop::ParentCancelled => p.cancel(),
+                Stop::Cancelled => s.cancel(),
+                Stop::TimedOut => {}
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        let out = tokio::select! {
+            out = scoped => Some(out),
+            () = parent.cancelled() => None,
+        };
+        match (stop, out) {
+            (Stop::ParentCancelled, None)
+            | (Stop::TimedOut, Some(Err(ScopeError::DeadlineExceeded)))
+            | (Stop::Cancelled, Some(Err(ScopeError::Cancelled))) => {}
+            (stop, out) => panic!("seed {seed}: {stop:?} ended as {out:?}"),
+        }
+        // A dropped scope aborts its children without waiting for them.
+        eventually("every child dropped", || dropped.count() == 3).await;
+        assert_eq!(
+            seen.load(SeqCst),
+            3,
+            "seed {seed}: {stop:?}: token live in a destructor"
+        );
+    }
+    on_both(|| async {
+        for stop in [Stop::ParentCancelled, Stop::TimedOut, Stop::Cancelled] {
+            round(stop, 0).await;
+        }
+        assert_no_alive_tasks().await;
+    });
+    seeded_multi_thread(300, |mut rng| async move {
+        let seed = rng.0;
+        let stop = [Stop::ParentCancelled, Stop::TimedOut, Stop::Cancelled][rng.index(3)];
+        round(stop, seed).await;
+    });
+}
+
 /// Ports conc `TestContextPool` "WithFirstError", `TestResultErrorPool`
 /// "WithFirstError" and `TestResultContextPool` "WithFirstError": without a cancel on
 /// error, every task runs, and `Wait` returns the error that came first, not the later
