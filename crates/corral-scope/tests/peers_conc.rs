@@ -28,6 +28,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
@@ -539,8 +540,7 @@ impl CancelOnError {
                     let waiter = s.spawn(async move {
                         let _mark = mark;
                         let _watch = watch;
-                        waiting.fetch_add(1, SeqCst);
-                        token.cancelled().await;
+                        cancelled(&token, &waiting).await;
                         returned.fetch_add(1, SeqCst);
                         Ok::<(), Boom>(())
                     });
@@ -576,6 +576,24 @@ impl CancelOnError {
             "seed {seed}: a stopped child runs nothing past its await"
         );
     }
+}
+
+/// Waits for `token`, counting itself in `waiting` once its first poll has returned
+/// `Pending`: from then on a cancel can only stop it at its next poll (the crate
+/// docs), whereas a cancel during that first poll could let it through.
+async fn cancelled(token: &tokio_util::sync::CancellationToken, waiting: &AtomicUsize) {
+    let cancelled = token.cancelled();
+    tokio::pin!(cancelled);
+    let mut counted = false;
+    std::future::poll_fn(|cx| {
+        let poll = cancelled.as_mut().poll(cx);
+        if poll.is_pending() && !counted {
+            counted = true;
+            waiting.fetch_add(1, SeqCst);
+        }
+        poll
+    })
+    .await;
 }
 
 /// Records, when dropped, whether its token was cancelled by then.
@@ -754,8 +772,7 @@ fn conc_context_cancel_reaches_the_children() {
                 );
                 s.go(async move {
                     let (_watch, _mark) = (watch, mark);
-                    waiting.fetch_add(1, SeqCst);
-                    token.cancelled().await;
+                    cancelled(&token, &waiting).await;
                     Ok::<(), Boom>(())
                 });
             }
