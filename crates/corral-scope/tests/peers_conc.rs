@@ -323,6 +323,8 @@ fn conc_every_child_up_to_the_limit_runs_at_once() {
 /// waiting for slots the panicking children held; the scope then resumes the payload,
 /// unchanged, once every child is down. Unlike conc, whose remaining tasks all run
 /// (and all panic), the children not yet admitted are never started.
+/// With `WithErrors` (`collect_errors()`), the panic still stops the group and wins
+/// over the errors collected so far.
 #[test]
 fn conc_panics_do_not_exhaust_the_limit() {
     async fn round(mut rng: Rng) {
@@ -377,6 +379,21 @@ fn conc_panics_do_not_exhaust_the_limit() {
         }))
         .await;
         assert_eq!(payload.downcast_ref::<u64>(), Some(&5));
+        // `WithErrors` too: in a scope that collects errors, the panic still stops the
+        // group and wins over the errors (`scope`'s docs), whichever came first.
+        for error_first in [true, false] {
+            let payload = panic_of(collecting().scope(move |s| async move {
+                let failed = s.go(async { Err::<(), _>(Boom(1)) });
+                if error_first {
+                    assert_eq!(failed.await, Err(ChildError::Failed));
+                }
+                s.go(common::panics_with(5u64));
+                s.go(std::future::pending::<Result<(), Boom>>());
+                Ok(())
+            }))
+            .await;
+            assert_eq!(payload.downcast_ref::<u64>(), Some(&5));
+        }
         assert_no_alive_tasks().await;
     });
     seeded_multi_thread(500, round);
@@ -1169,7 +1186,9 @@ where
 /// the failed element with the zero value and returns the rest next to the error; the
 /// scope fails with the first error and yields no outputs (a Rust `Err` carries no
 /// value; see `conc_errors_do_not_cancel_and_successful_values_are_kept` for the
-/// errors-as-values form).
+/// errors-as-values form). conc's "mutating inputs is fine" has no counterpart: a
+/// child is `'static` and cannot borrow the input (the crate docs, "When not to use
+/// this"); it owns its element and hands back a value.
 #[test]
 fn conc_iter_map_keeps_input_order() {
     on_both(|| async {
