@@ -43,7 +43,11 @@
 //! scope it dropped has stopped its children too. This holds for a nested scope created
 //! while the parent is already cancelled (say, by a child that does not await between
 //! noticing the cancel and opening the scope): it is still counted, and it is born
-//! cancelled, so its body never runs and it yields [`ScopeError::Cancelled`].
+//! cancelled, so its body never runs and it yields [`ScopeError::Cancelled`]. Likewise
+//! cancelling a group cancels every nested scope under it, at any depth, before its
+//! token (which theirs descend from) is cancelled: their children stop at their next
+//! poll as its own do, and a nested scope whose owner still polls it yields
+//! [`ScopeError::Cancelled`].
 //! A plain `tokio::spawn` or `spawn_blocking` starts outside any scope; hand those the
 //! token or [`current_deadline`] explicitly.
 //!

@@ -833,6 +833,89 @@ fn conc_context_cancel_reaches_the_children() {
     });
 }
 
+/// A chain of `depth` scopes nested one in a child of the other; the innermost runs
+/// three token waiters (see [`cancelled`]) that count themselves in `waiting`, count
+/// in `ran_on` what runs past their await, and check the token in their destructor.
+fn nested_waiters(
+    depth: usize,
+    waiting: Arc<AtomicUsize>,
+    ran_on: Arc<AtomicUsize>,
+    seen: Arc<AtomicUsize>,
+    dropped: Drops,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Boom>> + Send>> {
+    Box::pin(async move {
+        let out = scope(|s| async move {
+            if depth == 0 {
+                for _ in 0..3 {
+                    let (token, waiting, ran_on) = (s.token(), waiting.clone(), ran_on.clone());
+                    let (watch, mark) = (TokenOnDrop(s.token(), seen.clone()), dropped.mark());
+                    s.go(async move {
+                        let (_watch, _mark) = (watch, mark);
+                        cancelled(&token, &waiting).await;
+                        ran_on.fetch_add(1, SeqCst);
+                        Ok::<(), Boom>(())
+                    });
+                }
+            } else {
+                s.go(nested_waiters(depth - 1, waiting, ran_on, seen, dropped));
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .await;
+        out.map_err(|_| Boom(9))
+    })
+}
+
+/// Ports conc's context propagation into a pool built on another pool's context
+/// (`pool.New().WithContext(ctx)` inside a task of a `ContextPool`: "context error
+/// propagates" one level down): cancelling the outer scope stops the children of
+/// scopes nested one and two levels below it, as it stops its own: at their next
+/// poll, nothing after their await of the token runs, and their destructors see the
+/// token cancelled.
+///
+/// Found running on: a nested scope's token is a child token of its parent's, so the
+/// parent's cancel woke the nested children through it while their own group was not
+/// cancelled yet (it was only once the child holding the nested scope was dropped),
+/// and they ran on past the await.
+#[test]
+fn conc_parent_cancel_stops_the_children_of_nested_scopes() {
+    async fn round(depth: usize, seed: u64) {
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let ran_on = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let dropped = Drops::default();
+        let (w, r, sn, d) = (
+            waiting.clone(),
+            ran_on.clone(),
+            seen.clone(),
+            dropped.clone(),
+        );
+        let out = scope(|s| async move {
+            s.go(nested_waiters(depth, w.clone(), r, sn, d));
+            eventually("every nested child waiting", || w.load(SeqCst) == 3).await;
+            s.cancel();
+            Ok::<(), Boom>(())
+        })
+        .await;
+        assert_eq!(out, Err(ScopeError::Cancelled), "seed {seed}");
+        assert_eq!(dropped.count(), 3, "seed {seed}: depth {depth}");
+        assert_eq!(ran_on.load(SeqCst), 0, "seed {seed}: depth {depth}: ran on");
+        assert_eq!(
+            seen.load(SeqCst),
+            3,
+            "seed {seed}: depth {depth}: token live"
+        );
+    }
+    on_both(|| async {
+        for depth in [1, 2] {
+            round(depth, 0).await;
+        }
+        assert_no_alive_tasks().await;
+    });
+    seeded_multi_thread(300, |rng| round(1 + (rng.0 % 2) as usize, rng.0));
+}
+
 /// Ports conc `TestContextPool` "WithFirstError", `TestResultErrorPool`
 /// "WithFirstError" and `TestResultContextPool` "WithFirstError": without a cancel on
 /// error, every task runs, and `Wait` returns the error that came first, not the later
