@@ -14,6 +14,7 @@
 //! | `WithFirstError()` | `collect_errors()` then [`ScopeError::into_failed`] (the first that arrived) |
 //! | `WithContext(ctx).WithFailFast()` | the default scope: the first error cancels the rest and is the result |
 //! | the pool's `ctx` | [`Scope::token`](corral_scope::Scope::token) |
+//! | a pool built on another pool's `ctx` | a scope nested in a child of the other |
 //! | `NewWithResults[T]()` | [`Results`] (outputs in submission order) |
 //! | a panic re-raised by `Wait` / `WaitAndRecover` | the scope resumes the payload in its owner |
 //! | `stream.Stream` | children whose handles the body awaits in submission order |
@@ -21,7 +22,9 @@
 //!
 //! Cases conc shares with errgroup, `JoinSet` and Trio (already ported in `peers.rs`
 //! and `peers_trio.rs`: zero limit refused, deadline, cancel from outside, cancel
-//! inheritance by nested scopes) are not repeated. Every test runs on a current-thread
+//! inheritance by nested scopes) are not repeated, except for what conc adds to them
+//! (a cancelled child, nested or not, runs nothing past its await of the token, and
+//! its destructors see the token cancelled). Every test runs on a current-thread
 //! and a 2-worker multi-thread runtime; the race-prone ones also run seeded rounds on
 //! the multi-thread one. Where corral's documented contract differs from conc on
 //! purpose, the test asserts corral's and says so.
