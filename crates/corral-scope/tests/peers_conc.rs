@@ -919,6 +919,72 @@ fn conc_parent_cancel_stops_the_children_of_nested_scopes() {
     seeded_multi_thread(300, |rng| round(1 + (rng.0 % 2) as usize, rng.0));
 }
 
+/// The race side of `conc_parent_cancel_stops_the_children_of_nested_scopes`: a sibling
+/// fails the outer scope at a seeded moment while another child is opening a nested
+/// scope and starting waiters in it. Whether the nested scope is listed with its
+/// parent before the cancel walks the list, or born cancelled after it, no waiter runs
+/// past its await of the token, and every one that started is dropped by the time the
+/// outer scope returns its error.
+#[test]
+fn conc_parent_cancel_racing_a_nested_scope_opening() {
+    seeded_multi_thread(1_000, |mut rng: Rng| async move {
+        let seed = rng.0;
+        let (fail_after, open_after) = (rng.below(4), rng.below(4));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let ran_on = Arc::new(AtomicUsize::new(0));
+        let dropped = Drops::default();
+        let started = Arc::new(AtomicUsize::new(0));
+        let (w, r, d, st) = (
+            waiting.clone(),
+            ran_on.clone(),
+            dropped.clone(),
+            started.clone(),
+        );
+        let out = scope(|s| async move {
+            s.go(async move {
+                for _ in 0..open_after {
+                    tokio::task::yield_now().await;
+                }
+                let inner = scope(|n| async move {
+                    for _ in 0..2 {
+                        let (token, w, r, mark) = (n.token(), w.clone(), r.clone(), d.mark());
+                        st.fetch_add(1, SeqCst);
+                        n.go(async move {
+                            let _mark = mark;
+                            cancelled(&token, &w).await;
+                            r.fetch_add(1, SeqCst);
+                            Ok::<(), Boom>(())
+                        });
+                    }
+                    std::future::pending::<()>().await;
+                    Ok(())
+                })
+                .await;
+                inner.map_err(|_| Boom(9))
+            });
+            s.go(async move {
+                for _ in 0..fail_after {
+                    tokio::task::yield_now().await;
+                }
+                Err::<(), _>(Boom(1))
+            });
+            Ok(())
+        })
+        .await;
+        assert_eq!(out, Err(ScopeError::Failed(Boom(1))), "seed {seed}");
+        assert_eq!(
+            ran_on.load(SeqCst),
+            0,
+            "seed {seed}: a nested waiter ran on"
+        );
+        assert_eq!(
+            dropped.count(),
+            started.load(SeqCst),
+            "seed {seed}: a nested child outlived the outer scope"
+        );
+    });
+}
+
 /// Ports conc `TestContextPool` "WithFirstError", `TestResultErrorPool`
 /// "WithFirstError" and `TestResultContextPool` "WithFirstError": without a cancel on
 /// error, every task runs, and `Wait` returns the error that came first, not the later
