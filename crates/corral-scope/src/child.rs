@@ -86,6 +86,7 @@ fn core_of(core: &Option<Arc<Core>>) -> &Core {
 /// Stops the child: drops its future now. A panic from its destructors cancels the
 /// group and resumes in the owner like a panic from its poll.
 fn stop<F, T>(core: &Core, slot: Pin<&mut Option<F>>) -> Result<T, ChildError> {
+    core.cancel_token_before_stopping();
     match drop_future(slot) {
         None => Err(ChildError::Cancelled),
         Some(payload) => {

@@ -75,6 +75,13 @@ impl ScopeBuilder {
     /// panic, the deadline and [`Scope::cancel`](crate::Scope::cancel) still stop it.
     /// The first cause wins: errors after a deadline or a cancel are not reported.
     ///
+    /// A scope that yields `Errors` drops its body's value, so the outputs of the
+    /// children that succeeded do not come back next to the errors (conc's result pools
+    /// return both): pass them out of the scope some other way (a channel the body
+    /// sends the handles' outputs into), or have the children return their errors as
+    /// values (`Ok(Err(e))`), which fails nothing and keeps every output in the body's
+    /// value (conc's `WithCollectErrored`).
+    ///
     /// Unlike a Trio nursery, which also reports every error (in an `ExceptionGroup`)
     /// but cancels the other children at the first one, the siblings here run on.
     ///

@@ -1,7 +1,8 @@
 //! A scope's shared core: the group engine plus what children inherit (token, deadline),
 //! the admission limit and the parent it is nested in; and spawning a child into it.
 
-use std::sync::Arc;
+// std: `Weak` stays on std (see CONTRIBUTING.md, "The sync shim"), so `Arc` does too.
+use std::sync::{Arc, Weak};
 
 use corral_semaphore::Semaphore;
 use corral_shared::sync::Mutex;
@@ -27,6 +28,10 @@ pub(crate) struct Core {
     /// dropped, and every child of its own is gone. So a parent never finishes while a
     /// nested scope's children are still running. Taken once, by [`Core::release_parent`].
     hold: Mutex<Option<Arc<Core>>>,
+    /// The nested scopes holding an admission here, cancelled with this group before
+    /// its token is (see [`Core::after_cancel`]). Entries whose core is gone are pruned
+    /// as the list grows.
+    nested: Mutex<Vec<Weak<Core>>>,
 }
 
 impl Core {
@@ -53,7 +58,7 @@ impl Core {
             ),
             None => (own_deadline, CancellationToken::new(), None),
         };
-        let born_cancelled = hold.as_ref().is_some_and(|p| p.group.is_cancelled());
+        let parent = hold.clone();
         let core = Arc::new(Core {
             group: Group::new(collect),
             token,
@@ -61,9 +66,22 @@ impl Core {
             limit: limit.map(|n| Arc::new(Semaphore::new(n))),
             named,
             hold: Mutex::new(hold),
+            nested: Mutex::new(Vec::new()),
         });
-        if born_cancelled {
-            core.cancel(Reason::Cancelled, None);
+        if let Some(parent) = parent {
+            // Listed before the parent's state is read, under the list's lock: either
+            // the parent's cancel finds this scope in its list, or this read sees the
+            // parent cancelled (its state is set before its list is taken).
+            {
+                let mut nested = parent.nested.lock();
+                if nested.len() == nested.capacity() {
+                    nested.retain(|core| core.strong_count() > 0);
+                }
+                nested.push(Arc::downgrade(&core));
+            }
+            if parent.group.is_cancelled() {
+                core.cancel(Reason::Cancelled, None);
+            }
         }
         core
     }
@@ -153,8 +171,31 @@ impl Core {
         }
     }
 
+    /// Called before anything (a child's future, the body) is dropped because the group
+    /// is cancelled: makes sure the token says so first, so a destructor or a thread
+    /// watching the token never sees it live for a child already being stopped.
+    ///
+    /// Needed because the canceller sets the group's `CANCELLED` flag and wakes the
+    /// children before it cancels the token ([`Core::cancel`]), and a child on another
+    /// worker may be stopped in between. The flag must come first, as the children see
+    /// it, so that a child woken by the token is stopped rather than run on past its
+    /// await: hence `cancelled_for_children`, which makes sure of that before the token
+    /// is cancelled here. A background child stopped because the body is over does not
+    /// cancel the token.
+    pub(crate) fn cancel_token_before_stopping(&self) {
+        if !self.token.is_cancelled() && self.group.cancelled_for_children() {
+            self.after_cancel();
+        }
+    }
+
     /// The scope is over: nothing may wait on it any more.
+    ///
+    /// First cancels every nested scope under this group, at any depth, so that by the
+    /// time their tokens (child tokens of this one) are cancelled, their children stop
+    /// at their next poll like this group's own, rather than run on past an await of
+    /// the token until the owner holding the nested scope is dropped.
     pub(crate) fn after_cancel(&self) {
+        self.cancel_nested();
         self.token.cancel();
         if let Some(limit) = &self.limit {
             limit.close();
@@ -191,6 +232,43 @@ impl Core {
         };
         Ok((ChildHandle::new(join), live))
     }
+}
+
+impl Core {
+    /// Cancels the nested scopes under this group (with [`Reason::Cancelled`], the
+    /// reason of a scope born in a cancelled group), their own nested scopes, and so
+    /// on: a loop over a work list, not a recursion, for chains thousands deep (see
+    /// [`Core::release_parent`]). Their tokens are left to this group's token, whose
+    /// cancel reaches them as child tokens.
+    ///
+    /// The walk goes on below a group it finds cancelled already (whoever cancelled
+    /// that one may not have reached its own nested scopes yet, and this caller is
+    /// about to cancel a token above theirs), and stops at a group whose token is
+    /// cancelled: every token is cancelled by a caller that walked the subtree below
+    /// it first (or, for a nested scope's, by its parent's), and one created under
+    /// it since is born cancelled. It stops at a finished group too, which has no live
+    /// child or nested scope left. So a walk that finds its nested scopes' tokens
+    /// cancelled (the owners of a cancelled chain dropped one after the other) costs
+    /// one step each, not the depth below.
+    fn cancel_nested(&self) {
+        let mut work = live(&self.nested);
+        while let Some(core) = work.pop() {
+            if core.group.is_closed() || core.token.is_cancelled() {
+                continue;
+            }
+            if core.group.cancel(Reason::Cancelled, None) {
+                if let Some(limit) = &core.limit {
+                    limit.close();
+                }
+            }
+            work.extend(live(&core.nested));
+        }
+    }
+}
+
+/// The nested scopes of a list that are still alive.
+fn live(nested: &Mutex<Vec<Weak<Core>>>) -> Vec<Arc<Core>> {
+    nested.lock().iter().filter_map(Weak::upgrade).collect()
 }
 
 /// How one child is spawned: its own name, whether it runs in the background.

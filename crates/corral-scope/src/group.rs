@@ -356,6 +356,12 @@ impl Group {
         self.state.is_cancelled()
     }
 
+    /// Whether the group is cancelled; if so, every child polled from now on stops
+    /// (see [`State::cancelled_for_children`]).
+    pub(crate) fn cancelled_for_children(&self) -> bool {
+        self.state.cancelled_for_children()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.state.is_closed()
     }
@@ -652,6 +658,40 @@ mod loom_models {
                 "foreground child slept through the cancel"
             );
             group.deregister(fg);
+        });
+    }
+
+    /// Whoever stops something for a cancel (a child at the top of its poll, the owner
+    /// dropping the body) cancels the token first, once `cancelled_for_children` says
+    /// so, and may do it while the canceller has set only the word: a token waiter it
+    /// wakes must still find `must_stop` (here the main thread plays the waiter), so
+    /// it is stopped rather than run on past its await.
+    #[test]
+    fn token_cancelled_by_a_stopper_never_lets_a_waiter_run_on() {
+        loom::model(|| {
+            let group = Arc::new(Group::new(false));
+            // The scope's token.
+            let token = Arc::new(AtomicBool::new(false));
+            let canceller = {
+                let group = group.clone();
+                thread::spawn(move || group.cancel(Reason::Failed, None))
+            };
+            let stopper = {
+                let (group, token) = (group.clone(), token.clone());
+                thread::spawn(move || {
+                    if group.cancelled_for_children() {
+                        token.store(true, Ordering::SeqCst);
+                    }
+                })
+            };
+            if token.load(Ordering::SeqCst) {
+                assert!(
+                    group.must_stop(false),
+                    "a waiter woken by the token would run on past its await"
+                );
+            }
+            assert!(canceller.join().expect("canceller"));
+            stopper.join().expect("stopper");
         });
     }
 

@@ -95,7 +95,9 @@ impl<E> Scope<E> {
 
     /// A token cancelled when the group is cancelled (a child fails or panics, the
     /// deadline passes, [`Scope::cancel`], the owner is dropped) and when the scope is
-    /// over, however it ended. Not when only background children are stopped.
+    /// over, however it ended. Not when only background children are stopped. It is
+    /// cancelled before any child or the body is dropped for the group's cancel, so a
+    /// destructor that checks it sees it cancelled.
     ///
     /// Children are aborted at their next await anyway; the token is for code between
     /// awaits, for `spawn_blocking` sections, and for threads that must stop too. A

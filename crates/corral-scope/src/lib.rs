@@ -43,7 +43,11 @@
 //! scope it dropped has stopped its children too. This holds for a nested scope created
 //! while the parent is already cancelled (say, by a child that does not await between
 //! noticing the cancel and opening the scope): it is still counted, and it is born
-//! cancelled, so its body never runs and it yields [`ScopeError::Cancelled`].
+//! cancelled, so its body never runs and it yields [`ScopeError::Cancelled`]. Likewise
+//! cancelling a group cancels every nested scope under it, at any depth, before its
+//! token (which theirs descend from) is cancelled: their children stop at their next
+//! poll as its own do, and a nested scope whose owner still polls it yields
+//! [`ScopeError::Cancelled`].
 //! A plain `tokio::spawn` or `spawn_blocking` starts outside any scope; hand those the
 //! token or [`current_deadline`] explicitly.
 //!
@@ -53,7 +57,9 @@
 //! cancels the token, closes admission (every spawn after it is refused at once, from
 //! inside the group too), and wakes every child that is waiting; a child's future is dropped
 //! at its next poll, before it runs any further, exactly where `JoinHandle::abort` would
-//! drop it. A child that never awaits (a busy loop, a blocking call) cannot be stopped
+//! drop it; the token is cancelled before any child or the body is dropped for the
+//! cancel, so their destructors (and threads watching the token) see it cancelled. A
+//! child that never awaits (a busy loop, a blocking call) cannot be stopped
 //! this way: that is what [`Scope::token`] is for. The owner's future completes only
 //! once every child's future has been dropped, so a child's destructors (a permit, a
 //! connection) have run by then.

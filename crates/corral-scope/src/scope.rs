@@ -198,6 +198,7 @@ where
                 expire(core);
             }
             if core.group.is_cancelled() {
+                core.cancel_token_before_stopping();
                 drop_body(core, this.body.as_mut());
             }
             if this.body.is_some() {

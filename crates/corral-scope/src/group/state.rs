@@ -24,7 +24,9 @@
 //! - `stop` mirrors the word's `CANCELLED` and `WAITING` bits: each is set in `stop`
 //!   right after it is set in the word, by the same call, and never clears. So once a
 //!   cancel (or the owner's `wait`) has returned, or under a lock it was set under,
-//!   [`State::must_stop`] sees it.
+//!   [`State::must_stop`] sees it. `CANCELLED` may reach `stop` earlier, from
+//!   [`State::cancelled_for_children`] seeing it in the word (a child or the owner
+//!   about to stop something for the cancel), never before it is in the word.
 //!
 //! # Cache lines
 //!
@@ -189,6 +191,22 @@ impl State {
     /// The owner's body is over: sets `WAITING`. Returns `true` for the call that set it.
     pub(crate) fn wait(&self) -> bool {
         self.set(WAITING) & WAITING == 0
+    }
+
+    /// Whether the group is cancelled, in the word; if so, makes sure `stop` says so
+    /// too, so that every child polled from here on stops, even if the canceller has
+    /// set the word and not yet `stop`. For whoever is about to stop something for the
+    /// cancel and then wake others (the token's waiters), none of whom may run on.
+    pub(crate) fn cancelled_for_children(&self) -> bool {
+        // The flags are bits 0..3 of both words.
+        if self.stop.load(Ordering::Acquire) as u64 & CANCELLED != 0 {
+            return true;
+        }
+        if self.word.load(Ordering::Acquire) & CANCELLED == 0 {
+            return false;
+        }
+        self.stop.fetch_or(CANCELLED as usize, Ordering::AcqRel);
+        true
     }
 
     /// Whether a child must stop: the group is cancelled, or the child runs in the
