@@ -303,7 +303,9 @@ impl Semaphore {
     /// Waits at most `timeout` for `n` permits, in FIFO order.
     ///
     /// The permits are tried before the timer is looked at, so permits that are free
-    /// (and not owed to earlier waiters) are taken even with a zero timeout.
+    /// (and not owed to earlier waiters) are taken even with a zero timeout; and once
+    /// more when the timer is found expired, so a grant that landed while the deadline
+    /// was being checked is returned rather than handed back as a timeout.
     ///
     /// # Errors
     ///

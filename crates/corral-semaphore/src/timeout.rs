@@ -73,6 +73,14 @@ where
     }
     let timeout = deadline.timeout;
     std::task::ready!(deadline.poll_expired(cx));
+    // The request may have been granted (or failed) after it was polled above and
+    // before the timer was found expired: by another thread's release, or by user code
+    // run within this poll (a displaced waker whose drop releases permits). That
+    // outcome landed together with the deadline: report it, rather than hand a grant
+    // back and call it a timeout. Only the expiring poll pays for this second look.
+    if let Poll::Ready(result) = Pin::new(&mut *acquire).poll(cx) {
+        return Poll::Ready(result.map_err(AcquireTimeoutError::from));
+    }
     let requested = acquire.requested();
     acquire.withdraw();
     Poll::Ready(Err(AcquireTimeoutError::Timeout { requested, timeout }))

@@ -689,6 +689,56 @@ rt_test! {
     }
 }
 
+/// A waker whose last clone's drop releases the permit it holds (tokio batch
+/// `release_permits_at_drop`'s `ReleaseOnDrop`): the hook that lets a test release a
+/// permit inside a poll, at a chosen point.
+struct ReleaseOnDrop(#[allow(dead_code)] Option<OwnedPermit>);
+
+impl std::task::Wake for ReleaseOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// The JDK-8386085 port, one timed acquire at its deadline, deterministic: the grant
+/// lands during the very poll that finds the deadline passed, after the request was
+/// checked and before the timer was. (On a multi-thread runtime another thread's
+/// release does this; here the holder's permit sits in the waker of the first poll, and
+/// the second poll, with a new waker, drops it.) The crate docs promise "a grant that
+/// lands together with the deadline is kept rather than thrown away", and
+/// `AcquireTimeoutError::Timeout` means "the permits were not granted within the
+/// timeout": the acquire must return the permit. Before the fix it handed the grant
+/// back and reported a timeout. Both timed futures; paused time.
+#[tokio::test(start_paused = true)]
+async fn jdk_tck_short_timeout_grant_landing_with_the_deadline_is_kept() {
+    use std::task::{Context, Poll, Waker};
+    let timeout = Duration::from_millis(10);
+    for owned in [false, true] {
+        let sem = Arc::new(Semaphore::new(1));
+        let holder = Waker::from(Arc::new(ReleaseOnDrop(sem.try_acquire_owned(1).ok())));
+        let mut fut: std::pin::Pin<Box<dyn Future<Output = Result<u64, AcquireTimeoutError>>>> =
+            if owned {
+                let fut = sem.acquire_owned_timeout(1, timeout);
+                Box::pin(async move { fut.await.map(|p| p.count()) })
+            } else {
+                let sem = sem.clone();
+                Box::pin(async move { sem.acquire_timeout(1, timeout).await.map(|p| p.count()) })
+            };
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&holder))
+            .is_pending());
+        assert_eq!(books(&sem), (1, 0, 1));
+        drop(holder); // the queue (and maybe the timer) still hold clones
+        tokio::time::advance(timeout).await;
+        let result = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(
+            matches!(result, Poll::Ready(Ok(1))),
+            "owned: {owned}: the grant that landed with the deadline was thrown away: {result:?}"
+        );
+        drop(fut);
+        assert_eq!(books(&sem), (1, 1, 0), "owned: {owned}");
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // jtreg: test/jdk/java/util/concurrent/Semaphore/RacingReleases.java (bugs 6801020,
 // 6803402: racing releases could leave a waiter parked with a permit free)
