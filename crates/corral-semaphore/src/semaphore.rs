@@ -405,9 +405,18 @@ impl Semaphore {
     /// until the holders are below the new capacity. Queued requests larger than the new
     /// capacity fail with [`AcquireError::TooLarge`](crate::AcquireError::TooLarge).
     ///
+    /// The argument is the new total, not a change. Adding `n` permits (tokio's and
+    /// async-lock's `add_permits`, Java's `release(n)`) as
+    /// `set_capacity(capacity() + n)` is a read-modify-write: a
+    /// [`forget`](crate::Permit::forget) or another `set_capacity` on another thread
+    /// between the read and the write is overwritten. Keep capacity changes with one
+    /// owner, or have holders return their permits rather than forget them.
+    ///
     /// # Panics
     ///
-    /// If `capacity` exceeds [`Semaphore::MAX_PERMITS`].
+    /// If `capacity` exceeds [`Semaphore::MAX_PERMITS`]. The sum in
+    /// `set_capacity(capacity() + n)` is the caller's: `checked_add` it rather than
+    /// let it wrap to a small capacity in release builds.
     ///
     /// # Examples
     ///

@@ -252,8 +252,11 @@ fn async_lock_add_permits() {
 rt_test! {
     /// async-lock `add_permits`, as tasks of one runtime, with the permits added in
     /// seeded random steps after some waiters were cancelled (their tasks aborted):
-    /// every waiter left is let through, each by a permit added for it, and the
-    /// capacity is back to the 1 held.
+    /// every waiter left is let through, each by a permit added for it. The tasks hand
+    /// their permits to the main task instead of forgetting them, so only the main task
+    /// changes the capacity: `set_capacity(capacity() + n)` is a read-modify-write,
+    /// and a concurrent `forget` between the read and the write would be undone (see
+    /// `set_capacity`'s docs).
     async fn async_lock_add_permits_tasks() {
         const TASKS: u64 = 20;
         let mut rng = Rng(0xadd);
@@ -263,7 +266,7 @@ rt_test! {
             let tasks: Vec<_> = (0..TASKS)
                 .map(|_| {
                     let sem = sem.clone();
-                    tokio::spawn(async move { sem.acquire(1).await.unwrap().forget() })
+                    tokio::spawn(async move { sem.acquire_owned(1).await.unwrap() })
                 })
                 .collect();
             corral_test_support::eventually("every task queues", || {
@@ -277,30 +280,28 @@ rt_test! {
                     cancelled += 1;
                 }
             }
+            let wanted = TASKS - cancelled;
             let mut added = 0;
-            while added < TASKS - cancelled {
-                let n = 1 + rng.below(TASKS - cancelled - added);
-                // The capacity drops by one per forget; add on top of what it is now.
+            while added < wanted {
+                let n = 1 + rng.below(wanted - added);
                 sem.set_capacity(sem.capacity() + n);
                 added += n;
                 tokio::task::yield_now().await;
             }
-            let mut through = 0;
+            let mut permits = Vec::new();
             for task in tasks {
                 match tokio::time::timeout(GIVE_UP, task).await.expect("hung") {
-                    Ok(()) => through += 1,
+                    Ok(permit) => permits.push(permit),
                     Err(e) => assert!(e.is_cancelled(), "round {round}: {e}"),
                 }
             }
             // An aborted task was idle in the queue, so it is dropped without being
             // polled again; a grant that reached it first is handed back to the next.
-            assert_eq!(through, TASKS - cancelled, "round {round}");
-            assert_eq!(
-                (sem.capacity(), sem.available(), sem.waiters()),
-                (1, 0, 0),
-                "round {round}"
-            );
-            drop(held);
+            assert_eq!(permits.len() as u64, wanted, "round {round}");
+            let books = (sem.capacity(), sem.available(), sem.waiters());
+            assert_eq!(books, (1 + wanted, 0, 0), "round {round}");
+            drop((permits, held));
+            assert_eq!(sem.available(), 1 + wanted, "round {round}");
         }
     }
 }
