@@ -26,11 +26,19 @@ pub struct Acquire<'a> {
 }
 
 #[cfg(feature = "tokio")]
-impl crate::timeout::Withdraw for Acquire<'_> {
-    fn withdraw(&mut self) {
-        self.sem.observe(|m| m.timeouts.increment(1));
-        self.waiter.cancel(self.sem);
+impl<'a> crate::timeout::Withdraw for Acquire<'a> {
+    type Permit = Permit<'a>;
+
+    fn withdraw(&mut self) -> Option<Result<Permit<'a>, AcquireError>> {
+        let outcome = self.waiter.withdraw(self.sem);
         self.done = true;
+        match outcome {
+            Some(result) => Some(result.map(|()| Permit::new(self.sem, self.waiter.n()))),
+            None => {
+                self.sem.observe(|m| m.timeouts.increment(1));
+                None
+            }
+        }
     }
 
     fn requested(&self) -> u64 {
@@ -100,10 +108,16 @@ pub struct AcquireOwned {
 
 #[cfg(feature = "tokio")]
 impl crate::timeout::Withdraw for AcquireOwned {
-    fn withdraw(&mut self) {
-        if let Some(sem) = self.sem.take() {
-            sem.observe(|m| m.timeouts.increment(1));
-            self.waiter.cancel(&sem);
+    type Permit = OwnedPermit;
+
+    fn withdraw(&mut self) -> Option<Result<OwnedPermit, AcquireError>> {
+        let sem = self.sem.take()?;
+        match self.waiter.withdraw(&sem) {
+            Some(result) => Some(result.map(|()| OwnedPermit::new(sem, self.waiter.n()))),
+            None => {
+                sem.observe(|m| m.timeouts.increment(1));
+                None
+            }
         }
     }
 

@@ -303,9 +303,10 @@ impl Semaphore {
     /// Waits at most `timeout` for `n` permits, in FIFO order.
     ///
     /// The permits are tried before the timer is looked at, so permits that are free
-    /// (and not owed to earlier waiters) are taken even with a zero timeout; and once
-    /// more when the timer is found expired, so a grant that landed while the deadline
-    /// was being checked is returned rather than handed back as a timeout.
+    /// (and not owed to earlier waiters) are taken even with a zero timeout. When the
+    /// timer has fired, the request leaves the queue only if it was not granted
+    /// meanwhile (decided under the queue lock): a grant that lands together with the
+    /// deadline is returned, never handed back as a timeout.
     ///
     /// # Errors
     ///

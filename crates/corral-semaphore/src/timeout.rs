@@ -49,8 +49,13 @@ impl Deadline {
 
 /// An acquire future a deadline can give up: [`Acquire`] and [`AcquireOwned`].
 pub(crate) trait Withdraw {
-    /// Leaves the queue (handing back a grant that raced) and marks the future done.
-    fn withdraw(&mut self);
+    /// The permit the acquire future yields.
+    type Permit;
+
+    /// Gives up waiting and marks the future done, unless the request was granted or
+    /// failed by now (decided under the queue lock): then that outcome is returned, a
+    /// grant's permits kept. `None`: the request left the queue.
+    fn withdraw(&mut self) -> Option<Result<Self::Permit, AcquireError>>;
 
     /// The permits requested.
     fn requested(&self) -> u64;
@@ -66,24 +71,23 @@ fn poll_timeout<A, P>(
     cx: &mut Context<'_>,
 ) -> Poll<Result<P, AcquireTimeoutError>>
 where
-    A: Future<Output = Result<P, AcquireError>> + Withdraw + Unpin,
+    A: Future<Output = Result<P, AcquireError>> + Withdraw<Permit = P> + Unpin,
 {
     if let Poll::Ready(result) = Pin::new(&mut *acquire).poll(cx) {
         return Poll::Ready(result.map_err(AcquireTimeoutError::from));
     }
     let timeout = deadline.timeout;
     std::task::ready!(deadline.poll_expired(cx));
-    // The request may have been granted (or failed) after it was polled above and
-    // before the timer was found expired: by another thread's release, or by user code
-    // run within this poll (a displaced waker whose drop releases permits). That
-    // outcome landed together with the deadline: report it, rather than hand a grant
-    // back and call it a timeout. Only the expiring poll pays for this second look.
-    if let Poll::Ready(result) = Pin::new(&mut *acquire).poll(cx) {
-        return Poll::Ready(result.map_err(AcquireTimeoutError::from));
-    }
     let requested = acquire.requested();
-    acquire.withdraw();
-    Poll::Ready(Err(AcquireTimeoutError::Timeout { requested, timeout }))
+    // The request may have been granted (or failed) after it was polled above, before
+    // or while the timer was found expired: by another thread's release, or by user
+    // code run within this poll (a displaced waker whose drop releases permits). That
+    // outcome landed together with the deadline: `withdraw` decides under the lock and
+    // reports it, rather than hand a grant back and call it a timeout.
+    match acquire.withdraw() {
+        Some(outcome) => Poll::Ready(outcome.map_err(AcquireTimeoutError::from)),
+        None => Poll::Ready(Err(AcquireTimeoutError::Timeout { requested, timeout })),
+    }
 }
 
 pin_project_lite::pin_project! {

@@ -249,6 +249,53 @@ impl Semaphore {
         }
     }
 
+    /// Withdraws a waiter's request unless it was already granted or failed, deciding
+    /// under the lock: a grant's permits then stay with the waiter (none is handed
+    /// back) and its outcome is returned; `None` means it left the queue.
+    #[cfg(feature = "tokio")]
+    fn withdraw(&self, waiter: &mut Waiter) -> Option<Result<(), AcquireError>> {
+        let slot = waiter.slot;
+        if slot == NIL {
+            return None;
+        }
+        if waiter.granted_by_ticket(self) {
+            waiter.slot = NIL;
+            return Some(Ok(()));
+        }
+        let mut queue = self.queue.lock();
+        if waiter.granted_by_ticket(self) {
+            // Granted since the check above; the slot is no longer ours.
+            waiter.slot = NIL;
+            return Some(Ok(()));
+        }
+        waiter.slot = NIL;
+        match queue.status(slot) {
+            Status::Queued => {
+                let was_head = queue.head() == Some(slot);
+                let waker = queue.free(slot);
+                if was_head {
+                    // As in `cancel`: the waiters behind it may fit now, or the queue
+                    // is empty and `SLOW` must be cleared.
+                    self.settle(queue);
+                } else {
+                    drop(queue);
+                }
+                drop(waker);
+                None
+            }
+            // Granting or failing took the slot's waker: `free` returns none.
+            Status::Granted => {
+                let _none = queue.free(slot);
+                Some(Ok(()))
+            }
+            Status::Failed(err) => {
+                let _none = queue.free(slot);
+                Some(Err(err))
+            }
+            Status::Free => unreachable!("a waiter's slot is freed only by the waiter"),
+        }
+    }
+
     /// Pays debt and grants queued waiters from the free permits, in order, then wakes
     /// them after releasing the lock.
     pub(crate) fn settle<'a>(&'a self, mut queue: MutexGuard<'a, Queue>) {
@@ -416,6 +463,19 @@ impl Waiter {
         } else {
             sem.enqueue(self, cx)
         }
+    }
+
+    /// Gives up waiting (a deadline passed), unless the request was granted or failed
+    /// by now: then that outcome is returned and a grant's permits belong to the
+    /// caller, as from [`poll`](Self::poll). `None`: the request left the queue.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn withdraw(&mut self, sem: &Semaphore) -> Option<Result<(), AcquireError>> {
+        let outcome = sem.withdraw(self);
+        #[cfg(feature = "metrics")]
+        if let (Some(since), Some(Ok(()))) = (self.since.take(), &outcome) {
+            sem.observe(|m| m.wait.record(since.elapsed()));
+        }
+        outcome
     }
 
     /// Withdraws the request if queued, handing back permits granted meanwhile.

@@ -55,6 +55,36 @@ fn cancel_racing_with_grant_returns_the_permit() {
     });
 }
 
+/// A deadline giving up (`Waiter::withdraw`, the timeout futures' expiry) while a
+/// release grants the same waiter: the waiter either keeps the grant (and owns the
+/// permits) or leaves the queue with nothing, and the engine is at rest either way.
+#[cfg(feature = "tokio")]
+#[test]
+fn withdraw_racing_with_grant_keeps_it_or_leaves() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let held = sem.try_acquire_owned(2).unwrap();
+        let releaser = thread::spawn(move || drop(held));
+        let mut waiter = super::Waiter::new(2);
+        let mut cx = Context::from_waker(Waker::noop());
+        let kept = match waiter.poll(&sem, &mut cx) {
+            Poll::Ready(granted) => granted.is_ok(),
+            Poll::Pending => match waiter.withdraw(&sem) {
+                Some(granted) => granted.is_ok(),
+                None => false,
+            },
+        };
+        assert!(!waiter.is_queued());
+        releaser.join().unwrap();
+        if kept {
+            // The permits are the waiter's: nothing is free until it returns them.
+            assert_eq!(sem.available(), 0);
+            sem.release(2);
+        }
+        assert_at_rest(&sem);
+    });
+}
+
 #[test]
 fn shrink_debt_is_paid_by_racing_releases() {
     loom::model(|| {
