@@ -25,7 +25,7 @@
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 
 use corral_semaphore::{
@@ -480,8 +480,11 @@ rt_test! {
             // The try-acquire methods of the TCK (`tryAcquire`, `tryAcquireN`).
             for i in 1..6 {
                 sem.set_capacity(1 + i);
-                sem.try_acquire(i).unwrap().forget();
-                sem.try_acquire_owned(0).unwrap().forget();
+                if i % 2 == 0 {
+                    sem.try_acquire(i).unwrap().forget();
+                } else {
+                    sem.try_acquire_owned(i).unwrap().forget();
+                }
                 assert_eq!(books(&sem), (1, 1, 0), "try_acquire({i})");
             }
         }
@@ -744,6 +747,13 @@ async fn jdk_tck_short_timeout_grant_landing_with_the_deadline_is_kept() {
 // 6803402: racing releases could leave a waiter parked with a permit free)
 // ---------------------------------------------------------------------------------
 
+/// Busy-waits `spins` short steps.
+fn spin(spins: u64) {
+    for _ in 0..spins {
+        std::hint::spin_loop();
+    }
+}
+
 /// One RacingReleases round on OS threads: two blockers acquire 1 permit each (with
 /// `method`) and keep it (`forget`), two signallers each release one, all four started
 /// in a random order. Returns once every thread is done; panics (naming the round) if
@@ -752,14 +762,29 @@ fn racing_releases_round(rng: &mut Rng, method: Method, round: u64) {
     let sem = Arc::new(Semaphore::new(2));
     let p1 = sem.try_acquire_owned(1).unwrap();
     let p2 = sem.try_acquire_owned(1).unwrap();
-    let mut jobs: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
+    // Every thread gets ready (a blocker builds its executor), meets the others at a
+    // barrier, then spins for a random short while and acts: the four meet at varying
+    // points instead of in spawn order.
+    let start = Arc::new(Barrier::new(4));
+    let mut jobs: Vec<Box<dyn FnOnce(u64) + Send>> = Vec::new();
     for permit in [p1, p2] {
-        jobs.push(Box::new(move || drop(permit)));
+        let start = start.clone();
+        jobs.push(Box::new(move |spins| {
+            start.wait();
+            spin(spins);
+            drop(permit);
+        }));
     }
     for _ in 0..2 {
-        let sem = sem.clone();
-        jobs.push(Box::new(move || {
-            tokio_test::block_on(async { acquire_with(&sem, 1, method).await.forget() });
+        let (sem, start) = (sem.clone(), start.clone());
+        jobs.push(Box::new(move |spins| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            start.wait();
+            spin(spins);
+            rt.block_on(async { acquire_with(&sem, 1, method).await.forget() });
         }));
     }
     // Shuffle the start order (Fisher-Yates).
@@ -771,8 +796,9 @@ fn racing_releases_round(rng: &mut Rng, method: Method, round: u64) {
         .into_iter()
         .map(|job| {
             let done = done.clone();
+            let spins = rng.below(200);
             std::thread::spawn(move || {
-                job();
+                job(spins);
                 let _ = done.send(());
             })
         })
@@ -791,7 +817,8 @@ fn racing_releases_round(rng: &mut Rng, method: Method, round: u64) {
 
 /// jtreg `RacingReleases` (fair or not, interruptibly or not): 1,000 seeded rounds of
 /// two releases racing two blocked acquires on four OS threads started in a random
-/// order, each blocker on its own executor; every acquire method takes a turn. Both
+/// order, each blocker on its own executor, all four released together by a barrier
+/// after a random spin; every acquire method takes a turn. Both
 /// blockers always get a permit, and nothing is left free or queued.
 #[test]
 fn jdk_racing_releases_threads() {
