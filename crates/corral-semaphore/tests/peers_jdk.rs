@@ -260,8 +260,9 @@ rt_test! {
     /// while it waits, gives up and leaves the semaphore as it was. Corral's
     /// interruption is cancellation: a future dropped before its first poll, or a
     /// queued acquire whose task is aborted. The `N` case waits for 3 with 2 of them
-    /// free: the 2 must stay free (nothing half-taken), and nobody is left queued.
-    /// Every acquire method, 1 and 3 permits.
+    /// free: the 2 are free again once it is aborted (the single-permit loop, which
+    /// takes 2 and waits for the third, returns them; Java's would keep them), and
+    /// nobody is left queued. Every acquire method, 1 and 3 permits.
     async fn jdk_tck_interruptible() {
         for method in METHODS {
             for n in [1, 3] {
@@ -279,8 +280,8 @@ rt_test! {
                 }
                 assert_eq!(books(&sem), (3, free, 0), "{method:?}({n}) before");
 
-                // Interrupted while waiting. One permit is first taken by a holder that
-                // queues no one, so `n == 1` waits too.
+                // Interrupted while waiting. A blocker first takes the 2 free permits,
+                // so a request for 1 waits too.
                 let blocker = sem.try_acquire_owned(free).unwrap();
                 let task = tokio::spawn({
                     let sem = sem.clone();
