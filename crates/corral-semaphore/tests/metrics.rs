@@ -354,3 +354,65 @@ fn wait_sampling_is_unbiased_for_bursts() {
         );
     }
 }
+
+/// A waker whose last clone's drop releases the permit it holds.
+struct ReleaseOnDrop(#[allow(dead_code)] Option<corral_semaphore::OwnedPermit>);
+
+impl std::task::Wake for ReleaseOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A grant that lands during the poll that finds the deadline passed is kept (see
+/// `peers_jdk.rs`, `jdk_tck_short_timeout_grant_landing_with_the_deadline_is_kept`):
+/// it is counted and timed as a wait, and not as a timeout. A plain timeout next to it
+/// is a timeout and no wait.
+#[test]
+fn a_grant_kept_at_the_deadline_is_a_wait_not_a_timeout() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let rec = TestRecorder::new();
+    let l = [("semaphore", "deadline")];
+    let sem = {
+        let _g = rec.install();
+        Semaphore::with_name(1, "deadline")
+    };
+    sem.set_wait_sampling(1);
+    let timeout = Duration::from_millis(10);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(async {
+            let holder = Waker::from(Arc::new(ReleaseOnDrop(sem.try_acquire_owned(1).ok())));
+            let mut fut = Box::pin(sem.acquire_timeout(1, timeout));
+            assert!(fut
+                .as_mut()
+                .poll(&mut Context::from_waker(&holder))
+                .is_pending());
+            drop(holder);
+            tokio::time::advance(timeout).await;
+            let kept = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            assert!(matches!(kept, Poll::Ready(Ok(_))), "{kept:?}");
+            drop(kept);
+
+            let held = sem.try_acquire(1).unwrap();
+            let late = sem.acquire_timeout(1, timeout).await;
+            assert!(late.is_err());
+            drop(held);
+        });
+    sample_metrics();
+    assert_eq!(
+        rec.value("corral_semaphore_acquire_waits_total", &l),
+        Some(1.0)
+    );
+    assert_eq!(
+        rec.samples("corral_semaphore_acquire_wait_seconds", &l)
+            .len(),
+        1
+    );
+    assert_eq!(
+        rec.value("corral_semaphore_acquire_timeouts_total", &l),
+        Some(1.0)
+    );
+}
