@@ -7,6 +7,7 @@
 //! own `rt_common.rs` does); races run in seeded loops on the multi-thread runtime.
 //! Where corral differs from the peer on purpose, the test asserts corral's documented
 //! behaviour and its doc comment names the difference.
+#![cfg(feature = "tokio")] // the timeout ports need the feature's acquire_timeout
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
