@@ -236,12 +236,16 @@ async fn threadpool_test_should_not_panic_on_drop_if_subtasks_panic_after_drop()
     .await;
 }
 
-/// threadpool `test_massive_task_creation`: many jobs (20,000 here, 4,200,000 there,
-/// through a bounded queue: submitters wait for space); while the first wave holds
-/// every thread, `running` is the thread count; every job runs once, and afterwards
-/// nothing is running.
+/// threadpool `test_massive_task_creation`: many jobs (100,000 here, 4,200,000 there)
+/// through a bounded queue, so nearly all of their callers wait for space at once;
+/// while the first wave holds every thread, `running` is the thread count; every job
+/// runs once, and afterwards nothing is running.
+///
+/// All jobs must have run before `eventually`'s hang bound: with the waiting callers
+/// kept in a list scanned from the front on every registration (O(n^2) in the number
+/// of waiters), this took minutes, and failed; see the engine's `space_waiter_index`.
 async fn threadpool_test_massive_task_creation() {
-    const JOBS: usize = 20_000;
+    const JOBS: usize = 100_000;
     let pool = pool("tp-massive", TEST_TASKS, 256);
     let (gate, first_wave) = occupy_n(&pool, TEST_TASKS).await;
     let sent = Arc::new(AtomicUsize::new(0));
@@ -274,6 +278,7 @@ async fn threadpool_test_massive_task_creation() {
     for job in first_wave {
         job.await.unwrap();
     }
+    eventually("every job ran", || sent.load(SeqCst) == JOBS - TEST_TASKS).await;
     for submitter in submitters {
         submitter.await.unwrap();
     }

@@ -82,7 +82,7 @@ struct State {
     completed: u64,
     rejected: u64,
     closed: bool,
-    /// Callers of `run` waiting for queue space, in arrival order.
+    /// Callers of `run` waiting for queue space, in arrival order, so sorted by id.
     space_waiters: VecDeque<(u64, Option<Waker>)>,
     next_waiter: u64,
     /// Waiters for "every thread has exited".
@@ -237,17 +237,24 @@ impl Shared {
             return None;
         }
         let id = match waiter {
-            Some(id) => id,
+            Some(id) => {
+                // Found by binary search (ids are sorted): a scan from the front made
+                // every registration O(waiters), so n waiting callers cost O(n^2).
+                if let Some(at) = st.space_waiter_index(id) {
+                    let entry = &mut st.space_waiters[at].1;
+                    if !entry.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                        *entry = Some(waker.clone());
+                    }
+                }
+                id
+            }
             None => {
                 let id = st.next_waiter;
                 st.next_waiter += 1;
-                st.space_waiters.push_back((id, None));
+                st.space_waiters.push_back((id, Some(waker.clone())));
                 id
             }
         };
-        if let Some(entry) = st.space_waiters.iter_mut().find(|(w, _)| *w == id) {
-            entry.1 = Some(waker.clone());
-        }
         // Space may have freed between the failed admission and this registration.
         let wake_now =
             st.space_waiters.front().is_some_and(|&(w, _)| w == id) && self.space_available(&st);
@@ -472,8 +479,16 @@ impl Shared {
 }
 
 impl State {
+    /// Where waiter `id` is in `space_waiters`: O(log n), since ids are handed out in
+    /// increasing order and only ever pushed at the back.
+    fn space_waiter_index(&self, id: u64) -> Option<usize> {
+        self.space_waiters
+            .binary_search_by_key(&id, |&(w, _)| w)
+            .ok()
+    }
+
     fn remove_space_waiter(&mut self, waiter: u64) {
-        if let Some(at) = self.space_waiters.iter().position(|&(w, _)| w == waiter) {
+        if let Some(at) = self.space_waiter_index(waiter) {
             self.space_waiters.remove(at);
         }
     }
