@@ -282,7 +282,11 @@ pub struct PoolMetrics {
     pub running_high_water: usize,
     /// Jobs that returned or panicked, counted before their caller gets the result.
     pub completed: u64,
-    /// `try_run` calls refused as full.
+    /// Jobs refused: `try_run` calls refused as full, and `run` or `try_run` calls
+    /// that failed because no thread was alive and none could be spawned
+    /// ([`RunError::Spawn`](crate::RunError::Spawn),
+    /// [`TryRunError::Spawn`](crate::TryRunError::Spawn)). A `run` waiting for queue
+    /// space is not refused, so not counted.
     pub rejected: u64,
     /// `run` callers waiting for queue space.
     pub waiting_for_space: usize,
