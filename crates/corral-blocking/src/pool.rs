@@ -338,7 +338,9 @@ impl Builder {
     }
 
     /// How long an idle thread waits for work before exiting. Default 10 s (as tokio's
-    /// blocking pool).
+    /// blocking pool). `Duration::ZERO` reaps a thread as soon as it is idle; a
+    /// keep-alive too long for the clock to represent (`Duration::MAX`) means idle
+    /// threads never exit on their own (they still exit at shutdown).
     pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
         self.keep_alive = keep_alive;
         self

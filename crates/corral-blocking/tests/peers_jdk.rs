@@ -84,6 +84,7 @@ on_both_runtimes!(
     jdk_test_timed_invoke_all_cancels_tasks_not_completed,
     jdk_test_failing_thread_factory,
     jdk_test_allow_core_thread_timeout,
+    jdk_test_allow_core_thread_timeout_false,
     jdk_test_rejected_recycled_task,
     jdk_worker_death_after_a_throwing_task,
     jdk_shutdown_racing_submissions_seeded,
@@ -702,6 +703,45 @@ async fn jdk_test_allow_core_thread_timeout() {
     eventually("idle thread reaped", || pool.metrics().threads_alive == 0).await;
     assert_eq!(pool.run(|| 7).await.unwrap(), 7);
     eventually("reaped again", || pool.metrics().threads_alive == 0).await;
+}
+
+/// `testAllowCoreThreadTimeOut_false`: idle threads that must not time out. A Java
+/// user writes a keep-alive of `Long.MAX_VALUE`; the corral spelling is
+/// `keep_alive(Duration::MAX)`, documented as "idle threads never exit on their own".
+/// The thread goes idle, takes the next job (it is the same thread), and still exits at
+/// shutdown. Before the fix, the idle thread computed `now + Duration::MAX`, panicked
+/// on the overflow and died while the pool counted it alive and idle: the next job was
+/// handed to it and never ran (the `no_hang` bounds turn that hang into a failure).
+async fn jdk_test_allow_core_thread_timeout_false() {
+    let pool = BlockingPool::builder()
+        .name("jdk-forever")
+        .max_threads(1)
+        .keep_alive(Duration::MAX)
+        .build()
+        .unwrap();
+    let name = || std::thread::current().name().map(str::to_owned);
+    let first = no_hang("first job", pool.run(name)).await.unwrap();
+    eventually("thread idle", || pool.metrics().threads_idle == 1).await;
+    let second = no_hang("a job for the idle thread", pool.run(name))
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.threads_alive, m.threads_high_water, m.completed),
+        (1, 1, 2),
+        "{m:?}"
+    );
+    pool.shutdown();
+    no_hang("stopped", pool.stopped()).await;
+}
+
+/// Bounds a wait that should end, so a hang fails the test instead of hanging it (a
+/// hang bound, not a timing assertion).
+async fn no_hang<F: std::future::Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), fut)
+        .await
+        .unwrap_or_else(|_| panic!("hung: {what}"))
 }
 
 /// `testRejectedRecycledTask`: the same task, refused and submitted again until

@@ -445,9 +445,15 @@ impl Shared {
                     break 'work;
                 }
             }
-            let deadline = Instant::now() + keep_alive;
+            // `None`: a keep-alive past the clock's range (`Duration::MAX`, "never
+            // exit"); adding it would panic and kill the thread while the pool still
+            // counted it alive and idle, so the next job handed to it never ran.
+            let deadline = Instant::now().checked_add(keep_alive);
             loop {
-                let (guard, timed_out) = self.work.wait_until(st, deadline);
+                let (guard, timed_out) = match deadline {
+                    Some(deadline) => self.work.wait_until(st, deadline),
+                    None => (self.work.wait(st), false),
+                };
                 st = guard;
                 if st.num_notify > 0 {
                     st.num_notify -= 1;
