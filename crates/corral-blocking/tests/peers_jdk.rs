@@ -822,7 +822,8 @@ enum Seen {
 /// every job submitted either ran exactly once (its caller got its value or its
 /// panic), or never ran and its caller was told (`Closed`, or the closure handed back);
 /// a job whose handle was dropped ran at most once. After `close` (queue kept) every
-/// job accepted through `try_run` ran. Once stopped, `completed` is the number of jobs
+/// job accepted through `try_run` ran. Half the rounds use a zero keep-alive, so
+/// threads exit and respawn under the race. Once stopped, `completed` is the number of jobs
 /// that ran, and nothing is left running, queued, waiting or alive.
 async fn jdk_shutdown_racing_submissions_seeded() {
     silence_panics_of("race-");
@@ -832,6 +833,13 @@ async fn jdk_shutdown_racing_submissions_seeded() {
             .name("race-shutdown")
             .max_threads(1 + rng.index(3))
             .queue_capacity(rng.index(4))
+            // Half the rounds reap a thread the moment it is idle, so threads exit and
+            // are spawned again while jobs are being queued and the pool closed.
+            .keep_alive(if rng.below(2) == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(60)
+            })
             .build()
             .unwrap();
         let jobs = 4 + rng.index(8);

@@ -17,9 +17,7 @@
 //!   [`RunError::Panicked`], and the same thread takes the next job.
 //!
 //! Not ported: `test_set_num_threads_increasing`, `test_set_num_threads_decreasing`
-//! and `test_shrink` (corral cannot resize: `max_threads` is fixed at `build()`), and
-//! `test_multi_join` (jobs of one pool joining another: there is no `join` to call
-//! from a pool thread). From smol-rs/blocking, `read`, `write`, `seek` and
+//! and `test_shrink` (corral cannot resize: `max_threads` is fixed at `build()`). From smol-rs/blocking, `read`, `write`, `seek` and
 //! `panic_with_mut` test the `Unblock` I/O adapter, which corral does not have;
 //! `sleep`, `chan` (its receiver moved through jobs, what a corral user writes without
 //! the adapter) and `panic` are ported.
@@ -70,6 +68,7 @@ on_both_runtimes!(
     threadpool_test_repeate_join,
     threadpool_test_empty_pool,
     threadpool_test_no_fun_or_joy,
+    threadpool_test_multi_join,
     threadpool_test_clone,
     threadpool_test_join_wavesurfer,
     threadpool_test_cloned_eq,
@@ -400,6 +399,46 @@ async fn threadpool_test_no_fun_or_joy() {
     assert_eq!(pool.metrics().completed, 1);
 }
 
+/// threadpool `test_multi_join`: jobs of one pool submit jobs into a second pool
+/// (from a pool thread: `try_run` needs no runtime) and hand their handles back, and
+/// the second pool's jobs wait until the first pool's are all done. With two pools
+/// nothing deadlocks (the crate docs warn that a job waiting for another job of the
+/// *same* capped pool can: give such classes separate pools). Nothing arrives before
+/// the first pool is done, then each value once: 0 + 1 + ... + 7.
+async fn threadpool_test_multi_join() {
+    let pool0 = pool("tp-multi-join0", 4, 8);
+    let pool1 = pool("tp-multi-join1", 4, 8);
+    let pool0_done = Latch::new();
+    let _open = OpenOnDrop(pool0_done.clone());
+    let (tx, rx) = mpsc::channel();
+    let outer: Vec<_> = (0..8u32)
+        .map(|i| {
+            let (pool1, pool0_done, tx) = (pool1.clone(), pool0_done.clone(), tx.clone());
+            pool0
+                .try_run(move || {
+                    pool1
+                        .try_run(move || {
+                            pool0_done.wait();
+                            tx.send(i).unwrap();
+                        })
+                        .unwrap()
+                })
+                .unwrap()
+        })
+        .collect();
+    drop(tx);
+    let mut inner = Vec::new();
+    for job in outer {
+        inner.push(job.await.unwrap());
+    }
+    assert!(rx.try_recv().is_err());
+    pool0_done.open();
+    for job in inner {
+        job.await.unwrap();
+    }
+    assert_eq!(rx.try_iter().sum::<u32>(), 28);
+}
+
 /// threadpool `test_clone`: two clones used from two tasks, each after the first batch
 /// is done, each getting back exactly its own jobs' results (sum 861, product
 /// 39,916,800). Then the last clone of the pool is dropped by a job on a pool thread:
@@ -534,7 +573,8 @@ fn threadpool_test_send_and_sync() {
 /// threadpool `test_recovery_from_subtask_panic` and
 /// `test_should_not_panic_on_drop_if_subtasks_panic_after_drop`, raced in 1,000 seeded
 /// rounds: jobs that panic or return, callers that await or leave at a random point,
-/// and the pool shut down or dropped while they run. Each caller that stays gets its
+/// and the pool shut down or dropped while they run (half the rounds with a zero
+/// keep-alive, so threads exit and respawn meanwhile). Each caller that stays gets its
 /// own job's value or panic (never another job's), or `Closed` for a job that never
 /// ran; no job runs twice; and once the pool has stopped, every job that ran is booked
 /// as completed and nothing is running, abandoned or alive.
@@ -542,7 +582,17 @@ async fn threadpool_panics_racing_joins_seeded() {
     silence_panics_of("tp-");
     for seed in 0..1_000u64 {
         let mut rng = Rng(seed);
-        let pool = pool("tp-race", 1 + rng.index(3), 1 + rng.index(4));
+        let pool = BlockingPool::builder()
+            .name("tp-race")
+            .max_threads(1 + rng.index(3))
+            .queue_capacity(1 + rng.index(4))
+            .keep_alive(if rng.below(2) == 0 {
+                std::time::Duration::ZERO
+            } else {
+                std::time::Duration::from_secs(60)
+            })
+            .build()
+            .unwrap();
         let jobs = 2 + rng.index(6);
         let runs: Arc<Vec<AtomicU8>> = Arc::new((0..jobs).map(|_| AtomicU8::new(0)).collect());
         let mut callers = Vec::new();
