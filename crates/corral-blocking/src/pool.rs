@@ -246,7 +246,9 @@ impl BlockingPool {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: it only observes.
+    /// Cancel safe: it only observes. A dropped future (say, a wait under a timeout
+    /// that expired) takes its waker registration with it, so waiting again and again
+    /// leaves nothing behind in the pool.
     pub fn stopped(&self) -> Stopped {
         Stopped::new(Arc::clone(self.shared()))
     }

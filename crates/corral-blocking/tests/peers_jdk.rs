@@ -33,6 +33,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +73,7 @@ on_both_runtimes!(
     jdk_test_get_task_count,
     jdk_test_is_shutdown,
     jdk_test_await_termination_times_out,
+    jdk_test_await_termination_in_a_loop_leaves_nothing_behind,
     jdk_test_is_terminated,
     jdk_test_terminated,
     jdk_test_get_queue,
@@ -297,6 +299,46 @@ async fn jdk_test_await_termination_times_out() {
     assert!(stopped.is_woken());
     assert_ready!(stopped.poll());
     assert_eq!(pool.metrics().threads_alive, 0);
+}
+
+/// `testAwaitTermination_timesOut` as a service writes it: a timed wait for
+/// termination, again and again, each time from a fresh task (a health check, a
+/// shutdown poller). Each wait that times out is a dropped `Stopped` future; the pool
+/// must not keep its waker. Before the fix every such wait left its task's waker in the
+/// pool until shutdown: unbounded growth on a long-lived pool, and each waker keeps its
+/// task's allocation alive.
+async fn jdk_test_await_termination_in_a_loop_leaves_nothing_behind() {
+    struct Counted;
+    impl std::task::Wake for Counted {
+        fn wake(self: Arc<Self>) {}
+    }
+    let pool = pool("jdk-await-loop", 1, 10);
+    pool.run(|| ()).await.unwrap();
+    let tasks: Vec<Arc<Counted>> = (0..100).map(|_| Arc::new(Counted)).collect();
+    for task in &tasks {
+        let waker = std::task::Waker::from(task.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut stopped = pool.stopped();
+        assert!(std::pin::Pin::new(&mut stopped).poll(&mut cx).is_pending());
+        // Polled again by the same task, then timed out: dropped.
+        assert!(std::pin::Pin::new(&mut stopped).poll(&mut cx).is_pending());
+    }
+    let kept = tasks.iter().filter(|t| Arc::strong_count(t) > 1).count();
+    assert_eq!(
+        kept, 0,
+        "the pool still holds the wakers of dropped `stopped()` futures"
+    );
+    // A waiter that stays is still woken.
+    let mut kept = task::spawn(pool.stopped());
+    assert_pending!(kept.poll());
+    pool.shutdown();
+    no_hang("stopped", async {
+        while !kept.is_woken() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_ready!(kept.poll());
 }
 
 /// `testIsTerminated` / `testIsTerminating`: a pool shut down while a job runs is

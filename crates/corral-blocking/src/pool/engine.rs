@@ -85,8 +85,11 @@ struct State {
     /// Callers of `run` waiting for queue space, in arrival order, so sorted by id.
     space_waiters: VecDeque<(u64, Option<Waker>)>,
     next_waiter: u64,
-    /// Waiters for "every thread has exited".
-    stop_waiters: Vec<Waker>,
+    /// Waiters for "every thread has exited", each `Stopped` future's registration
+    /// under its id (increasing, pushed at the back: sorted), removed when the future
+    /// is dropped, so waits that time out leave nothing behind.
+    stop_waiters: Vec<(u64, Waker)>,
+    next_stop_waiter: u64,
 }
 
 /// What admission decided for one job.
@@ -305,7 +308,7 @@ impl Shared {
         let mut wakes = WakeList::new();
         wakes.extend(st.space_waiters.drain(..).filter_map(|(_, waker)| waker));
         if st.threads_alive == 0 {
-            wakes.extend(st.stop_waiters.drain(..));
+            wakes.extend(st.stop_waiters.drain(..).map(|(_, waker)| waker));
         }
         drop(st);
         self.work.notify_all();
@@ -318,16 +321,42 @@ impl Shared {
         self.record.retire();
     }
 
-    /// Whether every thread has exited after close; registers `waker` if not.
-    pub(crate) fn poll_stopped(&self, waker: &Waker) -> bool {
+    /// Whether every thread has exited after close; if not, registers `waker` under
+    /// `slot` (the `Stopped` future's registration id, set on its first wait).
+    pub(crate) fn poll_stopped(&self, slot: &mut Option<u64>, waker: &Waker) -> bool {
         let mut st = self.lock();
         if st.closed && st.threads_alive == 0 {
+            // Stopping drained every registration.
+            *slot = None;
             return true;
         }
-        if !st.stop_waiters.iter().any(|w| w.will_wake(waker)) {
-            st.stop_waiters.push(waker.clone());
+        let found = slot.and_then(|id| st.stop_waiter_index(id));
+        match found {
+            Some(at) => {
+                let registered = &mut st.stop_waiters[at].1;
+                if !registered.will_wake(waker) {
+                    *registered = waker.clone();
+                }
+            }
+            None => {
+                let id = st.next_stop_waiter;
+                st.next_stop_waiter += 1;
+                st.stop_waiters.push((id, waker.clone()));
+                *slot = Some(id);
+            }
         }
         false
+    }
+
+    /// A `Stopped` future registered under `id` was dropped: forget its waker.
+    pub(crate) fn leave_stop_waiters(&self, id: u64) {
+        let mut st = self.lock();
+        if let Some(at) = st.stop_waiter_index(id) {
+            let (_, waker) = st.stop_waiters.remove(at);
+            drop(st);
+            // Dropped outside the lock: a waker's drop is foreign code.
+            drop(waker);
+        }
     }
 
     /// A job's closure has returned (or panicked): it is no longer running and counts
@@ -468,7 +497,7 @@ impl Shared {
         st.threads_alive -= 1;
         let mut wakes = WakeList::new();
         if st.closed && st.threads_alive == 0 {
-            wakes.extend(st.stop_waiters.drain(..));
+            wakes.extend(st.stop_waiters.drain(..).map(|(_, waker)| waker));
         } else {
             // A free slot is room for one more job.
             wakes.push_opt(st.front_waker());
@@ -489,6 +518,13 @@ impl State {
     /// increasing order and only ever pushed at the back.
     fn space_waiter_index(&self, id: u64) -> Option<usize> {
         self.space_waiters
+            .binary_search_by_key(&id, |&(w, _)| w)
+            .ok()
+    }
+
+    /// Where the `Stopped` registration `id` is: O(log n), ids being sorted.
+    fn stop_waiter_index(&self, id: u64) -> Option<usize> {
+        self.stop_waiters
             .binary_search_by_key(&id, |&(w, _)| w)
             .ok()
     }
