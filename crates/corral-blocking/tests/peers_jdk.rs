@@ -81,6 +81,7 @@ on_both_runtimes!(
     jdk_test_shutdown_now,
     jdk_test_submitted_tasks_rejected_when_saturated_or_shutdown,
     jdk_test_standard_rejected_execution_handlers,
+    jdk_saturated_size,
     jdk_test_discard_oldest_on_shutdown,
     jdk_test_invoke_all,
     jdk_test_timed_invoke_all_cancels_tasks_not_completed,
@@ -560,6 +561,41 @@ async fn jdk_test_submitted_tasks_rejected_when_saturated_or_shutdown() {
             pool.try_run(|| false),
             Err(TryRunError::Closed(_))
         ));
+    }
+}
+
+/// The TCK's `saturatedSize(p)` (`getMaximumPoolSize() + queue capacity`), which its
+/// rejection tests rely on: from the moment the pool is built, exactly
+/// `max_threads + queue_capacity` held jobs are accepted at once, before any thread
+/// has started (threads being spawned count as taking one job each), and the next is
+/// refused; `queue_capacity(0)` is the `SynchronousQueue` case. Every shape from 1 to
+/// 3 threads and 0 to 2 queue slots.
+async fn jdk_saturated_size() {
+    for max_threads in 1..=3 {
+        for queue in 0..=2 {
+            let pool = pool("jdk-saturated-size", max_threads, queue);
+            let gate = Latch::new();
+            let _open = OpenOnDrop(gate.clone());
+            let accepted: Vec<_> = (0..max_threads + queue)
+                .map(|i| {
+                    let gate = gate.clone();
+                    pool.try_run(move || gate.wait())
+                        .unwrap_or_else(|e| panic!("{max_threads}+{queue}: job {i}: {e}"))
+                })
+                .collect();
+            assert!(
+                matches!(pool.try_run(|| ()), Err(TryRunError::Full(_))),
+                "{max_threads}+{queue}"
+            );
+            eventually("threads busy", || pool.metrics().running == max_threads).await;
+            let m = pool.metrics();
+            assert_eq!((m.queued, m.threads_alive), (queue, max_threads), "{m:?}");
+            assert!(matches!(pool.try_run(|| ()), Err(TryRunError::Full(_))));
+            gate.open();
+            for job in accepted {
+                job.await.unwrap();
+            }
+        }
     }
 }
 

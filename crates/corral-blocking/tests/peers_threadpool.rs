@@ -29,6 +29,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 
@@ -705,6 +706,51 @@ async fn blocking_sleep() {
     assert_pending!(sleeping.poll());
     gate.open();
     support::ready(&mut sleeping).await.unwrap();
+}
+
+/// smol-rs/blocking runs its tests under `futures_lite::future::block_on`, with no
+/// async runtime: corral's futures need none either (only a waker). `unblock::sleep`
+/// and `unblock::panic` again, driven by a thread that parks between polls.
+#[test]
+fn blocking_sleep_and_panic_without_a_runtime() {
+    silence_panics_of("blocking-no-rt");
+    let pool = pool("blocking-no-rt", 1, 4);
+    let gate = Latch::new();
+    let _open = OpenOnDrop(gate.clone());
+    let mut sleeping = pool.run({
+        let gate = gate.clone();
+        move || gate.wait()
+    });
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(std::pin::Pin::new(&mut sleeping).poll(&mut cx).is_pending());
+    gate.open();
+    park_on(sleeping).unwrap();
+    let err = park_on(pool.run(|| -> () { panic!("expected failure") })).unwrap_err();
+    assert_eq!(err.to_string(), "blocking job panicked: expected failure");
+    pool.shutdown();
+    park_on(pool.stopped());
+}
+
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `fut` on this thread, parking between polls (what `block_on` does).
+fn park_on<F: std::future::Future>(fut: F) -> F::Output {
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
 }
 
 /// smol-rs/blocking `unblock::chan`: items from a bounded channel fed by another
