@@ -36,6 +36,7 @@ mod support;
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use corral_blocking::{AcceptedJob, BlockingPool, BuildError, RunError, TryRunError};
@@ -91,6 +92,7 @@ on_both_runtimes!(
     jdk_test_rejected_recycled_task,
     jdk_worker_death_after_a_throwing_task,
     jdk_shutdown_racing_submissions_seeded,
+    jdk_one_thread_runs_jobs_in_arrival_order_seeded,
 );
 
 fn pool(name: &str, max_threads: usize, queue: usize) -> BlockingPool {
@@ -1018,6 +1020,67 @@ async fn jdk_shutdown_racing_submissions_seeded() {
             pool.metrics().abandoned_running == 0
         })
         .await;
+    }
+}
+
+/// Not a TCK test but what every TCK case with one thread and an `ArrayBlockingQueue`
+/// relies on (and rust-threadpool's channel gives): one thread runs the accepted jobs
+/// in the order they were submitted. corral's `run` waits for queue space "in arrival
+/// order, whatever order the runtime polls the callers in"; here each caller records
+/// its arrival (its first poll) under a lock, callers race on both runtimes, a seeded
+/// few leave while waiting, and the jobs that run must run in arrival order, the
+/// others not at all. 300 seeded rounds.
+async fn jdk_one_thread_runs_jobs_in_arrival_order_seeded() {
+    for seed in 0..300u64 {
+        let mut rng = Rng(seed);
+        let pool = pool("jdk-fifo", 1, rng.index(3));
+        let (gate, mut first) = occupy_n(&pool, 1).await;
+        let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let ran = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let callers: Vec<_> = (0..12usize)
+            .map(|i| {
+                let (pool, arrivals, ran) = (pool.clone(), arrivals.clone(), ran.clone());
+                let leaves = rng.below(5) == 0;
+                tokio::spawn(async move {
+                    let mut run = pool.run(move || ran.lock().unwrap().push(i));
+                    std::future::poll_fn(|cx| {
+                        let mut arrivals = arrivals.lock().unwrap();
+                        let first_poll = std::pin::Pin::new(&mut run).poll(cx);
+                        arrivals.push(i);
+                        assert!(first_poll.is_pending(), "the thread is held");
+                        Poll::Ready(())
+                    })
+                    .await;
+                    if leaves {
+                        drop(run);
+                        false
+                    } else {
+                        run.await.unwrap();
+                        true
+                    }
+                })
+            })
+            .collect();
+        eventually("all arrived", || arrivals.lock().unwrap().len() == 12).await;
+        gate.open();
+        first.pop().unwrap().await.unwrap();
+        let mut stayed = Vec::new();
+        for (i, caller) in callers.into_iter().enumerate() {
+            if caller.await.unwrap() {
+                stayed.push(i);
+            }
+        }
+        let arrivals = arrivals.lock().unwrap().clone();
+        let ran = ran.lock().unwrap().clone();
+        // Every caller that stayed ran; a caller that left may have been admitted (to
+        // the queue) and run before it left, or never: either way in its place.
+        let expected: Vec<usize> = arrivals
+            .iter()
+            .copied()
+            .filter(|i| ran.contains(i))
+            .collect();
+        assert_eq!(ran, expected, "seed {seed}: arrivals {arrivals:?}");
+        assert!(stayed.iter().all(|i| ran.contains(i)), "seed {seed}");
     }
 }
 
