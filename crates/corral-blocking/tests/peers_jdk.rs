@@ -85,6 +85,7 @@ on_both_runtimes!(
     jdk_saturated_size,
     jdk_test_discard_oldest_on_shutdown,
     jdk_test_invoke_all,
+    jdk_test_interrupted_submit,
     jdk_test_timed_invoke_all_cancels_tasks_not_completed,
     jdk_test_failing_thread_factory,
     jdk_test_allow_core_thread_timeout,
@@ -684,6 +685,47 @@ async fn jdk_test_invoke_all() {
             }
         }
     }
+}
+
+/// `testInterruptedSubmit`: the thread waiting in `submit(task).get()` is
+/// interrupted. The corral analog is the task awaiting `run` being aborted: its caller
+/// is gone, the job (already running) runs on to its end, counted as
+/// `abandoned_running` meanwhile, and the pool is unaffected.
+async fn jdk_test_interrupted_submit() {
+    let pool = pool("jdk-interrupted", 1, 10);
+    let (started, done) = (Latch::new(), Latch::new());
+    let _open = OpenOnDrop(done.clone());
+    let returned = Arc::new(AtomicUsize::new(0));
+    let caller = tokio::spawn({
+        let (pool, started, done, returned) = (
+            pool.clone(),
+            started.clone(),
+            done.clone(),
+            returned.clone(),
+        );
+        async move {
+            pool.run(move || {
+                started.open();
+                done.wait();
+                returned.fetch_add(1, SeqCst);
+                true
+            })
+            .await
+        }
+    });
+    started.opened().await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+    let m = pool.metrics();
+    assert_eq!((m.running, m.abandoned_running), (1, 1), "{m:?}");
+    done.open();
+    eventually("the job returned", || {
+        let m = pool.metrics();
+        (m.running, m.abandoned_running, m.completed) == (0, 0, 1)
+    })
+    .await;
+    assert_eq!(returned.load(SeqCst), 1);
+    assert_eq!(pool.run(|| 2).await.unwrap(), 2);
 }
 
 /// `testTimedInvokeAll6`: a caller whose time runs out cancels what has not completed.
