@@ -111,3 +111,46 @@ fn a_caller_waiting_for_space_is_woken() {
         assert_eq!(pool.metrics().completed, 2);
     });
 }
+
+/// A `stopped()` future that gives up (is dropped after waiting, as under an expired
+/// timeout) while the pool stops takes its waker registration with it, and a waiter on
+/// another thread is still woken: no wake-up lost, no deadlock between the drop and
+/// the last thread's exit.
+#[test]
+fn a_dropped_stopped_future_races_with_the_pool_stopping() {
+    loom::model(|| {
+        let pool = pool(1);
+        assert_eq!(block_on(pool.run(|| 3u32)).unwrap(), 3);
+        let waiter = {
+            let pool = pool.clone();
+            loom::thread::spawn(move || block_on(pool.stopped()))
+        };
+        let stopper = {
+            let pool = pool.clone();
+            loom::thread::spawn(move || pool.shutdown())
+        };
+        let counted = std::sync::Arc::new(Counted);
+        let waker = std::task::Waker::from(counted.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut gave_up = pool.stopped();
+        let _ = std::future::Future::poll(std::pin::Pin::new(&mut gave_up), &mut cx);
+        drop(gave_up);
+        drop(waker);
+        assert_eq!(
+            std::sync::Arc::strong_count(&counted),
+            1,
+            "the pool kept a dropped `stopped()` future's waker"
+        );
+        stopper.join().unwrap();
+        waiter.join().unwrap();
+        stop(&pool);
+    });
+}
+
+/// A waker whose clones are counted by its `Arc` (a std one: the count is only read
+/// after the code under test is done with it).
+struct Counted;
+
+impl std::task::Wake for Counted {
+    fn wake(self: std::sync::Arc<Self>) {}
+}

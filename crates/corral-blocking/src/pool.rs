@@ -246,7 +246,9 @@ impl BlockingPool {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: it only observes.
+    /// Cancel safe: it only observes. A dropped future (say, a wait under a timeout
+    /// that expired) takes its waker registration with it, so waiting again and again
+    /// leaves nothing behind in the pool.
     pub fn stopped(&self) -> Stopped {
         Stopped::new(Arc::clone(self.shared()))
     }
@@ -282,7 +284,11 @@ pub struct PoolMetrics {
     pub running_high_water: usize,
     /// Jobs that returned or panicked, counted before their caller gets the result.
     pub completed: u64,
-    /// `try_run` calls refused as full.
+    /// Jobs refused: `try_run` calls refused as full, and `run` or `try_run` calls
+    /// that failed because no thread was alive and none could be spawned
+    /// ([`RunError::Spawn`](crate::RunError::Spawn),
+    /// [`TryRunError::Spawn`](crate::TryRunError::Spawn)). A `run` waiting for queue
+    /// space is not refused, so not counted.
     pub rejected: u64,
     /// `run` callers waiting for queue space.
     pub waiting_for_space: usize,
@@ -334,7 +340,9 @@ impl Builder {
     }
 
     /// How long an idle thread waits for work before exiting. Default 10 s (as tokio's
-    /// blocking pool).
+    /// blocking pool). `Duration::ZERO` reaps a thread as soon as it is idle; a
+    /// keep-alive too long for the clock to represent (`Duration::MAX`) means idle
+    /// threads never exit on their own (they still exit at shutdown).
     pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
         self.keep_alive = keep_alive;
         self

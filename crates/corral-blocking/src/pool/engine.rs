@@ -82,11 +82,14 @@ struct State {
     completed: u64,
     rejected: u64,
     closed: bool,
-    /// Callers of `run` waiting for queue space, in arrival order.
+    /// Callers of `run` waiting for queue space, in arrival order, so sorted by id.
     space_waiters: VecDeque<(u64, Option<Waker>)>,
     next_waiter: u64,
-    /// Waiters for "every thread has exited".
-    stop_waiters: Vec<Waker>,
+    /// Waiters for "every thread has exited", each `Stopped` future's registration
+    /// under its id (increasing, pushed at the back: sorted), removed when the future
+    /// is dropped, so waits that time out leave nothing behind.
+    stop_waiters: Vec<(u64, Waker)>,
+    next_stop_waiter: u64,
 }
 
 /// What admission decided for one job.
@@ -237,17 +240,24 @@ impl Shared {
             return None;
         }
         let id = match waiter {
-            Some(id) => id,
+            Some(id) => {
+                // Found by binary search (ids are sorted): a scan from the front made
+                // every registration O(waiters), so n waiting callers cost O(n^2).
+                if let Some(at) = st.space_waiter_index(id) {
+                    let entry = &mut st.space_waiters[at].1;
+                    if !entry.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                        *entry = Some(waker.clone());
+                    }
+                }
+                id
+            }
             None => {
                 let id = st.next_waiter;
                 st.next_waiter += 1;
-                st.space_waiters.push_back((id, None));
+                st.space_waiters.push_back((id, Some(waker.clone())));
                 id
             }
         };
-        if let Some(entry) = st.space_waiters.iter_mut().find(|(w, _)| *w == id) {
-            entry.1 = Some(waker.clone());
-        }
         // Space may have freed between the failed admission and this registration.
         let wake_now =
             st.space_waiters.front().is_some_and(|&(w, _)| w == id) && self.space_available(&st);
@@ -298,7 +308,7 @@ impl Shared {
         let mut wakes = WakeList::new();
         wakes.extend(st.space_waiters.drain(..).filter_map(|(_, waker)| waker));
         if st.threads_alive == 0 {
-            wakes.extend(st.stop_waiters.drain(..));
+            wakes.extend(st.stop_waiters.drain(..).map(|(_, waker)| waker));
         }
         drop(st);
         self.work.notify_all();
@@ -311,16 +321,42 @@ impl Shared {
         self.record.retire();
     }
 
-    /// Whether every thread has exited after close; registers `waker` if not.
-    pub(crate) fn poll_stopped(&self, waker: &Waker) -> bool {
+    /// Whether every thread has exited after close; if not, registers `waker` under
+    /// `slot` (the `Stopped` future's registration id, set on its first wait).
+    pub(crate) fn poll_stopped(&self, slot: &mut Option<u64>, waker: &Waker) -> bool {
         let mut st = self.lock();
         if st.closed && st.threads_alive == 0 {
+            // Stopping drained every registration.
+            *slot = None;
             return true;
         }
-        if !st.stop_waiters.iter().any(|w| w.will_wake(waker)) {
-            st.stop_waiters.push(waker.clone());
+        let found = slot.and_then(|id| st.stop_waiter_index(id));
+        match found {
+            Some(at) => {
+                let registered = &mut st.stop_waiters[at].1;
+                if !registered.will_wake(waker) {
+                    *registered = waker.clone();
+                }
+            }
+            None => {
+                let id = st.next_stop_waiter;
+                st.next_stop_waiter += 1;
+                st.stop_waiters.push((id, waker.clone()));
+                *slot = Some(id);
+            }
         }
         false
+    }
+
+    /// A `Stopped` future registered under `id` was dropped: forget its waker.
+    pub(crate) fn leave_stop_waiters(&self, id: u64) {
+        let mut st = self.lock();
+        if let Some(at) = st.stop_waiter_index(id) {
+            let (_, waker) = st.stop_waiters.remove(at);
+            drop(st);
+            // Dropped outside the lock: a waker's drop is foreign code.
+            drop(waker);
+        }
     }
 
     /// A job's closure has returned (or panicked): it is no longer running and counts
@@ -438,9 +474,15 @@ impl Shared {
                     break 'work;
                 }
             }
-            let deadline = Instant::now() + keep_alive;
+            // `None`: a keep-alive past the clock's range (`Duration::MAX`, "never
+            // exit"); adding it would panic and kill the thread while the pool still
+            // counted it alive and idle, so the next job handed to it never ran.
+            let deadline = Instant::now().checked_add(keep_alive);
             loop {
-                let (guard, timed_out) = self.work.wait_until(st, deadline);
+                let (guard, timed_out) = match deadline {
+                    Some(deadline) => self.work.wait_until(st, deadline),
+                    None => (self.work.wait(st), false),
+                };
                 st = guard;
                 if st.num_notify > 0 {
                     st.num_notify -= 1;
@@ -455,7 +497,7 @@ impl Shared {
         st.threads_alive -= 1;
         let mut wakes = WakeList::new();
         if st.closed && st.threads_alive == 0 {
-            wakes.extend(st.stop_waiters.drain(..));
+            wakes.extend(st.stop_waiters.drain(..).map(|(_, waker)| waker));
         } else {
             // A free slot is room for one more job.
             wakes.push_opt(st.front_waker());
@@ -472,8 +514,23 @@ impl Shared {
 }
 
 impl State {
+    /// Where waiter `id` is in `space_waiters`: O(log n), since ids are handed out in
+    /// increasing order and only ever pushed at the back.
+    fn space_waiter_index(&self, id: u64) -> Option<usize> {
+        self.space_waiters
+            .binary_search_by_key(&id, |&(w, _)| w)
+            .ok()
+    }
+
+    /// Where the `Stopped` registration `id` is: O(log n), ids being sorted.
+    fn stop_waiter_index(&self, id: u64) -> Option<usize> {
+        self.stop_waiters
+            .binary_search_by_key(&id, |&(w, _)| w)
+            .ok()
+    }
+
     fn remove_space_waiter(&mut self, waiter: u64) {
-        if let Some(at) = self.space_waiters.iter().position(|&(w, _)| w == waiter) {
+        if let Some(at) = self.space_waiter_index(waiter) {
             self.space_waiters.remove(at);
         }
     }

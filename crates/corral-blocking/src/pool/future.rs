@@ -212,11 +212,13 @@ impl<R> fmt::Debug for AcceptedJob<R> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Stopped {
     shared: Arc<Shared>,
+    /// This future's waker registration, once it has waited.
+    slot: Option<u64>,
 }
 
 impl Stopped {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Stopped { shared }
+        Stopped { shared, slot: None }
     }
 }
 
@@ -224,10 +226,19 @@ impl Future for Stopped {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.shared.poll_stopped(cx.waker()) {
+        let this = self.get_mut();
+        if this.shared.poll_stopped(&mut this.slot, cx.waker()) {
             Poll::Ready(())
         } else {
             Poll::Pending
+        }
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Some(id) = self.slot.take() {
+            self.shared.leave_stop_waiters(id);
         }
     }
 }
