@@ -86,7 +86,8 @@ impl Error for Overloaded {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeadlineExceeded {
     /// The budget the request had: the configured timeout, or the tighter one the
-    /// request carried.
+    /// request carried, or, when the call was made inside an enclosing corral scope
+    /// whose deadline came sooner, the time that scope had left.
     pub budget: Duration,
 }
 

@@ -207,12 +207,26 @@ where
         // A scope without a limit always builds.
         let config = config.build().expect("a scope without a limit is valid");
         let inner = &mut self.inner;
-        let scope = config.scope(move |scope: RequestScope| {
+        // The scope's deadline is the minimum of this budget and any enclosing corral
+        // scope's (a call made inside other scoped work): when the enclosing one is
+        // tighter, it is the budget the request really has. The body closure runs here,
+        // within `scope`.
+        let start = tokio::time::Instant::now();
+        let mut deadline = None;
+        let scope = config.scope(|scope: RequestScope| {
+            deadline = scope.deadline();
             parts.extensions.insert(scope);
             MapErr {
                 fut: inner.call(Request::from_parts(parts, body)),
             }
         });
+        let budget = match (deadline, budget) {
+            (Some(deadline), Some(own)) if deadline.saturating_duration_since(start) >= own => {
+                Some(own)
+            }
+            (Some(deadline), _) => Some(deadline.saturating_duration_since(start)),
+            (None, own) => own,
+        };
         ScopeResponse { scope, budget }
     }
 }

@@ -612,3 +612,51 @@ async fn hyper_util_graceful_shutdown_is_bounded_by_the_request_deadline() {
     let _ = conn.await.unwrap();
     until("the connection task ended", || named(&conn_role(tag)) == 0).await;
 }
+
+/// tower `Timeout` used as a client-side bound inside other work: the typed error says
+/// how long the call had. Corral's request scope nests under an enclosing corral scope
+/// (`ScopeConfig::scope`: the deadline is the minimum of the parent's and its own), so
+/// the budget [`DeadlineExceeded`] reports is the one the call really had: the
+/// enclosing scope's when that is tighter, not the layer's configured timeout (nor zero
+/// for `without_timeout`).
+async fn budget_an_enclosing_scope_left(exact: bool) {
+    let parent = Duration::from_millis(20);
+    for layer in [
+        ScopeLayer::without_timeout(),
+        ScopeLayer::new(Duration::from_secs(60)),
+    ] {
+        let svc = layer.layer(service_fn(|_req: http::Request<()>| async {
+            std::future::pending::<()>().await;
+            Ok::<_, InnerFailed>(http::Response::new(()))
+        }));
+        let config = corral_scope::ScopeConfig::builder()
+            .timeout(parent)
+            .build()
+            .unwrap();
+        let err = config
+            .scope(|_s: corral_scope::Scope<Infallible>| async move {
+                Ok(svc.oneshot(http::Request::new(())).await.unwrap_err())
+            })
+            .await
+            .expect("the call's own deadline answers first");
+        let elapsed = err
+            .downcast_ref::<DeadlineExceeded>()
+            .unwrap_or_else(|| panic!("a DeadlineExceeded, got {err}"));
+        if exact {
+            assert_eq!(elapsed.budget, parent);
+        } else {
+            // Real time: what was left when the call was made, never more.
+            assert!(elapsed.budget <= parent, "{:?}", elapsed.budget);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_typed_error_reports_the_budget_an_enclosing_scope_left_current_thread() {
+    budget_an_enclosing_scope_left(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_typed_error_reports_the_budget_an_enclosing_scope_left_multi_thread() {
+    budget_an_enclosing_scope_left(false).await;
+}
