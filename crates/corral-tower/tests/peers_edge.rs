@@ -372,7 +372,19 @@ struct Probe {
     entered: Arc<AtomicUsize>,
     handler_dropped: Arc<AtomicBool>,
     child_dropped: Arc<AtomicBool>,
+    /// Counts for the stress rounds: handlers and children dropped, over all requests.
+    handlers_down: Arc<AtomicUsize>,
+    children_down: Arc<AtomicUsize>,
     open: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Counts its drop.
+struct CountOnDrop(Arc<AtomicUsize>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
 }
 
 impl Probe {
@@ -382,6 +394,8 @@ impl Probe {
             entered: Arc::default(),
             handler_dropped: Arc::default(),
             child_dropped: Arc::default(),
+            handlers_down: Arc::default(),
+            children_down: Arc::default(),
             open: rx,
         };
         (probe, open)
@@ -392,9 +406,15 @@ type Resp = http::Response<Full<Bytes>>;
 
 /// A handler that spawns a child into its request's scope; both wait for `open`.
 async fn gated(probe: Probe, req: http::Request<Incoming>) -> Result<Resp, BoxError> {
-    let _handler = SetOnDrop(probe.handler_dropped.clone());
+    let _handler = (
+        SetOnDrop(probe.handler_dropped.clone()),
+        CountOnDrop(probe.handlers_down.clone()),
+    );
     let scope = req.extensions().get::<RequestScope>().unwrap().clone();
-    let child = SetOnDrop(probe.child_dropped.clone());
+    let child = (
+        SetOnDrop(probe.child_dropped.clone()),
+        CountOnDrop(probe.children_down.clone()),
+    );
     let mut child_open = probe.open.clone();
     scope.go(async move {
         let _child = child;
@@ -499,6 +519,57 @@ async fn hyper_client_disconnect_cancels_the_request_scope_multi_thread() {
     for _ in 0..20 {
         client_disconnect_cancels_the_scope("disconnect-mt").await;
     }
+}
+
+/// Seeded stress for the hang-up: the client leaves at a point the seed picks (before
+/// sending anything, mid-request, right after the request races the handler's start,
+/// or once the handler is in). Whatever the point, every handler that started and
+/// every child it spawned is dropped, and no child or connection task is left.
+async fn hang_up_anywhere(tag: &str, rounds: u64) {
+    let (probe, _open) = Probe::new();
+    let server = serve(tag, Duration::from_secs(3600), probe.clone()).await;
+    let path = format!("/work-{tag}");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+    for seed in 0..rounds {
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        match seed % 4 {
+            0 => {}
+            1 => {
+                let cut = 1 + (seed as usize * 7) % (request.len() - 1);
+                client.write_all(&request.as_bytes()[..cut]).await.unwrap();
+            }
+            2 => client.write_all(request.as_bytes()).await.unwrap(),
+            _ => {
+                let before = probe.entered.load(SeqCst);
+                client.write_all(request.as_bytes()).await.unwrap();
+                until("the handler is in", || probe.entered.load(SeqCst) > before).await;
+            }
+        }
+        drop(client);
+        until("every started handler is dropped", || {
+            probe.handlers_down.load(SeqCst) == probe.entered.load(SeqCst)
+        })
+        .await;
+        until("every child is dropped", || {
+            probe.children_down.load(SeqCst) == probe.entered.load(SeqCst)
+        })
+        .await;
+        until("no child task left", || named(&path) == 0).await;
+        until("no connection task left", || named(&conn_role(tag)) == 0).await;
+    }
+    assert!(probe.entered.load(SeqCst) >= (rounds / 4) as usize);
+    server.stop.send(()).unwrap();
+    server.task.await.unwrap();
+}
+
+#[corral::test]
+async fn hyper_hang_up_anywhere_stress_current_thread() {
+    hang_up_anywhere("hang-up-ct", 400).await;
+}
+
+#[corral::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_hang_up_anywhere_stress_multi_thread() {
+    hang_up_anywhere("hang-up-mt", 1000).await;
 }
 
 /// One GET on its own HTTP/1 connection (hyper's client, the connection spawned
