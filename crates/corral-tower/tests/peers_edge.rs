@@ -656,13 +656,12 @@ async fn hyper_util_graceful_shutdown_waits_for_in_flight_multi_thread() {
 /// hyper-util `test_graceful_shutdown_timeout`: a connection whose request never ends
 /// keeps the shutdown waiting. hyper-util leaves the bound to the caller; with corral
 /// the request's `ScopeLayer` deadline is that bound: it ends the request (and its
-/// child), the connection closes, and the shutdown completes. Paused time: the
-/// deadline is the only thing that moves.
-#[corral::test(start_paused = true)]
-async fn hyper_util_graceful_shutdown_is_bounded_by_the_request_deadline() {
-    let tag = "graceful-deadline";
+/// child), the connection closes, and the shutdown completes. Current thread in paused
+/// time (the deadline is the only thing that moves); multi thread in real time with a
+/// short deadline (only the outcome is asserted).
+async fn graceful_shutdown_bounded_by_the_deadline(tag: &str, timeout: Duration) {
     let (probe, _open) = Probe::new(); // never opened
-    let server = serve(tag, Duration::from_secs(30), probe.clone()).await;
+    let server = serve(tag, timeout, probe.clone()).await;
     let stream = TcpStream::connect(server.addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -682,6 +681,16 @@ async fn hyper_util_graceful_shutdown_is_bounded_by_the_request_deadline() {
     assert!(response.await.unwrap().is_err());
     let _ = conn.await.unwrap();
     until("the connection task ended", || named(&conn_role(tag)) == 0).await;
+}
+
+#[corral::test(start_paused = true)]
+async fn hyper_util_graceful_shutdown_is_bounded_by_the_request_deadline_current_thread() {
+    graceful_shutdown_bounded_by_the_deadline("deadline-ct", Duration::from_secs(30)).await;
+}
+
+#[corral::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_util_graceful_shutdown_is_bounded_by_the_request_deadline_multi_thread() {
+    graceful_shutdown_bounded_by_the_deadline("deadline-mt", Duration::from_millis(200)).await;
 }
 
 /// tower `Timeout` used as a client-side bound inside other work: the typed error says
@@ -730,4 +739,110 @@ async fn timeout_typed_error_reports_the_budget_an_enclosing_scope_left_current_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_typed_error_reports_the_budget_an_enclosing_scope_left_multi_thread() {
     budget_an_enclosing_scope_left(false).await;
+}
+
+/// hyper's HTTP/2 server (`proto::h2::server`, a stream whose client sent
+/// `RST_STREAM`): the stream task stops polling and drops the service future, so the
+/// request's scope cancels the handler and its child while the connection lives on.
+/// The stream task runs on the `auto::Builder`'s `TrackedExecutor`, so it is in corral's
+/// registry under the executor's role alongside the connection task, and leaves it
+/// when the stream is reset.
+async fn h2_reset_cancels_the_scope(tag: &str) {
+    let (probe, _open) = Probe::new();
+    let server = serve(tag, Duration::from_secs(3600), probe.clone()).await;
+    let role = conn_role(tag);
+    let client_role = format!("edge-client-h2-{tag}");
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        TrackedExecutor::new(client_role.clone()),
+        TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let conn = corral::spawn(conn);
+    let req = http::Request::get(format!("http://127.0.0.1/h2-{tag}"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let request = corral::spawn(sender.send_request(req));
+    until("the handler is in", || probe.entered.load(SeqCst) == 1).await;
+    assert_eq!(named(&role), 2, "the connection task and the stream task");
+    request.abort(); // drops the response future: hyper resets the stream
+    assert!(request.await.unwrap_err().is_cancelled());
+    until("the handler is dropped", || {
+        probe.handler_dropped.load(SeqCst)
+    })
+    .await;
+    until("the child is dropped", || probe.child_dropped.load(SeqCst)).await;
+    until("the stream task ended", || named(&role) == 1).await;
+    until("no child task left", || named(&format!("/h2-{tag}")) == 0).await;
+    drop(sender); // the client closes the connection
+    conn.await.unwrap().unwrap();
+    until("the connection task ended", || named(&role) == 0).await;
+    until("no client task left", || named(&client_role) == 0).await;
+    server.stop.send(()).unwrap();
+    server.task.await.unwrap();
+}
+
+#[corral::test]
+async fn hyper_h2_reset_stream_cancels_the_request_scope_current_thread() {
+    h2_reset_cancels_the_scope("h2-ct").await;
+}
+
+#[corral::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_h2_reset_stream_cancels_the_request_scope_multi_thread() {
+    for _ in 0..20 {
+        h2_reset_cancels_the_scope("h2-mt").await;
+    }
+}
+
+/// hyper-util `test_graceful_shutdown_ok`: watched connections that are done with their
+/// work end at the shutdown signal, and the shutdown completes. Here an idle
+/// keep-alive HTTP/1 connection (its request answered, the client still holding it)
+/// is closed by the server, its tracked task leaves the registry, and the client
+/// sees a clean close.
+async fn graceful_shutdown_closes_idle_connections(tag: &str) {
+    let (probe, open) = Probe::new();
+    open.send(true).unwrap(); // requests answer at once
+    let server = serve(tag, Duration::from_secs(3600), probe.clone()).await;
+    let role = conn_role(tag);
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let conn = corral::spawn(conn);
+    let req = http::Request::get("/idle")
+        .header(http::header::HOST, "127.0.0.1")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body().collect().await.unwrap();
+    assert_eq!(
+        named(&role),
+        1,
+        "the idle connection is still open and tracked"
+    );
+
+    server.stop.send(()).unwrap();
+    server.task.await.unwrap();
+    conn.await.unwrap().unwrap(); // closed by the server, cleanly
+    drop(sender);
+    until("the connection task ended", || named(&role) == 0).await;
+    assert_eq!(
+        probe.handlers_down.load(SeqCst),
+        1,
+        "the one handler ran and ended"
+    );
+}
+
+#[corral::test]
+async fn hyper_util_graceful_shutdown_closes_idle_connections_current_thread() {
+    graceful_shutdown_closes_idle_connections("idle-ct").await;
+}
+
+#[corral::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_util_graceful_shutdown_closes_idle_connections_multi_thread() {
+    for _ in 0..20 {
+        graceful_shutdown_closes_idle_connections("idle-mt").await;
+    }
 }
