@@ -40,6 +40,9 @@ struct Settings {
 ///   (boxed), which [`error_response`](crate::error_response) maps to `504`.
 /// - The response is returned only once every child is down: nothing spawned for a
 ///   request outlives it.
+/// - Called inside a corral scope (a client-side stack used from scoped work), the
+///   request's scope nests under it: the enclosing deadline applies too, and when it
+///   comes first, [`DeadlineExceeded::budget`] is the time that scope had left.
 ///
 /// # Examples
 ///
