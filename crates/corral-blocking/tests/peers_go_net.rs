@@ -13,6 +13,7 @@
 //! with inputs it answers without DNS (IP literals, `localhost`, an empty or NUL name).
 //! Every case runs on a current-thread and a two-worker multi-thread runtime.
 
+#[macro_use]
 mod support;
 
 use std::io;
@@ -24,26 +25,6 @@ use std::time::Duration;
 use corral_blocking::{Family, LookupError, LookupHost, Resolver};
 use corral_test_support::Rng;
 use support::{eventually, Latch, OpenOnDrop};
-
-macro_rules! on_both_runtimes {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[test]
-            fn current_thread() {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime")
-                    .block_on(super::$case());
-            }
-
-            #[test]
-            fn multi_thread() {
-                super::support::multi_thread(2).block_on(super::$case());
-            }
-        }
-    )*};
-}
 
 on_both_runtimes!(
     go_lookup_context_cancel,

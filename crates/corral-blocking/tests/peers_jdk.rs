@@ -31,6 +31,7 @@
 //! held on latches, state that settles on a pool thread is polled with `eventually`.
 //! Every case runs on a current-thread and a two-worker multi-thread runtime.
 
+#[macro_use]
 mod support;
 
 use std::future::Future;
@@ -43,26 +44,6 @@ use corral_blocking::{AcceptedJob, BlockingPool, BuildError, RunError, TryRunErr
 use corral_test_support::Rng;
 use support::{eventually, occupy_n, ready, Latch, OpenOnDrop};
 use tokio_test::{assert_pending, assert_ready, task};
-
-macro_rules! on_both_runtimes {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[test]
-            fn current_thread() {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime")
-                    .block_on(super::$case());
-            }
-
-            #[test]
-            fn multi_thread() {
-                super::support::multi_thread(2).block_on(super::$case());
-            }
-        }
-    )*};
-}
 
 on_both_runtimes!(
     jdk_test_execute_and_submit,

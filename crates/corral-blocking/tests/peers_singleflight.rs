@@ -18,6 +18,7 @@
 //! Every case runs on a current-thread and a two-worker multi-thread runtime; the
 //! race-prone ones run seeded rounds.
 
+#[macro_use]
 mod support;
 
 use std::io;
@@ -29,26 +30,6 @@ use std::time::Duration;
 use corral_blocking::{LookupError, LookupHost, Resolver};
 use corral_test_support::Rng;
 use support::{eventually, Latch, OpenOnDrop};
-
-macro_rules! on_both_runtimes {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[test]
-            fn current_thread() {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime")
-                    .block_on(super::$case());
-            }
-
-            #[test]
-            fn multi_thread() {
-                super::support::multi_thread(2).block_on(super::$case());
-            }
-        }
-    )*};
-}
 
 on_both_runtimes!(
     singleflight_do,

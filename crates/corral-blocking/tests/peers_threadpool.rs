@@ -27,6 +27,7 @@
 //! current-thread and a two-worker multi-thread runtime; the races (panics against
 //! callers leaving, the pool dropped under running jobs) run in seeded rounds.
 
+#[macro_use]
 mod support;
 
 use std::future::Future;
@@ -37,26 +38,6 @@ use corral_blocking::{AcceptedJob, BlockingPool, BuildError, RunError};
 use corral_test_support::Rng;
 use support::{eventually, occupy_n, Latch, OpenOnDrop};
 use tokio_test::{assert_pending, assert_ready, task};
-
-macro_rules! on_both_runtimes {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[test]
-            fn current_thread() {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime")
-                    .block_on(super::$case());
-            }
-
-            #[test]
-            fn multi_thread() {
-                super::support::multi_thread(2).block_on(super::$case());
-            }
-        }
-    )*};
-}
 
 on_both_runtimes!(
     threadpool_test_active_count,

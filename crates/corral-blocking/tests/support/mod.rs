@@ -1,6 +1,6 @@
 //! Shared test support: the pool helpers below, and (from corral-test-support) the latch
 //! that holds jobs on their threads, the condition waiters and the slow DNS server.
-#![allow(dead_code, unreachable_pub, unused_imports)] // each test binary uses a different subset
+#![allow(dead_code, unreachable_pub, unused_imports, unused_macros)] // each test binary uses a different subset
 
 use std::future::Future;
 use std::time::Duration;
@@ -64,4 +64,26 @@ pub async fn ready<F: Future>(task: &mut Spawn<F>) -> F::Output {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Each async case as a test on a current-thread runtime and one on a 2-worker
+/// multi-thread runtime (`mod support;` must be at the test file's root).
+macro_rules! on_both_runtimes {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[test]
+            fn current_thread() {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(super::$case());
+            }
+
+            #[test]
+            fn multi_thread() {
+                super::support::multi_thread(2).block_on(super::$case());
+            }
+        }
+    )*};
 }
