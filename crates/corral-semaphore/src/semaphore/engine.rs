@@ -203,56 +203,17 @@ impl Semaphore {
 
     /// Withdraws a waiter's request, handing back permits granted to it.
     fn cancel(&self, waiter: &mut Waiter) {
-        let slot = waiter.slot;
-        if slot == NIL {
-            return;
-        }
-        if waiter.granted_by_ticket(self) {
-            // Granted before the drop: hand the permits back, with no lock unless
-            // someone waits.
-            waiter.slot = NIL;
+        if let Some(Ok(())) = self.withdraw(waiter) {
+            // Granted before or while it was dropped: hand the permits back (and
+            // settle the waiters behind it if any).
             self.release(waiter.n);
-            return;
-        }
-        let mut queue = self.queue.lock();
-        if waiter.granted_by_ticket(self) {
-            // Granted since the check above: as above, under the lock we hold.
-            waiter.slot = NIL;
-            self.state.fetch_add(permits(waiter.n), Release);
-            self.settle(queue);
-            return;
-        }
-        waiter.slot = NIL;
-        match queue.status(slot) {
-            Status::Queued => {
-                let was_head = queue.head() == Some(slot);
-                let waker = queue.free(slot);
-                if was_head {
-                    // The waiters behind it may fit now, or the queue is empty and
-                    // `SLOW` must be cleared.
-                    self.settle(queue);
-                } else {
-                    drop(queue);
-                }
-                drop(waker);
-            }
-            Status::Granted => {
-                // The grant raced with the drop: hand the permits back.
-                let _none = queue.free(slot);
-                self.state.fetch_add(permits(waiter.n), Release);
-                self.settle(queue);
-            }
-            Status::Failed(_) => {
-                let _none = queue.free(slot);
-            }
-            Status::Free => unreachable!("a waiter's slot is freed only by the waiter"),
         }
     }
 
     /// Withdraws a waiter's request unless it was already granted or failed, deciding
     /// under the lock: a grant's permits then stay with the waiter (none is handed
-    /// back) and its outcome is returned; `None` means it left the queue.
-    #[cfg(feature = "tokio")]
+    /// back) and its outcome is returned; `None` means it left the queue. A dropped
+    /// acquire ([`Semaphore::cancel`]) and an expired deadline both end here.
     fn withdraw(&self, waiter: &mut Waiter) -> Option<Result<(), AcquireError>> {
         let slot = waiter.slot;
         if slot == NIL {
@@ -274,8 +235,8 @@ impl Semaphore {
                 let was_head = queue.head() == Some(slot);
                 let waker = queue.free(slot);
                 if was_head {
-                    // As in `cancel`: the waiters behind it may fit now, or the queue
-                    // is empty and `SLOW` must be cleared.
+                    // The waiters behind it may fit now, or the queue is empty and
+                    // `SLOW` must be cleared.
                     self.settle(queue);
                 } else {
                     drop(queue);
