@@ -209,27 +209,23 @@ where
         }
         // A scope without a limit always builds.
         let config = config.build().expect("a scope without a limit is valid");
+        // Called inside an enclosing corral scope, the request's scope nests under it and
+        // takes the earlier deadline: when the enclosing one is tighter, the time it has
+        // left is the budget the request really has. (No clock read otherwise.)
+        let budget = match corral_scope::current_deadline() {
+            Some(outer) => {
+                let left = outer.saturating_duration_since(tokio::time::Instant::now());
+                Some(budget.map_or(left, |own| own.min(left)))
+            }
+            None => budget,
+        };
         let inner = &mut self.inner;
-        // The scope's deadline is the minimum of this budget and any enclosing corral
-        // scope's (a call made inside other scoped work): when the enclosing one is
-        // tighter, it is the budget the request really has. The body closure runs here,
-        // within `scope`.
-        let start = tokio::time::Instant::now();
-        let mut deadline = None;
-        let scope = config.scope(|scope: RequestScope| {
-            deadline = scope.deadline();
+        let scope = config.scope(move |scope: RequestScope| {
             parts.extensions.insert(scope);
             MapErr {
                 fut: inner.call(Request::from_parts(parts, body)),
             }
         });
-        let budget = match (deadline, budget) {
-            (Some(deadline), Some(own)) if deadline.saturating_duration_since(start) >= own => {
-                Some(own)
-            }
-            (Some(deadline), _) => Some(deadline.saturating_duration_since(start)),
-            (None, own) => own,
-        };
         ScopeResponse { scope, budget }
     }
 }
